@@ -1,0 +1,515 @@
+"""The local launcher behind `make run`.
+
+    python -m deploy.run [--port 8000] [--health-timeout 60] [--no-bootstrap]
+
+1. make sure RabbitMQ answers (deploy/rabbitmq.py; starts a local one if needed);
+2. migrate every service's database (`python -m services.common.migrate`);
+3. create the platform helpdesk account (`python -m services.users.bootstrap`);
+4. start every service (`nameko run --config deploy/config.yaml services.<name>.service`)
+   and the gateway (`python -m gateway`), each a child in its own process group,
+   logging to <data dir>/logs/<name>.log and to the console with a prefix;
+5. wait until GET http://127.0.0.1:<port>/health answers 200, print the URL and the
+   helpdesk credentials;
+6. supervise: Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace
+   period); a child that dies is reported and the rest are stopped.
+
+A RabbitMQ started in step 1 runs detached and is left running.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.config import SERVICES
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_PATH = ROOT / "deploy" / "config.yaml"
+DEFAULT_PORT = 8000
+HELPDESK_INSTITUTION = "platform"
+HELPDESK_CODE = "helpdesk"
+PASSWORD_FILE = "helpdesk-password.txt"
+
+
+def say(message, stream=None):
+    print(f"[run] {message}", file=stream or sys.stdout, flush=True)
+
+
+# --------------------------------------------------------------------------- config
+
+def build_env(base=None, root=ROOT):
+    """The environment every child gets: the caller's, with defaults made explicit.
+
+    LEERLINGBUS_DATA_DIR becomes absolute (relative paths are taken from the repo
+    root, like `make run` does), so every child agrees on it whatever its cwd.
+    """
+    env = dict(os.environ if base is None else base)
+    data = Path(env.get("LEERLINGBUS_DATA_DIR") or "./var")
+    if not data.is_absolute():
+        data = (Path(root) / data).resolve()
+    env["LEERLINGBUS_DATA_DIR"] = str(data)
+    env.setdefault("LEERLINGBUS_HTTP_PORT", str(DEFAULT_PORT))
+    if not env.get("AMQP_URI"):
+        env["AMQP_URI"] = "amqp://guest:guest@127.0.0.1:5672/"
+    env["PYTHONUNBUFFERED"] = "1"
+    paths = [str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    return env
+
+
+def data_dir(env) -> Path:
+    return Path(env["LEERLINGBUS_DATA_DIR"])
+
+
+def http_port(env) -> int:
+    return int(env.get("LEERLINGBUS_HTTP_PORT") or DEFAULT_PORT)
+
+
+def health_url(env) -> str:
+    return f"http://127.0.0.1:{http_port(env)}/health"
+
+
+def nameko_command(python=sys.executable):
+    """`nameko` beside the interpreter (the venv's), run by that interpreter."""
+    script = Path(python).with_name("nameko")
+    if script.exists():
+        return [str(python), str(script)]
+    return [str(python), "-c", "from nameko.cli.main import main; main()"]
+
+
+def component_commands(python=sys.executable, config_path=CONFIG_PATH, services=SERVICES):
+    """[(name, argv)] for every service and the gateway, in start order."""
+    nameko = nameko_command(python)
+    commands = [(name, nameko + ["run", "--config", str(config_path), f"services.{name}.service"])
+                for name in services]
+    commands.append(("gateway", [str(python), "-m", "gateway"]))
+    return commands
+
+
+def module_exists(module) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_components(services=SERVICES):
+    """Modules the launcher needs that are not (yet) in the tree."""
+    wanted = [f"services.{name}.service" for name in services] + ["gateway.__main__"]
+    return [m for m in wanted if not module_exists(m)]
+
+
+# --------------------------------------------------------------------------- one-shots
+
+def run_migrations(python=sys.executable, env=None, services=SERVICES):
+    say("migrating " + ", ".join(services))
+    result = subprocess.run([str(python), "-m", "services.common.migrate", *services],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, check=False)
+    for line in result.stdout.splitlines():
+        if result.returncode != 0 or console_worthy(line):
+            print(f"{'migrate':>9} | {line}", flush=True)
+    if result.returncode != 0:
+        raise LauncherError(f"migrations failed (exit {result.returncode})")
+
+
+PASSWORD_PATTERN = re.compile(r"password\b[^:=\n]*[:=]\s*(?P<pw>\S+)", re.IGNORECASE)
+
+
+def password_from_output(text):
+    """The password a bootstrap run printed (`password: X`, `password = X`, ...)."""
+    for match in PASSWORD_PATTERN.finditer(text or ""):
+        pw = match.group("pw").strip("'\"`,;")
+        if pw:
+            return pw
+    return None
+
+
+def helpdesk_password(env, output=""):
+    """(password, where it came from), best source first."""
+    if env.get("LEERLINGBUS_HELPDESK_PASSWORD"):
+        return env["LEERLINGBUS_HELPDESK_PASSWORD"], "LEERLINGBUS_HELPDESK_PASSWORD"
+    path = data_dir(env) / PASSWORD_FILE
+    try:
+        stored = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        stored = ""
+    if stored:
+        return stored, str(path)
+    printed = password_from_output(output)
+    if printed:
+        return printed, "bootstrap output"
+    return None, None
+
+
+def run_bootstrap(python=sys.executable, env=None):
+    """Run the users bootstrap; returns its output, or None when it does not exist yet."""
+    if not module_exists("services.users.bootstrap"):
+        say("WARNING: services.users.bootstrap does not exist yet; "
+            "skipping the helpdesk account", sys.stderr)
+        return None
+    say("bootstrap: python -m services.users.bootstrap")
+    result = subprocess.run([str(python), "-m", "services.users.bootstrap"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            check=False)
+    for line in result.stdout.splitlines():
+        if console_worthy(line):
+            print(f"{'bootstrap':>9} | {line}", flush=True)
+    if result.returncode != 0:
+        raise LauncherError(f"bootstrap failed (exit {result.returncode})")
+    return result.stdout
+
+
+# --------------------------------------------------------------------------- children
+
+# Kept in the log files, left off the console: eventlet's multi-line deprecation
+# notice, printed once by every process that imports it, and blank lines.
+CONSOLE_NOISE = re.compile(
+    r"^\s*$|EventletDeprecationWarning|^Eventlet is deprecated|^we strongly recommend against"
+    r"|^If you are already using Eventlet|^framework\.  For more detail"
+    r"|eventlet\.readthedocs\.io/en/latest/asyncio/migration|^\s+(import|from) eventlet")
+
+
+def console_worthy(line):
+    return not CONSOLE_NOISE.search(line)
+
+
+class LauncherError(Exception):
+    pass
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list
+    process: subprocess.Popen
+    log_path: Path | None = None
+    threads: list = field(default_factory=list)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def poll(self):
+        return self.process.poll()
+
+
+# Linux: the child asks for SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG,
+# kept across exec), so even a launcher killed with SIGKILL leaves no orphans.
+# Done in a tiny exec trampoline rather than preexec_fn, which is unsafe with threads.
+PARENT_WATCH = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def watched(argv, python=sys.executable):
+    """argv wrapped so the child gets SIGTERM when this process dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return list(argv)
+    return [str(python), "-c", PARENT_WATCH, str(os.getpid()), *argv]
+
+
+class Supervisor:
+    """Starts children in their own process groups and stops them all."""
+
+    def __init__(self, env=None, log_dir=None, console=True, cwd=ROOT, watch_parent=True):
+        self.env = env
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.console = console
+        self.cwd = cwd
+        self.watch_parent = watch_parent
+        self.children: list[Child] = []
+        self._print_lock = threading.Lock()
+
+    def start(self, name, argv):
+        log_path = None
+        log = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = self.log_dir / f"{name}.log"
+            log = open(log_path, "a", encoding="utf-8", errors="replace")
+            log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}\n")
+            log.flush()
+        process = subprocess.Popen(
+            watched(argv) if self.watch_parent else argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: Ctrl-C reaches us, not them
+        )
+        child = Child(name, list(argv), process, log_path)
+        reader = threading.Thread(target=self._pump, args=(child, log), daemon=True,
+                                  name=f"log-{name}")
+        reader.start()
+        child.threads.append(reader)
+        self.children.append(child)
+        return child
+
+    def _pump(self, child, log):
+        prefix = f"{child.name:>9} | "
+        try:
+            for raw in iter(child.process.stdout.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if log is not None:
+                    log.write(line + "\n")
+                    log.flush()
+                if self.console and console_worthy(line):
+                    with self._print_lock:
+                        print(prefix + line, flush=True)
+        except (OSError, ValueError):
+            pass
+        finally:
+            if log is not None:
+                log.close()
+
+    def running(self):
+        return [c for c in self.children if c.poll() is None]
+
+    def dead(self):
+        return [c for c in self.children if c.poll() is not None]
+
+    def _signal(self, child, sig):
+        try:
+            os.killpg(child.pid, sig)  # the child leads its group (start_new_session)
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # pragma: no cover
+            try:
+                child.process.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+    def stop_all(self, grace=10.0, poll=0.1):
+        """SIGTERM every child's group, SIGKILL what is left after `grace` seconds.
+
+        Returns {name: returncode}.
+        """
+        for child in self.children:
+            if child.poll() is None:
+                self._signal(child, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self.running():
+            time.sleep(poll)
+        for child in self.children:
+            if child.poll() is None:
+                say(f"{child.name} did not stop within {grace:.0f} s; killing it")
+                self._signal(child, signal.SIGKILL)  # the whole group
+        for child in self.children:
+            try:
+                child.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                pass
+            for thread in child.threads:
+                thread.join(timeout=2)
+        return {c.name: c.process.returncode for c in self.children}
+
+
+# --------------------------------------------------------------------------- health
+
+def down_services(payload):
+    """Names of services a /health body reports as not ok."""
+    services = (payload or {}).get("services") or {}
+    down = []
+    for name, state in services.items():
+        if isinstance(state, dict):
+            ok = state.get("status") == "ok"
+        else:
+            ok = state in ("ok", True)
+        if not ok:
+            down.append(name)
+    return sorted(down)
+
+
+def check_health(url, timeout=3.0):
+    """(status code or None, parsed JSON body or None, error text or None)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, None, str(reason)
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    return status, payload, None
+
+
+@dataclass
+class HealthResult:
+    ok: bool
+    status: int | None = None
+    payload: dict | None = None
+    error: str | None = None
+    dead: list = field(default_factory=list)
+
+    def describe(self):
+        if self.ok:
+            return "healthy"
+        parts = []
+        if self.dead:
+            parts.append("exited: " + ", ".join(self.dead))
+        if self.status is None:
+            parts.append(f"gateway not answering ({self.error})")
+        else:
+            down = down_services(self.payload)
+            if down:
+                parts.append("services not answering: " + ", ".join(down))
+            else:
+                parts.append(f"/health answered {self.status}")
+        return "; ".join(parts)
+
+
+def wait_for_health(url, timeout=60.0, interval=0.5, supervisor=None, should_stop=None):
+    """Poll `url` until it answers 200. Gives up early when a child exits."""
+    deadline = time.monotonic() + timeout
+    last = HealthResult(False, error="not tried")
+    while True:
+        status, payload, error = check_health(url)
+        last = HealthResult(status == 200, status, payload, error)
+        if last.ok:
+            return last
+        if supervisor is not None:
+            dead = supervisor.dead()
+            if dead:
+                last.dead = [f"{c.name} (exit {c.poll()})" for c in dead]
+                return last
+        if (should_stop and should_stop()) or time.monotonic() >= deadline:
+            return last
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------- main
+
+def banner(env, password, source):
+    port = http_port(env)
+    lines = [
+        "",
+        "Leerlingbus is running.",
+        f"  gateway:   http://127.0.0.1:{port}/   (health: http://127.0.0.1:{port}/health)",
+        f"  logs:      {data_dir(env) / 'logs'}",
+        f"  helpdesk:  institution '{HELPDESK_INSTITUTION}', code '{HELPDESK_CODE}', "
+        + (f"password '{password}'  (from {source})" if password
+           else "password: see the bootstrap output or " + str(data_dir(env) / PASSWORD_FILE)),
+        "  stop:      Ctrl-C",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def tail(path, lines=15):
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+def supervise(supervisor, stop_requested, poll=0.5, grace=10.0):
+    """Wait for a stop request or a dead child, then stop everything. Returns exit code."""
+    while not stop_requested.is_set():
+        dead = supervisor.dead()
+        if dead:
+            for child in dead:
+                say(f"{child.name} exited with {child.poll()}; stopping the others", sys.stderr)
+                if child.log_path:
+                    for line in tail(child.log_path):
+                        print(f"{child.name:>9} ! {line}", file=sys.stderr, flush=True)
+            supervisor.stop_all(grace=grace)
+            return 1
+        stop_requested.wait(poll)
+    say("stopping")
+    supervisor.stop_all(grace=grace)
+    say("stopped")
+    return 0
+
+
+def install_signal_handlers(stop_requested):
+    def handler(signum, _frame):
+        stop_requested.set()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m deploy.run",
+                                     description="Run every Leerlingbus service locally.")
+    parser.add_argument("--port", type=int, help="HTTP port (default $LEERLINGBUS_HTTP_PORT "
+                                                 "or 8000)")
+    parser.add_argument("--health-timeout", type=float, default=60.0)
+    parser.add_argument("--grace", type=float, default=10.0,
+                        help="seconds between SIGTERM and SIGKILL when stopping")
+    parser.add_argument("--no-bootstrap", action="store_true")
+    parser.add_argument("--no-rabbitmq", action="store_true",
+                        help="do not try to start a local RabbitMQ")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    base = dict(os.environ)
+    if args.port:
+        base["LEERLINGBUS_HTTP_PORT"] = str(args.port)
+    env = build_env(base)
+    data_dir(env).mkdir(parents=True, exist_ok=True)
+    python = sys.executable
+
+    missing = missing_components()
+    if missing:
+        say("cannot start, these modules are missing: " + ", ".join(missing), sys.stderr)
+        return 2
+
+    stop_requested = threading.Event()
+    install_signal_handlers(stop_requested)
+    supervisor = Supervisor(env=env, log_dir=data_dir(env) / "logs")
+    try:
+        if not args.no_rabbitmq:
+            from deploy import rabbitmq
+            rabbitmq.ensure(env["AMQP_URI"])
+        run_migrations(python, env)
+        output = None if args.no_bootstrap else run_bootstrap(python, env)
+        if stop_requested.is_set():
+            return 0
+        for name, command in component_commands(python):
+            supervisor.start(name, command)
+            say(f"started {name} (pid {supervisor.children[-1].pid})")
+        url = health_url(env)
+        say(f"waiting for {url}")
+        result = wait_for_health(url, args.health_timeout, supervisor=supervisor,
+                                 should_stop=stop_requested.is_set)
+        if stop_requested.is_set():
+            return supervise(supervisor, stop_requested, grace=args.grace)
+        if not result.ok:
+            when = "before it was healthy" if result.dead else \
+                f"not healthy after {args.health_timeout:.0f} s"
+            say(f"{when}: {result.describe()}", sys.stderr)
+            say(f"logs are in {data_dir(env) / 'logs'}", sys.stderr)
+            supervisor.stop_all(grace=args.grace)
+            return 1
+        password, source = helpdesk_password(env, output or "")
+        print(banner(env, password, source), flush=True)
+        return supervise(supervisor, stop_requested, grace=args.grace)
+    except (LauncherError, SystemExit) as exc:  # rabbitmq.BrokerError is a SystemExit
+        say(str(exc), sys.stderr)
+        supervisor.stop_all(grace=args.grace)
+        return 1
+    except BaseException:
+        supervisor.stop_all(grace=args.grace)
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The HTTP gateway: a WSGI app (werkzeug) in front of the RPC bus.
+
+No business rules here: it authenticates, checks roles and tenant scope,
+validates the shape of requests with the marshmallow schemas, calls the
+owning service and maps errors in one place (gateway/errors.py).
+"""
+import json
+import logging
+import time
+
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from services.common.errors import DomainError, forbidden, not_found
+
+from . import errors as errmap
+from .auth import PrincipalCache, TokenService, bearer_token, has_role, unauthorized
+from .routing import ROUTES
+
+log = logging.getLogger("gateway")
+access_log = logging.getLogger("gateway.access")
+
+
+def json_response(data, status=200, headers=None):
+    return Response(json.dumps(data, ensure_ascii=False, default=str), status=status,
+                    headers=headers or {}, content_type="application/json; charset=utf-8")
+
+
+class RequestContext:
+    """What a route handler gets: the request, the caller and deadline-bound RPC."""
+
+    def __init__(self, app, request, route):
+        self.app = app
+        self.request = request
+        self.route = route
+        self.deadline = time.monotonic() + app.settings.request_deadline
+        self.principal = None
+        self.body = None
+        self.query = {}
+
+    # -- RPC with the request's deadline -----------------------------------
+    def call(self, service, method, *args, **kwargs):
+        remaining = self.deadline - time.monotonic()
+        timeout = max(0.05, min(self.app.settings.rpc_timeout, remaining))
+        return self.app.bus.call(service, method, *args, timeout=timeout, **kwargs)
+
+    # -- roles and tenancy ---------------------------------------------------
+    @property
+    def is_helpdesk(self):
+        return has_role(self.principal, "helpdesk") and self.principal.get("is_platform")
+
+    def require(self, *roles):
+        if self.is_helpdesk and "helpdesk" in roles:
+            return
+        if not has_role(self.principal, *roles):
+            raise forbidden()
+
+    def institution_id(self, requested=None):
+        """The institution this request acts on. Helpdesk names one; anybody
+        else acts on their own, and naming another one is a 404."""
+        if self.is_helpdesk:
+            if requested is None:
+                raise DomainError("institution_id_required",
+                                  "Geef met 'institution_id' aan om welke instelling het gaat.",
+                                  status=422, field="institution_id",
+                                  errors=[{"field": "institution_id", "code": "required",
+                                           "message": "Het veld 'institution_id' is verplicht."}])
+            return int(requested)
+        own = self.principal["institution_id"]
+        if requested is not None and int(requested) != own:
+            raise not_found("institution", "Niet gevonden.")
+        return own
+
+
+class Gateway:
+    def __init__(self, settings, bus):
+        self.settings = settings
+        self.bus = bus
+        self.tokens = TokenService(settings.secret_key, settings.token_ttl)
+        self.principals = PrincipalCache(settings.principal_cache_ttl)
+        self.url_map = Map([Rule(r.path, endpoint=r, methods=[r.method]) for r in ROUTES],
+                           strict_slashes=False)
+
+    # -- WSGI ------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        started = time.monotonic()
+        request = Request(environ)
+        request.max_content_length = self.settings.max_json_bytes
+        response = self.dispatch(request)
+        access_log.info("%s %s %s %.1fms", request.method, request.path,
+                        response.status_code, (time.monotonic() - started) * 1000)
+        return response(environ, start_response)
+
+    def dispatch(self, request):
+        try:
+            adapter = self.url_map.bind_to_environ(request.environ)
+            route, path_args = adapter.match()
+            ctx = RequestContext(self, request, route)
+            if route.auth:
+                ctx.principal = self.authenticate(request)
+                if route.roles:
+                    ctx.require(*route.roles)
+            if route.query is not None:
+                ctx.query = route.query().load(request.args.to_dict())
+            if route.body is not None:
+                ctx.body = route.body().load(self.json_body(request, route))
+            result = route.handler(ctx, **path_args)
+            if isinstance(result, Response):
+                return result
+            status = route.status
+            if isinstance(result, tuple):
+                result, status = result
+            return json_response(result, status)
+        except (DomainError, ValidationError, HTTPException) as exc:
+            return errmap.to_response(exc)
+        except Exception as exc:  # ServiceUnavailable, RemoteError, bugs
+            return errmap.to_response(exc)
+
+    def json_body(self, request, route):
+        length = request.content_length
+        if length is not None and length > self.settings.max_json_bytes:
+            raise RequestEntityTooLarge()
+        mimetype = request.mimetype or ""
+        raw = request.get_data(cache=False)
+        if not raw.strip():
+            raw = b"{}"
+        elif mimetype and not (mimetype == "application/json" or mimetype.endswith("+json")):
+            raise DomainError("unsupported_media_type",
+                              "Stuur de gegevens als JSON (Content-Type: application/json).",
+                              status=415)
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise DomainError("malformed_json", "De inhoud van het verzoek is geen geldige JSON.",
+                              status=400) from None
+        if not isinstance(data, dict):
+            raise DomainError("invalid_body", "De inhoud van het verzoek moet een JSON-object zijn.",
+                              status=400)
+        return data
+
+    def authenticate(self, request):
+        user_id, _ = self.tokens.verify(bearer_token(request))
+        principal = self.principals.get(user_id)
+        if principal is None:
+            try:
+                principal = self.bus.call("users", "get_principal", user_id,
+                                          timeout=self.settings.rpc_timeout)
+            except DomainError as exc:
+                if exc.status in (401, 404):
+                    raise unauthorized() from None
+                raise
+            self.principals.put(user_id, principal)
+        return principal
+
+
+def create_app(settings, bus):
+    from . import routes  # noqa: F401  (registers every route)
+    return Gateway(settings, bus)

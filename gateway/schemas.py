@@ -1,0 +1,386 @@
+"""Request and response schemas: they validate requests and generate /openapi.json.
+
+marshmallow's messages are replaced by stable codes (see errors.FIELD_MESSAGES),
+which the gateway turns into Dutch messages naming the field.
+"""
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+
+_CODES = {
+    "required": "required", "null": "null_not_allowed", "invalid": "invalid_type",
+    "validator_failed": "invalid", "too_large": "range_invalid", "format": "invalid_type",
+    "invalid_utf8": "invalid_type",
+}
+for _cls in (fields.Field, fields.String, fields.Integer, fields.Number, fields.Boolean,
+             fields.List, fields.Date, fields.DateTime, fields.Dict, fields.Nested,
+             fields.Email, fields.Float):
+    _cls.default_error_messages = {
+        key: _CODES.get(key, "invalid") for key in _cls.default_error_messages}
+
+
+def one_of(*choices):
+    return validate.OneOf(choices, error="choice_invalid")
+
+
+def length(lo=None, hi=None):
+    return validate.Length(min=lo, max=hi, error="length_invalid")
+
+
+def between(lo=None, hi=None):
+    return validate.Range(min=lo, max=hi, error="range_invalid")
+
+
+class BaseSchema(Schema):
+    error_messages = {"unknown": "unknown_field", "type": "invalid_body"}
+
+    class Meta:
+        unknown = RAISE
+
+
+class QuerySchema(BaseSchema):
+    class Meta:
+        unknown = RAISE
+
+
+# -- problems -------------------------------------------------------------
+class ProblemItem(BaseSchema):
+    field = fields.String()
+    row = fields.Integer()
+    column = fields.String()
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class Problem(BaseSchema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String()
+    errors = fields.List(fields.Nested(ProblemItem))
+
+
+# -- auth ----------------------------------------------------------------
+class TokenRequest(BaseSchema):
+    institution = fields.String(required=True, validate=length(1, 20),
+                                metadata={"description": 'BRIN (with branch) or "platform"'})
+    code = fields.String(required=True, validate=length(1, 64))
+    password = fields.String(required=True, validate=length(1, 1024))
+
+
+class TokenResponse(BaseSchema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+
+
+# -- institutions -----------------------------------------------------------
+class InstitutionCreate(BaseSchema):
+    name = fields.String(required=True, validate=length(1, 200))
+    brin = fields.String(required=True, validate=length(1, 10))
+    branch = fields.String(load_default=None, allow_none=True, validate=length(0, 4))
+    school_type = fields.String(required=True, validate=one_of("vo", "mbo"))
+
+
+class Institution(BaseSchema):
+    id = fields.Integer()
+    name = fields.String()
+    brin = fields.String()
+    branch = fields.String(allow_none=True)
+    school_type = fields.String()
+    created_at = fields.String()
+
+
+class PageQuery(QuerySchema):
+    page = fields.Integer(load_default=1, validate=between(1, None))
+    page_size = fields.Integer(load_default=50, validate=between(1, 500))
+
+
+class InstitutionPage(BaseSchema):
+    items = fields.List(fields.Nested(Institution))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+# -- users ---------------------------------------------------------------
+ROLE = fields.String(validate=one_of("admin", "scheduler", "mentor", "student", "helpdesk"))
+GENDER = dict(allow_none=True, validate=one_of("M", "V", "X", ""))
+
+
+class _PersonalData(BaseSchema):
+    initials = fields.String(allow_none=True, validate=length(0, 20))
+    first_name = fields.String(validate=length(1, 100))
+    prefix = fields.String(allow_none=True, validate=length(0, 30))
+    last_name = fields.String(validate=length(1, 100))
+    gender = fields.String(**GENDER)
+    email = fields.String(allow_none=True, validate=length(0, 254))
+    street = fields.String(allow_none=True, validate=length(0, 200))
+    house_number = fields.String(allow_none=True, validate=length(0, 20))
+    postcode = fields.String(allow_none=True, validate=length(0, 10))
+    city = fields.String(allow_none=True, validate=length(0, 100))
+    password = fields.String(load_only=True, validate=length(1, 1024))
+    roles = fields.List(ROLE)
+
+
+class UserCreate(_PersonalData):
+    code = fields.String(required=True, validate=length(1, 64))
+    first_name = fields.String(required=True, validate=length(1, 100))
+    last_name = fields.String(required=True, validate=length(1, 100))
+    is_student = fields.Boolean(load_default=False)
+    type = fields.String(validate=one_of("student", "employee", "guardian"))
+    institution_id = fields.Integer(metadata={"description": "helpdesk only: the institution"})
+
+
+class UserUpdate(_PersonalData):
+    type = fields.String(validate=one_of("student", "employee", "guardian"))
+
+
+class User(BaseSchema):
+    id = fields.Integer()
+    institution_id = fields.Integer()
+    code = fields.String()
+    type = fields.String()
+    is_student = fields.Boolean()
+    initials = fields.String(allow_none=True)
+    first_name = fields.String()
+    prefix = fields.String(allow_none=True)
+    last_name = fields.String()
+    gender = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    street = fields.String(allow_none=True)
+    house_number = fields.String(allow_none=True)
+    postcode = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    roles = fields.List(fields.String())
+    archived = fields.Boolean()
+    archived_at = fields.String(allow_none=True)
+    last_login_at = fields.String(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String(allow_none=True)
+
+
+class UserPage(BaseSchema):
+    items = fields.List(fields.Nested(User))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class UserListQuery(PageQuery):
+    filter = fields.String(load_default="all",
+                           validate=one_of("all", "students", "employees", "archived"))
+    q = fields.String(load_default=None, validate=length(0, 200))
+    institution_id = fields.Integer(metadata={"description": "helpdesk only"})
+
+
+class InstitutionScopeQuery(QuerySchema):
+    institution_id = fields.Integer(metadata={"description": "helpdesk only"})
+
+
+class Me(BaseSchema):
+    user = fields.Nested(User)
+    roles = fields.List(fields.String())
+    institution = fields.Dict()
+
+
+class Health(BaseSchema):
+    status = fields.String()
+    services = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+# -- students and placements ------------------------------------------------
+STUDENT_TYPE = dict(validate=one_of("potential_transfer", "non_transfer"))
+
+
+class StudentCreate(BaseSchema):
+    student_number = fields.String(required=True, validate=length(1, 20))
+    type = fields.String(required=True, **STUDENT_TYPE)
+    bsn = fields.String(allow_none=True, validate=length(0, 20))
+    onderwijsnummer = fields.String(allow_none=True, validate=length(0, 20))
+    initials = fields.String(required=True, validate=length(1, 20))
+    first_name = fields.String(required=True, validate=length(1, 100))
+    prefix = fields.String(allow_none=True, validate=length(0, 30))
+    last_name = fields.String(required=True, validate=length(1, 100))
+    date_of_birth = fields.Date(allow_none=True)
+    gender = fields.String(**GENDER)
+    email = fields.String(allow_none=True, validate=length(0, 254))
+    home_class = fields.String(allow_none=True, validate=length(0, 40))
+    year_of_education = fields.Integer(allow_none=True, validate=between(1, 8))
+    track = fields.String(allow_none=True, validate=length(0, 40))
+
+
+class StudentUpdate(BaseSchema):
+    type = fields.String(**STUDENT_TYPE)
+    bsn = fields.String(allow_none=True, validate=length(0, 20))
+    onderwijsnummer = fields.String(allow_none=True, validate=length(0, 20))
+    initials = fields.String(allow_none=True, validate=length(0, 20))
+    first_name = fields.String(validate=length(1, 100))
+    prefix = fields.String(allow_none=True, validate=length(0, 30))
+    last_name = fields.String(validate=length(1, 100))
+    date_of_birth = fields.Date(allow_none=True)
+    gender = fields.String(**GENDER)
+    email = fields.String(allow_none=True, validate=length(0, 254))
+    street = fields.String(allow_none=True, validate=length(0, 200))
+    house_number = fields.String(allow_none=True, validate=length(0, 20))
+    postcode = fields.String(allow_none=True, validate=length(0, 10))
+    city = fields.String(allow_none=True, validate=length(0, 100))
+    home_class = fields.String(allow_none=True, validate=length(0, 40))
+    year_of_education = fields.Integer(allow_none=True, validate=between(1, 8))
+    track = fields.String(allow_none=True, validate=length(0, 40))
+
+
+class Student(BaseSchema):
+    student_number = fields.String()
+    type = fields.String()
+    bsn = fields.String(allow_none=True, metadata={"description": "masked unless ?reveal=bsn"})
+    onderwijsnummer = fields.String(allow_none=True)
+    date_of_birth = fields.String(allow_none=True)
+    year_of_education = fields.Integer(allow_none=True)
+    track = fields.String(allow_none=True)
+    home_class = fields.String(allow_none=True)
+    registered = fields.Boolean()
+    user = fields.Dict()
+
+
+class StudentPage(BaseSchema):
+    items = fields.List(fields.Nested(Student))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class StudentListQuery(PageQuery):
+    q = fields.String(load_default=None, validate=length(0, 200))
+    home_class = fields.String(load_default=None)
+    year_of_education = fields.Integer(load_default=None)
+    track = fields.String(load_default=None)
+    registered = fields.Boolean(load_default=None)
+    type = fields.String(load_default=None, **STUDENT_TYPE)
+
+
+class RevealQuery(QuerySchema):
+    reveal = fields.String(validate=one_of("bsn"))
+
+
+class LeaveRequest(BaseSchema):
+    date = fields.Date(allow_none=True)
+
+
+class LeaveResult(BaseSchema):
+    student_number = fields.String()
+    removed_participations = fields.List(fields.Integer())
+    archived = fields.Boolean()
+
+
+class AuditQuery(PageQuery):
+    student_number = fields.String(load_default=None)
+
+
+class ProjectCreate(BaseSchema):
+    name = fields.String(required=True, validate=length(1, 200))
+    school_year = fields.String(required=True, validate=validate.Regexp(
+        r"^\d{4}-\d{4}$", error="invalid"), metadata={"example": "2025-2026"})
+    branch = fields.String(required=True, validate=length(1, 100))
+
+
+class Project(BaseSchema):
+    id = fields.Integer()
+    name = fields.String()
+    school_year = fields.String()
+    branch = fields.String()
+
+
+class LearningPath(BaseSchema):
+    code = fields.String(required=True, validate=length(1, 40))
+    name = fields.String(allow_none=True, validate=length(0, 200))
+    element_code = fields.String(required=True, validate=length(1, 40))
+
+
+class DepartmentCreate(BaseSchema):
+    code = fields.String(required=True, validate=length(1, 40))
+    year_of_education = fields.Integer(required=True, validate=between(1, 8))
+    education = fields.String(required=True, validate=length(1, 100))
+    home_class_authority = fields.String(required=True, validate=one_of("portal", "desktop"))
+    learning_paths = fields.List(fields.Nested(LearningPath), load_default=list)
+
+
+class Department(DepartmentCreate):
+    id = fields.Integer()
+    project_id = fields.Integer()
+
+
+class LearningPaths(BaseSchema):
+    learning_paths = fields.List(fields.Nested(LearningPath), required=True)
+
+
+class ParticipationCreate(BaseSchema):
+    student_number = fields.String(required=True, validate=length(1, 20))
+    department = fields.String(required=True, validate=length(1, 40))
+    forecast = fields.Integer(allow_none=True, validate=between(0, 100))
+    profile = fields.String(allow_none=True, validate=length(0, 100))
+    programme = fields.String(allow_none=True, validate=length(0, 100))
+    learning_path = fields.String(allow_none=True, validate=length(0, 40))
+    home_class = fields.String(allow_none=True, validate=length(0, 40))
+    lwoo = fields.Boolean(load_default=False)
+
+
+class ParticipationUpdate(BaseSchema):
+    department = fields.String(validate=length(1, 40))
+    keep_package = fields.Boolean()
+    forecast = fields.Integer(allow_none=True, validate=between(0, 100))
+    profile = fields.String(allow_none=True, validate=length(0, 100))
+    programme = fields.String(allow_none=True, validate=length(0, 100))
+    learning_path = fields.String(allow_none=True, validate=length(0, 40))
+    home_class = fields.String(allow_none=True, validate=length(0, 40))
+    lwoo = fields.Boolean()
+
+
+class Participation(BaseSchema):
+    id = fields.Integer()
+    project_id = fields.Integer()
+    student_number = fields.String()
+    department = fields.String()
+    forecast = fields.Integer(allow_none=True)
+    profile = fields.String(allow_none=True)
+    programme = fields.String(allow_none=True)
+    learning_path = fields.String(allow_none=True)
+    home_class = fields.String(allow_none=True)
+    lwoo = fields.Boolean()
+
+
+class ParticipationQuery(PageQuery):
+    department = fields.String(load_default=None)
+
+
+class Package(BaseSchema):
+    subjects = fields.List(fields.String(validate=length(1, 20)), required=True)
+    exemptions = fields.List(fields.String(validate=length(1, 20)), load_default=list)
+
+
+class GroupCreate(BaseSchema):
+    code = fields.String(required=True, validate=length(1, 60))
+    department = fields.String(required=True, validate=length(1, 40))
+    kind = fields.String(required=True, validate=one_of("home_class", "cluster"))
+    subject = fields.String(allow_none=True, validate=length(0, 20))
+
+
+class Group(GroupCreate):
+    id = fields.Integer()
+    project_id = fields.Integer()
+    student_numbers = fields.List(fields.String())
+
+
+class GroupMembers(BaseSchema):
+    student_numbers = fields.List(fields.String(validate=length(1, 20)), required=True)
+
+
+def page_of(schema_cls):
+    return type(schema_cls.__name__ + "Page", (BaseSchema,), {
+        "items": fields.List(fields.Nested(schema_cls)), "total": fields.Integer(),
+        "page": fields.Integer(), "page_size": fields.Integer()})
+
+
+ProjectPage = page_of(Project)
+DepartmentPage = page_of(Department)
+ParticipationPage = page_of(Participation)
+GroupPage = page_of(Group)

@@ -1,0 +1,161 @@
+"""Database access shared by the services: engines, the unit of work, and the
+nameko dependency that hands a unit of work to each worker.
+
+PostgreSQL is driven through psycopg2 made green with psycogreen, so a query
+waiting on the server yields to other green threads. SQLite files run in WAL
+mode; under eventlet a SQLite call cannot yield, so a process keeps one
+connection and green threads queue for it instead of blocking on the file lock.
+"""
+import logging
+
+import sqlalchemy as sa
+from nameko.extensions import DependencyProvider
+from sqlalchemy import event
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from . import config as cfg
+from .outbox import EventPublisher, write_outbox
+
+log = logging.getLogger(__name__)
+
+_green_pg = False
+
+
+def _make_psycopg2_green():
+    global _green_pg
+    if _green_pg:
+        return
+    try:
+        from eventlet import patcher
+    except ImportError:  # pragma: no cover
+        return
+    if patcher.is_monkey_patched("socket"):
+        from psycogreen.eventlet import patch_psycopg
+        patch_psycopg()
+        _green_pg = True
+
+
+def make_engine(url: str) -> sa.Engine:
+    if url.startswith("postgresql"):
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+        _make_psycopg2_green()
+        return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=60,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url)
+
+
+class UnitOfWork:
+    """Commits a change and the events it raised together (the outbox).
+
+    with db() as uow:
+        uow.session.add(...)
+        uow.add_event("user_created", institution_id, {...})
+        uow.commit()
+
+    Events are written to the outbox table in the same transaction; after the
+    commit the publisher sends whatever the outbox holds. Leaving the block
+    without commit rolls everything back.
+    """
+
+    def __init__(self, session_factory, service_name, publisher=None):
+        self._session_factory = session_factory
+        self.service_name = service_name
+        self.publisher = publisher
+        self.session = None
+        self.events = []
+
+    def __enter__(self):
+        self.session = self._session_factory()
+        self.events = []
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def add_event(self, event_type, institution_id, data, version=1):
+        self.events.append((event_type, institution_id, data, version))
+
+    def commit(self):
+        if self.events:
+            write_outbox(self.session, self.service_name, self.events)
+        self.session.commit()
+        had_events = bool(self.events)
+        self.events = []
+        if had_events and self.publisher is not None:
+            try:
+                self.publisher.flush()
+            except Exception:  # the relay timer retries; the change is committed
+                log.exception("outbox flush failed; the relay will retry")
+
+    def rollback(self):
+        self.session.rollback()
+        self.events = []
+
+
+class Database(DependencyProvider):
+    """Gives each worker a callable returning a fresh UnitOfWork."""
+
+    def __init__(self, service_name):
+        self.service_name = service_name
+        self.engine = None
+
+    def setup(self):
+        config = self.container.config
+        self.url = cfg.database_url(self.service_name, config)
+        self.engine = make_engine(self.url)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.publisher = EventPublisher(
+            cfg.amqp_uri(config), self.service_name, self.session_factory)
+
+    def stop(self):
+        if self.publisher is not None:
+            self.publisher.close()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return DatabaseAccess(self)
+
+
+class DatabaseAccess:
+    def __init__(self, provider):
+        self._provider = provider
+
+    def __call__(self):
+        p = self._provider
+        return UnitOfWork(p.session_factory, p.service_name, p.publisher)
+
+    @property
+    def engine(self):
+        return self._provider.engine
+
+    def ping(self):
+        with self._provider.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True
+
+    def relay_outbox(self):
+        return self._provider.publisher.flush()

@@ -1,0 +1,151 @@
+"""The outbox: events written in the change's transaction, published after.
+
+Every service's metadata holds an `outbox` table (see `outbox_table`). The
+publisher sends unpublished rows to the topic exchange `<service>.events` with
+the event type as routing key, persistent and with publisher confirms, then
+marks them published. A crash between commit and publish loses nothing: each
+service runs `relay_outbox` on a timer. A crash between publish and marking
+may publish an event twice; consumers are idempotent by `event_id`.
+"""
+import datetime as dt
+import json
+import logging
+import threading
+import uuid
+
+import sqlalchemy as sa
+from kombu import Connection, Exchange, Producer
+
+log = logging.getLogger(__name__)
+
+
+def utcnow():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "outbox", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(80), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True, index=True),
+    )
+
+
+def processed_events_table(metadata: sa.MetaData) -> sa.Table:
+    """Event ids a service's handlers have already applied (idempotency)."""
+    return sa.Table(
+        "processed_events", metadata,
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def envelope(event_type, institution_id, data, version=1):
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": event_type,
+        "version": version,
+        "occurred_at": utcnow().isoformat(),
+        "institution_id": institution_id,
+        "data": data,
+    }
+
+
+_OUTBOX = sa.table(
+    "outbox",
+    sa.column("id", sa.Integer), sa.column("event_id", sa.String),
+    sa.column("event_type", sa.String), sa.column("body", sa.Text),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("published_at", sa.DateTime(timezone=True)),
+)
+
+
+def write_outbox(session, service_name, events):
+    rows = []
+    for event_type, institution_id, data, version in events:
+        env = envelope(event_type, institution_id, data, version)
+        rows.append({
+            "event_id": env["event_id"], "event_type": event_type,
+            "body": json.dumps(env, default=str), "created_at": utcnow(),
+        })
+    session.execute(sa.insert(_OUTBOX), rows)
+    return rows
+
+
+def events_exchange(service_name) -> Exchange:
+    # The same declaration nameko's EventDispatcher/event_handler use.
+    return Exchange(f"{service_name}.events", type="topic", durable=True, auto_delete=False)
+
+
+class EventPublisher:
+    """Publishes the outbox of one service. Safe to call from many green threads."""
+
+    def __init__(self, amqp_uri, service_name, session_factory, batch=500):
+        self.amqp_uri = amqp_uri
+        self.service_name = service_name
+        self.session_factory = session_factory
+        self.batch = batch
+        self.exchange = events_exchange(service_name)
+        self._lock = threading.Lock()  # green under monkey_patch
+        self._conn = None
+        self._producer = None
+
+    def _producer_for(self):
+        if self._conn is None:
+            self._conn = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
+            self._conn.ensure_connection(max_retries=3)
+            self._producer = Producer(self._conn.channel(), exchange=self.exchange)
+            self.exchange(self._producer.channel).declare()
+        return self._producer
+
+    def _reset(self):
+        try:
+            if self._conn is not None:
+                self._conn.release()
+        except Exception:  # pragma: no cover
+            pass
+        self._conn = None
+        self._producer = None
+
+    def flush(self):
+        """Publish every unpublished outbox row; returns how many were sent."""
+        sent = 0
+        with self._lock:
+            while True:
+                session = self.session_factory()
+                try:
+                    rows = session.execute(
+                        sa.select(_OUTBOX.c.id, _OUTBOX.c.event_type, _OUTBOX.c.body)
+                        .where(_OUTBOX.c.published_at.is_(None))
+                        .order_by(_OUTBOX.c.id).limit(self.batch)
+                    ).all()
+                    if not rows:
+                        session.commit()
+                        return sent
+                    try:
+                        producer = self._producer_for()
+                        for row in rows:
+                            producer.publish(
+                                row.body, routing_key=row.event_type,
+                                content_type="application/json", content_encoding="utf-8",
+                                delivery_mode=2, retry=True,
+                                retry_policy={"max_retries": 3},
+                            )
+                    except Exception:
+                        self._reset()
+                        raise
+                    session.execute(
+                        sa.update(_OUTBOX).where(_OUTBOX.c.id.in_([r.id for r in rows]))
+                        .values(published_at=utcnow()))
+                    session.commit()
+                    sent += len(rows)
+                finally:
+                    session.close()
+
+    def close(self):
+        with self._lock:
+            self._reset()

@@ -1,0 +1,101 @@
+"""Shared fixtures. Run the suite through `nameko test` (it monkey-patches).
+
+Database-facing tests ask for `make_db(service)`; they run on SQLite files by
+default and on a fresh PostgreSQL database per test when
+LEERLINGBUS_TEST_POSTGRES_URL is set (make test does that when PostgreSQL
+answers). Such tests are marked `db` automatically.
+"""
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from services.common import migrate
+from services.common.db import make_engine
+from services.common.config import SERVICES
+
+PG_URL = os.environ.get("LEERLINGBUS_TEST_POSTGRES_URL")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "make_db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture
+def make_db(tmp_path):
+    """make_db("users") -> a migrated, empty database URL for that service."""
+    created = []
+
+    def make(service):
+        if PG_URL:
+            name = f"lbt_{service}_{uuid.uuid4().hex[:10]}"
+            admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            created.append(name)
+            url = PG_URL.rsplit("/", 1)[0] + "/" + name
+        else:
+            url = f"sqlite:///{tmp_path / (service + '-' + uuid.uuid4().hex[:6] + '.sqlite3')}"
+        migrate.upgrade(service, url)
+        return url
+
+    yield make
+    if created:
+        admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in created:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def service_config(rabbit_config, make_db, tmp_path):
+    """A nameko config on a fresh vhost with a fresh database for every service."""
+    config = dict(rabbit_config)
+    config["LEERLINGBUS_DATA_DIR"] = str(tmp_path / "var")
+    for service in SERVICES:
+        config[f"{service.upper()}_DATABASE_URL"] = make_db(service)
+    return config
+
+
+HELPDESK_PASSWORD = "helpdesk-test-wachtwoord-1"
+
+
+@pytest.fixture
+def gateway_settings(service_config):
+    from gateway.settings import Settings
+    return Settings(amqp_uri=service_config["AMQP_URI"], secret_key="test-secret-key-" + "x" * 32,
+                    port=0, rpc_timeout=8.0, request_deadline=9.0, health_timeout=2.0)
+
+
+@pytest.fixture
+def system(service_config, runner_factory, gateway_settings):
+    """All five services (real containers on a fresh vhost) plus the gateway
+    serving HTTP on a free port; yields an `Api` with a helpdesk token."""
+    import eventlet
+    from gateway.app import create_app
+    from gateway.bus import BusClient
+    from gateway.server import serve_app
+    from services.users.bootstrap import ensure_helpdesk
+    from tests.helpers import Api, service_class
+
+    ensure_helpdesk(service_config["USERS_DATABASE_URL"], service_config["LEERLINGBUS_DATA_DIR"],
+                    password=HELPDESK_PASSWORD)
+    runner = runner_factory(service_config, *[service_class(n) for n in SERVICES])
+    runner.start()
+    bus = BusClient(gateway_settings.amqp_uri, gateway_settings.rpc_timeout).start()
+    app = create_app(gateway_settings, bus)
+    sock = eventlet.listen(("127.0.0.1", 0))
+    server = eventlet.spawn(serve_app, app, None, None, sock)
+    api = Api(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    api.app = app
+    api.runner = runner
+    api.config = service_config
+    api.token = api.login("platform", "helpdesk", HELPDESK_PASSWORD)
+    yield api
+    server.kill()
+    bus.stop()

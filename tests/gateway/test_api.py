@@ -1,0 +1,203 @@
+"""The gateway over HTTP against the real services on a real RabbitMQ."""
+import time
+
+import jwt
+import pytest
+
+from tests.helpers import service_class, wait_until
+
+API = "/api/v1"
+
+
+def make_institution(api, brin="00AB", name="Het Testcollege"):
+    r = api.post(f"{API}/institutions", json={"name": name, "brin": brin, "school_type": "vo"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def make_admin(api, institution, code="beheer1", password="Geheim-wachtwoord-1"):
+    r = api.post(f"{API}/users", json={
+        "institution_id": institution["id"], "code": code, "first_name": "Anna",
+        "last_name": "Beheer", "email": f"{code}@school.nl", "password": password,
+        "roles": ["admin"]})
+    assert r.status_code == 201, r.text
+    return api.login(institution["brin"], code, password)
+
+
+@pytest.fixture
+def school(system):
+    inst = make_institution(system)
+    admin = make_admin(system, inst)
+    return inst, admin
+
+
+def problem(r, status, code):
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    return body
+
+
+def test_health_and_openapi(system):
+    r = system.get("/health")
+    assert r.status_code == 200, r.text
+    assert r.json()["services"] == {n: "ok" for n in ("users", "students", "uploads", "sync", "oso")}
+    spec = system.get("/openapi.json").json()
+    assert spec["openapi"] == "3.1.0" and "/api/v1/users" in spec["paths"]
+
+
+def test_me_and_institutions(system, school):
+    inst, admin = school
+    me = system.get(f"{API}/me").json()
+    assert me["roles"] == ["helpdesk"] and me["institution"]["name"] == "platform"
+    me = system.get(f"{API}/me", token=admin).json()
+    assert me["user"]["code"] == "beheer1" and me["institution"]["brin"] == "00AB"
+    assert system.get(f"{API}/institutions/{inst['id']}", token=admin).status_code == 200
+    listing = system.get(f"{API}/institutions").json()
+    assert [i["brin"] for i in listing["items"]] == ["00AB"] and listing["total"] == 1
+    problem(system.get(f"{API}/institutions", token=admin), 403, "forbidden")
+
+
+def test_institution_input_errors(system):
+    b = problem(system.post(f"{API}/institutions",
+                            json={"name": "X", "brin": "ZZ99", "school_type": "vo"}), 422, "brin_invalid")
+    assert b["errors"][0]["field"] == "brin"
+    make_institution(system, "01CD")
+    problem(system.post(f"{API}/institutions",
+                        json={"name": "Y", "brin": "01CD", "school_type": "vo"}), 409, "institution_exists")
+    b = problem(system.post(f"{API}/institutions", json={"name": "X", "brin": "01CD"}), 422, "required")
+    assert b["errors"][0]["field"] == "school_type"
+
+
+def test_users_crud_filters_and_search(system, school):
+    inst, admin = school
+    base = {"first_name": "Daan", "last_name": "Berg", "prefix": "van den"}
+    r = system.post(f"{API}/users", token=admin, json={**base, "code": "123456", "is_student": True,
+                                                        "postcode": "7311ba", "email": "Daan@Example.nl"})
+    assert r.status_code == 201, r.text
+    daan = r.json()
+    assert daan["type"] == "student" and daan["roles"] == ["student"] and daan["postcode"] == "7311 BA"
+    for i in range(3):
+        assert system.post(f"{API}/users", token=admin, json={
+            "code": f"docent{i}", "first_name": "Piet", "last_name": f"Jansen{i}",
+            "roles": ["mentor"]}).status_code == 201
+    all_users = system.get(f"{API}/users", token=admin).json()
+    assert all_users["total"] == 5  # admin + student + 3 employees
+    students = system.get(f"{API}/users?filter=students", token=admin).json()
+    assert [u["code"] for u in students["items"]] == ["123456"]
+    employees = system.get(f"{API}/users?filter=employees", token=admin).json()
+    assert employees["total"] == 4
+    assert system.get(f"{API}/users?q=berg", token=admin).json()["total"] == 1
+    assert system.get(f"{API}/users?q=example.nl", token=admin).json()["total"] == 1
+    assert system.get(f"{API}/users?q=docent1", token=admin).json()["total"] == 1
+    page = system.get(f"{API}/users?filter=employees&page=2&page_size=3", token=admin).json()
+    assert page["page"] == 2 and page["page_size"] == 3 and len(page["items"]) == 1
+    r = system.patch(f"{API}/users/123456", token=admin, json={"city": "Apeldoorn"})
+    assert r.status_code == 200 and r.json()["city"] == "Apeldoorn"
+    assert system.get(f"{API}/users/123456", token=admin).json()["city"] == "Apeldoorn"
+    # helpdesk acts on an institution it names
+    problem(system.get(f"{API}/users"), 422, "institution_id_required")
+    assert system.get(f"{API}/users?institution_id={inst['id']}").json()["total"] == 5
+
+
+def test_user_input_errors(system, school):
+    inst, admin = school
+    b = problem(system.post(f"{API}/users", token=admin, json={
+        "code": "12ab", "first_name": "A", "last_name": "B", "is_student": True}),
+        422, "student_number_not_digits")
+    assert b["errors"][0]["field"] == "code"
+    assert "cijfers" in b["detail"]
+    ok = {"code": "777", "first_name": "A", "last_name": "B", "is_student": True}
+    assert system.post(f"{API}/users", token=admin, json=ok).status_code == 201
+    problem(system.post(f"{API}/users", token=admin, json=ok), 409, "user_exists")
+    b = problem(system.post(f"{API}/users", token=admin, json={**ok, "code": "778", "shoe": 1}),
+                422, "unknown_field")
+    assert b["errors"][0]["field"] == "shoe"
+    b = problem(system.post(f"{API}/users", token=admin, json={**ok, "code": "779",
+                                                                 "postcode": "12345"}),
+                422, "postcode_invalid")
+    assert b["errors"][0]["field"] == "postcode"
+    problem(system.post(f"{API}/users", token=admin, data=b'{"code": ',
+                        headers={"Content-Type": "application/json"}), 400, "malformed_json")
+    big = b'{"code": "1", "note": "' + b"x" * (1024 * 1024 + 10) + b'"}'
+    problem(system.post(f"{API}/users", token=admin, data=big,
+                        headers={"Content-Type": "application/json"}), 413, "body_too_large")
+    problem(system.get(f"{API}/users?page_size=900", token=admin), 422, "range_invalid")
+    problem(system.get(f"{API}/users/nobody", token=admin), 404, "not_found")
+
+
+def test_tenancy_and_roles(system, school):
+    inst_a, admin_a = school
+    inst_b = make_institution(system, "02EF", "Ander College")
+    admin_b = make_admin(system, inst_b, code="beheer2")
+    assert system.post(f"{API}/users", token=admin_b, json={
+        "code": "555", "first_name": "B", "last_name": "Leerling", "is_student": True,
+        "password": "Leerling-wachtwoord-1"}).status_code == 201
+    # another institution's user, institution or list: 404, never a hint it exists
+    problem(system.get(f"{API}/users/555", token=admin_a), 404, "not_found")
+    problem(system.post(f"{API}/users/555/archive", token=admin_a), 404, "not_found")
+    problem(system.get(f"{API}/institutions/{inst_b['id']}", token=admin_a), 404, "not_found")
+    problem(system.get(f"{API}/users?institution_id={inst_b['id']}", token=admin_a), 404, "not_found")
+    # a student reads only themselves
+    student = system.login("02EF", "555", "Leerling-wachtwoord-1")
+    assert system.get(f"{API}/users/555", token=student).json()["code"] == "555"
+    problem(system.get(f"{API}/users/beheer2", token=student), 403, "forbidden")
+    problem(system.get(f"{API}/users", token=student), 403, "forbidden")
+    # no token, a token in the URL, a forged token: 401
+    problem(system.get(f"{API}/users", token=""), 401, "not_authenticated")
+    problem(system.get(f"{API}/users?access_token={admin_a}", token=""), 401, "not_authenticated")
+    forged = jwt.encode({"sub": "1", "iat": int(time.time()), "exp": int(time.time()) + 60},
+                        "wrong-key" * 5, algorithm="HS256")
+    problem(system.get(f"{API}/me", token=forged), 401, "token_invalid")
+
+
+def test_archive_refuses_login_and_token(system, school):
+    inst, admin = school
+    pw = "Docent-wachtwoord-1"
+    assert system.post(f"{API}/users", token=admin, json={
+        "code": "doc", "first_name": "D", "last_name": "Docent", "password": pw,
+        "roles": ["mentor"]}).status_code == 201
+    doc_token = system.login("00AB", "doc", pw)
+    assert system.get(f"{API}/me", token=doc_token).status_code == 200
+    r = system.post(f"{API}/users/doc/archive", token=admin)
+    assert r.status_code == 200 and r.json()["archived"] is True
+    assert system.get(f"{API}/users?filter=archived", token=admin).json()["total"] == 1
+    problem(system.get(f"{API}/me", token=doc_token), 401, "token_invalid")
+    archived = system.post(f"{API}/auth/token", json={"institution": "00AB", "code": "doc",
+                                                       "password": pw})
+    wrong = system.post(f"{API}/auth/token", json={"institution": "00AB", "code": "beheer1",
+                                                    "password": "niet-het-wachtwoord"})
+    assert archived.status_code == wrong.status_code == 401
+    assert archived.json() == wrong.json()  # no hint which part was wrong
+    problem(system.post(f"{API}/users/beheer1/archive", token=admin), 409, "cannot_archive_self")
+    assert system.post(f"{API}/users/doc/unarchive", token=admin).status_code == 200
+    assert system.login("00AB", "doc", pw)
+
+
+def test_repeated_failed_logins_are_slowed_down(system, school):
+    bad = {"institution": "00AB", "code": "beheer1", "password": "fout-fout-fout"}
+    statuses = [system.post(f"{API}/auth/token", json=bad).status_code for _ in range(5)]
+    assert statuses == [401] * 5
+    r = system.post(f"{API}/auth/token", json={**bad, "password": "Geheim-wachtwoord-1"})
+    body = problem(r, 429, "too_many_attempts")
+    assert int(r.headers["Retry-After"]) >= 1 and body["detail"]
+
+
+def test_service_down_gives_503_and_recovers(system, school, container_factory):
+    inst, admin = school
+    from nameko.testing.utils import get_container
+    users_cls = service_class("users")
+    get_container(system.runner, users_cls).stop()
+    started = time.monotonic()
+    r = system.get(f"{API}/users/beheer1", token=admin)
+    elapsed = time.monotonic() - started
+    body = problem(r, 503, "service_unavailable")
+    assert body["service"] == "users" and elapsed < 10
+    health = system.get("/health")
+    assert health.status_code == 503 and health.json()["down"] == ["users"]
+    # the service comes back: the same gateway works again
+    container_factory(users_cls, system.config).start()
+    wait_until(lambda: system.get("/health").status_code == 200, timeout=15)
+    assert system.get(f"{API}/users/beheer1", token=admin).status_code == 200

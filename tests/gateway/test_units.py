@@ -1,0 +1,106 @@
+"""Gateway pieces without a broker: tokens, error mapping, schemas, OpenAPI."""
+import json
+import time
+
+import jwt
+import pytest
+from marshmallow import ValidationError
+
+from gateway import schemas as s
+from gateway.auth import TokenService
+from gateway.bus import ServiceUnavailable
+from gateway.errors import to_response
+from services.common.errors import DomainError, validation_error, error_item
+
+
+def body(response):
+    assert response.content_type.startswith("application/problem+json")
+    return json.loads(response.get_data())
+
+
+def test_domain_error_survives_serialisation_roundtrip():
+    from nameko.exceptions import deserialize, serialize
+    exc = validation_error([error_item("student_number_not_digits", "Alleen cijfers.", field="code",
+                                       row=3)])
+    back = deserialize(serialize(exc))
+    assert isinstance(back, DomainError)
+    assert back.code == "student_number_not_digits"
+    assert back.status == 422
+    assert back.errors == [{"code": "student_number_not_digits", "message": "Alleen cijfers.",
+                            "field": "code", "row": 3}]
+
+
+def test_domain_error_becomes_problem_json():
+    r = to_response(DomainError("user_exists", "Bestaat al.", status=409, field="code"))
+    assert r.status_code == 409
+    b = body(r)
+    assert b["code"] == "user_exists" and b["detail"] == "Bestaat al." and b["status"] == 409
+    assert b["errors"][0]["field"] == "code"
+
+
+def test_too_many_attempts_has_retry_after():
+    r = to_response(DomainError("too_many_attempts", "Wacht even.", status=429,
+                                extra={"retry_after": 8}))
+    assert r.status_code == 429 and r.headers["Retry-After"] == "8"
+
+
+def test_unavailable_names_the_service():
+    r = to_response(ServiceUnavailable("users", "timeout"))
+    b = body(r)
+    assert r.status_code == 503 and b["service"] == "users" and "gebruikers" in b["detail"]
+
+
+def test_unknown_field_is_named_in_dutch():
+    with pytest.raises(ValidationError) as info:
+        s.UserCreate().load({"code": "1", "first_name": "A", "last_name": "B", "shoe_size": 4})
+    b = body(to_response(info.value))
+    assert b["status"] == 422 and b["code"] == "unknown_field"
+    assert b["errors"] == [{"field": "shoe_size", "code": "unknown_field",
+                            "message": "Het veld 'shoe_size' is onbekend."}]
+
+
+def test_missing_and_bad_choice_are_listed_together():
+    with pytest.raises(ValidationError) as info:
+        s.InstitutionCreate().load({"name": "X", "school_type": "hbo"})
+    b = body(to_response(info.value))
+    codes = {(e["field"], e["code"]) for e in b["errors"]}
+    assert codes == {("brin", "required"), ("school_type", "choice_invalid")}
+
+
+def test_unexpected_error_is_a_bare_500():
+    b = body(to_response(RuntimeError("secret detail 123456782")))
+    assert b["status"] == 500 and "123456782" not in json.dumps(b)
+
+
+def test_tokens_expire_and_reject_tampering():
+    tokens = TokenService("k" * 40, ttl=60)
+    token = tokens.issue({"user_id": 7, "institution_id": 3})
+    assert tokens.verify(token) == (7, 3)
+    with pytest.raises(DomainError) as info:
+        TokenService("other" * 10, 60).verify(token)
+    assert info.value.status == 401
+    expired = jwt.encode({"sub": "7", "inst": 3, "iat": int(time.time()) - 100,
+                          "exp": int(time.time()) - 10}, "k" * 40, algorithm="HS256")
+    with pytest.raises(DomainError) as info:
+        tokens.verify(expired)
+    assert info.value.code == "token_expired"
+    none_alg = jwt.encode({"sub": "7", "iat": 1, "exp": int(time.time()) + 100}, None,
+                          algorithm="none")
+    with pytest.raises(DomainError):
+        tokens.verify(none_alg)
+
+
+def test_openapi_is_31_and_covers_the_routes():
+    from gateway.openapi import spec_dict
+    spec = spec_dict()
+    assert spec["openapi"].startswith("3.1")
+    for path in ("/api/v1/auth/token", "/api/v1/me", "/api/v1/institutions",
+                 "/api/v1/institutions/{institution_id}", "/api/v1/users",
+                 "/api/v1/users/{code}", "/api/v1/users/{code}/archive",
+                 "/api/v1/users/{code}/unarchive", "/health", "/openapi.json"):
+        assert path in spec["paths"], path
+    create = spec["paths"]["/api/v1/users"]["post"]
+    ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    props = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+    assert {"code", "is_student", "roles", "postcode"} <= set(props)
+    assert "422" in create["responses"] and "409" in create["responses"]

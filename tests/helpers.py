@@ -1,0 +1,68 @@
+"""Helpers for tests that run services and the gateway in-process."""
+import importlib
+import time
+
+import eventlet
+import requests
+
+from services.common.config import SERVICES
+
+
+def service_class(name):
+    module = importlib.import_module(f"services.{name}.service")
+    for value in vars(module).values():
+        if isinstance(value, type) and getattr(value, "name", None) == name \
+                and value.__module__ == module.__name__:
+            return value
+    raise LookupError(name)
+
+
+class Api:
+    """A tiny HTTP client for the gateway under test."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.token = None
+
+    def request(self, method, path, token=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        token = token if token is not None else self.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = path if path.startswith("http") else self.base_url + path
+        return self.session.request(method, url, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def login(self, institution, code, password):
+        r = self.post("/api/v1/auth/token",
+                      json={"institution": institution, "code": code, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+
+def wait_until(predicate, timeout=10.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        eventlet.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+__all__ = ["SERVICES", "service_class", "Api", "wait_until"]
