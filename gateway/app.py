@@ -6,6 +6,7 @@ owning service and maps errors in one place (gateway/errors.py).
 """
 import json
 import logging
+import re
 import time
 
 from marshmallow import ValidationError
@@ -21,6 +22,14 @@ from .routing import ROUTES
 
 log = logging.getLogger("gateway")
 access_log = logging.getLogger("gateway.access")
+
+
+_LONG_NUMBER = re.compile(r"\d{8,}")
+
+
+def loggable_path(path):
+    """Paths may carry a BSN (/oso/students/{bsn}); never log one."""
+    return _LONG_NUMBER.sub(lambda m: "*" * len(m.group()), path)
 
 
 def json_response(data, status=200, headers=None):
@@ -39,6 +48,8 @@ class RequestContext:
         self.principal = None
         self.body = None
         self.query = {}
+        self.form = {}
+        self.files = {}
 
     # -- RPC with the request's deadline -----------------------------------
     def call(self, service, method, *args, **kwargs):
@@ -89,7 +100,7 @@ class Gateway:
         request = Request(environ)
         request.max_content_length = self.settings.max_json_bytes
         response = self.dispatch(request)
-        access_log.info("%s %s %s %.1fms", request.method, request.path,
+        access_log.info("%s %s %s %.1fms", request.method, loggable_path(request.path),
                         response.status_code, (time.monotonic() - started) * 1000)
         return response(environ, start_response)
 
@@ -106,6 +117,8 @@ class Gateway:
                 ctx.query = route.query().load(request.args.to_dict())
             if route.body is not None:
                 ctx.body = route.body().load(self.json_body(request, route))
+            if route.form is not None or route.files:
+                self.multipart(ctx, request, route)
             result = route.handler(ctx, **path_args)
             if isinstance(result, Response):
                 return result
@@ -139,6 +152,36 @@ class Gateway:
             raise DomainError("invalid_body", "De inhoud van het verzoek moet een JSON-object zijn.",
                               status=400)
         return data
+
+    def multipart(self, ctx, request, route):
+        limit = self.settings.max_upload_bytes if route.max_body is None else route.max_body
+        request.max_content_length = limit
+        request.max_form_memory_size = 1024 * 1024
+        length = request.content_length
+        if length is not None and length > limit:
+            raise DomainError("file_too_large",
+                              f"Het bestand is te groot (maximaal {limit // (1024 * 1024)} MB).",
+                              status=413)
+        if request.mimetype != "multipart/form-data":
+            raise DomainError("multipart_required",
+                              "Stuur het bestand als multipart/form-data.", status=415)
+        try:
+            form = request.form.to_dict()
+            files = request.files
+        except RequestEntityTooLarge:
+            raise DomainError("file_too_large",
+                              f"Het bestand is te groot (maximaal {limit // (1024 * 1024)} MB).",
+                              status=413) from None
+        if route.form is not None:
+            ctx.form = route.form().load(form)
+        missing = [name for name in route.files if name not in files or not files[name].filename]
+        if missing:
+            raise DomainError("required", f"Het veld '{missing[0]}' is verplicht: kies een bestand.",
+                              status=422, field=missing[0],
+                              errors=[{"field": n, "code": "required",
+                                       "message": f"Het veld '{n}' is verplicht."}
+                                      for n in missing])
+        ctx.files = {name: files[name] for name in route.files}
 
     def authenticate(self, request):
         user_id, _ = self.tokens.verify(bearer_token(request))

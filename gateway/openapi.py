@@ -46,6 +46,17 @@ def spec_dict():
         if r.body is not None:
             op["requestBody"] = {"required": True,
                                  "content": {"application/json": {"schema": r.body}}}
+        if r.form is not None or r.files:
+            props = {name: {"type": "string", "format": "binary"} for name in r.files}
+            spec.components.schema(r.handler.__name__ + "Form", schema=r.form) \
+                if r.form is not None and r.handler.__name__ + "Form" not in \
+                spec.components.schemas else None
+            schema = {"type": "object", "properties": props, "required": list(r.files)}
+            if r.form is not None:
+                schema = {"allOf": [{"$ref": f"#/components/schemas/{r.handler.__name__}Form"},
+                                    schema]}
+            op["requestBody"] = {"required": True,
+                                 "content": {"multipart/form-data": {"schema": schema}}}
         ok = {"description": "OK"}
         if r.response is not None:
             ok["content"] = {"application/json": {"schema": r.response}}

@@ -15,6 +15,9 @@ class Route:
     auth: bool = True
     roles: tuple = ()              # empty: any authenticated user
     body: object = None            # marshmallow schema class for a JSON body
+    form: object = None            # schema class for multipart/form-data fields (files apart)
+    files: tuple = ()              # names of the multipart file fields, all required
+    max_body: int | None = None    # byte limit of the body; default settings.max_json_bytes
     query: object = None           # marshmallow schema class for the query string
     response: object = None        # schema class (or (class, many)) for the success body
     status: int = 200

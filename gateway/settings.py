@@ -28,6 +28,7 @@ class Settings:
     host: str = "127.0.0.1"
     token_ttl: int = 8 * 3600
     max_json_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
     rpc_timeout: float = 8.0
     request_deadline: float = 9.0
     principal_cache_ttl: float = 2.0
@@ -45,6 +46,8 @@ class Settings:
             token_ttl=int(os.environ.get("LEERLINGBUS_TOKEN_TTL", str(8 * 3600))),
             max_json_bytes=int(os.environ.get("LEERLINGBUS_MAX_JSON_BYTES", str(1024 * 1024))),
             rpc_timeout=float(os.environ.get("LEERLINGBUS_RPC_TIMEOUT", "8")),
+            max_upload_bytes=int(os.environ.get("LEERLINGBUS_UPLOAD_MAX_BYTES",
+                                                str(20 * 1024 * 1024))),
         )
         values.update(overrides)
         return cls(**values)

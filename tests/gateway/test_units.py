@@ -104,3 +104,9 @@ def test_openapi_is_31_and_covers_the_routes():
     props = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
     assert {"code", "is_student", "roles", "postcode"} <= set(props)
     assert "422" in create["responses"] and "409" in create["responses"]
+
+
+def test_access_log_never_shows_a_bsn():
+    from gateway.app import loggable_path
+    assert loggable_path("/api/v1/oso/students/123456782") == "/api/v1/oso/students/*********"
+    assert loggable_path("/api/v1/users/123456") == "/api/v1/users/123456"
