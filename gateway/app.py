@@ -117,6 +117,8 @@ class Gateway:
                 ctx.query = route.query().load(request.args.to_dict())
             if route.body is not None:
                 ctx.body = route.body().load(self.json_body(request, route))
+            elif route.body_doc is not None:
+                ctx.body = self.json_body(request, route)
             if route.form is not None or route.files:
                 self.multipart(ctx, request, route)
             result = route.handler(ctx, **path_args)
@@ -132,8 +134,10 @@ class Gateway:
             return errmap.to_response(exc)
 
     def json_body(self, request, route):
+        limit = route.max_body or self.settings.max_json_bytes
+        request.max_content_length = limit
         length = request.content_length
-        if length is not None and length > self.settings.max_json_bytes:
+        if length is not None and length > limit:
             raise RequestEntityTooLarge()
         mimetype = request.mimetype or ""
         raw = request.get_data(cache=False)

@@ -43,9 +43,9 @@ def spec_dict():
             params.append({"in": "query", "schema": r.query})
         if params:
             op["parameters"] = params
-        if r.body is not None:
+        if (r.body or r.body_doc) is not None:
             op["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": r.body}}}
+                                 "content": {"application/json": {"schema": r.body or r.body_doc}}}
         if r.form is not None or r.files:
             props = {name: {"type": "string", "format": "binary"} for name in r.files}
             spec.components.schema(r.handler.__name__ + "Form", schema=r.form) \

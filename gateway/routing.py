@@ -15,6 +15,7 @@ class Route:
     auth: bool = True
     roles: tuple = ()              # empty: any authenticated user
     body: object = None            # marshmallow schema class for a JSON body
+    body_doc: object = None        # a JSON body the service validates: documented, parsed, not loaded
     form: object = None            # schema class for multipart/form-data fields (files apart)
     files: tuple = ()              # names of the multipart file fields, all required
     max_body: int | None = None    # byte limit of the body; default settings.max_json_bytes

@@ -3,7 +3,7 @@
 marshmallow's messages are replaced by stable codes (see errors.FIELD_MESSAGES),
 which the gateway turns into Dutch messages naming the field.
 """
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 _CODES = {
     "required": "required", "null": "null_not_allowed", "invalid": "invalid_type",
@@ -239,7 +239,18 @@ class Student(BaseSchema):
     track = fields.String(allow_none=True)
     home_class = fields.String(allow_none=True)
     registered = fields.Boolean()
-    user = fields.Dict()
+    archived = fields.Boolean()
+    left_at = fields.String(allow_none=True)
+    initials = fields.String(allow_none=True)
+    first_name = fields.String()
+    prefix = fields.String(allow_none=True)
+    last_name = fields.String()
+    gender = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    street = fields.String(allow_none=True)
+    house_number = fields.String(allow_none=True)
+    postcode = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
 
 
 class StudentPage(BaseSchema):

@@ -1,2 +1,2 @@
 """Importing this package registers every route (see gateway/routing.py)."""
-from . import auth, institutions, ops, students, users  # noqa: F401
+from . import auth, institutions, ops, oso, students, sync, uploads, users  # noqa: F401

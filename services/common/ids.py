@@ -28,8 +28,12 @@ def _digits_text(value):
 
 
 def normalize_bsn(value) -> str:
+    """9 digits with the 11-proef; 8 digits are left-padded (Excel drops the
+    leading zero). Anything shorter is refused, though stdnum would pad it."""
     text = _digits_text(value)
-    if text.isdigit() and len(text) == 8:
+    if not (text.isdigit() and len(text) in (8, 9)):
+        raise IdentifierError("bsn_invalid")
+    if len(text) == 8:
         text = "0" + text
     try:
         return _bsn.validate(text)
@@ -39,6 +43,8 @@ def normalize_bsn(value) -> str:
 
 def normalize_onderwijsnummer(value) -> str:
     text = _digits_text(value)
+    if not (text.isdigit() and len(text) == 9):
+        raise IdentifierError("onderwijsnummer_invalid")
     try:
         return _onr.validate(text)
     except Exception:

@@ -1,23 +1,262 @@
-"""The students service (skeleton: health and the outbox relay; its domain comes later).
+"""The students service: student records, placements, packages, groups, a
+student leaving school.
 
     nameko run --config deploy/config.yaml services.students.service
+
+Entrypoints only; the use cases are in handlers.py (students) and
+placements.py (projects, departments, participations, packages, groups), the
+rules in rules.py. Every RPC answers plain JSON-able values or raises
+DomainError. The gateway passes institution_id explicitly, does the role and
+tenancy checks, and passes `actor` = {"user_id", "code", "roles"} where the
+service needs to know who acts (BSN audit, the mentor rule).
 """
-from nameko.rpc import rpc
+import logging
+
+import eventlet
+from nameko.dependency_providers import Config
+from nameko.events import SERVICE_POOL, event_handler
 from nameko.timer import timer
 
+from services.common import config as cfg
 from services.common.db import Database
+from services.common.errors import DomainError
+from services.common.rpc import ServiceRpc, domain_rpc
+
+from . import handlers, placements
+
+log = logging.getLogger(__name__)
+
+
+def durable_event_handler(source_service, event_type):
+    """An event handler that never loses an event.
+
+    - reliable_delivery=True (nameko's default, stated here on purpose): the
+      queue `evt-<source>-<type>--students.<method>` is durable and not
+      auto-deleted, shared by every students instance, so events published
+      while no instance runs wait for the next one, and each event goes to one
+      instance.
+    - requeue_on_error=True: a handler that raises (database down, users
+      service unreachable, a bug) does not ack; the message goes back on the
+      queue and is tried again. To keep a persistent failure from spinning,
+      the handler pauses STUDENTS_EVENT_RETRY_DELAY seconds (default 2) before
+      raising. We chose this over a dead-letter exchange with a TTL retry
+      queue because it needs no extra broker topology and the failures we
+      expect are transient; the cost is that a message that always fails is
+      retried every few seconds (and logged each time) until the cause is
+      fixed -- it is never dropped silently. Events a handler cannot use
+      (malformed, not about a student) are acknowledged without raising, so
+      they cannot loop.
+    - handlers are idempotent by event_id (processed_events, written in the
+      same transaction as the change), so a redelivery after a crash between
+      commit and ack changes nothing.
+    """
+    return event_handler(source_service, event_type, handler_type=SERVICE_POOL,
+                         reliable_delivery=True, requeue_on_error=True)
 
 
 class StudentsService:
     name = "students"
 
     db = Database("students")
+    # Calls to the users service wait at most this long (then 503
+    # service_unavailable); batches of thousands of rows get more time.
+    users = ServiceRpc("users", timeout=10)
+    users_batch = ServiceRpc("users", timeout=300)
+    config = Config()
 
-    @rpc
+    @domain_rpc
     def health(self):
-        self.db.ping()
-        return {"service": self.name, "status": "ok"}
+        try:
+            with self.db() as uow:
+                return handlers.health(uow)
+        except Exception:
+            raise DomainError("unavailable", "De leerlingendienst kan zijn database niet "
+                                             "bereiken.", status=503) from None
+
+    # --- student records ----------------------------------------------------------
+
+    @domain_rpc
+    def create_student(self, institution_id, data, actor=None):
+        with self.db() as uow:
+            return handlers.create_student(uow, self.users, institution_id, data, actor)
+
+    @domain_rpc
+    def create_students(self, institution_id, rows, project_id=None, actor=None):
+        with self.db() as uow:
+            return handlers.create_students(uow, self.users_batch, institution_id, rows,
+                                            project_id, actor)
+
+    @domain_rpc
+    def get_student(self, institution_id, student_number, reveal_bsn=False, actor=None):
+        with self.db() as uow:
+            return handlers.get_student(uow, self.users, institution_id, student_number,
+                                        reveal_bsn, actor)
+
+    @domain_rpc
+    def update_student(self, institution_id, student_number, changes, actor=None):
+        with self.db() as uow:
+            return handlers.update_student(uow, self.users, institution_id, student_number,
+                                           changes, actor)
+
+    @domain_rpc
+    def list_students(self, institution_id, q=None, home_class=None, year_of_education=None,
+                      track=None, registered=None, type=None, page=1, page_size=50):
+        with self.db() as uow:
+            return handlers.list_students(uow, self.users, institution_id, q, home_class,
+                                          year_of_education, track, registered, type,
+                                          page, page_size)
+
+    @domain_rpc
+    def leave_student(self, institution_id, student_number, date=None, actor=None):
+        with self.db() as uow:
+            return handlers.leave_student(uow, self.users, institution_id, student_number,
+                                          date, actor)
+
+    @domain_rpc
+    def bsn_audit(self, institution_id, student_number=None, page=1, page_size=50):
+        with self.db() as uow:
+            return handlers.bsn_audit_trail(uow, institution_id, student_number, page,
+                                            page_size)
+
+    # --- projects and departments ---------------------------------------------------
+
+    @domain_rpc
+    def create_project(self, institution_id, data):
+        with self.db() as uow:
+            return placements.create_project(uow, institution_id, data)
+
+    @domain_rpc
+    def list_projects(self, institution_id, page=1, page_size=500):
+        with self.db() as uow:
+            return placements.list_projects(uow, institution_id, page, page_size)
+
+    @domain_rpc
+    def get_project(self, institution_id, project_id):
+        with self.db() as uow:
+            return placements.get_project(uow, institution_id, project_id)
+
+    @domain_rpc
+    def create_department(self, institution_id, project_id, data):
+        with self.db() as uow:
+            return placements.create_department(uow, institution_id, project_id, data)
+
+    @domain_rpc
+    def list_departments(self, institution_id, project_id, page=1, page_size=500):
+        with self.db() as uow:
+            return placements.list_departments(uow, institution_id, project_id, page,
+                                               page_size)
+
+    @domain_rpc
+    def set_learning_paths(self, institution_id, project_id, department_code, paths):
+        with self.db() as uow:
+            return placements.set_learning_paths(uow, institution_id, project_id,
+                                                 department_code, paths)
+
+    # --- participations and packages ---------------------------------------------------
+
+    @domain_rpc
+    def create_participation(self, institution_id, project_id, data):
+        with self.db() as uow:
+            return placements.create_participation(uow, institution_id, project_id, data)
+
+    @domain_rpc
+    def list_participations(self, institution_id, project_id, department=None, page=1,
+                            page_size=50):
+        with self.db() as uow:
+            return placements.list_participations(uow, institution_id, project_id,
+                                                  department, page, page_size)
+
+    @domain_rpc
+    def get_participation(self, institution_id, participation_id):
+        with self.db() as uow:
+            return placements.get_participation(uow, institution_id, participation_id)
+
+    @domain_rpc
+    def update_participation(self, institution_id, participation_id, changes, actor=None):
+        with self.db() as uow:
+            return placements.update_participation(uow, institution_id, participation_id,
+                                                   changes, actor)
+
+    @domain_rpc
+    def delete_participation(self, institution_id, participation_id, actor=None):
+        with self.db() as uow:
+            return placements.delete_participation(uow, institution_id, participation_id,
+                                                   actor)
+
+    @domain_rpc
+    def get_package(self, institution_id, participation_id):
+        with self.db() as uow:
+            return placements.get_package(uow, institution_id, participation_id)
+
+    @domain_rpc
+    def set_package(self, institution_id, participation_id, subjects, exemptions):
+        with self.db() as uow:
+            return placements.set_package(uow, institution_id, participation_id, subjects,
+                                          exemptions)
+
+    # --- groups and the export ------------------------------------------------------------
+
+    @domain_rpc
+    def create_group(self, institution_id, project_id, data):
+        with self.db() as uow:
+            return placements.create_group(uow, institution_id, project_id, data)
+
+    @domain_rpc
+    def list_groups(self, institution_id, project_id, page=1, page_size=500):
+        with self.db() as uow:
+            return placements.list_groups(uow, institution_id, project_id, page, page_size)
+
+    @domain_rpc
+    def set_group_members(self, institution_id, group_id, student_numbers):
+        with self.db() as uow:
+            return placements.set_group_members(uow, institution_id, group_id,
+                                                student_numbers)
+
+    @domain_rpc
+    def placements_csv(self, institution_id, project_id):
+        with self.db() as uow:
+            return placements.placements_csv(uow, institution_id, project_id)
+
+    # --- events from the users service --------------------------------------------------
+
+    def _handle_event(self, handler, payload):
+        try:
+            with self.db() as uow:
+                return handler(uow, payload)
+        except Exception:
+            delay = float(cfg.setting("STUDENTS_EVENT_RETRY_DELAY", self.config, 2))
+            log.exception("handling a %s event failed; it is requeued in %.0f s",
+                          handler.__name__.removeprefix("on_"), delay)
+            eventlet.sleep(delay)
+            raise
+
+    @durable_event_handler("users", "user_archived")
+    def on_user_archived(self, payload):
+        """A user archived directly (not through leave_student): remove the
+        student's current and next year's participations, as leave does."""
+        return self._handle_event(handlers.on_user_archived, payload)
+
+    @durable_event_handler("users", "user_unarchived")
+    def on_user_unarchived(self, payload):
+        return self._handle_event(handlers.on_user_unarchived, payload)
+
+    # --- outbox ---------------------------------------------------------------------------
 
     @timer(interval=2)
     def relay_outbox(self):
         self.db.relay_outbox()
+
+    # --- lookup for the uploads service (added by the uploads work; kept tiny) ------------
+
+    @domain_rpc
+    def bsn_by_student_numbers(self, institution_id, student_numbers):
+        with self.db() as uow:
+            return handlers.bsn_by_student_numbers(uow, institution_id, student_numbers)
+
+    # --- the portal connector's bulk read (services/sync; query in state.py) --------------
+
+    @domain_rpc
+    def project_state(self, institution_id, project_id):
+        from . import state
+        with self.db() as uow:
+            return state.project_state(uow, institution_id, project_id)

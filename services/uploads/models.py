@@ -1,5 +1,16 @@
-"""Tables of the uploads service (its own database: `UPLOADS_DATABASE_URL`)."""
+"""Tables of the uploads service (its own database: `UPLOADS_DATABASE_URL`).
+
+submissions: student lists (the Intergrip flow) with their verdict, review
+and load progress; the files themselves (original, report, clean rows) live
+under <data dir>/uploads/<id>/ (storage.py).
+imports: CSV imports from the administration (the Zermelo flow) with the
+mapping, the preview that commit applies, the commit's result and undo data.
+public_attempts: the rate limit of the public submission route.
+"""
+import datetime as dt
+
 import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.outbox import outbox_table, processed_events_table
 
@@ -14,5 +25,104 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+Timestamp = sa.DateTime(timezone=True)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        sa.Index("ix_submissions_institution_status", "institution_id", "status"),
+        sa.Index("ix_submissions_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    institution_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    school_type: Mapped[str] = mapped_column(sa.String(3), nullable=False)
+    student_type: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    source: Mapped[str] = mapped_column(sa.String(10), nullable=False)  # portal | public
+    submitted_by: Mapped[str | None] = mapped_column(sa.String(50))     # user code (portal)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    email: Mapped[str] = mapped_column(sa.String(254), nullable=False)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    size: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    sheet_name: Mapped[str | None] = mapped_column(sa.String(100))
+    # validating | rejected | awaiting_review | declined | loading | loaded | load_failed
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    rows: Mapped[int | None] = mapped_column(sa.Integer)
+    error_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    errors: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    # public submissions: existing students whose BSN differs (for reviewers only)
+    conflicts: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    progress_done: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    progress_total: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    report_ready: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    project_id: Mapped[int | None] = mapped_column(sa.Integer)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(50))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    loaded: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    skipped: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    load_errors: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    loaded_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # the worker that validates or loads it (claim) and its last sign of life
+    claim: Mapped[str | None] = mapped_column(sa.String(36))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
+
+
+class Import(Base):
+    __tablename__ = "imports"
+    __table_args__ = (sa.Index("ix_imports_institution_id", "institution_id"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    institution_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # users | participations
+    filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    size: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    delimiter: Mapped[str] = mapped_column(sa.String(5), nullable=False)
+    encoding: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    columns: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    row_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    # uploaded | previewed | committed | undone
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    mapping: Mapped[dict | None] = mapped_column(sa.JSON)
+    options: Mapped[dict | None] = mapped_column(sa.JSON)
+    preview: Mapped[dict | None] = mapped_column(sa.JSON)
+    result: Mapped[dict | None] = mapped_column(sa.JSON)
+    undo: Mapped[dict | None] = mapped_column(sa.JSON)
+    created_by: Mapped[str | None] = mapped_column(sa.String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
+    previewed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    committed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class PublicAttempt(Base):
+    """One public submission attempt: the rate limit counts these per client
+    address (and failed upload codes separately)."""
+    __tablename__ = "public_attempts"
+    __table_args__ = (sa.Index("ix_public_attempts_client_at", "client", "at"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    ok: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
+
+
+submissions = Submission.__table__
+imports = Import.__table__
+public_attempts = PublicAttempt.__table__
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

@@ -236,6 +236,42 @@ def ensure_platform(uow):
     return inst
 
 
+def _school(session, institution_id):
+    """A school institution (never the platform) or 404."""
+    inst = _institution(session, institution_id)
+    if inst.is_platform:
+        raise not_found("institution", "Instelling niet gevonden.")
+    return inst
+
+
+def get_upload_code(uow, institution_id):
+    """The code with which anyone may send a student list for the institution
+    (the public submission route)."""
+    inst = _school(uow.session, institution_id)
+    return {"institution_id": inst.id, "upload_code": inst.upload_code}
+
+
+def rotate_upload_code(uow, institution_id):
+    """A new upload code; the old one stops working at once."""
+    inst = _school(uow.session, institution_id)
+    inst.upload_code = _new_upload_code()
+    uow.add_event("upload_code_rotated", inst.id, {"institution_id": inst.id})
+    uow.commit()
+    return {"institution_id": inst.id, "upload_code": inst.upload_code}
+
+
+def institution_by_upload_code(uow, code):
+    """The institution an upload code belongs to (id, name, school type), or
+    404 for an unknown code or the platform's."""
+    if not isinstance(code, str) or not code.strip() or len(code.strip()) > 64:
+        raise not_found("institution", "Onbekende uploadcode.")
+    inst = uow.session.execute(sa.select(Institution).where(
+        Institution.upload_code == code.strip())).scalar_one_or_none()
+    if inst is None or inst.is_platform:
+        raise not_found("institution", "Onbekende uploadcode.")
+    return {"id": inst.id, "name": inst.name, "school_type": inst.school_type}
+
+
 # --- creating users ---------------------------------------------------------------
 
 def _insert_users(uow, inst, rows, batch, batch_events=False):

@@ -57,6 +57,21 @@ class UsersService:
         with self.db() as uow:
             return handlers.get_institution(uow, institution_id)
 
+    @domain_rpc
+    def get_upload_code(self, institution_id):
+        with self.db() as uow:
+            return handlers.get_upload_code(uow, institution_id)
+
+    @domain_rpc
+    def rotate_upload_code(self, institution_id):
+        with self.db() as uow:
+            return handlers.rotate_upload_code(uow, institution_id)
+
+    @domain_rpc
+    def institution_by_upload_code(self, code):
+        with self.db() as uow:
+            return handlers.institution_by_upload_code(uow, code)
+
     # --- users ------------------------------------------------------------------
 
     @domain_rpc

@@ -1,0 +1,188 @@
+"""Schemas of the student-list and import routes (gateway/routes/uploads.py)."""
+from marshmallow import fields
+
+from .schemas import BaseSchema, PageQuery, QuerySchema, between, length, one_of
+
+SCHOOL_TYPE = one_of("vo", "mbo")
+STUDENT_TYPE = one_of("potential_transfer", "non_transfer")
+STATUSES = ("validating", "rejected", "awaiting_review", "declined", "loading", "loaded",
+            "load_failed")
+
+
+class TemplateQuery(QuerySchema):
+    school_type = fields.String(required=True, validate=SCHOOL_TYPE)
+    student_type = fields.String(required=True, validate=STUDENT_TYPE)
+
+
+class UploadForm(BaseSchema):
+    institution_id = fields.Integer(load_default=None, allow_none=True,
+                                    metadata={"description": "helpdesk only: the institution"})
+    school_type = fields.String(required=True, validate=SCHOOL_TYPE)
+    student_type = fields.String(required=True, validate=STUDENT_TYPE)
+    name = fields.String(required=True, validate=length(1, 200))
+    email = fields.String(required=True, validate=length(1, 254))
+    note = fields.String(load_default=None, allow_none=True, validate=length(0, 4000))
+
+
+class PublicUploadForm(BaseSchema):
+    upload_code = fields.String(required=True, validate=length(1, 64))
+    school_type = fields.String(required=True, validate=SCHOOL_TYPE)
+    student_type = fields.String(required=True, validate=STUDENT_TYPE)
+    name = fields.String(required=True, validate=length(1, 200))
+    email = fields.String(required=True, validate=length(1, 254))
+    note = fields.String(load_default=None, allow_none=True, validate=length(0, 4000))
+
+
+class UploadAccepted(BaseSchema):
+    id = fields.Integer()
+    status = fields.String()
+
+
+class UploadError(BaseSchema):
+    row = fields.Integer(allow_none=True)
+    column = fields.String(allow_none=True)
+    cell = fields.String(allow_none=True)
+    field = fields.String(allow_none=True)
+    code = fields.String()
+    message = fields.String()
+    suggestion = fields.String()
+
+
+class UploadProgress(BaseSchema):
+    done = fields.Integer()
+    total = fields.Integer()
+
+
+class Upload(BaseSchema):
+    id = fields.Integer()
+    institution_id = fields.Integer()
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    school_type = fields.String()
+    student_type = fields.String()
+    source = fields.String(metadata={"description": "portal or public"})
+    name = fields.String()
+    email = fields.String()
+    note = fields.String(allow_none=True)
+    filename = fields.String()
+    rows = fields.Integer(allow_none=True)
+    error_count = fields.Integer()
+    errors = fields.List(fields.Nested(UploadError))
+    conflicts = fields.List(fields.Nested(UploadError))
+    progress = fields.Nested(UploadProgress)
+    report_ready = fields.Boolean()
+    project_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    loaded = fields.Integer()
+    skipped = fields.Integer()
+    load_errors = fields.List(fields.Nested(UploadError))
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class UploadQuery(QuerySchema):
+    errors_offset = fields.Integer(load_default=0, validate=between(0, None))
+    errors_limit = fields.Integer(load_default=1000, validate=between(1, 10000))
+
+
+class UploadListQuery(PageQuery):
+    status = fields.String(load_default=None, validate=length(1, 200),
+                           metadata={"description": "one status or several, comma-separated"})
+    institution_id = fields.Integer(load_default=None)
+
+
+class UploadSummary(BaseSchema):
+    id = fields.Integer()
+    institution_id = fields.Integer()
+    status = fields.String()
+    school_type = fields.String()
+    student_type = fields.String()
+    source = fields.String()
+    name = fields.String()
+    filename = fields.String()
+    rows = fields.Integer(allow_none=True)
+    error_count = fields.Integer()
+    conflict_count = fields.Integer()
+    progress = fields.Nested(UploadProgress)
+    created_at = fields.String()
+
+
+class UploadPage(BaseSchema):
+    items = fields.List(fields.Nested(UploadSummary))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class ApproveRequest(BaseSchema):
+    project_id = fields.Integer(load_default=None, allow_none=True,
+                                metadata={"description": "place rows with an Afdeling in this "
+                                                         "schedule project"})
+
+
+class DeclineRequest(BaseSchema):
+    reason = fields.String(required=True, validate=length(1, 4000))
+
+
+class UploadCode(BaseSchema):
+    institution_id = fields.Integer()
+    upload_code = fields.String()
+
+
+# -- imports ---------------------------------------------------------------
+class ImportForm(BaseSchema):
+    kind = fields.String(load_default="users", validate=one_of("users", "participations"))
+    delimiter = fields.String(load_default=None, allow_none=True,
+                              validate=one_of("tab", ";", ",", "\t"))
+    encoding = fields.String(load_default=None, allow_none=True, validate=length(1, 40))
+
+
+class ImportColumn(BaseSchema):
+    index = fields.Integer()
+    header = fields.String()
+    suggested_field = fields.String(allow_none=True)
+
+
+class Import(BaseSchema):
+    id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    filename = fields.String()
+    delimiter = fields.String()
+    encoding = fields.String()
+    columns = fields.List(fields.Nested(ImportColumn))
+    sample = fields.List(fields.List(fields.String(allow_none=True)))
+    row_count = fields.Integer()
+    fields_available = fields.List(fields.String())
+    mapping = fields.Dict(allow_none=True)
+    options = fields.Dict(allow_none=True)
+    preview = fields.Dict(allow_none=True)
+    result = fields.Dict(allow_none=True)
+
+
+class ImportMapping(BaseSchema):
+    columns = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                          required=True)
+    as_students = fields.Boolean(load_default=False)
+    mode = fields.String(load_default="import", validate=one_of("import", "update", "sync"))
+    project_id = fields.Integer(load_default=None, allow_none=True)
+    archive_missing = fields.Boolean(load_default=False)
+    force = fields.Boolean(load_default=False)
+
+
+class ImportPreviewRow(BaseSchema):
+    row = fields.Integer(allow_none=True)
+    code = fields.String(allow_none=True)
+    action = fields.String(metadata={"enum": ["create", "update", "unchanged", "archive",
+                                              "error"]})
+    changes = fields.Dict()
+    errors = fields.List(fields.Nested(UploadError))
+    note = fields.String(allow_none=True)
+
+
+class ImportPreview(BaseSchema):
+    rows = fields.List(fields.Nested(ImportPreviewRow))
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ImportResult(BaseSchema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())

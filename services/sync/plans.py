@@ -1,0 +1,162 @@
+"""Uploads planned as pure functions: which students to create, which groups
+to create and which members to set. handlers.py carries the plans out through
+the students service's RPC (so its rules hold and its events fire).
+
+A skipped entry: {"student_number" or "group", "code", "message"}.
+"""
+from .diff import groups_in_scope
+from .rules import number_key
+
+NEW_STUDENT_TYPE = "non_transfer"  # the desktop has no BSN; a potential transfer needs one
+
+
+def _skip(code, message, number=None, group=None):
+    entry = {"code": code, "message": message}
+    if number is not None:
+        entry["student_number"] = number
+    if group is not None:
+        entry["group"] = group
+    return entry
+
+
+def _email(student):
+    value = (student.get("properties") or {}).get("#EMAIL")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return student.get("email")
+
+
+def students_rows(P, D, items):
+    """(rows for students.create_students, skipped) for the selected
+    desktop-only students without a portal account."""
+    rows, skipped = [], []
+    for item in items:
+        number = item["student_number"]
+        student = D["students"][number]
+        part = D["participations"].get(number)
+        if part is None:
+            skipped.append(_skip("department_missing", f"Leerling {number} heeft in de desktop "
+                                 f"geen afdeling; plaats de leerling eerst in een afdeling.",
+                                 number))
+            continue
+        if part["department"] not in P["departments"]:
+            skipped.append(_skip("department_unknown", f"Afdeling {part['department']} van "
+                                 f"leerling {number} bestaat niet in dit roosterproject van "
+                                 f"het portal.", number))
+            continue
+        row = {"student_number": number, "type": NEW_STUDENT_TYPE,
+               "first_name": student.get("first_name"), "prefix": student.get("prefix"),
+               "last_name": student.get("last_name"), "initials": student.get("initials"),
+               "gender": student.get("gender"), "street": student.get("street"),
+               "house_number": student.get("house_number"),
+               "postcode": student.get("postcode"), "city": student.get("city"),
+               "email": _email(student), "home_class": student.get("previous_home_class"),
+               "participation": {"department": part["department"],
+                                 "forecast": part["forecast"], "lwoo": part["lwoo"],
+                                 "home_class": part["home_class"], "profile": part["profile"],
+                                 "programme": part["programme"]}}
+        rows.append(row)
+    return rows, skipped
+
+
+def home_class_ops(P, items):
+    """Plan the upload of home classes of desktop-led departments as group
+    operations: per (department, home class) the members the portal's
+    home-class group must get (created when missing). Setting a home-class
+    group's members sets those students' home class in the students service.
+
+    Returns (ops, singles): ops [{"code", "department", "group_id" or None,
+    "members": [...]}]; singles [(student_number, participation_id,
+    home_class)] to set one by one (moves the groups cannot express)."""
+    pp, pgroups = P["participations"], P["groups"]
+    movers = {}
+    for item in items:
+        number = item["student_number"]
+        movers[number] = (item["fields"]["home_class"]["P"], item["fields"]["home_class"]["D"],
+                          pp[number]["department"])
+    codes = set()
+    for _old, new, dept in movers.values():
+        if new is not None:
+            codes.add((dept, new))
+    for old, _new, dept in movers.values():
+        group = pgroups.get(old) if old is not None else None
+        if group is not None and group["kind"] == "home_class" and group["department"] == dept:
+            codes.add((dept, old))
+    ops, singles = [], []
+    blocked = set()
+    for dept, code in sorted(codes, key=lambda c: (c[0] or "", c[1])):
+        group = pgroups.get(code)
+        if group is not None and (group["kind"] != "home_class" or group["department"] != dept):
+            blocked.add((dept, code))  # the code names another kind of group
+            continue
+        members = set(group["student_numbers"]) if group is not None else set()
+        members |= {n for n, part in pp.items()
+                    if part["department"] == dept and part["home_class"] == code}
+        for number, (old, new, mdept) in movers.items():
+            if new == code and mdept == dept:
+                members.add(number)
+            else:
+                members.discard(number)
+        members = {n for n in members if n in pp and pp[n]["department"] == dept}
+        ops.append({"code": code, "department": dept,
+                    "group_id": group["id"] if group is not None else None,
+                    "members": sorted(members, key=number_key)})
+    handled_old = {(d, c) for d, c in codes if (d, c) not in blocked}
+    for number, (old, new, dept) in movers.items():
+        into = new is not None and (dept, new) in handled_old
+        out_of = new is None and old is not None and (dept, old) in handled_old \
+            and pgroups.get(old) is not None
+        if not (into or out_of):
+            singles.append((number, pp[number]["id"], new))
+    return ops, singles
+
+
+def group_ops(P, D, departments=None, student_numbers=None):
+    """Plan a groups upload: (ops, skipped). ops [{"code", "create": {...} or
+    None, "group_id", "members"}]; only groups whose members change (or that
+    the portal lacks). Portal members the desktop does not know are kept;
+    desktop members without a participation in the portal are skipped."""
+    pp, ds = P["participations"], D["students"]
+    ops, skipped = [], []
+    for code, group in sorted(groups_in_scope(P, D).items()):
+        if departments is not None and group["department"] not in departments:
+            continue
+        pgroup = P["groups"].get(code)
+        if pgroup is not None and pgroup["kind"] != group["kind"]:
+            skipped.append(_skip("group_kind_differs", f"Groep {code} is in het portal een "
+                                 f"ander soort groep; deze groep is niet geüpload.", group=code))
+            continue
+        if group["department"] is not None and group["department"] not in P["departments"]:
+            skipped.append(_skip("department_unknown", f"Afdeling {group['department']} van "
+                                 f"groep {code} bestaat niet in het portal.", group=code))
+            continue
+        portal = set(pgroup["student_numbers"]) if pgroup is not None else set()
+        desktop = set()
+        for number in group["student_numbers"]:
+            if number not in pp:
+                skipped.append(_skip("not_in_portal", f"Leerling {number} (groep {code}) heeft "
+                                     f"geen afdelingsdeelname in het portal; upload eerst de "
+                                     f"leerling.", number, code))
+            elif group["kind"] == "home_class" and pp[number]["department"] != \
+                    group["department"]:
+                skipped.append(_skip("not_in_department", f"Leerling {number} zit in het "
+                                     f"portal niet in afdeling {group['department']} (stamklas "
+                                     f"{code}).", number, code))
+            else:
+                desktop.add(number)
+        if student_numbers is None:
+            target = {n for n in portal if n not in ds} | desktop
+        else:
+            target = (portal - (student_numbers - desktop)) | (desktop & student_numbers)
+        if pgroup is not None and target == portal:
+            continue
+        create = None
+        if pgroup is None:
+            create = {"code": code, "department": group["department"], "kind": group["kind"],
+                      "subject": group["subject"]}
+        ops.append({"code": code, "create": create,
+                    "group_id": pgroup["id"] if pgroup is not None else None,
+                    "members": sorted(target, key=number_key)})
+    return ops, skipped

@@ -1,0 +1,70 @@
+"""Checking a student list in a child process (validate.check_file), so the
+uploads service's hub and heartbeats never wait for the GIL and the sheet
+python-calamine holds never counts against the service's memory.
+
+    python -m services.uploads.checkproc '<json arguments>'
+
+Prints `progress <rows>` lines while it works and writes the outcome as JSON
+to `result_path` (a pipe read line by line through eventlet is slow for
+megabytes); exit status 3 when the file cannot be read (a calamine error), any
+other non-zero status for a crash. jobs.py runs it with eventlet's green
+subprocess and reads the lines as they come.
+"""
+import json
+import sys
+import threading
+from pathlib import Path
+
+UNREADABLE = 3
+FILE_ERRORS = ("CalamineError", "XmlError", "ZipError", "WorksheetNotFound", "PasswordError")
+
+
+def _peak_rss_mb():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) // 1024
+    except OSError:  # pragma: no cover - not Linux
+        return None
+
+
+def main(argv):
+    args = json.loads(argv[0])
+    from . import validate
+
+    progress = validate.Progress()
+    stop = threading.Event()
+
+    def report():
+        last = -1
+        while not stop.wait(0.5):
+            if progress.done != last:
+                last = progress.done
+                sys.stdout.write(f"progress {last}\n")
+                sys.stdout.flush()
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    try:
+        outcome = validate.check_file(
+            Path(args["path"]), args["school_type"], args["student_type"], args["sheet"],
+            Path(args["rows_path"]), args["max_errors"], progress, None, args.get("max_rows"))
+    except Exception as exc:  # noqa: BLE001 - reported by kind to the parent
+        stop.set()
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+        return UNREADABLE if (type(exc).__name__ in FILE_ERRORS
+                              or isinstance(exc, (ValueError, KeyError))) else 1
+    stop.set()
+    result = {"rows": outcome.rows, "errors": outcome.errors,
+              "error_count": outcome.error_count, "numbers": outcome.numbers,
+              "peak_rss_mb": _peak_rss_mb()}
+    Path(args["result_path"]).write_text(json.dumps(result, separators=(",", ":"),
+                                                    default=str))
+    sys.stdout.write("done\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

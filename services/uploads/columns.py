@@ -1,0 +1,99 @@
+"""The columns of the student-list templates: one spec per school type (vo,
+mbo) x student type (potential_transfer, non_transfer).
+
+The upload demands exactly these column titles (docs/uploads.md lists them).
+Everything here is data; templates.py writes it as .xlsx and rules.py checks
+uploads against it.
+"""
+from dataclasses import dataclass
+
+SCHOOL_TYPES = ("vo", "mbo")
+STUDENT_TYPES = ("potential_transfer", "non_transfer")
+
+SCHOOL_TYPE_NL = {"vo": "Voortgezet Onderwijs", "mbo": "Middelbaar Beroepsonderwijs"}
+STUDENT_TYPE_NL = {"potential_transfer": "Potentiële overstapper",
+                   "non_transfer": "Niet-overstapper"}
+
+GENDERS = ("M", "V", "X")
+VO_TRACKS = ("vmbo-bb", "vmbo-kb", "vmbo-gl", "vmbo-tl", "havo", "vwo", "pro")
+MBO_TRACKS = tuple(f"{way}-{level}" for way in ("BOL", "BBL") for level in (1, 2, 3, 4))
+YEARS = {"vo": tuple(range(1, 7)), "mbo": tuple(range(1, 5))}
+SHEET_TITLE = "Leerlingen"
+INSTRUCTIONS_TITLE = "Instructies"
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str          # the exact Dutch column title
+    field: str          # the key in the students batch RPC row
+    kind: str = "text"  # text | id (digits, kept as text) | date | choice | int | email | postcode
+    required: bool = False
+    max_length: int = 100
+    choices: tuple = ()
+    width: int = 16
+    help: str = ""
+
+
+def _columns(school_type, student_type):
+    transfer = student_type == "potential_transfer"
+    tracks = VO_TRACKS if school_type == "vo" else MBO_TRACKS
+    track_title = "Leerweg" if school_type == "vo" else "Leerweg/Niveau"
+    cols = [
+        Column("Leerlingnummer", "student_number", "id", True, 20, width=16,
+               help="Alleen cijfers; hetzelfde nummer als in de leerlingadministratie."),
+        Column("BSN", "bsn", "id", False, 9, width=13,
+               help=("Burgerservicenummer, 9 cijfers (elfproef). Verplicht voor een "
+                     "potentiële overstapper, tenzij het onderwijsnummer is ingevuld."
+                     if transfer else "Burgerservicenummer, 9 cijfers (elfproef); mag leeg.")),
+    ]
+    if transfer:
+        cols.append(Column("Onderwijsnummer", "onderwijsnummer", "id", False, 9, width=17,
+                           help="Alleen invullen als de leerling geen BSN heeft: 9 cijfers, "
+                                "begint met 10."))
+    cols += [
+        Column("Voorletters", "initials", "text", True, 20, width=12, help="Bijvoorbeeld J.P."),
+        Column("Voornaam", "first_name", "text", True, 100, width=16),
+        Column("Tussenvoegsel", "prefix", "text", False, 30, width=14,
+               help="Bijvoorbeeld van der."),
+        Column("Achternaam", "last_name", "text", True, 150, width=20),
+        Column("Geboortedatum", "date_of_birth", "date", transfer, width=15,
+               help="Een Excel-datum of tekst als dd-mm-jjjj, bijvoorbeeld 03-11-2010."),
+        Column("Geslacht", "gender", "choice", transfer, 1, GENDERS, width=10,
+               help="M (man), V (vrouw) of X (anders / onbekend)."),
+        Column("E-mailadres", "email", "email", False, 254, width=26),
+    ]
+    if transfer:
+        cols += [
+            Column("Straat", "street", "text", False, 200, width=20),
+            Column("Huisnummer", "house_number", "text", False, 20, width=12,
+                   help="Met toevoeging, bijvoorbeeld 136a."),
+            Column("Postcode", "postcode", "postcode", False, 7, width=10,
+                   help="Vier cijfers en twee letters: 1234 AB."),
+            Column("Woonplaats", "city", "text", False, 100, width=16),
+        ]
+    cols += [
+        Column("Klas", "home_class", "text", True, 50, width=10,
+               help="De stamklas, bijvoorbeeld 4h2."),
+        Column("Leerjaar", "year_of_education", "choice", True, choices=YEARS[school_type],
+               width=10, help=f"Een getal van 1 tot en met {YEARS[school_type][-1]}."),
+        Column(track_title, "track", "choice", True, 50, tracks, width=16,
+               help="Kies uit de lijst: " + ", ".join(tracks) + "."),
+        Column("Afdeling", "department", "text", False, 20, width=12,
+               help="Optioneel: de afdeling in het roosterproject (bijvoorbeeld h4). Wordt "
+                    "bij goedkeuring als afdelingsdeelname geplaatst als er een roosterproject "
+                    "is gekozen."),
+    ]
+    return tuple(cols)
+
+
+TEMPLATES = {(s, t): _columns(s, t) for s in SCHOOL_TYPES for t in STUDENT_TYPES}
+
+
+def columns(school_type, student_type):
+    return TEMPLATES[(school_type, student_type)]
+
+
+def template_filename(school_type, student_type):
+    kind = "potentiele-overstappers" if student_type == "potential_transfer" \
+        else "niet-overstappers"
+    return f"leerlinglijst-{school_type}-{kind}.xlsx"

@@ -1,0 +1,506 @@
+"""Use cases of the uploads service on its own database: student-list
+submissions (create, read, list, approve, decline), the claims and progress
+of the background work (jobs.py), retention, and the public route's rate
+limit. CSV imports are in imports.py.
+
+Each function takes an entered UnitOfWork (services/common/db.py), commits
+with its events where it changes something, and returns plain JSON-able
+values.
+"""
+import datetime as dt
+import hashlib
+import os
+
+import sqlalchemy as sa
+
+from services.common.errors import DomainError, error_item, not_found, validation_error
+from services.common.ids import IdentifierError, normalize_email
+from services.common.outbox import utcnow
+
+from . import columns as colspec
+from . import storage
+from .models import PublicAttempt, Submission, public_attempts, submissions
+
+STATUSES = ("validating", "rejected", "awaiting_review", "declined", "loading", "loaded",
+            "load_failed")
+MAX_PAGE_SIZE = 500
+DEFAULT_ERRORS_SHOWN = 1000
+
+
+# --- serialisation -----------------------------------------------------------
+
+def as_utc(value):
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite returns naive UTC timestamps
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def iso(value):
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def submission_dict(sub, errors_offset=0, errors_limit=DEFAULT_ERRORS_SHOWN, reviewer=False):
+    """A submission as the RPC answers it. `reviewer` adds what only helpdesk
+    and the institution's admins see (conflicts with existing students)."""
+    errors = list(sub.errors or [])
+    shown = errors[errors_offset:errors_offset + errors_limit]
+    result = {
+        "id": sub.id, "institution_id": sub.institution_id, "status": sub.status,
+        "school_type": sub.school_type, "student_type": sub.student_type,
+        "source": sub.source, "submitted_by": sub.submitted_by, "name": sub.name,
+        "email": sub.email, "note": sub.note, "filename": sub.filename, "size": sub.size,
+        "sheet": sub.sheet_name, "rows": sub.rows, "error_count": sub.error_count,
+        "errors": [{k: v for k, v in e.items()} for e in shown],
+        "errors_offset": errors_offset, "errors_stored": len(errors),
+        "progress": {"done": sub.progress_done, "total": sub.progress_total},
+        "report_ready": bool(sub.report_ready), "project_id": sub.project_id,
+        "reason": sub.reason, "decided_by": sub.decided_by, "decided_at": iso(sub.decided_at),
+        "loaded": sub.loaded, "skipped": sub.skipped, "load_errors": list(sub.load_errors or []),
+        "loaded_at": iso(sub.loaded_at), "purged": sub.purged_at is not None,
+        "created_at": iso(sub.created_at), "updated_at": iso(sub.updated_at),
+    }
+    if reviewer:
+        result["conflicts"] = list(sub.conflicts or [])
+    return result
+
+
+def summary_dict(sub):
+    """The short form of the review queue."""
+    return {
+        "id": sub.id, "institution_id": sub.institution_id, "status": sub.status,
+        "school_type": sub.school_type, "student_type": sub.student_type,
+        "source": sub.source, "name": sub.name, "email": sub.email, "filename": sub.filename,
+        "rows": sub.rows, "error_count": sub.error_count,
+        "conflict_count": len(sub.conflicts or []),
+        "progress": {"done": sub.progress_done, "total": sub.progress_total},
+        "created_at": iso(sub.created_at), "updated_at": iso(sub.updated_at),
+    }
+
+
+# --- helpers ---------------------------------------------------------------------
+
+def to_id(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _submission_not_found():
+    return not_found("submission", "Leerlinglijst niet gevonden.")
+
+
+def load_submission(session, submission_id, institution_id=None, lock=False):
+    """The submission; 404 when missing or of another institution (when
+    `institution_id` is given)."""
+    sid = to_id(submission_id)
+    sub = session.get(Submission, sid, with_for_update=lock) if sid is not None else None
+    if sub is None:
+        raise _submission_not_found()
+    if institution_id is not None and sub.institution_id != to_id(institution_id):
+        raise _submission_not_found()
+    return sub
+
+
+def _text(data, field, errors, limit, required=False, label=None):
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        errors.append(error_item("value_invalid", f"{label or field} heeft geen geldige waarde.",
+                                 field=field))
+        return None
+    value = (value or "").strip() or None
+    if value is None:
+        if required:
+            errors.append(error_item("required", f"{label or field} is verplicht.", field=field))
+        return None
+    if len(value) > limit:
+        errors.append(error_item("too_long", f"{label or field} is te lang (hoogstens {limit} "
+                                             "tekens).", field=field))
+        return None
+    return value
+
+
+def check_submission_fields(data):
+    """Validated submission fields (school_type, student_type, name, email,
+    note) or a 422 DomainError listing every problem."""
+    if not isinstance(data, dict):
+        raise validation_error([error_item("value_invalid", "Ongeldige invoer.", field="data")])
+    errors = []
+    school_type = data.get("school_type")
+    if school_type not in colspec.SCHOOL_TYPES:
+        errors.append(error_item("school_type_invalid", "De schoolsoort moet 'vo' of 'mbo' zijn.",
+                                 field="school_type"))
+    student_type = data.get("student_type")
+    if student_type not in colspec.STUDENT_TYPES:
+        errors.append(error_item("student_type_invalid",
+                                 "Het soort leerlingen moet potential_transfer (potentiële "
+                                 "overstapper) of non_transfer (niet-overstapper) zijn.",
+                                 field="student_type"))
+    name = _text(data, "name", errors, 200, required=True, label="Uw naam")
+    email = _text(data, "email", errors, 254, required=True, label="Uw e-mailadres")
+    if email is not None:
+        try:
+            email = normalize_email(email)
+        except IdentifierError:
+            errors.append(error_item("email_invalid", "Het e-mailadres is niet geldig.",
+                                     field="email"))
+    note = _text(data, "note", errors, 4000, label="Toelichting")
+    if errors:
+        raise validation_error(errors)
+    return {"school_type": school_type, "student_type": student_type, "name": name,
+            "email": email, "note": note}
+
+
+def clean_filename(filename):
+    name = os.path.basename(str(filename or "").replace("\\", "/")).strip()
+    name = "".join(ch for ch in name if ch.isprintable())[:200]
+    return name or "leerlinglijst.xlsx"
+
+
+def page_args(page, page_size, default_size=50):
+    try:
+        page = 1 if page is None else int(page)
+        page_size = default_size if page_size is None else int(page_size)
+    except (TypeError, ValueError):
+        raise validation_error([error_item("page_invalid", "Paginanummer en paginagrootte "
+                                           "moeten gehele getallen zijn.", field="page")]) from None
+    return max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
+
+
+def wrong_state(sub, action):
+    messages = {
+        "approve": "Alleen een lijst die wacht op controle kan worden goedgekeurd.",
+        "decline": "Alleen een lijst die wacht op controle kan worden afgewezen.",
+    }
+    return DomainError("wrong_state", f"{messages[action]} Deze lijst heeft status "
+                                      f"'{sub.status}'.", status=409,
+                       extra={"status": sub.status})
+
+
+# --- health ------------------------------------------------------------------------
+
+def health(uow):
+    uow.session.execute(sa.text("SELECT 1"))
+    return {"service": "uploads", "status": "ok"}
+
+
+# --- submissions -------------------------------------------------------------------
+
+def create_submission(uow, settings, institution_id, fields, filename, content, info, source,
+                      submitted_by=None):
+    """Store the original and the submission (status `validating`); the
+    `submission_received` event starts the check (jobs.validate)."""
+    now = utcnow()
+    sub = Submission(
+        institution_id=int(institution_id), source=source, submitted_by=submitted_by,
+        filename=clean_filename(filename), size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(), sheet_name=info.sheet_name,
+        status="validating", rows=None, error_count=0, errors=[], conflicts=[],
+        progress_done=0, progress_total=info.data_rows, report_ready=False,
+        loaded=0, skipped=0, load_errors=[], attempts=0, created_at=now, updated_at=now,
+        **fields)
+    uow.session.add(sub)
+    uow.session.flush()
+    folder = storage.submission_dir(settings.data_dir, sub.id)
+    storage.write_atomic(folder / storage.ORIGINAL, content)
+    uow.add_event("submission_received", sub.institution_id, {
+        "submission_id": sub.id, "source": source, "school_type": sub.school_type,
+        "student_type": sub.student_type, "rows": info.data_rows})
+    try:
+        uow.commit()
+    except Exception:
+        storage.remove_dir(folder)
+        raise
+    return {"id": sub.id, "status": sub.status}
+
+
+def get_submission(uow, submission_id, institution_id=None, errors_offset=0,
+                   errors_limit=DEFAULT_ERRORS_SHOWN):
+    sub = load_submission(uow.session, submission_id, institution_id)
+    offset = max(0, to_id(errors_offset) or 0)
+    limit = min(max(1, to_id(errors_limit) or DEFAULT_ERRORS_SHOWN), 10_000)
+    return submission_dict(sub, offset, limit, reviewer=True)
+
+
+def list_submissions(uow, institution_id=None, status=None, page=1, page_size=50):
+    page, page_size = page_args(page, page_size)
+    query = sa.select(Submission)
+    if institution_id is not None:
+        query = query.where(Submission.institution_id == to_id(institution_id))
+    if status is not None:
+        wanted = [s.strip() for s in str(status).split(",") if s.strip()]
+        bad = [s for s in wanted if s not in STATUSES]
+        if bad:
+            raise validation_error([error_item(
+                "status_invalid", "Onbekende status; kies uit " + ", ".join(STATUSES) + ".",
+                field="status")])
+        query = query.where(Submission.status.in_(wanted))
+    total = uow.session.execute(
+        sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    items = uow.session.execute(
+        query.order_by(Submission.created_at, Submission.id)
+        .limit(page_size).offset((page - 1) * page_size)).scalars()
+    return {"items": [summary_dict(s) for s in items], "total": total, "page": page,
+            "page_size": page_size}
+
+
+def approve(uow, submission_id, actor_code, project_id=None):
+    """awaiting_review (or load_failed) -> loading, once: approving again, or
+    while loading, answers the submission as it is."""
+    session = uow.session
+    sub = load_submission(session, submission_id)
+    if sub.status in ("loading", "loaded"):
+        return submission_dict(sub, reviewer=True)
+    if sub.status not in ("awaiting_review", "load_failed"):
+        raise wrong_state(sub, "approve")
+    pid = to_id(project_id) if project_id is not None else None
+    if project_id is not None and pid is None:
+        raise validation_error([error_item("value_invalid", "project_id moet een getal zijn.",
+                                           field="project_id")])
+    now = utcnow()
+    values = {"status": "loading", "decided_by": actor_code, "decided_at": now,
+              "updated_at": now, "claim": None, "claimed_at": None}
+    if sub.status == "awaiting_review":
+        values.update(project_id=pid, progress_done=0, progress_total=sub.rows or 0,
+                      loaded=0, skipped=0, load_errors=[])
+    result = session.execute(
+        sa.update(submissions).where(submissions.c.id == sub.id,
+                                     submissions.c.status == sub.status).values(**values))
+    if result.rowcount != 1:  # approved by someone else at the same moment
+        session.rollback()
+        return submission_dict(load_submission(session, submission_id), reviewer=True)
+    uow.add_event("submission_approved", sub.institution_id, {
+        "submission_id": sub.id, "project_id": values.get("project_id", sub.project_id)})
+    uow.commit()
+    session.refresh(sub)
+    return submission_dict(sub, reviewer=True)
+
+
+def decline(uow, submission_id, actor_code, reason):
+    session = uow.session
+    sub = load_submission(session, submission_id)
+    errors = []
+    reason = _text({"reason": reason}, "reason", errors, 4000, required=True, label="De reden")
+    if errors:
+        raise validation_error(errors)
+    if sub.status == "declined":
+        return submission_dict(sub, reviewer=True), False
+    if sub.status != "awaiting_review":
+        raise wrong_state(sub, "decline")
+    now = utcnow()
+    result = session.execute(
+        sa.update(submissions).where(submissions.c.id == sub.id,
+                                     submissions.c.status == "awaiting_review")
+        .values(status="declined", reason=reason, decided_by=actor_code, decided_at=now,
+                updated_at=now))
+    if result.rowcount != 1:
+        session.rollback()
+        raise wrong_state(load_submission(session, submission_id), "decline")
+    uow.add_event("submission_declined", sub.institution_id, {"submission_id": sub.id})
+    uow.commit()
+    session.refresh(sub)
+    return submission_dict(sub, reviewer=True), True
+
+
+# --- background work: claims and progress -------------------------------------------
+
+def claim(uow, submission_id, status, token, stale_seconds, now=None):
+    """Take the submission for validating or loading when it is in `status`
+    and nobody holds it (or the holder went quiet). The submission's snapshot
+    as a dict, or None when someone else has it."""
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(seconds=stale_seconds)
+    result = uow.session.execute(
+        sa.update(submissions)
+        .where(submissions.c.id == to_id(submission_id), submissions.c.status == status,
+               sa.or_(submissions.c.claim.is_(None), submissions.c.claimed_at < cutoff))
+        .values(claim=token, claimed_at=now, attempts=submissions.c.attempts + 1))
+    if result.rowcount != 1:
+        uow.rollback()
+        return None
+    uow.commit()
+    sub = load_submission(uow.session, submission_id)
+    data = submission_dict(sub, errors_limit=0)
+    data["attempts"] = sub.attempts
+    return data
+
+
+def heartbeat(uow, submission_id, token, done=None):
+    values = {"claimed_at": utcnow()}
+    if done is not None:
+        values["progress_done"] = done
+    uow.session.execute(sa.update(submissions).where(
+        submissions.c.id == submission_id, submissions.c.claim == token).values(**values))
+    uow.commit()
+
+
+def release(uow, submission_id, token):
+    """Let go of a claim after a failure: the resume timer retries later."""
+    uow.session.execute(sa.update(submissions).where(
+        submissions.c.id == submission_id, submissions.c.claim == token)
+        .values(claim=None, claimed_at=utcnow(), updated_at=utcnow()))
+    uow.commit()
+
+
+def finish_validation(uow, submission_id, token, rows, errors, error_count, conflicts):
+    """The verdict: rejected with the errors, or awaiting_review. Only the
+    claim holder may write it; returns the submission dict or None."""
+    sub = load_submission(uow.session, submission_id)
+    if sub.claim != token or sub.status != "validating":
+        uow.rollback()
+        return None
+    now = utcnow()
+    sub.status = "rejected" if error_count else "awaiting_review"
+    sub.rows = rows
+    sub.errors = errors
+    sub.error_count = error_count
+    sub.conflicts = conflicts
+    sub.progress_done = rows
+    sub.progress_total = rows
+    sub.claim = None
+    sub.claimed_at = None
+    sub.updated_at = now
+    uow.add_event("submission_validated", sub.institution_id, {
+        "submission_id": sub.id, "status": sub.status, "rows": rows,
+        "error_count": error_count})
+    uow.commit()
+    return submission_dict(sub, reviewer=True)
+
+
+def set_report_ready(uow, submission_id):
+    uow.session.execute(sa.update(submissions).where(submissions.c.id == submission_id)
+                        .values(report_ready=True))
+    uow.commit()
+
+
+def load_progress(uow, submission_id, token, done, loaded, skipped, load_errors):
+    result = uow.session.execute(
+        sa.update(submissions).where(submissions.c.id == submission_id,
+                                     submissions.c.claim == token,
+                                     submissions.c.status == "loading")
+        .values(progress_done=done, loaded=loaded, skipped=skipped, load_errors=load_errors,
+                claimed_at=utcnow(), updated_at=utcnow()))
+    uow.commit()
+    return result.rowcount == 1
+
+
+def finish_load(uow, submission_id, token, status, load_errors=None):
+    sub = load_submission(uow.session, submission_id)
+    if sub.claim != token or sub.status != "loading":
+        uow.rollback()
+        return None
+    now = utcnow()
+    sub.status = status
+    sub.claim = None
+    sub.claimed_at = None
+    sub.updated_at = now
+    if load_errors is not None:
+        sub.load_errors = load_errors
+    if status == "loaded":
+        sub.loaded_at = now
+        uow.add_event("submission_loaded", sub.institution_id, {
+            "submission_id": sub.id, "loaded": sub.loaded, "skipped": sub.skipped})
+    else:
+        uow.add_event("submission_load_failed", sub.institution_id, {
+            "submission_id": sub.id, "error_count": len(sub.load_errors or [])})
+    uow.commit()
+    return submission_dict(sub, reviewer=True)
+
+
+def reject_unreadable(uow, submission_id, token):
+    message = ("Het bestand kon niet worden gelezen. Sla het opnieuw op als Excel-werkmap "
+               "(.xlsx) en stuur het nog eens op.")
+    err = {"row": None, "column": None, "field": "file", "cell": None,
+           "code": "file_unreadable", "message": message}
+    return finish_validation(uow, submission_id, token, 0, [err], 1, [])
+
+
+def stale_work(uow, stale_seconds, now=None, quiet_seconds=10):
+    """Submissions whose background work stopped: validating or loading with
+    no live claim (a lost event, a crashed worker, a failure released)."""
+    now = now or utcnow()
+    stale = now - dt.timedelta(seconds=stale_seconds)
+    quiet = now - dt.timedelta(seconds=quiet_seconds)
+    rows = uow.session.execute(
+        sa.select(submissions.c.id, submissions.c.status)
+        .where(submissions.c.status.in_(("validating", "loading")),
+               sa.or_(sa.and_(submissions.c.claim.is_(None),
+                              submissions.c.updated_at < quiet,
+                              sa.or_(submissions.c.claimed_at.is_(None),
+                                     submissions.c.claimed_at < quiet)),
+                      submissions.c.claimed_at < stale))
+        .order_by(submissions.c.id).limit(20)).all()
+    return [(r.id, r.status) for r in rows]
+
+
+# --- retention ----------------------------------------------------------------------
+
+def purge_files(uow, settings, now=None):
+    """Delete the files (original, report, rows) of submissions and imports
+    older than the retention; their records stay (purged_at is set)."""
+    from .models import Import, imports
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=settings.retention_days)
+    session = uow.session
+    subs = session.execute(sa.select(submissions.c.id).where(
+        submissions.c.created_at < cutoff, submissions.c.purged_at.is_(None),
+        submissions.c.status.notin_(("validating", "loading")))).scalars().all()
+    for sid in subs:
+        storage.remove_dir(storage.submission_dir(settings.data_dir, sid))
+    if subs:
+        session.execute(sa.update(submissions).where(submissions.c.id.in_(subs))
+                        .values(purged_at=now, report_ready=False))
+    imps = session.execute(sa.select(Import.id).where(
+        Import.created_at < cutoff, Import.purged_at.is_(None))).scalars().all()
+    for iid in imps:
+        storage.remove_dir(storage.import_dir(settings.data_dir, iid))
+    if imps:
+        session.execute(sa.update(imports).where(imports.c.id.in_(imps)).values(purged_at=now))
+    uow.commit()
+    return {"submissions": len(subs), "imports": len(imps)}
+
+
+# --- public route rate limit -----------------------------------------------------------
+
+def client_key(client):
+    """The rate-limit key of a client address (hashed: no addresses stored)."""
+    return hashlib.sha256(f"leerlingbus:{client or '?'}".encode()).hexdigest()[:32]
+
+
+def check_rate(uow, settings, client, now=None):
+    """429 when this client made too many attempts (or too many with a wrong
+    upload code) in the last hour."""
+    now = now or utcnow()
+    since = now - dt.timedelta(hours=1)
+    key = client_key(client)
+    rows = uow.session.execute(
+        sa.select(public_attempts.c.ok, sa.func.count(), sa.func.min(public_attempts.c.at))
+        .where(public_attempts.c.client == key, public_attempts.c.at >= since)
+        .group_by(public_attempts.c.ok)).all()
+    counts = {bool(ok): (n, first) for ok, n, first in rows}
+    total = sum(n for n, _ in counts.values())
+    bad, bad_first = counts.get(False, (0, None))
+    limited_from = None
+    if bad >= settings.public_bad_codes_per_hour:
+        limited_from = bad_first
+    elif total >= settings.public_per_hour:
+        limited_from = min(first for _, first in counts.values())
+    if limited_from is not None:
+        wait = max(1, int((as_utc(limited_from) + dt.timedelta(hours=1) - now).total_seconds()))
+        raise DomainError("too_many_attempts", "Te veel pogingen vanaf dit adres. Probeer het "
+                                               "later opnieuw.", status=429,
+                          extra={"retry_after": wait})
+    return key
+
+
+def record_attempt(uow, key, ok, now=None):
+    now = now or utcnow()
+    uow.session.add(PublicAttempt(client=key, ok=ok, at=now))
+    uow.session.execute(sa.delete(public_attempts).where(
+        public_attempts.c.at < now - dt.timedelta(days=1)))
+    uow.commit()

@@ -1,0 +1,604 @@
+"""CSV imports from the student administration (the Zermelo flow).
+
+POST /imports stores the file and answers its columns with a suggested field
+each; PUT /imports/{id}/mapping labels the columns, picks the mode and
+answers the preview, which is stored; POST /imports/{id}/commit applies
+exactly that preview (409 when a record it looked at has changed since: the
+`updated_at` of every user it read is kept as a fingerprint); a second commit
+changes nothing; POST /imports/{id}/undo restores what the commit changed
+where nothing has touched those records since.
+
+Users go through the users service's batch RPCs (create_users, update_users,
+archive_user, discard_users); participations through the students service.
+"""
+import hashlib
+
+from services.common.errors import DomainError, conflict, error_item, not_found, validation_error
+from services.common.ids import IdentifierError, normalize_email, normalize_postcode
+from services.common.outbox import utcnow
+
+from . import csvfile, storage
+from .handlers import clean_filename, iso, to_id
+from .models import Import
+
+ORIGINAL = "original.csv"
+MODES = ("import", "update", "sync")
+ARCHIVE_GUARD = 0.10
+RPC_CHUNK = 2000
+SAMPLE_ROWS = 5
+USER_LIMITS = {"code": 50, "initials": 20, "first_name": 100, "prefix": 30, "last_name": 150,
+               "gender": 1, "street": 200, "house_number": 20, "postcode": 7, "city": 100,
+               "email": 254}
+PART_LIMITS = {"department": 20, "profile": 50, "programme": 50, "home_class": 50,
+               "learning_path": 50}
+LABELS = {
+    "code": "Code", "initials": "Voorletters", "first_name": "Voornaam",
+    "prefix": "Tussenvoegsel", "last_name": "Achternaam", "gender": "Geslacht",
+    "email": "E-mailadres", "street": "Straat", "house_number": "Huisnummer",
+    "postcode": "Postcode", "city": "Woonplaats", "student_number": "Leerlingcode",
+    "department": "Afdeling", "forecast": "Prognose", "profile": "Profiel",
+    "programme": "Opleiding", "home_class": "Stamklas", "learning_path": "Leerpad",
+    "lwoo": "LWOO",
+}
+_TRUE = ("1", "ja", "j", "true", "yes", "y", "x")
+_FALSE = ("0", "nee", "n", "false", "no", "")
+
+
+# --- records ----------------------------------------------------------------------
+
+def _import_not_found():
+    return not_found("import", "Import niet gevonden.")
+
+
+def _load(session, import_id, institution_id):
+    imp = session.get(Import, to_id(import_id)) if to_id(import_id) is not None else None
+    if imp is None or imp.institution_id != to_id(institution_id):
+        raise _import_not_found()
+    return imp
+
+
+def _table(settings, imp):
+    content = (storage.import_dir(settings.data_dir, imp.id) / ORIGINAL).read_bytes()
+    return csvfile.parse(content, imp.delimiter, imp.encoding, settings.limits.max_rows)
+
+
+def import_dict(imp, sample=None):
+    preview = imp.preview or None
+    return {
+        "id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
+        "status": imp.status, "filename": imp.filename,
+        "delimiter": csvfile.DELIMITER_NAMES.get(imp.delimiter, imp.delimiter),
+        "encoding": imp.encoding, "columns": list(imp.columns or []),
+        "row_count": imp.row_count, "fields_available": list(csvfile.FIELDS[imp.kind]),
+        "sample": sample if sample is not None else [],
+        "mapping": imp.mapping, "options": imp.options,
+        "preview": {"rows": preview["rows"], "counts": preview["counts"]} if preview else None,
+        "result": imp.result, "created_at": iso(imp.created_at),
+        "committed_at": iso(imp.committed_at), "undone_at": iso(imp.undone_at),
+    }
+
+
+def create_import(uow, settings, institution_id, kind, filename, content, delimiter=None,
+                  encoding=None, actor_code=None):
+    if kind not in csvfile.FIELDS:
+        raise validation_error([error_item("kind_invalid", "Kies users of participations.",
+                                           field="kind")])
+    table = csvfile.parse(content, delimiter, encoding, settings.limits.max_rows)
+    suggestions = csvfile.suggest_all(kind, table.headers)
+    columns = [{"index": i, "header": h, "suggested_field": s}
+               for i, (h, s) in enumerate(zip(table.headers, suggestions))]
+    imp = Import(institution_id=int(institution_id), kind=kind,
+                 filename=clean_filename(filename), size=len(content),
+                 sha256=hashlib.sha256(content).hexdigest(), delimiter=table.delimiter,
+                 encoding=table.encoding, columns=columns, row_count=len(table.rows),
+                 status="uploaded", created_by=actor_code, created_at=utcnow())
+    uow.session.add(imp)
+    uow.session.flush()
+    storage.write_atomic(storage.import_dir(settings.data_dir, imp.id) / ORIGINAL, content)
+    uow.add_event("import_created", imp.institution_id, {"import_id": imp.id, "kind": kind,
+                                                         "rows": imp.row_count})
+    uow.commit()
+    return import_dict(imp, [values for _n, values in table.rows[:SAMPLE_ROWS]])
+
+
+def get_import(uow, import_id, institution_id):
+    return import_dict(_load(uow.session, import_id, institution_id))
+
+
+# --- the mapping --------------------------------------------------------------------
+
+def check_mapping(imp, mapping):
+    """{field: column index} and the options, or 422."""
+    if not isinstance(mapping, dict) or not isinstance(mapping.get("columns"), dict):
+        raise validation_error([error_item("required", "Geef per kolom een veld (columns).",
+                                           field="columns")])
+    allowed = csvfile.FIELDS[imp.kind]
+    errors, fields = [], {}
+    for key, field in mapping["columns"].items():
+        index = to_id(key)
+        if index is None or not 0 <= index < len(imp.columns or []):
+            errors.append(error_item("column_unknown", f"Kolom {key} bestaat niet in het "
+                                     "bestand.", field=f"columns.{key}"))
+            continue
+        if field in (None, ""):
+            continue
+        if field not in allowed:
+            errors.append(error_item("field_unknown", f"Onbekend veld: {field}. Kies uit "
+                                     + ", ".join(allowed) + ".", field=f"columns.{key}"))
+        elif field in fields:
+            errors.append(error_item("field_mapped_twice", f"Het veld {field} is aan meer dan "
+                                     "één kolom gekoppeld.", field=f"columns.{key}"))
+        else:
+            fields[field] = index
+    key_field = "code" if imp.kind == "users" else "student_number"
+    if key_field not in fields and not errors:
+        errors.append(error_item("key_column_required", f"Koppel een kolom aan het veld "
+                                 f"{key_field}: daarmee worden de regels herkend.",
+                                 field="columns"))
+    mode = mapping.get("mode", "import")
+    if mode not in MODES:
+        errors.append(error_item("mode_invalid", "Kies import, update of sync.", field="mode"))
+    options = {"mode": mode, "as_students": bool(mapping.get("as_students")),
+               "archive_missing": bool(mapping.get("archive_missing")),
+               "force": bool(mapping.get("force")),
+               "project_id": to_id(mapping.get("project_id"))
+               if mapping.get("project_id") is not None else None}
+    if options["archive_missing"] and (mode != "sync" or not options["as_students"]):
+        errors.append(error_item("archive_missing_needs_sync", "Ontbrekende leerlingen "
+                                 "archiveren kan alleen bij synchroniseren als leerlingen "
+                                 "(mode sync, as_students).", field="archive_missing"))
+    if imp.kind == "participations":
+        if "department" not in fields:
+            errors.append(error_item("key_column_required", "Koppel een kolom aan het veld "
+                                     "department (afdeling).", field="columns"))
+        if options["project_id"] is None:
+            errors.append(error_item("required", "Kies het roosterproject (project_id).",
+                                     field="project_id"))
+    if errors:
+        raise validation_error(errors)
+    return fields, options
+
+
+def _row_error(row, header, field, code, message):
+    return {"row": row, "column": header, "field": field, "code": code, "message": message}
+
+
+def _user_values(number, values, fields, headers, as_students):
+    """(clean values of the mapped fields, errors) of one users row."""
+    clean, errors = {}, []
+    for field, index in fields.items():
+        raw = values[index].strip() if index < len(values) else ""
+        header = headers[index]
+        if raw == "":
+            clean[field] = None
+            continue
+        if not raw.isprintable():
+            errors.append(_row_error(number, header, field, "value_invalid",
+                                     f"{LABELS[field]} bevat een tab of regelovergang."))
+            continue
+        if len(raw) > {"postcode": 100, "gender": 10}.get(field, USER_LIMITS[field]):
+            errors.append(_row_error(number, header, field, "too_long",
+                                     f"{LABELS[field]} is te lang."))
+            continue
+        if field == "email":
+            try:
+                raw = normalize_email(raw)
+            except IdentifierError:
+                errors.append(_row_error(number, header, field, "email_invalid",
+                                         "Het e-mailadres is niet geldig."))
+                continue
+        elif field == "postcode":
+            try:
+                raw = normalize_postcode(raw)
+            except IdentifierError:
+                errors.append(_row_error(number, header, field, "postcode_invalid",
+                                         "De postcode is niet geldig (verwacht: 1234 AB)."))
+                continue
+        elif field == "gender":
+            raw = {"MAN": "M", "VROUW": "V", "M": "M", "V": "V", "X": "X", "F": "V"}.get(
+                raw.upper())
+            if raw is None:
+                errors.append(_row_error(number, header, field, "gender_invalid",
+                                         "Het geslacht moet M, V of X zijn."))
+                continue
+        clean[field] = raw
+    code = clean.get("code")
+    if code is None and not errors:
+        errors.append(_row_error(number, headers[fields["code"]], "code", "required",
+                                 "De code is verplicht."))
+    elif code is not None and as_students and not (code.isascii() and code.isdigit()):
+        errors.append(_row_error(number, headers[fields["code"]], "code",
+                                 "student_number_not_digits",
+                                 "De code van een leerling mag alleen cijfers bevatten."))
+    return clean, errors
+
+
+def _users_by_code(users, institution_id, codes):
+    found = {}
+    codes = list(codes)
+    for start in range(0, len(codes), RPC_CHUNK):
+        for user in users.get_users(institution_id, codes[start:start + RPC_CHUNK]):
+            found[user["code"]] = user
+    return found
+
+
+def _active_students(users, institution_id):
+    codes, page = {}, 1
+    while True:
+        result = users.list_users(institution_id, filter="students", page=page, page_size=500)
+        for user in result["items"]:
+            codes[user["code"]] = user["updated_at"]
+        if page * 500 >= result["total"] or not result["items"]:
+            return codes
+        page += 1
+
+
+def _preview_users(imp, table, fields, options, users):
+    iid, mode = imp.institution_id, options["mode"]
+    headers = table.headers
+    parsed, seen = [], {}
+    for number, values in table.rows:
+        clean, errors = _user_values(number, values, fields, headers, options["as_students"])
+        code = clean.get("code")
+        if code is not None and not errors:
+            if code in seen:
+                errors.append(_row_error(number, headers[fields["code"]], "code",
+                                         "duplicate_row", f"Code {code} staat ook in regel "
+                                         f"{seen[code]}."))
+            else:
+                seen[code] = number
+        parsed.append((number, clean, errors))
+    existing = _users_by_code(users, iid, seen)
+    rows, plan = [], {"create": [], "update": [], "archive": []}
+    fingerprints = {}
+    for number, clean, errors in parsed:
+        code = clean.get("code")
+        entry = {"row": number, "code": code, "action": "error", "changes": {}, "errors": errors,
+                 "note": None}
+        if not errors:
+            current = existing.get(code)
+            if current is not None:
+                fingerprints[code] = current["updated_at"]
+                if mode == "import":
+                    entry.update(action="unchanged", note="Bestaat al; importeren maakt alleen "
+                                                          "nieuwe gebruikers aan.")
+                else:
+                    changes = {f: [current.get(f), v] for f, v in clean.items()
+                               if f != "code" and v is not None and v != current.get(f)}
+                    entry.update(action="update" if changes else "unchanged", changes=changes)
+                    if changes:
+                        plan["update"].append({"code": code,
+                                               **{f: new for f, (_o, new) in changes.items()}})
+            elif mode == "update":
+                entry.update(action="unchanged", note="Niet gevonden; bijwerken maakt geen "
+                                                      "nieuwe gebruikers aan.")
+            else:
+                missing = [f for f in ("first_name", "last_name") if clean.get(f) is None]
+                if missing:
+                    entry["errors"] = [_row_error(number, headers[fields[f]] if f in fields
+                                                  else None, f, "required",
+                                                  f"{LABELS[f]} is verplicht voor een nieuwe "
+                                                  "gebruiker.") for f in missing]
+                else:
+                    fingerprints[code] = None
+                    values = {f: v for f, v in clean.items() if v is not None}
+                    if options["as_students"]:
+                        values["is_student"] = True
+                    entry.update(action="create", changes={f: [None, v] for f, v in
+                                                           values.items()
+                                                           if f not in ("code", "is_student")})
+                    plan["create"].append(values)
+        rows.append(entry)
+    if options["archive_missing"]:
+        students = _active_students(users, iid)
+        missing = sorted(set(students) - set(seen))
+        if students and len(missing) > ARCHIVE_GUARD * len(students) and not options["force"]:
+            share = round(100 * len(missing) / len(students))
+            raise DomainError(
+                "archive_guard",
+                f"Synchroniseren zou {len(missing)} van de {len(students)} leerlingen "
+                f"({share}%) archiveren; dat is meer dan 10%. Controleer het bestand, of geef "
+                "force mee als dit echt de bedoeling is.", status=409,
+                errors=[error_item("archive_guard", "Meer dan 10% van de leerlingen zou worden "
+                                   "gearchiveerd.", field="archive_missing")],
+                extra={"archive": len(missing), "students": len(students)})
+        for code in missing:
+            fingerprints[code] = students[code]
+            rows.append({"row": None, "code": code, "action": "archive", "changes": {},
+                         "errors": [], "note": "Staat niet in het bestand."})
+            plan["archive"].append(code)
+    return rows, plan, fingerprints
+
+
+def _part_values(number, values, fields, headers):
+    clean, errors = {}, []
+    for field, index in fields.items():
+        raw = values[index].strip() if index < len(values) else ""
+        header = headers[index]
+        if raw == "":
+            clean[field] = None if field != "lwoo" else False
+            continue
+        if field == "student_number":
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
+                errors.append(_row_error(number, header, field, "student_number_not_digits",
+                                         "De leerlingcode mag alleen cijfers bevatten."))
+                continue
+        elif field == "forecast":
+            text = raw.rstrip("%").strip()
+            if not text.isdigit() or not 0 <= int(text) <= 100:
+                errors.append(_row_error(number, header, field, "forecast_invalid",
+                                         "De prognose moet een geheel getal van 0 tot en met "
+                                         "100 zijn."))
+                continue
+            raw = int(text)
+        elif field == "lwoo":
+            lowered = raw.lower()
+            if lowered not in _TRUE + _FALSE:
+                errors.append(_row_error(number, header, field, "lwoo_invalid",
+                                         "LWOO moet ja of nee zijn."))
+                continue
+            raw = lowered in _TRUE
+        elif len(raw) > PART_LIMITS[field]:
+            errors.append(_row_error(number, header, field, "too_long",
+                                     f"{LABELS[field]} is te lang."))
+            continue
+        clean[field] = raw
+    for field in ("student_number", "department"):
+        if clean.get(field) is None and not any(e["field"] == field for e in errors):
+            errors.append(_row_error(number, headers[fields[field]], field, "required",
+                                     f"{LABELS[field]} is verplicht."))
+    return clean, errors
+
+
+def _existing_participations(students, iid, project_id):
+    numbers, page = set(), 1
+    while True:
+        result = students.list_participations(iid, project_id, page=page, page_size=500)
+        items = result["items"] if isinstance(result, dict) else list(result)
+        numbers.update(p["student_number"] for p in items)
+        total = result.get("total", len(items)) if isinstance(result, dict) else len(items)
+        if page * 500 >= total or not items:
+            return numbers
+        page += 1
+
+
+def _preview_participations(imp, table, fields, options, students):
+    iid, project_id = imp.institution_id, options["project_id"]
+    departments = students.list_departments(iid, project_id)
+    dept_items = departments["items"] if isinstance(departments, dict) else departments
+    known = {d["code"] for d in dept_items}
+    parsed, seen = [], {}
+    for number, values in table.rows:
+        clean, errors = _part_values(number, values, fields, table.headers)
+        if clean.get("department") and clean["department"] not in known:
+            errors.append(_row_error(number, table.headers[fields["department"]], "department",
+                                     "department_unknown", f"Afdeling {clean['department']} "
+                                     "bestaat niet in dit roosterproject."))
+        code = clean.get("student_number")
+        if code and not errors:
+            if code in seen:
+                errors.append(_row_error(number, table.headers[fields["student_number"]],
+                                         "student_number", "duplicate_row",
+                                         f"Leerling {code} staat ook in regel {seen[code]}."))
+            else:
+                seen[code] = number
+        parsed.append((number, clean, errors))
+    codes = list(seen)
+    known_students = {}
+    for start in range(0, len(codes), RPC_CHUNK):
+        known_students.update(students.bsn_by_student_numbers(iid, codes[start:start + RPC_CHUNK]))
+    placed = _existing_participations(students, iid, project_id)
+    rows, plan = [], {"participations": []}
+    for number, clean, errors in parsed:
+        code = clean.get("student_number")
+        entry = {"row": number, "code": code, "action": "error", "changes": {},
+                 "errors": errors, "note": None}
+        if not errors:
+            if code not in known_students:
+                entry["errors"] = [_row_error(number, table.headers[fields["student_number"]],
+                                              "student_number", "student_unknown",
+                                              f"Er is geen leerling met leerlingcode {code}.")]
+            elif code in placed:
+                entry.update(action="unchanged", note="Heeft al een afdelingsdeelname in dit "
+                                                      "roosterproject; niet gewijzigd.")
+            else:
+                values = {f: v for f, v in clean.items() if v is not None}
+                entry.update(action="create", changes={f: [None, v] for f, v in values.items()
+                                                       if f != "student_number"})
+                plan["participations"].append(values)
+        rows.append(entry)
+    return rows, plan, {}
+
+
+def _counts(rows):
+    counts = {"create": 0, "update": 0, "unchanged": 0, "archive": 0, "error": 0}
+    for row in rows:
+        counts[row["action"]] += 1
+    return counts
+
+
+def preview(db, settings, users, students, import_id, institution_id, mapping):
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        if imp.status in ("committed", "undone"):
+            raise conflict("import_committed", "Deze import is al verwerkt; begin een nieuwe "
+                                               "import.")
+        fields, options = check_mapping(imp, mapping)
+        table = _table(settings, imp)
+        snapshot = Import(id=imp.id, institution_id=imp.institution_id, kind=imp.kind)
+    if snapshot.kind == "users":
+        rows, plan, fingerprints = _preview_users(snapshot, table, fields, options, users)
+    else:
+        rows, plan, fingerprints = _preview_participations(snapshot, table, fields, options,
+                                                           students)
+    counts = _counts(rows)
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        if imp.status in ("committed", "undone"):
+            raise conflict("import_committed", "Deze import is al verwerkt.")
+        imp.mapping = {str(i): f for f, i in fields.items()}
+        imp.options = options
+        imp.preview = {"rows": rows, "counts": counts, "plan": plan,
+                       "fingerprints": fingerprints}
+        imp.status = "previewed"
+        imp.previewed_at = utcnow()
+        uow.commit()
+    return {"rows": rows, "counts": counts}
+
+
+# --- commit and undo ---------------------------------------------------------------------
+
+def _changed_since(users, iid, fingerprints):
+    current = _users_by_code(users, iid, fingerprints)
+    changed = []
+    for code, stamp in fingerprints.items():
+        now = current.get(code)
+        if stamp is None:
+            if now is not None:
+                changed.append(code)
+        elif now is None or now["updated_at"] != stamp:
+            changed.append(code)
+    return changed
+
+
+def _save(db, import_id, institution_id, **values):
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        for key, value in values.items():
+            setattr(imp, key, value)
+        uow.commit()
+        return imp
+
+
+def commit(db, settings, users, students, import_id, institution_id, actor=None):
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        if imp.status in ("committed", "undone"):
+            return dict(imp.result or {}, repeated=True)
+        if imp.status != "previewed" or not imp.preview:
+            raise conflict("preview_required", "Bekijk eerst de voorvertoning (PUT "
+                                               "/imports/{id}/mapping).")
+        kind, iid = imp.kind, imp.institution_id
+        preview_ = imp.preview
+        options = imp.options or {}
+    plan, counts = preview_["plan"], preview_["counts"]
+    if kind == "users":
+        changed = _changed_since(users, iid, preview_["fingerprints"])
+        if changed:
+            _save(db, import_id, institution_id, status="uploaded")
+            raise DomainError("import_changed", f"{len(changed)} gebruiker(s) zijn gewijzigd "
+                              "sinds de voorvertoning; bekijk de voorvertoning opnieuw.",
+                              status=409, extra={"codes": changed[:50]})
+        undo = {"created": {}, "updated": {}, "archived": {}}
+        old = {r["code"]: {f: pair[0] for f, pair in r["changes"].items()}
+               for r in preview_["rows"] if r["action"] == "update"}
+        try:
+            for start in range(0, len(plan["create"]), RPC_CHUNK):
+                created = users.create_users(iid, plan["create"][start:start + RPC_CHUNK],
+                                             timeout=120)
+                undo["created"].update({u["code"]: u["updated_at"] for u in created["created"]})
+            for start in range(0, len(plan["update"]), RPC_CHUNK):
+                updated = users.update_users(iid, plan["update"][start:start + RPC_CHUNK],
+                                             timeout=120)
+                undo["updated"].update({u["code"]: {"old": old[u["code"]],
+                                                    "at": u["updated_at"]}
+                                        for u in updated["updated"]})
+            for code in plan["archive"]:
+                user = users.archive_user(iid, code)
+                undo["archived"][code] = user["updated_at"]
+        except DomainError:
+            _save(db, import_id, institution_id, status="failed", undo=undo,
+                  result={"counts": {"created": len(undo["created"]),
+                                     "updated": len(undo["updated"]),
+                                     "archived": len(undo["archived"]), "unchanged": 0,
+                                     "failed": counts["error"]}})
+            raise
+        result = {"counts": {"created": len(undo["created"]), "updated": len(undo["updated"]),
+                             "unchanged": counts["unchanged"],
+                             "archived": len(undo["archived"]), "failed": counts["error"]}}
+    else:
+        undo = {"participations": []}
+        failed = counts["error"]
+        for values in plan["participations"]:
+            try:
+                part = students.create_participation(iid, options["project_id"], values)
+                undo["participations"].append(part["id"])
+            except DomainError as exc:
+                if exc.status == 409:  # placed meanwhile: reported, not changed
+                    counts["unchanged"] += 1
+                    continue
+                raise
+        result = {"counts": {"created": len(undo["participations"]), "updated": 0,
+                             "unchanged": counts["unchanged"], "archived": 0,
+                             "failed": failed}}
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        imp.status = "committed"
+        imp.result = result
+        imp.undo = undo
+        imp.committed_at = utcnow()
+        uow.add_event("import_committed", imp.institution_id, {
+            "import_id": imp.id, "kind": imp.kind, "counts": result["counts"]})
+        uow.commit()
+    return result
+
+
+def undo(db, users, students, import_id, institution_id):
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        if imp.status == "undone":
+            return dict(imp.result.get("undo") or {}, repeated=True)
+        if imp.status not in ("committed", "failed") or not imp.undo:
+            raise conflict("not_committed", "Alleen een verwerkte import kan ongedaan worden "
+                                            "gemaakt.")
+        kind, iid, data = imp.kind, imp.institution_id, imp.undo
+    counts = {"removed": 0, "restored": 0, "unarchived": 0, "skipped": 0}
+    skipped = []
+    if kind == "users":
+        codes = list(data["created"]) + list(data["updated"]) + list(data["archived"])
+        current = _users_by_code(users, iid, codes)
+
+        def untouched(code, stamp):
+            now = current.get(code)
+            return now is not None and now["updated_at"] == stamp
+
+        created = [c for c, stamp in data["created"].items() if untouched(c, stamp)]
+        skipped += [c for c in data["created"] if c not in created]
+        if created:
+            result = users.discard_users(iid, created, batch_events=True, timeout=120)
+            counts["removed"] += len(result["discarded"])
+            for code in result["kept"]:  # logged in meanwhile or older: archive instead
+                users.archive_user(iid, code)
+                counts["removed"] += 1
+        restore = [{"code": c, **d["old"]} for c, d in data["updated"].items()
+                   if untouched(c, d["at"])]
+        skipped += [c for c, d in data["updated"].items() if not untouched(c, d["at"])]
+        for start in range(0, len(restore), RPC_CHUNK):
+            users.update_users(iid, restore[start:start + RPC_CHUNK], timeout=120)
+        counts["restored"] = len(restore)
+        for code, stamp in data["archived"].items():
+            if untouched(code, stamp) and current[code]["archived"]:
+                users.unarchive_user(iid, code)
+                counts["unarchived"] += 1
+            else:
+                skipped.append(code)
+    else:
+        for part_id in data["participations"]:
+            try:
+                students.delete_participation(iid, part_id)
+                counts["removed"] += 1
+            except DomainError as exc:
+                if exc.status != 404:
+                    raise
+                counts["skipped"] += 1
+    counts["skipped"] += len(skipped)
+    outcome = {"counts": counts, "skipped": skipped}
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        imp.status = "undone"
+        imp.result = dict(imp.result or {}, undo=outcome)
+        imp.undone_at = utcnow()
+        uow.add_event("import_undone", imp.institution_id, {"import_id": imp.id,
+                                                            "counts": counts})
+        uow.commit()
+    return outcome

@@ -1,0 +1,296 @@
+"""The background work of a student list: checking it after submission and
+loading it after approval. Started by the service's own events
+(`submission_received`, `submission_approved`) and, for work whose worker
+went quiet (a crash, a lost message), by the resume timer.
+
+A job first claims the submission in the database (handlers.claim): only one
+worker holds it, a redelivered or duplicate message finds it taken or done.
+Parsing and checking run in a child process (checkproc.py) so the hub keeps
+serving RPC and heartbeats without waiting for the GIL, and the sheet the
+reader holds never weighs on the service's memory; a green thread meanwhile
+records progress and keeps the claim alive. The report is built in a real
+thread (eventlet.tpool). Loading goes in chunks through students.create_students;
+before each chunk the students that already exist are asked for and skipped,
+so a chunk repeated after a crash loads nothing twice.
+"""
+import contextlib
+import json
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import eventlet
+from eventlet import tpool
+from eventlet.green import subprocess as green_subprocess
+
+from services.common.errors import DomainError
+
+from . import checkproc, handlers, mailer, report, rules, storage, validate
+from . import columns as colspec
+
+log = logging.getLogger(__name__)
+
+LOOKUP_CHUNK = 5000
+CHECK_TIMEOUT = 600
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Unreadable(Exception):
+    pass
+
+
+class Jobs:
+    def __init__(self, db, settings, students, students_load=None):
+        self.db = db
+        self.settings = settings
+        self.students = students
+        self.students_load = students_load or students
+
+    # -- helpers --------------------------------------------------------------
+    @contextlib.contextmanager
+    def _beating(self, submission_id, token, progress=None, interval=1.0):
+        def beat():
+            while True:
+                eventlet.sleep(interval)
+                try:
+                    with self.db() as uow:
+                        handlers.heartbeat(uow, submission_id, token,
+                                           progress.done if progress is not None else None)
+                except Exception:  # pragma: no cover - the next beat tries again
+                    log.exception("heartbeat of submission %s failed", submission_id)
+        thread = eventlet.spawn(beat)
+        try:
+            yield
+        finally:
+            thread.kill()
+
+    def _release(self, submission_id, token):
+        try:
+            with self.db() as uow:
+                handlers.release(uow, submission_id, token)
+        except Exception:  # pragma: no cover
+            log.exception("could not release submission %s", submission_id)
+
+    def existing_bsns(self, institution_id, numbers):
+        found = {}
+        for start in range(0, len(numbers), LOOKUP_CHUNK):
+            chunk = numbers[start:start + LOOKUP_CHUNK]
+            found.update(self.students.bsn_by_student_numbers(institution_id, chunk) or {})
+        return found
+
+    # -- validation -----------------------------------------------------------
+    def validate(self, submission_id):
+        token = str(uuid.uuid4())
+        with self.db() as uow:
+            sub = handlers.claim(uow, submission_id, "validating", token,
+                                 self.settings.stale_seconds)
+        if sub is None:
+            return None
+        folder = storage.submission_dir(self.settings.data_dir, sub["id"])
+        progress = validate.Progress(total=sub["progress"]["total"])
+        started = time.perf_counter()
+        try:
+            with self._beating(sub["id"], token, progress):
+                outcome = self._check_in_child(sub, folder, progress)
+        except Unreadable as exc:
+            log.warning("submission %s unreadable: %s", sub["id"], exc)
+            with self.db() as uow:
+                done = handlers.reject_unreadable(uow, sub["id"], token)
+            if done:
+                mailer.notify("rejected", done, self.settings)
+            return done
+        except Exception:
+            self._release(sub["id"], token)
+            raise
+        parsed = time.perf_counter()
+        try:
+            numbers = [n for n, _bsn, _row in outcome.numbers]
+            existing = self.existing_bsns(sub["institution_id"], numbers) if numbers else {}
+        except Exception:
+            log.exception("students lookup for submission %s failed; retried later", sub["id"])
+            self._release(sub["id"], token)
+            raise
+        rows = [{"student_number": n, "bsn": b, "_row": r} for n, b, r in outcome.numbers]
+        cols = colspec.columns(sub["school_type"], sub["student_type"])
+        mismatches = rules.mismatch_errors(rows, existing, cols)
+        errors, conflicts = list(outcome.errors), []
+        error_count = outcome.error_count
+        if sub["source"] == "public":
+            # never tell an anonymous submitter which students exist: reviewers see these
+            conflicts = [{k: e[k] for k in ("row", "column", "code", "message")}
+                         for e in mismatches]
+        elif mismatches:
+            for err in mismatches:
+                err["cell"] = None
+            errors = sorted(errors + mismatches,
+                            key=lambda e: (e.get("row") or 0, e.get("column") or ""))
+            errors = errors[:self.settings.max_errors]
+            error_count += len(mismatches)
+        with self.db() as uow:
+            done = handlers.finish_validation(uow, sub["id"], token, outcome.rows, errors,
+                                              error_count, conflicts)
+        if done is None:
+            return None
+        log.info("submission %s: %s, %d rows, %d errors; read and checked in %.2fs "
+                 "(check process peak RSS %s MB), verdict after %.2fs", done["id"],
+                 done["status"], outcome.rows, error_count, parsed - started,
+                 getattr(outcome, "child_peak_rss_mb", None), time.perf_counter() - started)
+        if done["status"] == "rejected":
+            (folder / storage.ROWS).unlink(missing_ok=True)
+        mailer.notify("received" if done["status"] == "awaiting_review" else "rejected", done,
+                      self.settings)
+        if done["status"] == "rejected":
+            self.build_report(done["id"])
+        return done
+
+    def _check_in_child(self, sub, folder, progress):
+        """validate.check_file in a child process (checkproc.py); the
+        outcome, with progress updated as the child reports it."""
+        args = {"path": str(folder / storage.ORIGINAL), "school_type": sub["school_type"],
+                "student_type": sub["student_type"],
+                "sheet": sub["sheet"] or colspec.SHEET_TITLE,
+                "rows_path": str(folder / storage.ROWS), "max_errors": self.settings.max_errors,
+                "max_rows": self.settings.limits.max_rows,
+                "result_path": str(folder / f".check-{uuid.uuid4().hex}.json")}
+        proc = green_subprocess.Popen(
+            [sys.executable, "-m", "services.uploads.checkproc", json.dumps(args)],
+            stdout=green_subprocess.PIPE, stderr=green_subprocess.PIPE, cwd=str(ROOT))
+        result = None
+        try:
+            with eventlet.Timeout(CHECK_TIMEOUT):
+                for line in proc.stdout:
+                    if line.startswith(b"progress "):
+                        progress.done = int(line.split()[1])
+                stderr = proc.stderr.read()
+                status = proc.wait()
+            result_path = Path(args["result_path"])
+            if status == 0 and result_path.exists():
+                result = json.loads(result_path.read_bytes())
+                result_path.unlink()
+        except eventlet.Timeout:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("checking took too long") from None
+        if status == checkproc.UNREADABLE:
+            raise Unreadable(stderr.decode(errors="replace").strip()[:200])
+        if status != 0 or result is None:
+            raise RuntimeError(f"the check process failed ({status}): "
+                               f"{stderr.decode(errors='replace')[-500:]}")
+        outcome = validate.Outcome(rows=result["rows"], errors=result["errors"],
+                                   error_count=result["error_count"],
+                                   numbers=[tuple(n) for n in result["numbers"]])
+        outcome.child_peak_rss_mb = result.get("peak_rss_mb")
+        return outcome
+
+    # -- the report ---------------------------------------------------------------
+    def build_report(self, submission_id):
+        """report.xlsx of a checked submission (in a real thread); the bytes."""
+        with self.db() as uow:
+            sub = handlers.load_submission(uow.session, submission_id)
+            errors, error_count = list(sub.errors or []), sub.error_count
+            sheet = sub.sheet_name or colspec.SHEET_TITLE
+            sid = sub.id
+        folder = storage.submission_dir(self.settings.data_dir, sid)
+        data = tpool.execute(_report_bytes, folder / storage.ORIGINAL, sheet, errors,
+                             error_count)
+        storage.write_atomic(folder / storage.REPORT, data)
+        with self.db() as uow:
+            handlers.set_report_ready(uow, sid)
+        return data
+
+    # -- loading -------------------------------------------------------------------
+    def load(self, submission_id):
+        token = str(uuid.uuid4())
+        with self.db() as uow:
+            sub = handlers.claim(uow, submission_id, "loading", token,
+                                 self.settings.stale_seconds)
+        if sub is None:
+            return None
+        try:
+            return self._load(sub, token)
+        except Exception:
+            log.exception("loading submission %s stopped; retried later", sub["id"])
+            self._release(sub["id"], token)
+            raise
+
+    def _load(self, sub, token):
+        folder = storage.submission_dir(self.settings.data_dir, sub["id"])
+        rows = tpool.execute(storage.read_rows, folder / storage.ROWS)
+        institution_id, project_id = sub["institution_id"], sub["project_id"]
+        actor = {"code": sub["decided_by"], "roles": ["helpdesk"], "via": "uploads",
+                 "submission_id": sub["id"]}
+        done, loaded, skipped = sub["progress"]["done"], sub["loaded"], sub["skipped"]
+        load_errors = list(sub["load_errors"] or [])
+        chunk_size = self.settings.load_chunk
+        with self._beating(sub["id"], token):
+            while done < len(rows):
+                chunk = rows[done:done + chunk_size]
+                created, skipped_here, notes, failure = self._load_chunk(
+                    institution_id, project_id, actor, chunk)
+                if failure is not None:
+                    with self.db() as uow:
+                        result = handlers.finish_load(uow, sub["id"], token, "load_failed",
+                                                      load_errors + failure)
+                    return result
+                done += len(chunk)
+                loaded += created
+                skipped += skipped_here
+                load_errors += notes
+                with self.db() as uow:
+                    if not handlers.load_progress(uow, sub["id"], token, done, loaded, skipped,
+                                                  load_errors):
+                        return None  # the claim was taken over
+        with self.db() as uow:
+            result = handlers.finish_load(uow, sub["id"], token, "loaded", load_errors)
+        if result is not None:
+            mailer.notify("approved", result, self.settings)
+        return result
+
+    def _load_chunk(self, institution_id, project_id, actor, chunk):
+        """(created, skipped, notes, failure) for one chunk of clean rows."""
+        last = None
+        for attempt in range(2):
+            existing = self.existing_bsns(institution_id, [r["student_number"] for r in chunk])
+            todo, notes = [], []
+            for row in chunk:
+                number = row["student_number"]
+                if number not in existing:
+                    todo.append(row)
+                elif existing[number] and row.get("bsn") and existing[number] != row["bsn"]:
+                    notes.append({"row": row["_row"], "column": "Leerlingnummer",
+                                  "code": "student_number_bsn_mismatch",
+                                  "message": rules.message("student_number_bsn_mismatch",
+                                                           value=number)})
+            if not todo:
+                return 0, len(chunk), notes, None
+            try:
+                result = self.students_load.create_students(
+                    institution_id, [rules.students_rpc_row(r, project_id) for r in todo],
+                    project_id=project_id, actor=actor)
+            except DomainError as exc:
+                if exc.status == 409 and attempt == 0:
+                    last = exc
+                    continue  # created meanwhile (a duplicate message): ask again
+                return 0, 0, [], _map_row_errors(exc, todo)
+            created = (result or {}).get("created", len(todo))
+            return created, len(chunk) - len(todo), notes, None
+        return 0, 0, [], _map_row_errors(last, todo)  # pragma: no cover
+
+
+def _map_row_errors(exc, todo):
+    """The students service's row errors (1-based within the call) mapped
+    onto the sheet's rows."""
+    out = []
+    for err in exc.errors or [{"code": exc.code, "message": exc.message}]:
+        row = err.get("row")
+        sheet_row = todo[row - 1]["_row"] if isinstance(row, int) and 0 < row <= len(todo) \
+            else None
+        out.append({"row": sheet_row, "column": None, "field": err.get("field"),
+                    "code": err.get("code", exc.code), "message": err.get("message", "")})
+    return out
+
+
+def _report_bytes(path, sheet, errors, error_count):
+    return report.build_report(validate.read_cells(path, sheet), errors, error_count)

@@ -1,0 +1,130 @@
+"""The students service's bulk read for the connector, and the feed's
+idempotent event handling, on a real database (SQLite, or PostgreSQL when
+LEERLINGBUS_TEST_POSTGRES_URL is set)."""
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+
+from services.common.db import UnitOfWork, make_engine
+from services.common.errors import DomainError
+from services.students import handlers as students_handlers
+from services.students import placements, state
+from services.sync import handlers
+from services.sync.models import mutations, processed_events
+from services.users import handlers as users_handlers
+
+
+class Db:
+    def __init__(self, url, service):
+        self.engine = make_engine(url)
+        self.factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.service = service
+
+    def uow(self):
+        return UnitOfWork(self.factory, self.service)
+
+    def count(self, table):
+        with self.factory() as session:
+            return session.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+class LocalUsers:
+    """The users service's RPC methods, called in-process on its database."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def __getattr__(self, name):
+        fn = getattr(users_handlers, name)
+
+        def call(*args, **kwargs):
+            with self.db.uow() as uow:
+                return fn(uow, *args, **kwargs)
+        return call
+
+
+@pytest.fixture
+def dbs(make_db):
+    users, students = Db(make_db("users"), "users"), Db(make_db("students"), "students")
+    yield users, students
+    users.engine.dispose()
+    students.engine.dispose()
+
+
+def test_project_state_reads_the_whole_project(dbs):
+    users_db, db = dbs
+    users = LocalUsers(users_db)
+    with users_db.uow() as uow:
+        iid = users_handlers.create_institution(uow, {"name": "School", "brin": "00AB",
+                                                      "school_type": "vo"})["id"]
+
+    def run(fn, *args):
+        with db.uow() as uow:
+            return fn(uow, *args)
+
+    project = run(placements.create_project, iid, {"name": "R", "school_year": "2025-2026",
+                                                   "branch": "H"})
+    pid = project["id"]
+    run(placements.create_department, iid, pid, {"code": "h4", "year_of_education": 4,
+                                                 "home_class_authority": "portal"})
+    run(placements.create_department, iid, pid, {"code": "h5", "year_of_education": 5,
+                                                 "home_class_authority": "desktop"})
+    rows = [{"student_number": str(1000 + i), "type": "non_transfer", "first_name": f"L{i}",
+             "last_name": "Test", "home_class": "3h1",
+             "participation": {"department": "h4" if i < 3 else "h5", "forecast": 50 + i,
+                               "home_class": "h4a" if i < 3 else None, "lwoo": i == 1}}
+            for i in range(5)]
+    with db.uow() as uow:
+        students_handlers.create_students(uow, users, iid, rows, project_id=pid)
+    parts = {p["student_number"]: p for p in run(
+        placements.list_participations, iid, pid, None, 1, 50)["items"]}
+    run(placements.set_package, iid, parts["1000"]["id"], ["ne", "wi"], ["lo"])
+    group = run(placements.create_group, iid, pid, {"code": "h4.wi1", "department": "h4",
+                                                    "kind": "cluster", "subject": "wi"})
+    run(placements.set_group_members, iid, group["id"], ["1001", "1000"])
+
+    result = run(state.project_state, iid, pid)
+    assert result["project"]["id"] == pid
+    assert {d["code"]: d["home_class_authority"] for d in result["departments"]} == \
+        {"h4": "portal", "h5": "desktop"}
+    by_number = {p["student_number"]: p for p in result["participations"]}
+    assert set(by_number) == {"1000", "1001", "1002", "1003", "1004"}
+    assert by_number["1001"]["lwoo"] is True and by_number["1001"]["forecast"] == 51
+    assert by_number["1000"]["home_class"] == "h4a" and by_number["1004"]["department"] == "h5"
+    package = next(p for p in result["packages"] if p["student_number"] == "1000")
+    assert package["subjects"] == ["ne", "wi"] and package["exemptions"] == ["lo"]
+    assert result["groups"] == [{"id": group["id"], "code": "h4.wi1", "department": "h4",
+                                 "kind": "cluster", "subject": "wi",
+                                 "student_numbers": ["1000", "1001"]}]
+    assert {r["student_number"]: r["home_class"] for r in result["students"]}["1003"] == "3h1"
+    with pytest.raises(DomainError) as exc:
+        run(state.project_state, iid + 1, pid)
+    assert exc.value.status == 404
+
+
+def test_feed_records_each_event_once(make_db):
+    db = Db(make_db("sync"), "sync")
+    payload = {"event_id": "3f1c0a56-0000-4000-8000-000000000001",
+               "type": "participation_changed", "version": 1,
+               "occurred_at": "2025-11-25T10:00:00+00:00", "institution_id": 5,
+               "data": {"participation_id": 1, "project_id": 7, "student_number": "1001",
+                        "department": "h4", "changes": {"forecast": [80, 100],
+                                                        "lwoo": [False, True]}}}
+    for expected in ("applied", "duplicate"):
+        with db.uow() as uow:
+            assert handlers.on_event(uow, "students", payload) == expected
+    assert db.count(mutations) == 2 and db.count(processed_events) == 1
+    with db.uow() as uow:
+        assert handlers.on_event(uow, "students", {"type": "x"}) == "ignored"
+    class Students:  # the project is the institution's
+        def get_project(self, iid, pid):
+            return {"id": pid}
+
+    with db.uow() as uow:
+        page = handlers.list_mutations(uow, Students(), 5, 7)
+    assert [(m["category"], m["changes"]) for m in page["items"]] == [
+        ("forecasts", {"forecast": [80, 100]}), ("lwoo", {"lwoo": [False, True]})]
+    with db.uow() as uow:
+        later = handlers.list_mutations(uow, Students(), 5, 7, since=page["as_of"])
+    assert later["items"] == [] and later["total"] == 0
+    db.engine.dispose()

@@ -1,0 +1,256 @@
+"""CSV imports from the administration through the gateway, against the real
+users and students services: columns and suggestions, preview per mode,
+commit exactly what the preview showed, second commit a no-op, undo, the
+archive guard, participations."""
+import sqlalchemy as sa
+
+from services.common.db import make_engine
+from tests.uploads.conftest import API, problem
+
+ZERMELO = ("code\tfirstName\tprefix\tlastName\temail\n"
+           "1001\tDaan\tvan den\tBerg\tdaan@school.nl\n"
+           "1002\tZoë\t\tJansen\tzoe@school.nl\n"
+           '1003\tAnna\t\tVisser\tanna@school.nl\n')
+
+
+def upload(api, token, content, kind="users", **form):
+    return api.post(f"{API}/imports", token=token, data={"kind": kind, **form},
+                    files={"file": ("export.csv", content, "text/csv")})
+
+
+def mapping(api, token, import_id, columns, **options):
+    return api.put(f"{API}/imports/{import_id}/mapping", token=token,
+                   json={"columns": columns, **options})
+
+
+def suggested(imp):
+    return {str(c["index"]): c["suggested_field"] for c in imp["columns"]}
+
+
+def users_of(api, token, q=""):
+    return {u["code"]: u for u in api.get(f"{API}/users?page_size=500&filter=all&q={q}",
+                                          token=token).json()["items"]}
+
+
+def test_users_import_preview_commit_twice_and_undo(system, school):
+    _inst, admin = school
+    r = upload(system, admin, ZERMELO.encode("utf-8"))
+    assert r.status_code == 201, r.text
+    imp = r.json()
+    assert imp["delimiter"] == "tab" and imp["encoding"] == "utf-8"
+    assert [c["header"] for c in imp["columns"]] == ["code", "firstName", "prefix", "lastName",
+                                                     "email"]
+    assert suggested(imp) == {"0": "code", "1": "first_name", "2": "prefix", "3": "last_name",
+                              "4": "email"}
+    # as students: digits-only codes; the preview shows what will happen
+    r = mapping(system, admin, imp["id"], suggested(imp), as_students=True, mode="import")
+    assert r.status_code == 200, r.text
+    preview = r.json()
+    assert preview["counts"]["create"] == 3
+    first = preview["rows"][0]
+    assert first["action"] == "create" and first["changes"]["first_name"] == [None, "Daan"]
+    r = system.post(f"{API}/imports/{imp['id']}/commit", token=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"]["created"] == 3
+    users = users_of(system, admin)
+    assert users["1002"]["first_name"] == "Zoë" and users["1002"]["type"] == "student"
+    # a second commit changes nothing
+    again = system.post(f"{API}/imports/{imp['id']}/commit", token=admin)
+    assert again.status_code == 200 and again.json()["counts"]["created"] == 3
+    assert len(users_of(system, admin)) == 4  # admin + 3
+    assert system.get(f"{API}/imports/{imp['id']}", token=admin).json()["status"] == "committed"
+
+    # update mode from a Windows-1252 file with ';': old -> new per field
+    cp = ("Leerlingnummer;Voornaam;Achternaam;E-mailadres\r\n"
+          "1001;Daan;Berg;daan.berg@school.nl\r\n"
+          "1002;Zoë;Jansen;zoe@school.nl\r\n"
+          "1009;Bénédicte;Nieuw;b@school.nl\r\n").encode("cp1252")
+    r = upload(system, admin, cp)
+    upd = r.json()
+    assert upd["delimiter"] == ";" and upd["encoding"] == "windows-1252"
+    assert suggested(upd) == {"0": "code", "1": "first_name", "2": "last_name", "3": "email"}
+    preview = mapping(system, admin, upd["id"], suggested(upd), mode="update").json()
+    actions = {row["code"]: row for row in preview["rows"]}
+    assert actions["1001"]["action"] == "update"
+    assert actions["1001"]["changes"] == {"email": ["daan@school.nl", "daan.berg@school.nl"]}
+    assert actions["1002"]["action"] == "unchanged"
+    assert actions["1009"]["action"] == "unchanged"  # update makes no new users
+    r = system.post(f"{API}/imports/{upd['id']}/commit", token=admin)
+    assert r.json()["counts"] == {"created": 0, "updated": 1, "unchanged": 2, "archived": 0,
+                                  "failed": 0}
+    assert users_of(system, admin)["1001"]["email"] == "daan.berg@school.nl"
+
+    # undo restores what the commit changed, where untouched since
+    r = system.post(f"{API}/imports/{upd['id']}/undo", token=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"]["restored"] == 1
+    assert users_of(system, admin)["1001"]["email"] == "daan@school.nl"
+    # the first import: 1003 was changed since, and 1001 by the update and its undo,
+    # so they stay; 1002 goes
+    assert system.patch(f"{API}/users/1003", token=admin,
+                        json={"city": "Apeldoorn"}).status_code == 200
+    r = system.post(f"{API}/imports/{imp['id']}/undo", token=admin)
+    assert r.json()["counts"]["removed"] == 1
+    assert sorted(r.json()["skipped"]) == ["1001", "1003"]
+    assert set(users_of(system, admin)) == {"beheer1", "1001", "1003"}
+    again = system.post(f"{API}/imports/{imp['id']}/undo", token=admin)
+    assert again.status_code == 200 and again.json()["repeated"] is True
+    assert set(users_of(system, admin)) == {"beheer1", "1001", "1003"}
+
+
+def test_commit_refuses_when_records_changed_since_the_preview(system, school):
+    _inst, admin = school
+    seed = upload(system, admin, ZERMELO.encode()).json()
+    mapping(system, admin, seed["id"], suggested(seed), as_students=True)
+    system.post(f"{API}/imports/{seed['id']}/commit", token=admin)
+    changed = ('code,firstName,lastName\n1001,Daniël,Berg\n1002,Zoë,"Jansen, Smit"\n'
+               "1004,Sem,Nieuw\n").encode()
+    imp = upload(system, admin, changed).json()
+    assert imp["delimiter"] == ","
+    preview = mapping(system, admin, imp["id"], suggested(imp), mode="sync",
+                      as_students=True).json()
+    assert preview["counts"] == {"create": 1, "update": 2, "unchanged": 0, "archive": 0,
+                                 "error": 0}
+    # somebody edits 1002 between preview and commit
+    assert system.patch(f"{API}/users/1002", token=admin,
+                        json={"last_name": "Anders"}).status_code == 200
+    problem(system.post(f"{API}/imports/{imp['id']}/commit", token=admin), 409,
+            "import_changed")
+    assert "1004" not in users_of(system, admin)  # nothing applied
+    preview = mapping(system, admin, imp["id"], suggested(imp), mode="sync",
+                      as_students=True).json()
+    row = next(r for r in preview["rows"] if r["code"] == "1002")
+    assert row["changes"] == {"last_name": ["Anders", "Jansen, Smit"]}
+    r = system.post(f"{API}/imports/{imp['id']}/commit", token=admin)
+    assert r.status_code == 200 and r.json()["counts"]["created"] == 1
+
+
+def test_row_errors_and_mapping_errors(system, school):
+    _inst, admin = school
+    content = ("code;voornaam;achternaam;postcode;geslacht\n"
+               "12ab;Piet;Jansen;1234AB;M\n"
+               "2001;Kees;;1234 AB;M\n"
+               "2002;Jan;Smit;99;Q\n"
+               "2003;Els;Bos;1234ab;vrouw\n"
+               "2003;Els;Bos;1234ab;V\n").encode()
+    imp = upload(system, admin, content).json()
+    cols = suggested(imp)
+    assert cols == {"0": "code", "1": "first_name", "2": "last_name", "3": "postcode",
+                    "4": "gender"}
+    body = problem(mapping(system, admin, imp["id"], {**cols, "4": "first_name"}), 422,
+                   "field_mapped_twice")
+    problem(mapping(system, admin, imp["id"], {"1": "first_name"}), 422, "key_column_required")
+    problem(mapping(system, admin, imp["id"], cols, mode="merge"), 422, "choice_invalid")
+    problem(mapping(system, admin, imp["id"], cols, mode="import", archive_missing=True), 422,
+            "archive_missing_needs_sync")
+    preview = mapping(system, admin, imp["id"], cols, as_students=True).json()
+    by_row = {r["row"]: r for r in preview["rows"]}
+    assert [e["code"] for e in by_row[2]["errors"]] == ["student_number_not_digits"]
+    assert [e["code"] for e in by_row[3]["errors"]] == ["required"]
+    assert sorted(e["code"] for e in by_row[4]["errors"]) == ["gender_invalid",
+                                                              "postcode_invalid"]
+    assert by_row[5]["action"] == "create", by_row[5]["errors"]
+    assert by_row[5]["changes"]["gender"] == [None, "V"]
+    assert [e["code"] for e in by_row[6]["errors"]] == ["duplicate_row"]
+    assert preview["counts"]["error"] == 4 and preview["counts"]["create"] == 1
+    r = system.post(f"{API}/imports/{imp['id']}/commit", token=admin)
+    assert r.json()["counts"] == {"created": 1, "updated": 0, "unchanged": 0, "archived": 0,
+                                  "failed": 4}
+    assert body["errors"][0]["field"] == "columns.4"
+
+
+def test_sync_archives_missing_students_behind_the_ten_percent_guard(system, school):
+    _inst, admin = school
+    lines = ["code;voornaam;achternaam"] + [f"{3000 + i};Kind{i};Achter" for i in range(20)]
+    seed = upload(system, admin, "\n".join(lines).encode()).json()
+    mapping(system, admin, seed["id"], suggested(seed), as_students=True)
+    assert system.post(f"{API}/imports/{seed['id']}/commit", token=admin).status_code == 200
+    # three of twenty gone from the export: 15% > 10%
+    imp = upload(system, admin, "\n".join(lines[:-3]).encode()).json()
+    body = problem(mapping(system, admin, imp["id"], suggested(imp), mode="sync",
+                           as_students=True, archive_missing=True), 409, "archive_guard")
+    assert "3 van de 20" in body["detail"]
+    preview = mapping(system, admin, imp["id"], suggested(imp), mode="sync", as_students=True,
+                      archive_missing=True, force=True).json()
+    assert preview["counts"]["archive"] == 3 and preview["counts"]["unchanged"] == 17
+    r = system.post(f"{API}/imports/{imp['id']}/commit", token=admin)
+    assert r.json()["counts"]["archived"] == 3
+    archived = system.get(f"{API}/users?filter=archived", token=admin).json()
+    assert {u["code"] for u in archived["items"]} == {"3017", "3018", "3019"}
+    # two of twenty (10%) is allowed without force; undo brings the three back
+    r = system.post(f"{API}/imports/{imp['id']}/undo", token=admin)
+    assert r.json()["counts"]["unarchived"] == 3
+    assert system.get(f"{API}/users?filter=archived", token=admin).json()["total"] == 0
+    imp = upload(system, admin, "\n".join(lines[:-2]).encode()).json()
+    preview = mapping(system, admin, imp["id"], suggested(imp), mode="sync", as_students=True,
+                      archive_missing=True)
+    assert preview.status_code == 200 and preview.json()["counts"]["archive"] == 2
+
+
+def test_participations_import(system, school):
+    _inst, admin = school
+    project = system.post(f"{API}/projects", token=admin, json={
+        "name": "Rooster 2026-2027", "school_year": "2026-2027", "branch": "01"})
+    assert project.status_code == 201, project.text
+    pid = project.json()["id"]
+    r = system.post(f"{API}/projects/{pid}/departments", token=admin, json={
+        "code": "h4", "year_of_education": 4, "education": "havo",
+        "home_class_authority": "portal"})
+    assert r.status_code == 201, r.text
+    for number in ("5001", "5002", "5003"):
+        r = system.post(f"{API}/students", token=admin, json={
+            "student_number": number, "type": "non_transfer", "initials": "A.",
+            "first_name": "Ali", "last_name": f"Leerling{number}"})
+        assert r.status_code == 201, r.text
+    r = system.post(f"{API}/projects/{pid}/participations", token=admin,
+                    json={"student_number": "5003", "department": "h4"})
+    assert r.status_code == 201, r.text
+    content = ("leerlingcode\tafdeling\tPr%\tstamklas\tprofiel\n"
+               "5001\th4\t80\th4a\tNT\n"
+               "5002\tv9\t\t\t\n"
+               "5003\th4\t100\th4b\t\n"
+               "5999\th4\t\t\t\n").encode()
+    imp = upload(system, admin, content, kind="participations").json()
+    cols = suggested(imp)
+    assert cols == {"0": "student_number", "1": "department", "2": "forecast",
+                    "3": "home_class", "4": "profile"}
+    problem(mapping(system, admin, imp["id"], cols), 422, "required")  # project_id
+    preview = mapping(system, admin, imp["id"], cols, project_id=pid).json()
+    by_code = {r["code"]: r for r in preview["rows"]}
+    assert by_code["5001"]["action"] == "create"
+    assert by_code["5001"]["changes"]["forecast"] == [None, 80]
+    assert [e["code"] for e in by_code["5002"]["errors"]] == ["department_unknown"]
+    assert by_code["5003"]["action"] == "unchanged"  # has one: reported, not changed
+    assert [e["code"] for e in by_code["5999"]["errors"]] == ["student_unknown"]
+    r = system.post(f"{API}/imports/{imp['id']}/commit", token=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"] == {"created": 1, "updated": 0, "unchanged": 1, "archived": 0,
+                                  "failed": 2}
+    parts = system.get(f"{API}/projects/{pid}/participations", token=admin).json()
+    placed = {p["student_number"]: p for p in parts["items"]}
+    assert placed["5001"]["forecast"] == 80 and placed["5001"]["home_class"] == "h4a"
+    assert placed["5003"]["home_class"] is None  # untouched
+    r = system.post(f"{API}/imports/{imp['id']}/undo", token=admin)
+    assert r.json()["counts"]["removed"] == 1
+    parts = system.get(f"{API}/projects/{pid}/participations", token=admin).json()
+    assert [p["student_number"] for p in parts["items"]] == ["5003"]
+
+
+def test_not_a_csv_and_tenancy(system, school):
+    inst, admin = school
+    problem(upload(system, admin, b"PK\x03\x04rest"), 415, "not_csv")
+    problem(upload(system, admin, b"code;naam\n1;x\n", encoding="klingon"), 422,
+            "encoding_invalid")
+    imp = upload(system, admin, b"code;naam\n1;x\n").json()
+    from tests.uploads.conftest import make_admin, make_institution
+    other = make_institution(system, brin="01CD", name="Ander College")
+    other_admin = make_admin(system, other, code="beheer2")
+    problem(system.get(f"{API}/imports/{imp['id']}", token=other_admin), 404, "not_found")
+    problem(system.post(f"{API}/imports/{imp['id']}/commit", token=other_admin), 404,
+            "not_found")
+    problem(system.post(f"{API}/imports/{imp['id']}/commit", token=admin), 409,
+            "preview_required")
+    engine = make_engine(system.config["UPLOADS_DATABASE_URL"])
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT institution_id FROM imports")).scalar() == inst["id"]
+    engine.dispose()

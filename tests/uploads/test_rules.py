@@ -1,0 +1,296 @@
+"""The row checks, the file guard, the reader and the report as plain
+functions: no broker, no database."""
+import datetime as dt
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from services.common.errors import DomainError
+from services.uploads import columns as colspec
+from services.uploads import report, rules, validate, xlsxguard
+from tests.uploads import xlsxfactory as xf
+
+TODAY = dt.date(2026, 11, 25)
+VO_PT = colspec.columns("vo", "potential_transfer")
+TITLES = [c.title for c in VO_PT]
+
+
+def checker(school_type="vo", student_type="potential_transfer"):
+    cols = colspec.columns(school_type, student_type)
+    positions = {c.field: i for i, c in enumerate(cols)}
+    return rules.RowChecker(school_type, student_type, positions, TODAY), cols
+
+
+def cells(row, school_type="vo", student_type="potential_transfer"):
+    return [row.get(c.title) for c in colspec.columns(school_type, student_type)]
+
+
+def codes(errors):
+    return [(e["column"], e["code"]) for e in errors]
+
+
+# --- header ---------------------------------------------------------------------
+
+def test_header_exact_titles_suggestions_and_duplicates():
+    positions, errors = rules.check_header(TITLES, VO_PT)
+    assert errors == [] and positions["student_number"] == 0 and positions["bsn"] == 1
+    header = list(TITLES)
+    header[header.index("Achternaam")] = "achternaam "       # case counts: exact titles
+    header[header.index("E-mailadres")] = "Emailadres"
+    header.append("Leerlingnummer")                          # twice
+    header.append("Schoenmaat")
+    _positions, errors = rules.check_header(header, VO_PT)
+    unknown = {e["column"]: e.get("suggestion") for e in errors if e["code"] == "column_unknown"}
+    assert unknown == {"achternaam": "Achternaam", "Emailadres": "E-mailadres",
+                       "Schoenmaat": None}
+    assert {e["column"] for e in errors if e["code"] == "column_missing"} == {
+        "Achternaam", "E-mailadres"}
+    assert [e["column"] for e in errors if e["code"] == "column_duplicate"] == ["Leerlingnummer"]
+
+
+def test_header_in_another_order_is_fine():
+    shuffled = list(reversed(TITLES))
+    positions, errors = rules.check_header(shuffled, VO_PT)
+    assert errors == [] and positions["student_number"] == len(TITLES) - 1
+
+
+# --- cells -----------------------------------------------------------------------
+
+def test_a_valid_row_comes_out_clean():
+    check, _cols = checker()
+    row = xf.student_row(5)
+    clean, errors = check.check(2, cells(row))
+    assert errors == []
+    assert clean["student_number"] == row["Leerlingnummer"] and clean["type"] == "potential_transfer"
+    assert clean["date_of_birth"] == row["Geboortedatum"].isoformat()
+    assert clean["year_of_education"] == row["Leerjaar"] and clean["postcode"] == "7311 BA"
+
+
+@pytest.mark.parametrize("value,expected", [
+    (20355889, "020355889"),          # numeric cell: Excel dropped the leading zero
+    (20355889.0, "020355889"),        # as calamine gives it
+    ("020355889", "020355889"),
+    (" 0203.55.889 ", "020355889"),
+])
+def test_bsn_padding_and_shapes(value, expected):
+    check, _ = checker()
+    clean, errors = check.check(2, cells({**xf.student_row(1), "BSN": value}))
+    assert errors == [] and clean["bsn"] == expected
+
+
+@pytest.mark.parametrize("column,value,code", [
+    ("BSN", "123456789", "bsn_invalid"),
+    ("BSN", 1234, "bsn_invalid"),
+    ("Onderwijsnummer", "123456789", "onderwijsnummer_invalid"),
+    ("Leerlingnummer", "12ab", "student_number_not_digits"),
+    ("Leerlingnummer", 123.5, "student_number_not_digits"),
+    ("Leerlingnummer", "1" * 21, "too_long"),
+    ("Geboortedatum", "2010-13-01", "date_invalid"),
+    ("Geboortedatum", "31-02-2010", "date_invalid"),
+    ("Geboortedatum", 40000.0, "date_invalid"),            # a number, not a date cell
+    ("Geboortedatum", dt.date(2030, 1, 1), "date_out_of_range"),
+    ("Geslacht", "Q", "gender_invalid"),
+    ("E-mailadres", "jan@", "email_invalid"),
+    ("E-mailadres", "jan@school.test", "email_invalid"),
+    ("Postcode", "1234", "postcode_invalid"),
+    ("Leerjaar", 7, "year_of_education_invalid"),
+    ("Leerjaar", "twee", "year_of_education_invalid"),
+    ("Leerweg", "mavo", "track_invalid"),
+    ("Voornaam", True, "value_invalid"),
+    ("Voornaam", "x" * 101, "too_long"),
+    ("Voornaam", "   ", "required"),
+    ("Klas", None, "required"),
+])
+def test_cell_rules(column, value, code):
+    check, _ = checker()
+    clean, errors = check.check(7, cells({**xf.student_row(1), column: value}))
+    assert clean is None
+    assert codes(errors) == [(column, code)]
+    assert errors[0]["row"] == 7 and errors[0]["message"]
+
+
+@pytest.mark.parametrize("value,expected", [
+    (dt.datetime(2010, 11, 3), "2010-11-03"), (dt.date(2010, 11, 3), "2010-11-03"),
+    ("03-11-2010", "2010-11-03"), ("3-11-2010", "2010-11-03"), ("03/11/2010", "2010-11-03"),
+    ("2010-11-03", "2010-11-03"),
+])
+def test_dates_as_excel_dates_or_dd_mm_jjjj(value, expected):
+    check, _ = checker()
+    clean, errors = check.check(2, cells({**xf.student_row(1), "Geboortedatum": value}))
+    assert errors == [] and clean["date_of_birth"] == expected
+
+
+def test_required_fields_per_student_type():
+    check, _ = checker()
+    row = {**xf.student_row(1), "BSN": None, "Geboortedatum": None, "Geslacht": None}
+    _clean, errors = check.check(2, cells(row))
+    assert sorted(codes(errors)) == [("BSN", "bsn_or_onderwijsnummer_required"),
+                                     ("Geboortedatum", "required"), ("Geslacht", "required")]
+    onr = {**row, "Leerlingnummer": "424242", "Onderwijsnummer": xf.onderwijsnummer(1),
+           "Geboortedatum": "01-01-2010", "Geslacht": "v"}
+    clean, errors = check.check(3, cells(onr))
+    assert errors == [] and clean["bsn"] is None and clean["gender"] == "V"
+    # a non-transfer needs neither BSN nor birth date nor gender
+    check, _ = checker("vo", "non_transfer")
+    row = {**xf.student_row(2, student_type="non_transfer"), "BSN": None,
+           "Geboortedatum": None, "Geslacht": None}
+    clean, errors = check.check(2, cells(row, student_type="non_transfer"))
+    assert errors == [] and clean["type"] == "non_transfer"
+
+
+def test_mbo_tracks_and_years():
+    check, _ = checker("mbo", "potential_transfer")
+    row = {**xf.student_row(1, school_type="mbo"), "Leerweg/Niveau": "bol-3", "Leerjaar": 4}
+    clean, errors = check.check(2, cells(row, "mbo"))
+    assert errors == [] and clean["track"] == "BOL-3"
+    row = {**xf.student_row(2, school_type="mbo"), "Leerjaar": 5}
+    _clean, errors = check.check(3, cells(row, "mbo"))
+    assert codes(errors) == [("Leerjaar", "year_of_education_invalid")]
+    assert "1 tot en met 4" in errors[0]["message"]
+
+
+def test_duplicates_within_the_file():
+    check, _ = checker()
+    a = xf.student_row(1)
+    b = {**xf.student_row(2), "Leerlingnummer": a["Leerlingnummer"]}
+    c = {**xf.student_row(3), "BSN": a["BSN"]}
+    assert check.check(2, cells(a))[1] == []
+    _clean, errors = check.check(3, cells(b))
+    assert codes(errors) == [("Leerlingnummer", "student_number_duplicate")]
+    assert "rij 2" in errors[0]["message"]
+    _clean, errors = check.check(4, cells(c))
+    assert codes(errors) == [("BSN", "bsn_duplicate")]
+
+
+def test_existing_number_with_another_bsn():
+    rows = [{"student_number": "1", "bsn": "111222333", "_row": 2},
+            {"student_number": "2", "bsn": "123456782", "_row": 3},
+            {"student_number": "3", "bsn": None, "_row": 4},
+            {"student_number": "4", "bsn": "111222333", "_row": 5}]
+    existing = {"1": "999999990", "2": "123456782", "3": "111222333", "4": None}
+    errors = rules.mismatch_errors(rows, existing, VO_PT)
+    assert [(e["row"], e["code"]) for e in errors] == [(2, "student_number_bsn_mismatch")]
+
+
+def test_students_rpc_row_places_only_with_a_project():
+    check, _ = checker()
+    clean, _ = check.check(2, cells({**xf.student_row(1), "Afdeling": "h4"}))
+    assert "participation" not in rules.students_rpc_row(clean)
+    row = rules.students_rpc_row(clean, project_id=3)
+    assert row["participation"] == {"department": "h4", "home_class": clean["home_class"]}
+    assert "_row" not in row and "department" not in row
+
+
+# --- the file guard ------------------------------------------------------------------
+
+LIMITS = xlsxguard.Limits(max_bytes=2_000_000, max_rows=20, max_ratio=100,
+                          max_expanded=50_000_000)
+
+
+def test_guard_accepts_a_list_and_picks_the_visible_sheet():
+    def extra(wb, ws):
+        hidden = wb.create_sheet("Geheim", 0)
+        hidden.sheet_state = "hidden"
+    info = xlsxguard.inspect_xlsx(xf.make_list([xf.student_row(i) for i in range(5)],
+                                               extra=extra), LIMITS)
+    assert info.sheet_name == "Leerlingen" and info.data_rows == 5
+    assert info.hidden_sheets == ["Geheim"]
+
+
+@pytest.mark.parametrize("content,status,code", [
+    (xf.XLS_HEADER, 415, "xls_not_supported"),
+    (xf.PDF, 415, "not_xlsx"),
+    (xf.CSV, 415, "not_xlsx"),
+    (b"", 415, "not_xlsx"),
+    (b"PK\x05\x06" + b"\x00" * 18, 415, "not_xlsx"),
+])
+def test_guard_refuses_what_is_no_xlsx(content, status, code):
+    with pytest.raises(DomainError) as info:
+        xlsxguard.inspect_xlsx(content, LIMITS)
+    assert (info.value.status, info.value.code) == (status, code)
+
+
+def test_guard_limits():
+    with pytest.raises(DomainError) as info:
+        xlsxguard.inspect_xlsx(xf.with_macros(), LIMITS)
+    assert (info.value.status, info.value.code) == (415, "macros_not_allowed")
+    with pytest.raises(DomainError) as info:
+        xlsxguard.inspect_xlsx(xf.zip_bomb(20 * 1024 * 1024), LIMITS)
+    assert (info.value.status, info.value.code) == (413, "zip_bomb")
+    rows = [xf.student_row(i) for i in range(21)]
+    with pytest.raises(DomainError) as info:
+        xlsxguard.inspect_xlsx(xf.make_list(rows), LIMITS)
+    assert (info.value.status, info.value.code) == (422, "too_many_rows")
+    # trailing formatted-but-empty rows are no rows
+    def formatted(wb, ws):
+        from openpyxl.styles import Font
+        for r in range(30, 500):
+            ws.cell(row=r, column=1).font = Font(bold=True)
+    info = xlsxguard.inspect_xlsx(xf.make_list(rows[:20], extra=formatted), LIMITS)
+    assert info.data_rows == 20
+    with pytest.raises(DomainError) as info:
+        xlsxguard.inspect_xlsx(b"x" * 2_000_001, LIMITS)
+    assert (info.value.status, info.value.code) == (413, "file_too_large")
+
+
+# --- reading and the report ------------------------------------------------------------
+
+def test_check_file_streams_rows_and_skips_empty_ones(tmp_path):
+    rows = [xf.student_row(1), {}, xf.student_row(2), {**xf.student_row(3), "BSN": "1"}]
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list(rows))
+    out = validate.check_file(path, "vo", "potential_transfer", "Leerlingen",
+                              tmp_path / "rows.jsonl.gz", 100)
+    assert out.rows == 3 and out.error_count == 1
+    assert out.errors[0]["cell"] == "B5" and out.errors[0]["row"] == 5
+    assert not (tmp_path / "rows.jsonl.gz").exists()  # a rejected list keeps no rows
+    path.write_bytes(xf.make_list(rows[:3]))
+    out = validate.check_file(path, "vo", "potential_transfer", "Leerlingen",
+                              tmp_path / "rows.jsonl.gz", 100)
+    assert out.error_count == 0 and [n for n, _b, _r in out.numbers] == ["100001", "100002"]
+    from services.uploads.storage import read_rows
+    assert [r["_row"] for r in read_rows(tmp_path / "rows.jsonl.gz")] == [2, 4]
+
+
+def test_untitled_column_with_data_and_empty_list(tmp_path):
+    path = tmp_path / "lijst.xlsx"
+
+    def extra(wb, ws):
+        ws.cell(row=2, column=len(TITLES) + 2, value="losse notitie")
+    path.write_bytes(xf.make_list([xf.student_row(1)], extra=extra))
+    out = validate.check_file(path, "vo", "potential_transfer", "Leerlingen",
+                              tmp_path / "r.gz", 100)
+    letter = rules.column_letter(len(TITLES) + 1)
+    assert [(e["code"], e["column"]) for e in out.errors] == [("column_title_missing", letter)]
+    path.write_bytes(xf.make_list([]))
+    out = validate.check_file(path, "vo", "potential_transfer", "Leerlingen",
+                              tmp_path / "r.gz", 100)
+    assert [e["code"] for e in out.errors] == ["no_rows"]
+
+
+def test_report_marks_cells_and_lists_every_error(tmp_path):
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list([xf.student_row(1), {**xf.student_row(2), "Klas": None}]))
+    errors = [{"row": 3, "column": "Klas", "cell": "O3", "code": "required",
+               "message": "Klas is verplicht."},
+              {"row": None, "column": None, "cell": None, "code": "x", "message": "Los."}]
+    data = report.build_report(validate.read_cells(path, "Leerlingen"), errors)
+    wb = load_workbook(io.BytesIO(data))
+    ws = wb["Leerlingen"]
+    assert ws["O3"].comment.text == "Klas is verplicht."
+    assert ws["O3"].fill.fgColor.rgb.endswith("FFC7CE")
+    assert ws["A2"].value == "100001" and ws["O2"].comment is None
+    assert [[c.value for c in r] for r in wb["Fouten"].iter_rows(min_row=2)] == [
+        [3, "Klas", "O3", "required", "Klas is verplicht."], [None, None, None, "x", "Los."]]
+
+
+def test_row_limit_also_holds_while_parsing(tmp_path):
+    """A file whose declared used range understates its rows passes the door's
+    quick check; the parse still stops at the limit."""
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list([xf.student_row(i) for i in range(1, 6)]))
+    out = validate.check_file(path, "vo", "potential_transfer", "Leerlingen",
+                              tmp_path / "rows.jsonl.gz", 100, max_rows=3)
+    assert [e["code"] for e in out.errors] == ["too_many_rows"]
+    assert not (tmp_path / "rows.jsonl.gz").exists()

@@ -1,0 +1,119 @@
+"""What the users service offers the students service: find_codes (search),
+discard_users (compensation of a failed composite create) and batch events
+for create_users."""
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from services.common.errors import DomainError
+from services.common.outbox import utcnow
+from services.users import handlers
+from services.users.models import outbox, users
+from services.users.service import UsersService
+
+
+def student(code, **kw):
+    data = {"code": code, "is_student": True, "first_name": "Leerling",
+            "last_name": f"Nummer {code}"}
+    data.update(kw)
+    return data
+
+
+def events(users_db, event_type):
+    with users_db[1]() as session:
+        return [json.loads(b) for (b,) in session.execute(
+            sa.select(outbox.c.body).where(outbox.c.event_type == event_type)
+            .order_by(outbox.c.id))]
+
+
+def set_user(users_db, code, **values):
+    with users_db[1]() as session:
+        session.execute(sa.update(users).where(users.c.code == code).values(**values))
+        session.commit()
+
+
+def codes_in_db(users_db):
+    with users_db[1]() as session:
+        return sorted(session.execute(sa.select(users.c.code)).scalars())
+
+
+def test_create_users_with_batch_events(uow, school, users_db):
+    with uow() as u:
+        created = handlers.create_users(u, school["id"], [student(str(i)) for i in range(1, 1202)],
+                                        batch_events=True)["created"]
+    assert len(created) == 1201
+    batches = events(users_db, "users_created_batch")
+    assert [b["data"]["count"] for b in batches] == [500, 500, 201]
+    assert batches[0]["data"]["users"][0] == {
+        "user_id": created[0]["id"], "code": "1", "type": "student", "roles": ["student"],
+        "initials": None, "first_name": "Leerling", "prefix": None, "last_name": "Nummer 1",
+        "email": None}
+    assert events(users_db, "user_created") == []
+
+
+def test_find_codes(uow, school, users_db):
+    with uow() as u:
+        handlers.create_users(u, school["id"], [
+            student("1001", first_name="Anna", last_name="Bakker", email="anna@school.nl"),
+            student("1002", first_name="Bram", prefix="de", last_name="Vries"),
+            student("2001", first_name="Cor", last_name="Aalders"),
+            {"code": "anna", "first_name": "Anna", "last_name": "Docent"}])
+        handlers.create_institution(u, {"name": "Ander", "brin": "06AB", "school_type": "vo"})
+    set_user(users_db, "1002", last_login_at=utcnow())
+    iid = school["id"]
+    with uow() as u:
+        assert handlers.find_codes(u, iid) == ["2001", "1001", "1002"]   # by last name
+        assert handlers.find_codes(u, iid, q="ANNA") == ["1001"]
+        assert handlers.find_codes(u, iid, q="anna", types=None) == ["1001", "anna"]
+        assert handlers.find_codes(u, iid, q="bram de vries") == ["1002"]
+        assert handlers.find_codes(u, iid, q="school.nl") == ["1001"]
+        assert handlers.find_codes(u, iid, q="100") == ["1001", "1002"]
+        assert handlers.find_codes(u, iid, registered=True) == ["1002"]
+        assert handlers.find_codes(u, iid, registered=False) == ["2001", "1001"]
+        assert handlers.find_codes(u, iid, q="%") == []
+        assert handlers.find_codes(u, iid + 1) == []
+        assert handlers.find_codes(u, "x") == []
+        with pytest.raises(DomainError) as exc:
+            handlers.find_codes(u, iid, types=["robot"])
+        assert exc.value.code == "user_type_invalid"
+
+
+def test_discard_users_removes_only_fresh_unused_accounts(uow, school, users_db):
+    with uow() as u:
+        handlers.create_users(u, school["id"], [student(c) for c in ("1", "2", "3", "4")])
+    set_user(users_db, "2", last_login_at=utcnow())                             # in use
+    set_user(users_db, "3", created_at=utcnow() - dt.timedelta(hours=2))        # too old
+    with uow() as u:
+        result = handlers.discard_users(u, school["id"], ["1", "2", "3", "99", None])
+    assert result == {"discarded": ["1"], "kept": ["2", "3"]}
+    assert codes_in_db(users_db) == ["2", "3", "4"]
+    (event,) = events(users_db, "user_discarded")
+    assert event["data"]["code"] == "1" and event["data"]["type"] == "student"
+    with uow() as u:
+        assert handlers.discard_users(u, school["id"], ["4"], batch_events=True) == {
+            "discarded": ["4"], "kept": []}
+    (batch,) = events(users_db, "users_discarded_batch")
+    assert batch["data"]["count"] == 1 and batch["data"]["users"][0]["code"] == "4"
+    with uow() as u, pytest.raises(DomainError) as exc:
+        handlers.discard_users(u, school["id"], "4")
+    assert exc.value.code == "value_invalid"
+    with uow() as u, pytest.raises(DomainError) as exc:
+        handlers.discard_users(u, 999, ["2"])
+    assert exc.value.code == "not_found"
+
+
+def test_the_new_methods_over_rpc(container_factory, service_config):
+    container = container_factory(UsersService, service_config)
+    container.start()
+    with ServiceRpcProxy("users", service_config, timeout=30) as rpc:
+        school = rpc.create_institution({"name": "Lyceum", "brin": "05KQ", "school_type": "vo"})
+        created = rpc.create_users(school["id"], [student("1"), student("2")],
+                                   batch_events=True)["created"]
+        assert [u["code"] for u in created] == ["1", "2"]
+        assert rpc.find_codes(school["id"], q="nummer 2") == ["2"]
+        assert rpc.discard_users(school["id"], ["1", "2"]) == {"discarded": ["1", "2"],
+                                                               "kept": []}
+        assert rpc.find_codes(school["id"]) == []
