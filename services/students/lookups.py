@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from services.common.errors import not_found
 from services.common.ids import mask
+from services.common.paging import page_result  # noqa: F401  (re-exported)
 
 from . import rules
 from .models import Department, Group, Participation, Project, Student, group_members, groups
@@ -214,10 +215,6 @@ def group_view(group, department_code, student_numbers):
     return {"id": group.id, "project_id": group.project_id, "code": group.code,
             "department": department_code, "kind": group.kind, "subject": group.subject,
             "student_numbers": list(student_numbers)}
-
-
-def page_result(items, total, page, page_size):
-    return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
 def group_ids_query(project_id):

@@ -14,12 +14,12 @@ import re
 
 from services.common.errors import DomainError, error_item, forbidden, validation_error
 from services.common.ids import IdentifierError, normalize_bsn, normalize_onderwijsnummer
+from services.common.paging import page_args  # noqa: F401  (re-exported)
 
 STUDENT_TYPES = ("potential_transfer", "non_transfer")
 AUTHORITIES = ("portal", "desktop")
 GROUP_KINDS = ("home_class", "cluster")
 STUDENT_NUMBER_MAX = 20
-MAX_PAGE_SIZE = 500
 MAX_BATCH_ROWS = 20000
 
 # Personal data: owned by the users service, forwarded there (users.rules
@@ -728,17 +728,6 @@ def clean_student_numbers(values):
 
 
 # --- lists ------------------------------------------------------------------------
-
-def page_args(page, page_size, default_size=50):
-    """(page, page_size) as integers: page at least 1, size 1..500."""
-    try:
-        page = 1 if page is None else int(page)
-        page_size = default_size if page_size is None else int(page_size)
-    except (TypeError, ValueError):
-        raise validation_error([error_item("page_invalid", message("page_invalid"),
-                                           field="page")]) from None
-    return max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
-
 
 def check_registered(value):
     if value is None or isinstance(value, bool):

@@ -160,6 +160,25 @@ class StudentsService:
             return placements.create_participation(uow, institution_id, project_id, data)
 
     @domain_rpc
+    def create_participations(self, institution_id, project_id, rows):
+        """Many participations, each committed on its own: reports exactly which
+        rows were applied. A student already placed in the project is skipped
+        (import only, as the manual says); other refusals are listed per row."""
+        created, skipped, failed = [], [], []
+        for index, data in enumerate(rows or [], 1):
+            try:
+                with self.db() as uow:
+                    created.append(placements.create_participation(
+                        uow, institution_id, project_id, data))
+            except DomainError as exc:
+                if exc.status == 404 and exc.code == "not_found":
+                    raise  # the project itself
+                item = {"row": index, "student_number": (data or {}).get("student_number"),
+                        "code": exc.code, "message": exc.message}
+                (skipped if exc.status == 409 else failed).append(item)
+        return {"created": created, "skipped": skipped, "failed": failed}
+
+    @domain_rpc
     def list_participations(self, institution_id, project_id, department=None, page=1,
                             page_size=50):
         with self.db() as uow:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from services.common.errors import DomainError, error_item, not_found, validation_error
 from services.common.ids import IdentifierError, normalize_email
 from services.common.outbox import utcnow
+from services.common.paging import page_args
 
 from . import columns as colspec
 from . import storage
@@ -23,7 +24,6 @@ from .models import PublicAttempt, Submission, public_attempts, submissions
 
 STATUSES = ("validating", "rejected", "awaiting_review", "declined", "loading", "loaded",
             "load_failed")
-MAX_PAGE_SIZE = 500
 DEFAULT_ERRORS_SHOWN = 1000
 
 
@@ -160,16 +160,6 @@ def clean_filename(filename):
     name = os.path.basename(str(filename or "").replace("\\", "/")).strip()
     name = "".join(ch for ch in name if ch.isprintable())[:200]
     return name or "leerlinglijst.xlsx"
-
-
-def page_args(page, page_size, default_size=50):
-    try:
-        page = 1 if page is None else int(page)
-        page_size = default_size if page_size is None else int(page_size)
-    except (TypeError, ValueError):
-        raise validation_error([error_item("page_invalid", "Paginanummer en paginagrootte "
-                                           "moeten gehele getallen zijn.", field="page")]) from None
-    return max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
 
 
 def wrong_state(sub, action):

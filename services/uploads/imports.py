@@ -519,15 +519,13 @@ def commit(db, settings, users, students, import_id, institution_id, actor=None)
     else:
         undo = {"participations": []}
         failed = counts["error"]
-        for values in plan["participations"]:
-            try:
-                part = students.create_participation(iid, options["project_id"], values)
-                undo["participations"].append(part["id"])
-            except DomainError as exc:
-                if exc.status == 409:  # placed meanwhile: reported, not changed
-                    counts["unchanged"] += 1
-                    continue
-                raise
+        todo = plan["participations"]
+        for start in range(0, len(todo), RPC_CHUNK):
+            done = students.create_participations(iid, options["project_id"],
+                                                  todo[start:start + RPC_CHUNK], timeout=120)
+            undo["participations"].extend(part["id"] for part in done["created"])
+            counts["unchanged"] += len(done["skipped"])  # placed meanwhile: not changed
+            failed += len(done["failed"])
         result = {"counts": {"created": len(undo["participations"]), "updated": 0,
                              "unchanged": counts["unchanged"], "archived": 0,
                              "failed": failed}}

@@ -9,6 +9,7 @@ import math
 
 from services.common.errors import error_item, validation_error
 from services.common.ids import IdentifierError, normalize_brin, normalize_email, normalize_postcode
+from services.common.paging import page_args  # noqa: F401  (re-exported)
 
 SCHOOL_TYPES = ("vo", "mbo")
 USER_TYPES = ("student", "employee", "guardian")
@@ -472,18 +473,6 @@ def too_many_attempts_message(seconds):
 # --- lists --------------------------------------------------------------------
 
 LIST_FILTERS = ("all", "students", "employees", "archived")
-MAX_PAGE_SIZE = 500
-
-
-def page_args(page, page_size, default_size=50):
-    """(page, page_size) as integers: page at least 1, size 1..500."""
-    try:
-        page = 1 if page is None else int(page)
-        page_size = default_size if page_size is None else int(page_size)
-    except (TypeError, ValueError):
-        raise validation_error([error_item("page_invalid", message("page_invalid"),
-                                           field="page")]) from None
-    return max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
 
 
 def check_filter(value):
