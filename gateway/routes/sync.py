@@ -29,6 +29,9 @@ def own(ctx):
 
 
 def long_call(ctx, method, *args, **kwargs):
+    # A quick probe first: with the sync service down the request still
+    # answers 503 within the usual deadline, not after SYNC_DEADLINE.
+    ctx.app.bus.call("sync", "health", timeout=ctx.app.settings.health_timeout)
     return ctx.app.bus.call("sync", method, *args, timeout=SYNC_DEADLINE, **kwargs)
 
 

@@ -201,3 +201,13 @@ def test_service_down_gives_503_and_recovers(system, school, container_factory):
     container_factory(users_cls, system.config).start()
     wait_until(lambda: system.get("/health").status_code == 200, timeout=15)
     assert system.get(f"{API}/users/beheer1", token=admin).status_code == 200
+
+
+def test_long_connector_call_with_sync_down_answers_503_within_the_deadline(system, school):
+    inst, admin = school
+    from nameko.testing.utils import get_container
+    get_container(system.runner, service_class("sync")).stop()
+    started = time.monotonic()
+    r = system.put(f"{API}/sync/1/snapshot", token=admin, json={"students": []})
+    body = problem(r, 503, "service_unavailable")
+    assert body["service"] == "sync" and time.monotonic() - started < 10
