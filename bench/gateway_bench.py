@@ -26,14 +26,13 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import requests  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
+from benchsupport import drop_vhost, make_vhost  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MGMT = os.environ.get("RABBIT_CTL_URI", "http://guest:guest@127.0.0.1:15672")
 PASSWORD = "Bench-helpdesk-wachtwoord-1"
 
 
@@ -41,18 +40,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def make_vhost():
-    name = "leerlingbus_bench_" + uuid.uuid4().hex[:8]
-    requests.put(f"{MGMT}/api/vhosts/{name}", timeout=10).raise_for_status()
-    requests.put(f"{MGMT}/api/permissions/{name}/guest",
-                 json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10).raise_for_status()
-    return name
-
-
-def drop_vhost(name):
-    requests.delete(f"{MGMT}/api/vhosts/{name}", timeout=10)
 
 
 def summary(label, latencies, wall):
@@ -99,7 +86,7 @@ def main():
     ap.add_argument("--clients", type=int, default=10)
     args = ap.parse_args()
 
-    vhost = make_vhost()
+    vhost = make_vhost("leerlingbus_bench")
     amqp = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="leerlingbus-bench-"))

@@ -34,7 +34,6 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from kombu import Connection, Queue  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
@@ -43,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common.outbox import events_exchange  # noqa: E402
+from benchsupport import drop_vhost, make_vhost  # noqa: E402
 
-MGMT = os.environ.get("RABBIT_CTL_URI", "http://guest:guest@127.0.0.1:15672")
 AMQP_BASE = os.environ.get("BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 PG_URL = os.environ.get("LEERLINGBUS_TEST_POSTGRES_URL",
                         "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -52,19 +51,6 @@ SERVICES = ("users", "students")
 
 
 # --- infrastructure ------------------------------------------------------------------
-
-def make_vhost():
-    name = "leerlingbus_students_bench_" + uuid.uuid4().hex[:8]
-    requests.put(f"{MGMT}/api/vhosts/{name}", timeout=10).raise_for_status()
-    requests.put(f"{MGMT}/api/permissions/{name}/guest",
-                 json={"configure": ".*", "write": ".*", "read": ".*"},
-                 timeout=10).raise_for_status()
-    return name
-
-
-def drop_vhost(name):
-    requests.delete(f"{MGMT}/api/vhosts/{name}", timeout=10)
-
 
 def pg_admin(url):
     return sa.create_engine(url, isolation_level="AUTOCOMMIT")
@@ -215,7 +201,7 @@ def count_batch_records(amqp_uri, queues):
 
 
 def run_once(backend, rows, chunk, concurrency, pg_url, instances, keep_logs=False):
-    vhost = make_vhost()
+    vhost = make_vhost("leerlingbus_students_bench")
     amqp_uri = f"{AMQP_BASE}/{vhost}"
     data_dir = Path(tempfile.mkdtemp(prefix=f"leerlingbus-students-bench-{backend}-"))
     urls, cleanup = make_databases(backend, data_dir, pg_url)

@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.uploads.xlsxfactory import make_big_list  # noqa: E402
+from benchsupport import drop_vhost, make_vhost  # noqa: E402
 
-MGMT = os.environ.get("RABBIT_CTL_URI", "http://guest:guest@127.0.0.1:15672")
 AMQP_BASE = os.environ.get("BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 PG_URL = os.environ.get("LEERLINGBUS_TEST_POSTGRES_URL",
                         "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -79,19 +79,6 @@ def bare_read(script, path):
 
 
 # --- infrastructure --------------------------------------------------------------------
-
-def make_vhost():
-    name = "leerlingbus_uploads_bench_" + uuid.uuid4().hex[:8]
-    requests.put(f"{MGMT}/api/vhosts/{name}", timeout=10).raise_for_status()
-    requests.put(f"{MGMT}/api/permissions/{name}/guest",
-                 json={"configure": ".*", "write": ".*", "read": ".*"},
-                 timeout=10).raise_for_status()
-    return name
-
-
-def drop_vhost(name):
-    requests.delete(f"{MGMT}/api/vhosts/{name}", timeout=10)
-
 
 def make_databases(backend, data_dir, pg_url):
     if backend == "sqlite":
@@ -239,7 +226,7 @@ def submit(stack, token, path):
 
 def run_backend(backend, big, load_list, rows, load_rows, pg_url):
     data_dir = Path(tempfile.mkdtemp(prefix=f"lb-uploads-bench-{backend}-"))
-    vhost = make_vhost()
+    vhost = make_vhost("leerlingbus_uploads_bench")
     urls, cleanup = make_databases(backend, data_dir, pg_url)
     stack = Stack(f"{AMQP_BASE}/{vhost}", urls, data_dir)
     try:

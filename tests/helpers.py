@@ -55,6 +55,37 @@ class Api:
         return r.json()["access_token"]
 
 
+API = "/api/v1"
+
+
+def make_institution(api, brin="00AB", name="Het Testcollege", school_type="vo"):
+    r = api.post(f"{API}/institutions", json={"name": name, "brin": brin,
+                                                "school_type": school_type})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def make_admin(api, institution, code="beheer1", password="Geheim-wachtwoord-1"):
+    """An admin of `institution`; returns their token."""
+    r = api.post(f"{API}/users", json={
+        "institution_id": institution["id"], "code": code, "first_name": "Anna",
+        "last_name": "Beheer", "email": f"{code}@school.nl", "password": password,
+        "roles": ["admin"]})
+    assert r.status_code == 201, r.text
+    return api.login(institution["brin"], code, password)
+
+
+def problem(r, status, code=None):
+    """Assert a problem+json answer with that status (and code); returns its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
+    body = r.json()
+    if code is not None:
+        assert body["code"] == code, body
+    assert body["status"] == status
+    return body
+
+
 def wait_until(predicate, timeout=10.0, interval=0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,4 +96,5 @@ def wait_until(predicate, timeout=10.0, interval=0.1):
     raise AssertionError("condition not met in time")
 
 
-__all__ = ["SERVICES", "service_class", "Api", "wait_until"]
+__all__ = ["SERVICES", "service_class", "Api", "wait_until", "make_institution", "make_admin",
+           "problem"]

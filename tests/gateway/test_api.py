@@ -4,24 +4,9 @@ import time
 import jwt
 import pytest
 
-from tests.helpers import service_class, wait_until
+from tests.helpers import make_admin, make_institution, problem, service_class, wait_until
 
 API = "/api/v1"
-
-
-def make_institution(api, brin="00AB", name="Het Testcollege"):
-    r = api.post(f"{API}/institutions", json={"name": name, "brin": brin, "school_type": "vo"})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def make_admin(api, institution, code="beheer1", password="Geheim-wachtwoord-1"):
-    r = api.post(f"{API}/users", json={
-        "institution_id": institution["id"], "code": code, "first_name": "Anna",
-        "last_name": "Beheer", "email": f"{code}@school.nl", "password": password,
-        "roles": ["admin"]})
-    assert r.status_code == 201, r.text
-    return api.login(institution["brin"], code, password)
 
 
 @pytest.fixture
@@ -29,15 +14,6 @@ def school(system):
     inst = make_institution(system)
     admin = make_admin(system, inst)
     return inst, admin
-
-
-def problem(r, status, code):
-    assert r.status_code == status, r.text
-    assert r.headers["Content-Type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    return body
 
 
 def test_health_and_openapi(system):

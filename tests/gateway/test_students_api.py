@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from tests.gateway.test_api import make_admin, make_institution, problem
+from tests.helpers import make_admin, make_institution, problem
 
 API = "/api/v1"
 BSN = "020355889"      # 8-digit 20355889 padded

@@ -11,19 +11,13 @@ from openpyxl import Workbook
 from services.common.db import make_engine
 from tests.helpers import service_class, wait_until
 from tests.oso.oso_support import EXAMPLE_BSN, KEY, example_bytes, with_bsn
+from tests.helpers import problem
 
 API = "/api/v1"
 FULL = "Voorbeelddossier_OV_POVO_full.xml"
 OPT_OUT = "Voorbeelddossier_OV_POVO_opt_out.xml"
 BSN_FULL = EXAMPLE_BSN[FULL]
 BSN_OPT = EXAMPLE_BSN[OPT_OUT]
-
-
-def problem(r, status, code):
-    assert r.status_code == status, r.text
-    assert r.headers["Content-Type"].startswith("application/problem+json")
-    assert r.json()["code"] == code, r.json()
-    return r.json()
 
 
 @pytest.fixture

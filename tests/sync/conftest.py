@@ -1,18 +1,10 @@
 """Fixtures of the connector tests: a school with an admin and a scheduler, and
 a project in the portal built through the gateway (on top of tests/conftest.py)."""
 import pytest
+from tests.helpers import problem  # noqa: F401  (used by the tests here)
 
 API = "/api/v1"
 PASSWORD = "Geheim-wachtwoord-1"
-
-
-def problem(r, status, code=None):
-    assert r.status_code == status, r.text
-    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 def ok(r, status=200):

@@ -15,6 +15,7 @@ from email import policy
 import pytest
 
 from tests.helpers import wait_until
+from tests.helpers import make_admin, make_institution, problem  # noqa: F401  (used by the tests here)
 
 API = "/api/v1"
 
@@ -82,22 +83,6 @@ def service_config(service_config, smtp):
     return config
 
 
-def make_institution(api, brin="00AB", name="Het Testcollege", school_type="vo"):
-    r = api.post(f"{API}/institutions", json={"name": name, "brin": brin,
-                                                "school_type": school_type})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def make_admin(api, institution, code="beheer1", password="Geheim-wachtwoord-1"):
-    r = api.post(f"{API}/users", json={
-        "institution_id": institution["id"], "code": code, "first_name": "Anna",
-        "last_name": "Beheer", "email": f"{code}@school.nl", "password": password,
-        "roles": ["admin"]})
-    assert r.status_code == 201, r.text
-    return api.login(institution["brin"], code, password)
-
-
 @pytest.fixture
 def school(system):
     inst = make_institution(system)
@@ -122,14 +107,6 @@ def verdict(api, token, upload_id, timeout=30, until=("validating",)):
         body = r.json()
         return body if body["status"] not in until else None
     return wait_until(done, timeout=timeout, interval=0.2)
-
-
-def problem(r, status, code):
-    assert r.status_code == status, r.text
-    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert body["code"] == code, body
-    return body
 
 
 def b64(data):
