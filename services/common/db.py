@@ -37,15 +37,18 @@ def _make_psycopg2_green():
 
 
 def make_engine(url: str) -> sa.Engine:
+    """hide_parameters: a database error's message (which nameko logs with its
+    traceback) never carries the statement's values, which may be a BSN."""
     if url.startswith("postgresql"):
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg2://" + url[len("postgresql://"):]
         _make_psycopg2_green()
-        return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                                hide_parameters=True)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=60,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -58,7 +61,7 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url)
+    return sa.create_engine(url, hide_parameters=True)
 
 
 class UnitOfWork:

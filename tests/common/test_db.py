@@ -1,0 +1,64 @@
+"""No BSN reaches a log, even through an unexpected database error."""
+import io
+import logging
+import logging.config
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.exc import IntegrityError
+
+from services.common.db import make_engine
+from services.common.logredact import RedactFilter, redact
+
+BSN = "020355889"
+
+
+def test_redact_masks_long_numbers_only():
+    assert redact(f"Key (bsn)=({BSN}) already exists") == "Key (bsn)=(*********) already exists"
+    assert redact("leerling 123456 in klas h4a") == "leerling 123456 in klas h4a"
+
+
+def test_a_failing_insert_with_a_bsn_is_logged_masked(make_db):
+    """The database's own message names the value (PostgreSQL: `Key (bsn)=(…)`);
+    the filter every process installs masks it in message and traceback."""
+    engine = make_engine(make_db("users"))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactFilter())
+    log = logging.getLogger("test.redact")
+    log.addHandler(handler)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE probe (bsn VARCHAR(9) PRIMARY KEY)"))
+            conn.execute(sa.text("INSERT INTO probe VALUES (:b)"), {"b": BSN})
+        with pytest.raises(IntegrityError) as info:
+            with engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO probe VALUES (:b)"), {"b": BSN})
+        try:
+            raise info.value
+        except IntegrityError:
+            log.exception("unexpected error handling %s", f"student {BSN}")
+    finally:
+        log.removeHandler(handler)
+        engine.dispose()
+    output = stream.getvalue()
+    assert "IntegrityError" in output and "Traceback" in output
+    assert BSN not in output
+    # SQLAlchemy itself never prints the statement's parameters
+    assert "parameters hidden" in str(info.value) or BSN not in str(info.value)
+
+
+def test_the_service_logging_config_installs_the_filter():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "deploy" / "config.yaml").read_text()
+    logging_conf = yaml.safe_load(text.replace("${LEERLINGBUS_LOG_LEVEL:INFO}", "INFO"))["LOGGING"]
+    assert "redact" in logging_conf["handlers"]["console"]["filters"]
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logging.config.dictConfig(logging_conf)
+        assert any(isinstance(f, RedactFilter) for h in root.handlers for f in h.filters)
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
