@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from services.common.errors import DomainError, conflict, error_item, not_found
 from services.common.ids import IdentifierError, mask, normalize_bsn, normalize_onderwijsnummer
 from services.common.outbox import utcnow
+from services.common.times import iso
 
 from . import dossier as dossier_mod
 from . import rules
@@ -41,16 +42,6 @@ _RULE_STATUS = {"file_type_invalid": 415}
 
 
 # --- helpers -----------------------------------------------------------------------
-
-def iso(value):
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.isoformat()
-    return value.isoformat()
-
 
 def _date(text):
     try:

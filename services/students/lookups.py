@@ -4,13 +4,13 @@ dicts the RPC methods answer. Shared by handlers.py and placements.py.
 Every loader takes the caller's institution_id and answers 404 `not_found`
 for a record of another institution, exactly as for a missing one.
 """
-import datetime as dt
 
 import sqlalchemy as sa
 
 from services.common.errors import not_found
 from services.common.ids import mask
 from services.common.paging import page_result  # noqa: F401  (re-exported)
+from services.common.times import as_utc, iso  # noqa: F401  (re-exported)
 
 from . import rules
 from .models import Department, Group, Participation, Project, Student, group_members, groups
@@ -39,22 +39,6 @@ def chunks(seq, size=_IN_CHUNK):
     seq = list(seq)
     for start in range(0, len(seq), size):
         yield seq[start:start + size]
-
-
-def as_utc(value):
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite returns naive UTC timestamps
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
-
-
-def iso(value):
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return as_utc(value).isoformat()
-    return value.isoformat()
 
 
 # --- loaders -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from services.common.errors import DomainError, error_item, not_found, validatio
 from services.common.ids import IdentifierError, normalize_email
 from services.common.outbox import utcnow
 from services.common.paging import page_args
+from services.common.times import as_utc, iso  # noqa: F401  (re-exported)
 
 from . import columns as colspec
 from . import storage
@@ -28,18 +29,6 @@ DEFAULT_ERRORS_SHOWN = 1000
 
 
 # --- serialisation -----------------------------------------------------------
-
-def as_utc(value):
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite returns naive UTC timestamps
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
-
-
-def iso(value):
-    return as_utc(value).isoformat() if value is not None else None
-
 
 def submission_dict(sub, errors_offset=0, errors_limit=DEFAULT_ERRORS_SHOWN, reviewer=False):
     """A submission as the RPC answers it. `reviewer` adds what only helpdesk

@@ -13,24 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.outbox import outbox_table, processed_events_table
+from services.common.tables import Timestamp, make_metadata
 
-# Named constraints keep Alembic's batch mode (SQLite) and PostgreSQL in step.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+metadata = make_metadata()
 
 
 class Base(DeclarativeBase):
     metadata = metadata
-
-
-Timestamp = sa.DateTime(timezone=True)
 
 
 class Submission(Base):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import DomainError, conflict, error_item, not_found, validation_error
 from services.common.outbox import utcnow
+from services.common.times import iso
 
 from . import passwords, rules
 from .models import Institution, LoginThrottle, User, login_throttle, users
@@ -27,10 +28,6 @@ PLATFORM_NAME = "Leerlingbus platform"
 
 
 # --- serialisation ------------------------------------------------------------
-
-def iso(value):
-    return rules.as_utc(value).isoformat() if value is not None else None
-
 
 def institution_dict(inst):
     return {

@@ -4,12 +4,12 @@ Validation and normalisation of institution and user data, role rules, login
 throttle maths. Nothing here touches a database or the broker: every function
 takes values and returns values (or error items, see services/common/errors).
 """
-import datetime as dt
 import math
 
 from services.common.errors import error_item, validation_error
 from services.common.ids import IdentifierError, normalize_brin, normalize_email, normalize_postcode
 from services.common.paging import page_args  # noqa: F401  (re-exported)
+from services.common.times import as_utc  # noqa: F401  (re-exported)
 
 SCHOOL_TYPES = ("vo", "mbo")
 USER_TYPES = ("student", "employee", "guardian")
@@ -441,14 +441,6 @@ def throttle_delay(failures):
     if exponent >= 9:  # 2**9 = 512 > 300
         return MAX_WAIT_SECONDS
     return min(2 ** exponent, MAX_WAIT_SECONDS)
-
-
-def as_utc(value):
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite returns naive UTC timestamps
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
 
 
 def throttle_remaining(failures, last_failure_at, now):
