@@ -184,5 +184,14 @@ class ImportPreview(BaseSchema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+class ImportStudents(BaseSchema):
+    registered = fields.Integer(metadata={"description": "student records added now"})
+    deferred = fields.Boolean(metadata={
+        "description": "true when the students service did not answer: the student records "
+                       "follow from the accounts' events shortly after"})
+
+
 class ImportResult(BaseSchema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    students = fields.Nested(ImportStudents, metadata={
+        "description": "users imported as students (as_students): their student records"})

@@ -1,3 +1,5 @@
+import logging
+
 from services.common.errors import DomainError, forbidden
 
 from .. import schemas as s
@@ -5,6 +7,20 @@ from ..auth import has_role
 from ..routing import route
 
 MANAGERS = ("admin", "helpdesk")
+
+log = logging.getLogger("gateway")
+
+
+def _register_student(ctx, institution_id, user):
+    """A student account gets its student record at once (students owns it);
+    when the students service does not answer, its reaction to the account's
+    event adds the record later, so the answer stays the user's."""
+    if user.get("type") != "student":
+        return
+    try:
+        ctx.call("students", "register_students", institution_id, [user["code"]])
+    except DomainError as exc:
+        log.warning("student record of a new student account deferred: %s", exc.code)
 
 
 @route("GET", "/users", roles=MANAGERS, query=s.UserListQuery, response=s.UserPage,
@@ -23,7 +39,9 @@ def list_users(ctx):
 def create_user(ctx):
     data = dict(ctx.body)
     institution_id = ctx.institution_id(data.pop("institution_id", None))
-    return ctx.call("users", "create_user", institution_id, data)
+    user = ctx.call("users", "create_user", institution_id, data)
+    _register_student(ctx, institution_id, user)
+    return user
 
 
 def _own_or_managed(ctx, code):
@@ -48,6 +66,8 @@ def update_user(ctx, code):
     institution_id = ctx.institution_id(ctx.query.get("institution_id"))
     user = ctx.call("users", "update_user", institution_id, code, ctx.body)
     ctx.app.principals.drop(institution_id=institution_id, code=code)
+    if "type" in ctx.body or "is_student" in ctx.body:
+        _register_student(ctx, institution_id, user)
     return user
 
 

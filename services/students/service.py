@@ -19,12 +19,15 @@ from nameko.timer import timer
 
 from services.common import config as cfg
 from services.common.db import Database
-from services.common.errors import DomainError
+from services.common.errors import DomainError, validation_error
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import handlers, placements
+from . import accounts, handlers, placements, rules
 
 log = logging.getLogger(__name__)
+
+# How often planned leaves whose day has come are carried out (seconds).
+PLANNED_LEAVES_INTERVAL = 600
 
 
 def durable_event_handler(source_service, event_type):
@@ -87,6 +90,13 @@ class StudentsService:
                                             project_id, actor)
 
     @domain_rpc
+    def register_students(self, institution_id, codes):
+        """A record for every student account among `codes` that has none
+        (accounts made by the users service alone); idempotent."""
+        with self.db() as uow:
+            return accounts.register_students(uow, self.users_batch, institution_id, codes)
+
+    @domain_rpc
     def get_student(self, institution_id, student_number, reveal_bsn=False, actor=None):
         with self.db() as uow:
             return handlers.get_student(uow, self.users, institution_id, student_number,
@@ -100,17 +110,40 @@ class StudentsService:
 
     @domain_rpc
     def list_students(self, institution_id, q=None, home_class=None, year_of_education=None,
-                      track=None, registered=None, type=None, page=1, page_size=50):
+                      track=None, registered=None, type=None, page=1, page_size=50, left=None):
         with self.db() as uow:
             return handlers.list_students(uow, self.users, institution_id, q, home_class,
                                           year_of_education, track, registered, type,
-                                          page, page_size)
+                                          page, page_size, left)
 
     @domain_rpc
     def leave_student(self, institution_id, student_number, date=None, actor=None):
         with self.db() as uow:
             return handlers.leave_student(uow, self.users, institution_id, student_number,
                                           date, actor)
+
+    @domain_rpc
+    def cancel_leave(self, institution_id, student_number, actor=None):
+        with self.db() as uow:
+            return handlers.cancel_leave(uow, self.users, institution_id, student_number, actor)
+
+    @domain_rpc
+    def run_planned_leaves(self, as_of=None):
+        """Carry out the planned leaves due on `as_of` (YYYY-MM-DD; default
+        today). The timer below does this; operators may too."""
+        errors = []
+        day = rules.clean_date("date", as_of, errors) if as_of is not None else None
+        if errors:
+            raise validation_error(errors)
+        with self.db() as uow:
+            return {"carried_out": handlers.carry_out_planned_leaves(uow, self.users, day)}
+
+    @timer(interval=PLANNED_LEAVES_INTERVAL)
+    def planned_leaves(self):
+        with self.db() as uow:
+            done = handlers.carry_out_planned_leaves(uow, self.users)
+        if done:
+            log.info("carried out %d planned leave(s)", len(done))
 
     @domain_rpc
     def bsn_audit(self, institution_id, student_number=None, page=1, page_size=50):
@@ -147,6 +180,12 @@ class StudentsService:
                                                page_size)
 
     @domain_rpc
+    def update_department(self, institution_id, project_id, department_code, changes):
+        with self.db() as uow:
+            return placements.update_department(uow, institution_id, project_id,
+                                                department_code, changes)
+
+    @domain_rpc
     def set_learning_paths(self, institution_id, project_id, department_code, paths):
         with self.db() as uow:
             return placements.set_learning_paths(uow, institution_id, project_id,
@@ -155,9 +194,10 @@ class StudentsService:
     # --- participations and packages ---------------------------------------------------
 
     @domain_rpc
-    def create_participation(self, institution_id, project_id, data):
+    def create_participation(self, institution_id, project_id, data, actor=None):
         with self.db() as uow:
-            return placements.create_participation(uow, institution_id, project_id, data)
+            return placements.create_participation(uow, institution_id, project_id, data,
+                                                   actor)
 
     @domain_rpc
     def create_participations(self, institution_id, project_id, rows):
@@ -226,10 +266,10 @@ class StudentsService:
             return placements.list_groups(uow, institution_id, project_id, page, page_size)
 
     @domain_rpc
-    def set_group_members(self, institution_id, group_id, student_numbers):
+    def set_group_members(self, institution_id, group_id, student_numbers, actor=None):
         with self.db() as uow:
             return placements.set_group_members(uow, institution_id, group_id,
-                                                student_numbers)
+                                                student_numbers, actor)
 
     @domain_rpc
     def placements_csv(self, institution_id, project_id):
@@ -238,10 +278,10 @@ class StudentsService:
 
     # --- events from the users service --------------------------------------------------
 
-    def _handle_event(self, handler, payload):
+    def _handle_event(self, handler, payload, *args):
         try:
             with self.db() as uow:
-                return handler(uow, payload)
+                return handler(uow, *args, payload)
         except Exception:
             delay = float(cfg.setting("STUDENTS_EVENT_RETRY_DELAY", self.config, 2))
             log.exception("handling a %s event failed; it is requeued in %.0f s",
@@ -258,6 +298,28 @@ class StudentsService:
     @durable_event_handler("users", "user_unarchived")
     def on_user_unarchived(self, payload):
         return self._handle_event(handlers.on_user_unarchived, payload)
+
+    # Every student user has a record (accounts.py): the safety net behind
+    # register_students, for accounts made by the users service alone.
+    @durable_event_handler("users", "user_created")
+    def on_user_created(self, payload):
+        return self._handle_event(accounts.on_user_created, payload, self.users)
+
+    @durable_event_handler("users", "users_created_batch")
+    def on_users_created_batch(self, payload):
+        return self._handle_event(accounts.on_users_created_batch, payload, self.users_batch)
+
+    @durable_event_handler("users", "user_updated")
+    def on_user_updated(self, payload):
+        return self._handle_event(accounts.on_user_updated, payload, self.users)
+
+    @durable_event_handler("users", "user_discarded")
+    def on_user_discarded(self, payload):
+        return self._handle_event(accounts.on_user_discarded, payload)
+
+    @durable_event_handler("users", "users_discarded_batch")
+    def on_users_discarded_batch(self, payload):
+        return self._handle_event(accounts.on_users_discarded_batch, payload)
 
     # --- outbox ---------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ Users go through the users service's batch RPCs (create_users, update_users,
 archive_user, discard_users); participations through the students service.
 """
 import hashlib
+import logging
 
 from services.common.errors import DomainError, conflict, error_item, not_found, validation_error
 from services.common.ids import IdentifierError, normalize_email, normalize_postcode
@@ -20,6 +21,8 @@ from services.common.outbox import utcnow
 from . import csvfile, storage
 from .handlers import clean_filename, iso, to_id
 from .models import Import
+
+log = logging.getLogger(__name__)
 
 ORIGINAL = "original.csv"
 MODES = ("import", "update", "sync")
@@ -40,6 +43,7 @@ LABELS = {
     "programme": "Opleiding", "home_class": "Stamklas", "learning_path": "Leerpad",
     "lwoo": "LWOO",
 }
+USER_TYPES_NL = {"employee": "medewerker", "guardian": "ouder/verzorger"}
 _TRUE = ("1", "ja", "j", "true", "yes", "y", "x")
 _FALSE = ("0", "nee", "n", "false", "no", "")
 
@@ -249,14 +253,20 @@ def _preview_users(imp, table, fields, options, users):
                 seen[code] = number
         parsed.append((number, clean, errors))
     existing = _users_by_code(users, iid, seen)
-    rows, plan = [], {"create": [], "update": [], "archive": []}
+    rows, plan = [], {"create": [], "update": [], "archive": [], "students": []}
     fingerprints = {}
     for number, clean, errors in parsed:
         code = clean.get("code")
         entry = {"row": number, "code": code, "action": "error", "changes": {}, "errors": errors,
                  "note": None}
-        if not errors:
-            current = existing.get(code)
+        current = existing.get(code) if not errors else None
+        if current is not None and options["as_students"] and current.get("type") != "student":
+            kind = USER_TYPES_NL.get(current.get("type"), "andere gebruiker")
+            entry["errors"] = [_row_error(
+                number, headers[fields["code"]], "code", "user_not_student",
+                f"Gebruiker {code} bestaat al als {kind} en wordt niet als leerling "
+                "toegevoegd. Wijzig zo nodig de soort gebruiker bij Beheer > Gebruikers.")]
+        elif not errors:
             if current is not None:
                 fingerprints[code] = current["updated_at"]
                 if mode == "import":
@@ -288,6 +298,9 @@ def _preview_users(imp, table, fields, options, users):
                                                            values.items()
                                                            if f not in ("code", "is_student")})
                     plan["create"].append(values)
+        if options["as_students"] and not entry["errors"] \
+                and (current is not None or entry["action"] == "create"):
+            plan["students"].append(code)
         rows.append(entry)
     if options["archive_missing"]:
         students = _active_students(users, iid)
@@ -461,6 +474,24 @@ def _changed_since(users, iid, fingerprints):
     return changed
 
 
+def _register_students(students, iid, codes):
+    """Student records for the imported student accounts (the students service
+    owns them). When it does not answer, its reaction to the accounts' events
+    adds them shortly after; the import itself is done. Returns how many
+    records were added now (None: deferred)."""
+    registered = 0
+    try:
+        for start in range(0, len(codes), RPC_CHUNK):
+            result = students.register_students(iid, codes[start:start + RPC_CHUNK],
+                                                timeout=120)
+            registered += len(result["registered"])
+    except DomainError as exc:
+        log.warning("student records of an import deferred to the account events: %s",
+                    exc.code)
+        return None
+    return registered
+
+
 def _save(db, import_id, institution_id, **values):
     with db() as uow:
         imp = _load(uow.session, import_id, institution_id)
@@ -506,6 +537,7 @@ def commit(db, settings, users, students, import_id, institution_id, actor=None)
             for code in plan["archive"]:
                 user = users.archive_user(iid, code)
                 undo["archived"][code] = user["updated_at"]
+            registered = _register_students(students, iid, plan.get("students") or [])
         except DomainError:
             _save(db, import_id, institution_id, status="failed", undo=undo,
                   result={"counts": {"created": len(undo["created"]),
@@ -515,7 +547,9 @@ def commit(db, settings, users, students, import_id, institution_id, actor=None)
             raise
         result = {"counts": {"created": len(undo["created"]), "updated": len(undo["updated"]),
                              "unchanged": counts["unchanged"],
-                             "archived": len(undo["archived"]), "failed": counts["error"]}}
+                             "archived": len(undo["archived"]), "failed": counts["error"]},
+                  "students": {"registered": registered or 0,
+                               "deferred": registered is None}}
     else:
         undo = {"participations": []}
         failed = counts["error"]

@@ -60,13 +60,24 @@ def _current(user):
     return values
 
 
-def _created_event(user):
-    return {
+def _created_event(user, origin=None):
+    """`origin`: the service that creates the account as part of its own
+    operation ("students" for a student record made with it); consumers that
+    react to new accounts skip what that service is already doing."""
+    data = {
         "user_id": user.id, "code": user.code, "type": user.type,
         "roles": sorted(user.roles or []), "initials": user.initials,
         "first_name": user.first_name, "prefix": user.prefix,
         "last_name": user.last_name, "email": user.email,
     }
+    if origin is not None:
+        data["origin"] = origin
+    return data
+
+
+def _origin(value):
+    return value if isinstance(value, str) and value.isidentifier() and len(value) <= 30 \
+        else None
 
 
 # --- helpers --------------------------------------------------------------------
@@ -271,7 +282,7 @@ def institution_by_upload_code(uow, code):
 
 # --- creating users ---------------------------------------------------------------
 
-def _insert_users(uow, inst, rows, batch, batch_events=False):
+def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None):
     """Validate every row, then insert them all in one statement. Raises one
     DomainError for all bad rows; writes nothing then. With `batch_events` the
     new users are announced as `users_created_batch` events of up to
@@ -330,27 +341,29 @@ def _insert_users(uow, inst, rows, batch, batch_events=False):
     if batch_events:
         for chunk in _chunks(created, EVENT_CHUNK):
             uow.add_event("users_created_batch", inst_id, {
-                "count": len(chunk), "users": [_created_event(user) for user in chunk]})
+                "count": len(chunk),
+                "users": [_created_event(user, origin) for user in chunk]})
     else:
         for user in created:
-            uow.add_event("user_created", inst_id, _created_event(user))
+            uow.add_event("user_created", inst_id, _created_event(user, origin))
     uow.commit()
     return [user_dict(user) for user in created]
 
 
-def create_user(uow, institution_id, data):
+def create_user(uow, institution_id, data, origin=None):
     inst = _institution(uow.session, institution_id)
-    return _insert_users(uow, inst, [data], batch=False)[0]
+    return _insert_users(uow, inst, [data], batch=False, origin=_origin(origin))[0]
 
 
-def create_users(uow, institution_id, rows, batch_events=False):
+def create_users(uow, institution_id, rows, batch_events=False, origin=None):
     """Create many users at once (all or nothing). `batch_events=True` (the
     loaders: students.create_students) publishes one `users_created_batch` per
     EVENT_CHUNK users: a confirmed message per row would be the slowest step."""
     inst = _institution(uow.session, institution_id)
     _check_rows(rows)
     return {"created": _insert_users(uow, inst, list(rows), batch=True,
-                                     batch_events=bool(batch_events))}
+                                     batch_events=bool(batch_events),
+                                     origin=_origin(origin))}
 
 
 def discard_users(uow, institution_id, codes, batch_events=False, now=None):

@@ -75,14 +75,14 @@ class UsersService:
     # --- users ------------------------------------------------------------------
 
     @domain_rpc
-    def create_user(self, institution_id, data):
+    def create_user(self, institution_id, data, origin=None):
         with self.db() as uow:
-            return handlers.create_user(uow, institution_id, data)
+            return handlers.create_user(uow, institution_id, data, origin)
 
     @domain_rpc
-    def create_users(self, institution_id, rows, batch_events=False):
+    def create_users(self, institution_id, rows, batch_events=False, origin=None):
         with self.db() as uow:
-            return handlers.create_users(uow, institution_id, rows, batch_events)
+            return handlers.create_users(uow, institution_id, rows, batch_events, origin)
 
     @domain_rpc
     def discard_users(self, institution_id, codes, batch_events=False):

@@ -186,6 +186,23 @@ def test_batch_of_2000_is_fast_and_writes_events_in_bulk(uow, school, users_db):
     assert elapsed < 10, f"2000 rows took {elapsed:.1f}s"
 
 
+def test_creation_events_name_the_service_that_creates_the_account(uow, school, users_db):
+    with uow() as u:
+        handlers.create_user(u, school["id"], student("7001"))
+    with uow() as u:
+        handlers.create_user(u, school["id"], student("7002"), origin="students")
+    with uow() as u:
+        handlers.create_users(u, school["id"], [student("7003")], batch_events=True,
+                              origin="students")
+    with uow() as u:   # not a service name: left out
+        handlers.create_user(u, school["id"], student("7004"), origin="drop table; --")
+    first, second, fourth = events(users_db, "user_created")
+    assert "origin" not in first["data"] and "origin" not in fourth["data"]
+    assert second["data"]["origin"] == "students"
+    (batch,) = events(users_db, "users_created_batch")
+    assert batch["data"]["users"][0]["origin"] == "students"
+
+
 def test_batch_with_bad_row_writes_nothing(uow, school, users_db):
     rows = [student(str(100000 + i)) for i in range(2000)]
     rows[1499] = student("15OO")          # letters in a student number
