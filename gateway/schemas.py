@@ -229,6 +229,12 @@ class StudentUpdate(BaseSchema):
     track = fields.String(allow_none=True, validate=length(0, 40))
 
 
+LEAVE_STATUS = fields.String(validate=one_of("active", "leaving", "left"), metadata={
+    "description": "active; leaving: a leave date in the future is planned (carried out on "
+                   "that day); left: the student left school (participations removed, user "
+                   "archived)"})
+
+
 class Student(BaseSchema):
     student_number = fields.String()
     type = fields.String()
@@ -241,6 +247,9 @@ class Student(BaseSchema):
     registered = fields.Boolean()
     archived = fields.Boolean()
     left_at = fields.String(allow_none=True)
+    leave_date = fields.String(allow_none=True, metadata={
+        "description": "YYYY-MM-DD: the day the student leaves or left"})
+    status = LEAVE_STATUS
     initials = fields.String(allow_none=True)
     first_name = fields.String()
     prefix = fields.String(allow_none=True)
@@ -267,6 +276,9 @@ class StudentListQuery(PageQuery):
     track = fields.String(load_default=None)
     registered = fields.Boolean(load_default=None)
     type = fields.String(load_default=None, **STUDENT_TYPE)
+    left = fields.Boolean(load_default=None, metadata={
+        "description": "false: leave out students who left school (a planned leave still "
+                       "shows); true: only those who left"})
 
 
 class RevealQuery(QuerySchema):
@@ -274,13 +286,17 @@ class RevealQuery(QuerySchema):
 
 
 class LeaveRequest(BaseSchema):
-    date = fields.Date(allow_none=True)
+    date = fields.Date(allow_none=True, metadata={
+        "description": "the day the student leaves (default today); a day in the future is "
+                       "planned and carried out on that day"})
 
 
 class LeaveResult(BaseSchema):
     student_number = fields.String()
     removed_participations = fields.List(fields.Integer())
     archived = fields.Boolean()
+    leave_date = fields.String(metadata={"description": "YYYY-MM-DD"})
+    status = LEAVE_STATUS
 
 
 class AuditQuery(PageQuery):
@@ -313,6 +329,14 @@ class DepartmentCreate(BaseSchema):
     education = fields.String(required=True, validate=length(1, 100))
     home_class_authority = fields.String(required=True, validate=one_of("portal", "desktop"))
     learning_paths = fields.List(fields.Nested(LearningPath), load_default=list)
+
+
+class DepartmentUpdate(BaseSchema):
+    home_class_authority = fields.String(validate=one_of("portal", "desktop"), metadata={
+        "description": "who leads the home classes from now on: portal (school staff and "
+                       "mentors) or desktop (the scheduler's application)"})
+    year_of_education = fields.Integer(validate=between(1, 8))
+    education = fields.String(validate=length(1, 100))
 
 
 class Department(DepartmentCreate):

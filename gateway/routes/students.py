@@ -11,6 +11,9 @@ from ..routing import route
 
 ADMIN = ("admin",)
 READERS = ("admin", "mentor")
+# Who reads projects and departments: the helpdesk chooses a project to approve
+# a list (naming the institution), the scheduler passes one to the connector.
+PROJECT_READERS = READERS + ("scheduler", "helpdesk")
 
 
 def actor(ctx):
@@ -70,12 +73,20 @@ def update_student(ctx, student_number):
 
 
 @route("POST", "/students/<student_number>/leave", roles=ADMIN, body=s.LeaveRequest,
-       response=s.LeaveResult, summary="A student leaves: removes this and next year's "
-       "participations and archives the user", tag="students", errors=(400, 401, 403, 404, 422))
+       response=s.LeaveResult, summary="A student leaves on a date: removes this and next "
+       "year's participations and archives the user; a future date is planned and carried "
+       "out on that day", tag="students", errors=(400, 401, 403, 404, 422))
 def leave_student(ctx, student_number):
     day = ctx.body.get("date")
     return ctx.call("students", "leave_student", own(ctx), student_number,
                     date=day.isoformat() if day else None, actor=actor(ctx))
+
+
+@route("DELETE", "/students/<student_number>/leave", roles=ADMIN, response=s.Student,
+       summary="Withdraw a planned leave (a student who left already: restore the user)",
+       tag="students", errors=(401, 403, 404, 409))
+def cancel_leave(ctx, student_number):
+    return ctx.call("students", "cancel_leave", own(ctx), student_number, actor=actor(ctx))
 
 
 @route("GET", "/audit/bsn", roles=ADMIN, query=s.AuditQuery,
@@ -87,10 +98,17 @@ def bsn_audit(ctx):
 
 
 # -- projects and departments ------------------------------------------------
-@route("GET", "/projects", roles=READERS, response=s.ProjectPage, summary="Schedule projects",
+def scoped(ctx):
+    """The institution of a project read: the helpdesk names it
+    (institution_id), everyone else reads their own."""
+    return ctx.institution_id(ctx.query.get("institution_id"))
+
+
+@route("GET", "/projects", roles=PROJECT_READERS, query=s.InstitutionScopeQuery,
+       response=s.ProjectPage, summary="Schedule projects (helpdesk: of institution_id)",
        tag="placements")
 def list_projects(ctx):
-    return as_page(ctx.call("students", "list_projects", own(ctx)))
+    return as_page(ctx.call("students", "list_projects", scoped(ctx)))
 
 
 @route("POST", "/projects", roles=ADMIN, body=s.ProjectCreate, response=s.Project, status=201,
@@ -100,17 +118,27 @@ def create_project(ctx):
     return ctx.call("students", "create_project", own(ctx), ctx.body)
 
 
-@route("GET", "/projects/<int:project_id>", roles=READERS, response=s.Project,
+@route("GET", "/projects/<int:project_id>", roles=PROJECT_READERS,
+       query=s.InstitutionScopeQuery, response=s.Project,
        summary="One schedule project", tag="placements")
 def get_project(ctx, project_id):
-    return ctx.call("students", "get_project", own(ctx), project_id)
+    return ctx.call("students", "get_project", scoped(ctx), project_id)
 
 
-@route("GET", "/projects/<int:project_id>/departments", roles=READERS,
-       response=s.DepartmentPage,
-       summary="Departments of a project", tag="placements")
+@route("GET", "/projects/<int:project_id>/departments", roles=PROJECT_READERS,
+       query=s.InstitutionScopeQuery, response=s.DepartmentPage,
+       summary="Departments of a project (with who leads their home classes)",
+       tag="placements")
 def list_departments(ctx, project_id):
-    return as_page(ctx.call("students", "list_departments", own(ctx), project_id))
+    return as_page(ctx.call("students", "list_departments", scoped(ctx), project_id))
+
+
+@route("PATCH", "/projects/<int:project_id>/departments/<code>", roles=ADMIN,
+       body=s.DepartmentUpdate, response=s.Department,
+       summary="Change a department: who leads its home classes (from now on), year, "
+       "education", tag="placements", errors=(400, 401, 403, 404, 422))
+def update_department(ctx, project_id, code):
+    return ctx.call("students", "update_department", own(ctx), project_id, code, ctx.body)
 
 
 @route("POST", "/projects/<int:project_id>/departments", roles=ADMIN, body=s.DepartmentCreate,
@@ -153,7 +181,8 @@ def list_participations(ctx, project_id):
        summary="Place a student in a department (one participation per student per project)",
        tag="placements", errors=(400, 401, 403, 404, 409, 422))
 def create_participation(ctx, project_id):
-    return ctx.call("students", "create_participation", own(ctx), project_id, ctx.body)
+    return ctx.call("students", "create_participation", own(ctx), project_id, ctx.body,
+                    actor(ctx))
 
 
 @route("GET", "/participations/<int:participation_id>", roles=READERS,
@@ -215,4 +244,4 @@ def create_group(ctx, project_id):
        errors=(400, 401, 403, 404, 422))
 def set_group_members(ctx, group_id):
     return ctx.call("students", "set_group_members", own(ctx), group_id,
-                    ctx.body["student_numbers"])
+                    ctx.body["student_numbers"], actor(ctx))

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 # Batch events carry up to this many records each.
 EVENT_CHUNK = 500
+# Accounts this service creates together with their record carry this origin in
+# users' creation events, so the account reactions below skip them.
+ORIGIN = "students"
 try:
     LOCAL_TZ = ZoneInfo("Europe/Amsterdam")
 except Exception:  # pragma: no cover - no time zone database installed
@@ -162,7 +165,8 @@ def create_student(uow, users, institution_id, data, actor=None):
     _release(uow)
 
     user = _create_accounts(users, iid, [number], users.create_user, iid, {
-        "code": number, "type": "student", "roles": ["student"], **personal})
+        "code": number, "type": "student", "roles": ["student"], **personal},
+        origin=ORIGIN)
     try:
         now = utcnow()
         student = _insert_student(uow, dict(record, institution_id=iid, user_id=user["id"],
@@ -283,7 +287,7 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
     created = _create_accounts(
         users, iid, numbers, users.create_users, iid,
         [{"code": r["student_number"], "type": "student", "roles": ["student"], **p}
-         for r, p in zip(records, personals)], batch_events=True)["created"]
+         for r, p in zip(records, personals)], batch_events=True, origin=ORIGIN)["created"]
     user_ids = {u["code"]: u["id"] for u in created}
     try:
         _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor)
@@ -366,17 +370,20 @@ def get_student(uow, users, institution_id, student_number, reveal_bsn=False, ac
 
 def list_students(uow, users, institution_id, q=None, home_class=None,
                   year_of_education=None, track=None, registered=None, type=None,
-                  page=1, page_size=50):
+                  page=1, page_size=50, left=None):
     """Students of the institution, ordered by student number, masked.
 
     `q` matches name or e-mail (through users.find_codes), the student number
     (also as a substring, as the user's code) or, when it is a valid BSN, the
-    exact BSN. `registered` keeps students who have (not) logged in.
+    exact BSN. `registered` keeps students who have (not) logged in. `left`
+    false leaves out students who left school (a planned leave still shows);
+    true keeps only them.
     """
     page, page_size = rules.page_args(page, page_size)
     home_class, year, track, student_type = rules.check_list_filters(
         home_class, year_of_education, track, type)
     registered = rules.check_registered(registered)
+    left = rules.check_left(left)
     iid = lookups.to_id(institution_id)
     if iid is None:
         return lookups.page_result([], 0, page, page_size)
@@ -393,6 +400,9 @@ def list_students(uow, users, institution_id, q=None, home_class=None,
         conditions.append(sa.func.lower(students.c.track) == track.lower())
     if student_type is not None:
         conditions.append(students.c.type == student_type)
+    if left is not None:
+        conditions.append(students.c.left_at.is_not(None) if left
+                          else students.c.left_at.is_(None))
     if q:
         matches = [students.c.student_number == q]
         codes = users.find_codes(iid, q=q, registered=None)
@@ -490,15 +500,16 @@ def update_student(uow, users, institution_id, student_number, changes, actor=No
 # --- a student leaving school -----------------------------------------------------------
 
 def _leave(uow, student, day, source, event_id=None):
-    """Remove the student's participations in the school year of `day` and the
-    next one, mark the record as left (student_left, once), and record
-    `event_id` as processed, in one transaction. Returns the removed ids."""
+    """Carry out a student's leaving as of `day`: remove the participations in
+    the projects of that day's school year and later ones (this and next
+    year's, and any further), mark the record as left with `day` as its leave
+    date (student_left, once), and record `event_id` as processed, in one
+    transaction. Returns the removed participation ids."""
     session = uow.session
-    years = [rules.school_year_of(day)]
-    years.append(rules.next_school_year(years[0]))
+    first_year = rules.school_year_of(day)
     project_ids = list(session.execute(sa.select(Project.id).where(
         Project.institution_id == student.institution_id,
-        Project.school_year.in_(years))).scalars())
+        Project.school_year >= first_year)).scalars())
     removed = []
     for part, dept_code, project in placements.participations_in(session, student.id,
                                                                   project_ids):
@@ -508,10 +519,12 @@ def _leave(uow, student, day, source, event_id=None):
     if student.left_at is None:
         now = utcnow()
         student.left_at = now
+        student.leave_date = day
         student.updated_at = now
         uow.add_event("student_left", student.institution_id, {
             "student_number": student.student_number, "user_id": student.user_id,
-            "date": day.isoformat(), "school_years": years,
+            "date": day.isoformat(), "school_years": [first_year,
+                                                      rules.next_school_year(first_year)],
             "removed_participations": removed, "source": source})
     if event_id is not None:
         session.execute(sa.insert(processed_events).values(event_id=event_id,
@@ -520,21 +533,102 @@ def _leave(uow, student, day, source, event_id=None):
     return removed
 
 
-def leave_student(uow, users, institution_id, student_number, date=None, actor=None):
-    """The student leaves school on `date` (default today): participations in
-    that school year's projects and next year's are removed, then the account
-    is archived. Repeating it is harmless (so is the user_archived event that
-    follows)."""
+def _leave_result(student, removed, archived):
+    return {"student_number": student.student_number, "removed_participations": removed,
+            "archived": archived, "leave_date": iso(student.leave_date),
+            "status": rules.leave_status(student.leave_date, student.left_at)}
+
+
+def leave_student(uow, users, institution_id, student_number, date=None, actor=None,
+                  as_of=None):
+    """The student leaves school on `date` (default today).
+
+    A date in the future is stored as planned: the student shows as leaving
+    and nothing else changes until that day, when carry_out_planned_leaves
+    does what follows. Today or a past date is carried out now: the
+    participations of that date's school year and later are removed and the
+    account is archived. Asking again for a planned leave moves its date;
+    for a student who left already it changes nothing (nor does the
+    user_archived event that follows)."""
+    today_ = as_of or today()
     student = lookups.load_student(uow.session, institution_id, student_number,
                                    for_update=True)
     errors = []
-    day = rules.clean_date("date", date, errors) if date is not None else None
+    day = rules.clean_leave_date(date, errors, today_)
     if errors:
         raise validation_error(errors)
-    removed = _leave(uow, student, day or today(), source="leave")
+    day = day or today_
+    if student.left_at is not None:
+        _release(uow)
+        users.archive_user(student.institution_id, student.student_number)
+        return _leave_result(student, [], True)
+    if day > today_:
+        if student.leave_date != day:
+            student.leave_date = day
+            student.updated_at = utcnow()
+            uow.add_event("student_leave_planned", student.institution_id, {
+                "student_number": student.student_number, "user_id": student.user_id,
+                "date": day.isoformat()})
+            uow.commit()
+        return _leave_result(student, [], False)
+    removed = _leave(uow, student, day, source="leave")
     users.archive_user(student.institution_id, student.student_number)
-    return {"student_number": student.student_number, "removed_participations": removed,
-            "archived": True}
+    return _leave_result(student, removed, True)
+
+
+def cancel_leave(uow, users, institution_id, student_number, actor=None):
+    """Withdraw a planned leave. A student who left already is brought back by
+    restoring the user (409 here)."""
+    student = lookups.load_student(uow.session, institution_id, student_number,
+                                   for_update=True)
+    if student.left_at is not None:
+        raise conflict("student_already_left", rules.message("student_already_left"))
+    if student.leave_date is not None:
+        student.leave_date = None
+        student.updated_at = utcnow()
+        uow.add_event("student_leave_cancelled", student.institution_id, {
+            "student_number": student.student_number, "user_id": student.user_id})
+        uow.commit()
+    else:
+        _release(uow)
+    return lookups.student_view(student, _user_of(users, student.institution_id,
+                                                  student.student_number))
+
+
+def carry_out_planned_leaves(uow, users, as_of=None, limit=500):
+    """Carry out every planned leave whose day has come (run by a timer, and
+    by operators through the RPC). The account is archived first: when the
+    users service does not answer, the student waits for the next run. Then
+    the leaving itself, in a transaction per student (the user_archived event
+    that follows finds it done, or does it with the planned date). Returns the
+    student numbers handled."""
+    day = as_of or today()
+    session = uow.session
+    due = list(session.execute(
+        sa.select(Student.id).where(Student.leave_date <= day, Student.left_at.is_(None))
+        .order_by(Student.leave_date, Student.id).limit(limit)).scalars())
+    _release(uow)
+    done = []
+    for student_id in due:
+        student = session.execute(sa.select(Student).where(Student.id == student_id)
+                                  .with_for_update()).scalar_one_or_none()
+        if student is None or student.left_at is not None or student.leave_date is None \
+                or student.leave_date > day:
+            _release(uow)
+            continue
+        iid, number, leave_day = student.institution_id, student.student_number, \
+            student.leave_date
+        _release(uow)
+        try:
+            users.archive_user(iid, number)
+        except DomainError as exc:
+            log.warning("a planned leave waits for the next run: %s", exc.code)
+            continue
+        student = session.execute(sa.select(Student).where(Student.id == student_id)
+                                  .with_for_update()).scalar_one()
+        _leave(uow, student, leave_day, source="planned")
+        done.append(number)
+    return done
 
 
 # --- events from the users service ---------------------------------------------------
@@ -599,6 +693,8 @@ def on_user_archived(uow, payload):
             return "ignored"
         day = occurred.astimezone(LOCAL_TZ).date() if occurred and occurred.tzinfo \
             else today()
+        if student.leave_date is not None and student.leave_date <= day:
+            day = student.leave_date  # a planned leave being carried out
         _leave(uow, student, day, source="user_archived", event_id=event_id)
         return "applied"
     except IntegrityError:  # another worker processed the same event just now
@@ -619,8 +715,10 @@ def on_user_unarchived(uow, payload):
         if _already_processed(session, event_id):
             return "duplicate"
         student = _student_for_event(session, iid, data)
-        if student is not None and student.left_at is not None:
+        if student is not None and (student.left_at is not None
+                                    or student.leave_date is not None):
             student.left_at = None
+            student.leave_date = None
             student.updated_at = utcnow()
         _mark_processed(uow, event_id)
         return "applied" if student is not None else "ignored"

@@ -161,6 +161,8 @@ def student_view(student, user=None, reveal=False):
         "registered": user.get("last_login_at") is not None,
         "archived": bool(user.get("archived")),
         "left_at": iso(student.left_at),
+        "leave_date": iso(student.leave_date),
+        "status": rules.leave_status(student.leave_date, student.left_at),
         "created_at": iso(student.created_at), "updated_at": iso(student.updated_at),
     })
     return view

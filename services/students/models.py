@@ -49,7 +49,10 @@ class Student(Base):
     year_of_education: Mapped[int | None] = mapped_column(sa.Integer)
     track: Mapped[str | None] = mapped_column(sa.String(50))
     home_class: Mapped[str | None] = mapped_column(sa.String(50))
-    # set when the student left school (leave_student or the user archived)
+    # the day the student leaves school: planned while in the future (left_at
+    # still empty), carried out on that day
+    leave_date: Mapped[dt.date | None] = mapped_column(sa.Date, index=True)
+    # set when the leaving was carried out (leave_student or the user archived)
     left_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)

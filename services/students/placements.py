@@ -102,6 +102,32 @@ def list_departments(uow, institution_id, project_id, page=1, page_size=500):
                                page_size)
 
 
+def update_department(uow, institution_id, project_id, department_code, changes):
+    """Change a department: who leads its home classes (portal or desktop),
+    its year of education or education. A new authority applies from then on:
+    home classes set before stay as they are. Emits department_changed."""
+    project = lookups.load_project(uow.session, institution_id, project_id)
+    session = uow.session
+    code = rules.text(department_code) if isinstance(department_code, str) else None
+    dept = session.execute(sa.select(Department).where(
+        Department.project_id == project.id, Department.code == code)
+        .with_for_update()).scalar_one_or_none()
+    if dept is None:
+        raise _department_not_found(department_code)
+    current = {"code": dept.code, "home_class_authority": dept.home_class_authority,
+               "year_of_education": dept.year_of_education, "education": dept.education}
+    updates = rules.check_department_changes(current, changes)
+    if updates:
+        for field, value in updates.items():
+            setattr(dept, field, value)
+        uow.add_event("department_changed", project.institution_id, {
+            "project_id": project.id, "school_year": project.school_year,
+            "department": dept.code,
+            "changes": {f: [current[f], v] for f, v in updates.items()}})
+        uow.commit()
+    return lookups.department_view(dept)
+
+
 def _department_not_found(code):
     return not_found("department", f"Afdeling {code} niet gevonden in dit roosterproject.")
 
@@ -225,7 +251,7 @@ def _participation_data(part, number, dept_code, project):
             "home_class": part.home_class, "lwoo": bool(part.lwoo)}
 
 
-def create_participation(uow, institution_id, project_id, data):
+def create_participation(uow, institution_id, project_id, data, actor=None):
     session = uow.session
     project = lookups.load_project(session, institution_id, project_id)
     departments = lookups.departments_of(session, project.id)
@@ -253,6 +279,8 @@ def create_participation(uow, institution_id, project_id, data):
             Participation.student_id == student.id)).first():
         raise exists
     dept = departments[clean["department"]]
+    if clean["home_class"] is not None:
+        rules.check_home_class_authority(actor, dept.home_class_authority, dept.code)
     now = utcnow()
     part = Participation(
         institution_id=project.institution_id, project_id=project.id, student_id=student.id,
@@ -310,8 +338,8 @@ def update_participation(uow, institution_id, participation_id, changes, actor=N
     """Change a participation. A new department needs `keep_package` (the
     package is wiped when false) and drops every group membership of the
     student in the project. A mentor (without admin) may change only forecast
-    and home_class, and only where the department's home-class authority is the
-    portal (403 otherwise)."""
+    and home_class (403 otherwise); nobody changes a home class where the
+    desktop leads the department's home classes (409)."""
     session = uow.session
     part = lookups.load_participation(session, institution_id, participation_id,
                                       for_update=True)
@@ -323,11 +351,14 @@ def update_participation(uow, institution_id, participation_id, changes, actor=N
     if isinstance(changes, dict):
         touched = [k for k in changes if k in rules.PARTICIPATION_FIELDS
                    and (k in rules.MENTOR_FIELDS or changes[k] != current.get(k))]
-        rules.check_participation_permission(actor, touched, dept.home_class_authority)
+        rules.check_participation_permission(actor, touched)
     updates, keep_package, errors = rules.check_participation_changes(
         current, changes, lookups.department_dicts(departments))
     if errors:
         raise validation_error(errors)
+    if "home_class" in updates:
+        target = departments.get(updates.get("department", dept.code), dept)
+        rules.check_home_class_authority(actor, target.home_class_authority, target.code)
     if not updates:
         return lookups.participation_view(part, number, dept.code, project.school_year)
 
@@ -456,7 +487,7 @@ def list_groups(uow, institution_id, project_id, page=1, page_size=500):
         total, page, page_size)
 
 
-def set_group_members(uow, institution_id, group_id, student_numbers):
+def set_group_members(uow, institution_id, group_id, student_numbers, actor=None):
     """Replace a group's members. Each must have a participation in the
     group's project (in the group's department for a home-class group);
     errors name the 1-based position as `row`. For a home-class group the
@@ -468,6 +499,10 @@ def set_group_members(uow, institution_id, group_id, student_numbers):
     rows = _placed(session, group, numbers)
     codes = _department_codes(session, [group.department_id])
     dept_code = codes.get(group.department_id)
+    if group.kind == "home_class" and group.department_id is not None:
+        authority = session.execute(sa.select(Department.home_class_authority).where(
+            Department.id == group.department_id)).scalar_one()
+        rules.check_home_class_authority(actor, authority, dept_code)
     for index, number in enumerate(numbers, 1):
         found = rows.get(number)
         if found is None:

@@ -31,7 +31,11 @@ RECORD_FIELDS = ("type", "bsn", "onderwijsnummer", "date_of_birth", "year_of_edu
                  "track", "home_class")
 # Keys a client may send back unchanged in an update (ignored).
 READ_ONLY_FIELDS = ("id", "institution_id", "user_id", "registered", "archived", "left_at",
-                    "created_at", "updated_at", "is_student", "roles", "type_label")
+                    "leave_date", "status", "created_at", "updated_at", "is_student", "roles",
+                    "type_label")
+# How far a leave date may lie from today (a past date is carried out now).
+LEAVE_DAYS_BACK = 730
+LEAVE_DAYS_AHEAD = 366
 IDENTIFIER_FIELDS = ("bsn", "onderwijsnummer")
 
 PARTICIPATION_FIELDS = ("department", "forecast", "profile", "programme", "learning_path",
@@ -39,7 +43,7 @@ PARTICIPATION_FIELDS = ("department", "forecast", "profile", "programme", "learn
 PARTICIPATION_READ_ONLY = ("id", "institution_id", "project_id", "school_year",
                            "student_number", "created_at", "updated_at", "subjects",
                            "exemptions")
-# What a mentor (without admin) may change, and only where the portal leads.
+# What a mentor (without admin) may change (a home class only where the portal leads).
 MENTOR_FIELDS = ("forecast", "home_class")
 ADMIN_ROLES = ("admin", "helpdesk")
 
@@ -89,10 +93,17 @@ MESSAGES = {
     "too_many_rows": f"Geef hoogstens {MAX_BATCH_ROWS} rijen tegelijk.",
     "registered_invalid": "Het filter geregistreerd moet true of false zijn.",
     "mentor_fields": "Een mentor mag alleen de prognose en de stamklas wijzigen.",
-    "mentor_desktop": "De stamklasindeling van deze afdeling is in de roosterapplicatie "
-                      "(desktop) leidend; een mentor kan hier de prognose en stamklas niet "
-                      "wijzigen.",
     "reveal_forbidden": "Alleen een beheerder mag het BSN onversleuteld bekijken.",
+    "leave_date_too_early": "De vertrekdatum ligt te ver in het verleden (hoogstens "
+                            "{days} dagen terug).",
+    "leave_date_too_late": "De vertrekdatum ligt te ver in de toekomst (hoogstens {days} "
+                           "dagen vooruit).",
+    "student_already_left": "Deze leerling heeft de school al verlaten. Zet de gebruiker "
+                            "terug (Gebruikers > Terugzetten) om dat ongedaan te maken.",
+    "left_invalid": "Het filter vertrokken moet true of false zijn.",
+    "home_class_desktop_led": "De stamklassen van afdeling {department} worden in de "
+                              "roosterapplicatie (desktop) ingedeeld; de stamklas kan hier niet "
+                              "worden gewijzigd.",
 }
 
 
@@ -528,6 +539,40 @@ def check_department(data):
             "home_class_authority": authority, "learning_paths": paths}
 
 
+DEPARTMENT_CHANGEABLE = ("home_class_authority", "year_of_education", "education")
+
+
+def check_department_changes(current, changes):
+    """{field: new value} of a department change (only what differs), or 422.
+    The code stays (participations, groups and the desktop refer to it); the
+    learning paths have their own route."""
+    if not isinstance(changes, dict):
+        raise validation_error([value_invalid_item("changes")])
+    errors = []
+    for key in changes:
+        if key not in DEPARTMENT_CHANGEABLE and key not in ("code", "id", "project_id",
+                                                           "learning_paths", "created_at"):
+            errors.append(unknown_field_item(key))
+    if "code" in changes and changes["code"] != current["code"]:
+        errors.append(error_item("field_immutable", "De code van een afdeling kan niet worden "
+                                 "gewijzigd.", field="code"))
+    new = {}
+    if "home_class_authority" in changes:
+        authority = changes["home_class_authority"]
+        if not isinstance(authority, str) or authority.strip().lower() not in AUTHORITIES:
+            errors.append(item("home_class_authority_invalid", "home_class_authority"))
+        else:
+            new["home_class_authority"] = authority.strip().lower()
+    if "year_of_education" in changes:
+        new["year_of_education"] = clean_int("year_of_education", changes["year_of_education"],
+                                             errors, 1, 10, "year_of_education_invalid")
+    if "education" in changes:
+        new["education"] = clean_text("education", changes["education"], errors, 50)
+    if errors:
+        raise validation_error(errors)
+    return {k: v for k, v in new.items() if v != current.get(k)}
+
+
 # --- participations and packages --------------------------------------------------
 
 def learning_path_codes(department):
@@ -623,14 +668,14 @@ def check_participation_changes(current, changes, departments):
     return updates, keep_package, errors
 
 
-def check_participation_permission(actor, touched, authority):
-    """Raise 403 when `actor` may not make these changes.
+def check_participation_permission(actor, touched):
+    """Raise 403 when `actor` may not change these fields of a participation.
 
     `touched`: the fields the request changes (or sets). No actor is a trusted
-    call between services. Admins (and the platform helpdesk) may change all.
-    A mentor without admin may change only forecast and home_class, and only
-    in a department whose home-class authority is the portal. Anyone else may
-    change nothing.
+    call between services. Admins (and the platform helpdesk) may change all;
+    a mentor without admin only forecast and home class (prognoses are set by
+    mentors in every department; where a home class may change is
+    check_home_class_authority's rule); anyone else nothing.
     """
     if actor is None:
         return
@@ -640,10 +685,24 @@ def check_participation_permission(actor, touched, authority):
     if "mentor" in roles:
         if set(touched) - set(MENTOR_FIELDS):
             raise forbidden(message("mentor_fields"))
-        if touched and authority != "portal":
-            raise forbidden(message("mentor_desktop"))
         return
     raise forbidden()
+
+
+def check_home_class_authority(actor, authority, department_code):
+    """Where the desktop leads a department's home classes, nobody changes a
+    home class there through the portal (409 naming the department), whatever
+    the role; the desktop's own uploads (the connector, a trusted call without
+    actor, or the scheduler's account) do."""
+    if actor is None or authority != "desktop" or "scheduler" in actor_roles(actor):
+        return
+    raise DomainError("home_class_desktop_led",
+                      message("home_class_desktop_led", department=department_code),
+                      status=409, field="home_class",
+                      errors=[error_item("home_class_desktop_led",
+                                         message("home_class_desktop_led",
+                                                 department=department_code),
+                                         field="home_class")])
 
 
 def actor_roles(actor):
@@ -727,6 +786,30 @@ def clean_student_numbers(values):
     return numbers, errors
 
 
+def clean_leave_date(value, errors, today):
+    """The leave date of a leave request (None when not given): at most
+    LEAVE_DAYS_BACK days ago and LEAVE_DAYS_AHEAD days ahead of `today`."""
+    if value is None:
+        return None
+    day = clean_date("date", value, errors)
+    if day is None:
+        return None
+    if day < today - dt.timedelta(days=LEAVE_DAYS_BACK):
+        errors.append(item("leave_date_too_early", "date", days=LEAVE_DAYS_BACK))
+        return None
+    if day > today + dt.timedelta(days=LEAVE_DAYS_AHEAD):
+        errors.append(item("leave_date_too_late", "date", days=LEAVE_DAYS_AHEAD))
+        return None
+    return day
+
+
+def leave_status(leave_date, left_at):
+    """"left" once carried out, "leaving" while planned, else "active"."""
+    if left_at is not None:
+        return "left"
+    return "leaving" if leave_date is not None else "active"
+
+
 # --- lists ------------------------------------------------------------------------
 
 def check_registered(value):
@@ -736,6 +819,14 @@ def check_registered(value):
         return value.strip().lower() in ("true", "1")
     raise validation_error([error_item("registered_invalid", message("registered_invalid"),
                                        field="registered")])
+
+
+def check_left(value):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise validation_error([error_item("left_invalid", message("left_invalid"), field="left")])
 
 
 def check_list_filters(home_class=None, year_of_education=None, track=None, type=None):

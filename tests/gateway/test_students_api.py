@@ -98,15 +98,24 @@ def test_placements_mentor_rules_and_leaving(system, school):
     p1 = p1.json()
     problem(system.post(f"{API}/projects/{this['id']}/participations", token=admin, json={
         "student_number": "2001", "department": "v4"}), 409, "participation_exists")
+    # v4's home classes are led by the desktop: the portal sets none there, whoever asks
+    problem(system.post(f"{API}/projects/{this['id']}/participations", token=admin, json={
+        "student_number": "2002", "department": "v4", "home_class": "v4a"}), 409,
+        "home_class_desktop_led")
     p2 = system.post(f"{API}/projects/{this['id']}/participations", token=admin, json={
-        "student_number": "2002", "department": "v4", "home_class": "v4a"}).json()
+        "student_number": "2002", "department": "v4"}).json()
     assert system.post(f"{API}/projects/{nxt['id']}/participations", token=admin, json={
         "student_number": "2001", "department": "h4", "forecast": 60}).status_code == 201
-    # mentor: forecast/home class where the portal leads; not where the desktop leads
+    # mentor: forecast/home class where the portal leads; a home class not where the desktop
+    # leads, for no role
     r = system.patch(f"{API}/participations/{p1['id']}", token=mentor, json={"home_class": "h4b"})
     assert r.status_code == 200 and r.json()["home_class"] == "h4b"
-    problem(system.patch(f"{API}/participations/{p2['id']}", token=mentor,
-                         json={"home_class": "v4b"}), 403, "forbidden")
+    for token in (mentor, admin):
+        body = problem(system.patch(f"{API}/participations/{p2['id']}", token=token,
+                                    json={"home_class": "v4b"}), 409, "home_class_desktop_led")
+        assert "v4" in body["detail"] and body["errors"][0]["field"] == "home_class"
+    r = system.patch(f"{API}/participations/{p2['id']}", token=mentor, json={"forecast": 70})
+    assert r.status_code == 200 and r.json()["forecast"] == 70
     problem(system.patch(f"{API}/participations/{p1['id']}", token=mentor,
                          json={"profile": "EM"}), 403, "forbidden")
     # package, group, then a department change wipes the package when asked and drops groups

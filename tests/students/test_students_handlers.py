@@ -416,7 +416,7 @@ def test_department_change_keeps_or_wipes_the_package_and_drops_groups(world, st
     assert students_db.events("package_changed")[-1]["data"]["reason"] == "department_changed"
 
 
-def test_mentor_may_change_forecast_and_home_class_only_where_the_portal_leads(world):
+def test_mentor_changes_forecast_and_home_class_and_nobody_a_desktop_led_home_class(world):
     world.h(handlers.create_student, student("1001"))
     world.h(handlers.create_student, student("1002", bsn=BSN2))
     project = world.project()
@@ -426,16 +426,29 @@ def test_mentor_may_change_forecast_and_home_class_only_where_the_portal_leads(w
     changed = world.p(placements.update_participation, h4["id"],
                       {"forecast": 60, "home_class": "h4b"}, actor=MENTOR)
     assert (changed["forecast"], changed["home_class"]) == (60, "h4b")
-    with raises("forbidden", 403) as exc:
-        world.p(placements.update_participation, v4["id"], {"home_class": "v4a"},
-                actor=MENTOR)
-    assert "desktop" in exc.value.message
+    # v4's home classes are led by the desktop: refused for every role, naming v4
+    for who in (MENTOR, ADMIN):
+        with raises("home_class_desktop_led", 409) as exc:
+            world.p(placements.update_participation, v4["id"], {"home_class": "v4a"},
+                    actor=who)
+        assert "v4" in exc.value.message and exc.value.field == "home_class"
+    # prognoses are the mentors' in every department
+    assert world.p(placements.update_participation, v4["id"], {"forecast": 80},
+                   actor=MENTOR)["forecast"] == 80
     with raises("forbidden", 403):
         world.p(placements.update_participation, h4["id"], {"profile": "NT"}, actor=MENTOR)
     with raises("forbidden", 403):
         world.p(placements.delete_participation, h4["id"], actor=MENTOR)
-    assert world.p(placements.update_participation, v4["id"], {"home_class": "v4a"},
-                   actor=ADMIN)["home_class"] == "v4a"
+    # the desktop's own upload (no actor: the connector) still sets it
+    assert world.p(placements.update_participation, v4["id"],
+                   {"home_class": "v4a"})["home_class"] == "v4a"
+    # the authority changes from now on: then the portal leads
+    world.p(placements.update_department, project["id"], "v4",
+            {"home_class_authority": "portal"})
+    assert world.p(placements.update_participation, v4["id"], {"home_class": "v4b"},
+                   actor=MENTOR)["home_class"] == "v4b"
+    types = [e["type"] for e in world.sdb.events()]
+    assert types[-3:] == ["department_changed", "participation_changed", "home_class_changed"]
 
 
 def test_home_classes_and_home_class_groups_agree(world, students_db):
@@ -539,7 +552,8 @@ def test_leave_removes_this_and_next_year_and_archives(world, students_db):
 
     result = world.h(handlers.leave_student, "1001", actor=ADMIN)
     assert result == {"student_number": "1001", "archived": True,
-                      "removed_participations": [ids[THIS_YEAR], ids[NEXT_YEAR]]}
+                      "removed_participations": [ids[THIS_YEAR], ids[NEXT_YEAR]],
+                      "leave_date": handlers.today().isoformat(), "status": "left"}
     remaining = students_db.scalar(sa.select(sa.func.count()).select_from(participations))
     assert remaining == 1   # last year's stays: it is history
     assert world.users.get_user(world.iid, "1001")["archived"] is True
@@ -558,10 +572,74 @@ def test_leave_on_a_given_date(world):
     world.h(handlers.create_student, student("1001"))
     ids = _three_years(world)
     day = dt.date(int(LAST_YEAR[:4]), 12, 1).isoformat()
-    result = world.h(handlers.leave_student, "1001", date=day)
-    assert result["removed_participations"] == [ids[LAST_YEAR], ids[THIS_YEAR]]
     with raises("date_invalid", 422):
         world.h(handlers.leave_student, "1001", date="gisteren")
+    result = world.h(handlers.leave_student, "1001", date=day)
+    # left in an earlier school year: no placement from that year on remains
+    assert result["removed_participations"] == [ids[LAST_YEAR], ids[THIS_YEAR], ids[NEXT_YEAR]]
+    assert (result["leave_date"], result["status"]) == (day, "left")
+    shown = world.h(handlers.get_student, "1001")
+    assert (shown["leave_date"], shown["status"]) == (day, "left")
+
+
+def test_a_leave_in_the_future_is_planned_and_carried_out_on_its_day(world, students_db):
+    world.h(handlers.create_student, student("1001"))
+    world.h(handlers.create_student, student("1002", bsn=BSN2))
+    ids = _three_years(world)
+    today = handlers.today()
+    day = today + dt.timedelta(days=10)
+    result = world.h(handlers.leave_student, "1001", date=day.isoformat(), actor=ADMIN)
+    assert result == {"student_number": "1001", "archived": False, "removed_participations": [],
+                      "leave_date": day.isoformat(), "status": "leaving"}
+    shown = world.h(handlers.get_student, "1001")
+    assert (shown["status"], shown["left_at"], shown["archived"]) == ("leaving", None, False)
+    assert students_db.count(participations) == 3
+    (planned,) = students_db.events("student_leave_planned")
+    assert planned["data"] == {"student_number": "1001", "user_id": shown["user_id"],
+                               "date": day.isoformat()}
+    # the list without students who left still shows a planned leave
+    listed = world.h(handlers.list_students, left=False)["items"]
+    assert [s["student_number"] for s in listed] == ["1001", "1002"]
+    # not yet due
+    with students_db.uow() as uow:
+        assert handlers.carry_out_planned_leaves(uow, world.users, as_of=today) == []
+    # its day has come
+    with students_db.uow() as uow:
+        assert handlers.carry_out_planned_leaves(uow, world.users, as_of=day) == ["1001"]
+    shown = world.h(handlers.get_student, "1001")
+    assert (shown["status"], shown["leave_date"]) == ("left", day.isoformat())
+    assert world.users.get_user(world.iid, "1001")["archived"] is True
+    with students_db.session_factory() as session:
+        left = list(session.execute(sa.select(participations.c.id)).scalars())
+    assert left == [ids[LAST_YEAR]]
+    (event,) = students_db.events("student_left")
+    assert (event["data"]["source"], event["data"]["date"]) == ("planned", day.isoformat())
+    with students_db.uow() as uow:   # nothing left to do
+        assert handlers.carry_out_planned_leaves(uow, world.users, as_of=day) == []
+    assert [s["student_number"] for s in world.h(handlers.list_students, left=False)["items"]] \
+        == ["1002"]
+    assert [s["student_number"] for s in world.h(handlers.list_students, left=True)["items"]] \
+        == ["1001"]
+
+
+def test_a_planned_leave_moves_and_is_withdrawn(world, students_db):
+    world.h(handlers.create_student, student("1001"))
+    today = handlers.today()
+    first, second = today + dt.timedelta(days=3), today + dt.timedelta(days=30)
+    world.h(handlers.leave_student, "1001", date=first.isoformat())
+    assert world.h(handlers.leave_student, "1001", date=second.isoformat())["leave_date"] \
+        == second.isoformat()
+    assert len(students_db.events("student_leave_planned")) == 2
+    withdrawn = world.h(handlers.cancel_leave, "1001")
+    assert (withdrawn["status"], withdrawn["leave_date"]) == ("active", None)
+    assert students_db.events("student_leave_cancelled")[0]["data"]["student_number"] == "1001"
+    with students_db.uow() as uow:
+        assert handlers.carry_out_planned_leaves(uow, world.users, as_of=second) == []
+    world.h(handlers.leave_student, "1001")
+    with raises("student_already_left", 409):
+        world.h(handlers.cancel_leave, "1001")
+    with raises("leave_date_too_late", 422):
+        world.h(handlers.leave_student, "1001", date=(today + dt.timedelta(days=400)).isoformat())
 
 
 def _archived_event(world, code, user_type="student", event_id="e-1", occurred=None):

@@ -220,20 +220,63 @@ def test_department_change_needs_keep_package_and_clears_a_foreign_learning_path
 
 
 def test_mentor_rule():
-    rules.check_participation_permission(None, ["department"], "desktop")   # service call
-    rules.check_participation_permission(ADMIN, ["department", "home_class"], "desktop")
-    rules.check_participation_permission(MENTOR, ["forecast", "home_class"], "portal")
+    rules.check_participation_permission(None, ["department"])   # service call
+    rules.check_participation_permission(ADMIN, ["department", "home_class"])
+    rules.check_participation_permission(MENTOR, ["forecast", "home_class"])
     with pytest.raises(DomainError) as exc:
-        rules.check_participation_permission(MENTOR, ["home_class"], "desktop")
-    assert (exc.value.code, exc.value.status) == ("forbidden", 403)
-    assert "desktop" in exc.value.message
-    with pytest.raises(DomainError) as exc:
-        rules.check_participation_permission(MENTOR, ["profile"], "portal")
+        rules.check_participation_permission(MENTOR, ["profile"])
     assert exc.value.code == "forbidden"
     both = {"roles": ["mentor", "admin"]}
-    rules.check_participation_permission(both, ["profile"], "desktop")
+    rules.check_participation_permission(both, ["profile"])
     with pytest.raises(DomainError):
-        rules.check_participation_permission({"roles": ["scheduler"]}, ["forecast"], "portal")
+        rules.check_participation_permission({"roles": ["scheduler"]}, ["forecast"])
+
+
+def test_home_class_authority_rule():
+    for who in (None, {"roles": ["scheduler"]}):   # the desktop's own uploads
+        rules.check_home_class_authority(who, "desktop", "h4")
+    for who in (ADMIN, MENTOR, {"roles": ["mentor", "admin"]}):
+        rules.check_home_class_authority(who, "portal", "h4")
+        with pytest.raises(DomainError) as exc:
+            rules.check_home_class_authority(who, "desktop", "h4")
+        assert (exc.value.code, exc.value.status, exc.value.field) == (
+            "home_class_desktop_led", 409, "home_class")
+        assert "afdeling h4" in exc.value.message
+
+
+def test_department_changes():
+    current = {"code": "h4", "home_class_authority": "portal", "year_of_education": 4,
+               "education": "havo"}
+    assert rules.check_department_changes(current, {"home_class_authority": "Desktop",
+                                                    "code": "h4"}) == {
+        "home_class_authority": "desktop"}
+    assert rules.check_department_changes(current, {"education": "havo"}) == {}
+    with pytest.raises(DomainError) as exc:
+        rules.check_department_changes(current, {"home_class_authority": "beide",
+                                                 "code": "h5", "colour": 1})
+    assert sorted(e["code"] for e in exc.value.errors) == [
+        "field_immutable", "field_unknown", "home_class_authority_invalid"]
+
+
+def test_leave_date_and_status():
+    today = dt.date(2026, 11, 28)
+    errors = []
+    assert rules.clean_leave_date(None, errors, today) is None
+    assert rules.clean_leave_date("2026-12-15", errors, today) == dt.date(2026, 12, 15)
+    assert rules.clean_leave_date("2025-07-31", errors, today) == dt.date(2025, 7, 31)
+    assert errors == []
+    for value, code in (("2024-11-27", "leave_date_too_early"),
+                        ("2027-11-30", "leave_date_too_late"), ("31-02-2026", "date_invalid")):
+        errors = []
+        assert rules.clean_leave_date(value, errors, today) is None
+        assert [(e["code"], e["field"]) for e in errors] == [(code, "date")]
+    assert rules.leave_status(None, None) == "active"
+    assert rules.leave_status(today, None) == "leaving"
+    assert rules.leave_status(today, dt.datetime(2026, 11, 28, 9)) == "left"
+    assert rules.check_left("false") is False and rules.check_left(None) is None
+    with pytest.raises(DomainError) as exc:
+        rules.check_left("soms")
+    assert exc.value.code == "left_invalid"
 
 
 def test_package():

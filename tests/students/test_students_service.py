@@ -169,12 +169,12 @@ def test_placement_rules_over_rpc(system, school):
     assert (err.code, err.status) == ("forecast_invalid", 422)
     v4 = rpc.create_participation(iid, pid, {"student_number": "1002", "department": "v4"})
 
-    # mentor: forecast and home class only where the portal leads
+    # mentor: forecast and home class; a home class only where the portal leads
     assert rpc.update_participation(iid, part["id"], {"home_class": "h4b"},
                                     MENTOR)["home_class"] == "h4b"
     err = error_of(rpc.update_participation, iid, v4["id"], {"home_class": "v4a"}, MENTOR)
-    assert (err.code, err.status) == ("forbidden", 403)
-    assert "desktop" in err.message
+    assert (err.code, err.status) == ("home_class_desktop_led", 409)
+    assert "desktop" in err.message and "v4" in err.message
 
     # a department change asks keep_package and drops the group memberships
     cluster = rpc.create_group(iid, pid, {"code": "h4.wi1", "kind": "cluster",
