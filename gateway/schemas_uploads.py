@@ -185,7 +185,8 @@ class ImportPreview(BaseSchema):
 
 
 class ImportStudents(BaseSchema):
-    registered = fields.Integer(metadata={"description": "student records added now"})
+    registered = fields.Integer(metadata={
+        "description": "how many of the imported students have their student record"})
     deferred = fields.Boolean(metadata={
         "description": "true when the students service did not answer: the student records "
                        "follow from the accounts' events shortly after"})

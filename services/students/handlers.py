@@ -499,12 +499,14 @@ def update_student(uow, users, institution_id, student_number, changes, actor=No
 
 # --- a student leaving school -----------------------------------------------------------
 
-def _leave(uow, student, day, source, event_id=None):
+def _leave(uow, student, day, source, event_id=None, archive=False):
     """Carry out a student's leaving as of `day`: remove the participations in
     the projects of that day's school year and later ones (this and next
     year's, and any further), mark the record as left with `day` as its leave
     date (student_left, once), and record `event_id` as processed, in one
-    transaction. Returns the removed participation ids."""
+    transaction. `archive`: the account is still to be archived
+    (archive_pending, cleared by _archive_account). Returns the removed
+    participation ids."""
     session = uow.session
     first_year = rules.school_year_of(day)
     project_ids = list(session.execute(sa.select(Project.id).where(
@@ -526,6 +528,7 @@ def _leave(uow, student, day, source, event_id=None):
             "date": day.isoformat(), "school_years": [first_year,
                                                       rules.next_school_year(first_year)],
             "removed_participations": removed, "source": source})
+    student.archive_pending = bool(archive)
     if event_id is not None:
         session.execute(sa.insert(processed_events).values(event_id=event_id,
                                                            handled_at=utcnow()))
@@ -539,6 +542,24 @@ def _leave_result(student, removed, archived):
             "status": rules.leave_status(student.leave_date, student.left_at)}
 
 
+def _archive_account(uow, users, student):
+    """Archive the account of a student who left; True when done. When the
+    users service does not answer, archive_pending stays set and the next
+    run of carry_out_planned_leaves tries again."""
+    try:
+        users.archive_user(student.institution_id, student.student_number)
+    except DomainError as exc:
+        if exc.status < 500:
+            raise
+        log.warning("archiving the account of a student who left waits: %s", exc.code)
+        return False
+    uow.session.execute(sa.update(students).where(students.c.id == student.id)
+                        .values(archive_pending=False))
+    uow.commit()
+    student.archive_pending = False
+    return True
+
+
 def leave_student(uow, users, institution_id, student_number, date=None, actor=None,
                   as_of=None):
     """The student leaves school on `date` (default today).
@@ -547,7 +568,8 @@ def leave_student(uow, users, institution_id, student_number, date=None, actor=N
     and nothing else changes until that day, when carry_out_planned_leaves
     does what follows. Today or a past date is carried out now: the
     participations of that date's school year and later are removed and the
-    account is archived. Asking again for a planned leave moves its date;
+    account is archived (`archived` false: the users service did not answer;
+    it is archived later). Asking again for a planned leave moves its date;
     for a student who left already it changes nothing (nor does the
     user_archived event that follows)."""
     today_ = as_of or today()
@@ -560,8 +582,7 @@ def leave_student(uow, users, institution_id, student_number, date=None, actor=N
     day = day or today_
     if student.left_at is not None:
         _release(uow)
-        users.archive_user(student.institution_id, student.student_number)
-        return _leave_result(student, [], True)
+        return _leave_result(student, [], _archive_account(uow, users, student))
     if day > today_:
         if student.leave_date != day:
             student.leave_date = day
@@ -571,9 +592,8 @@ def leave_student(uow, users, institution_id, student_number, date=None, actor=N
                 "date": day.isoformat()})
             uow.commit()
         return _leave_result(student, [], False)
-    removed = _leave(uow, student, day, source="leave")
-    users.archive_user(student.institution_id, student.student_number)
-    return _leave_result(student, removed, True)
+    removed = _leave(uow, student, day, source="leave", archive=True)
+    return _leave_result(student, removed, _archive_account(uow, users, student))
 
 
 def cancel_leave(uow, users, institution_id, student_number, actor=None):
@@ -596,17 +616,20 @@ def cancel_leave(uow, users, institution_id, student_number, actor=None):
 
 
 def carry_out_planned_leaves(uow, users, as_of=None, limit=500):
-    """Carry out every planned leave whose day has come (run by a timer, and
-    by operators through the RPC). The account is archived first: when the
-    users service does not answer, the student waits for the next run. Then
-    the leaving itself, in a transaction per student (the user_archived event
-    that follows finds it done, or does it with the planned date). Returns the
-    student numbers handled."""
+    """Carry out every planned leave whose day has come, and archive the
+    accounts still pending (run by a timer, and by operators through the RPC).
+    Each student in a transaction of its own, the leaving (with its planned
+    date) before the account is archived, so the user_archived event that
+    follows finds it done. Returns the student numbers whose leave was
+    carried out."""
     day = as_of or today()
     session = uow.session
     due = list(session.execute(
         sa.select(Student.id).where(Student.leave_date <= day, Student.left_at.is_(None))
         .order_by(Student.leave_date, Student.id).limit(limit)).scalars())
+    pending = list(session.execute(
+        sa.select(Student.id).where(Student.archive_pending.is_(True))
+        .order_by(Student.id).limit(limit)).scalars())
     _release(uow)
     done = []
     for student_id in due:
@@ -616,18 +639,14 @@ def carry_out_planned_leaves(uow, users, as_of=None, limit=500):
                 or student.leave_date > day:
             _release(uow)
             continue
-        iid, number, leave_day = student.institution_id, student.student_number, \
-            student.leave_date
-        _release(uow)
-        try:
-            users.archive_user(iid, number)
-        except DomainError as exc:
-            log.warning("a planned leave waits for the next run: %s", exc.code)
-            continue
-        student = session.execute(sa.select(Student).where(Student.id == student_id)
-                                  .with_for_update()).scalar_one()
-        _leave(uow, student, leave_day, source="planned")
-        done.append(number)
+        _leave(uow, student, student.leave_date, source="planned", archive=True)
+        _archive_account(uow, users, student)
+        done.append(student.student_number)
+    for student_id in pending:
+        student = session.get(Student, student_id)
+        if student is not None and student.archive_pending:
+            _release(uow)
+            _archive_account(uow, users, student)
     return done
 
 
@@ -695,6 +714,7 @@ def on_user_archived(uow, payload):
             else today()
         if student.leave_date is not None and student.leave_date <= day:
             day = student.leave_date  # a planned leave being carried out
+        student.archive_pending = False   # it is archived: that is what happened
         _leave(uow, student, day, source="user_archived", event_id=event_id)
         return "applied"
     except IntegrityError:  # another worker processed the same event just now

@@ -54,6 +54,9 @@ class Student(Base):
     leave_date: Mapped[dt.date | None] = mapped_column(sa.Date, index=True)
     # set when the leaving was carried out (leave_student or the user archived)
     left_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # the student left, the account still has to be archived (users did not answer)
+    archive_pending: Mapped[bool] = mapped_column(sa.Boolean, nullable=False,
+                                                  server_default=sa.false())
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 

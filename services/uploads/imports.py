@@ -476,15 +476,16 @@ def _changed_since(users, iid, fingerprints):
 
 def _register_students(students, iid, codes):
     """Student records for the imported student accounts (the students service
-    owns them). When it does not answer, its reaction to the accounts' events
-    adds them shortly after; the import itself is done. Returns how many
-    records were added now (None: deferred)."""
+    owns them; its reaction to the accounts' events may have added some
+    already). When it does not answer, that reaction adds them shortly after;
+    the import itself is done. Returns how many of them have their record
+    (None: deferred)."""
     registered = 0
     try:
         for start in range(0, len(codes), RPC_CHUNK):
             result = students.register_students(iid, codes[start:start + RPC_CHUNK],
                                                 timeout=120)
-            registered += len(result["registered"])
+            registered += len(result["registered"]) + len(result["existing"])
     except DomainError as exc:
         log.warning("student records of an import deferred to the account events: %s",
                     exc.code)

@@ -833,3 +833,34 @@ def test_a_users_timeout_discards_what_may_have_been_created(world, users_db, st
         handlers.create_students(uow, LateUsers(), world.iid,
                                  batch_rows(3, with_participation=False))
     assert users_db.count(users_table) == 0 and students_db.count(students) == 0
+
+
+def test_a_leave_whose_account_cannot_be_archived_now_is_archived_later(world, students_db):
+    """The users service does not answer: the leaving is done and said so
+    (archived false); the next run of the timer archives the account."""
+    world.h(handlers.create_student, student("1001"))
+    ids = _three_years(world)
+    real = world.users
+
+    class UsersDown:
+        def __getattr__(self, name):
+            if name == "archive_user":
+                def down(*args, **kwargs):
+                    raise DomainError("service_unavailable", "niet bereikbaar", status=503)
+                return down
+            return getattr(real, name)
+
+    with students_db.uow() as uow:
+        result = handlers.leave_student(uow, UsersDown(), world.iid, "1001")
+    assert (result["status"], result["archived"]) == ("left", False)
+    assert len(result["removed_participations"]) == 2 and ids
+    assert real.get_user(world.iid, "1001")["archived"] is False
+    assert students_db.scalar(sa.select(students.c.archive_pending)) is True
+    with students_db.uow() as uow:
+        assert handlers.carry_out_planned_leaves(uow, UsersDown()) == []
+    assert students_db.scalar(sa.select(students.c.archive_pending)) is True
+    with students_db.uow() as uow:
+        assert handlers.carry_out_planned_leaves(uow, real) == []
+    assert real.get_user(world.iid, "1001")["archived"] is True
+    assert students_db.scalar(sa.select(students.c.archive_pending)) is False
+    assert len(students_db.events("student_left")) == 1

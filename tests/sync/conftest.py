@@ -63,11 +63,11 @@ class School:
                                token=self.admin,
                                json={"subjects": list(subjects), "exemptions": list(exemptions)}))
 
-    def group(self, project_id, code, department, kind, members=(), subject=None):
+    def group(self, project_id, code, department, kind, members=(), subject=None, token=None):
         group = self.post(f"/projects/{project_id}/groups", {
             "code": code, "department": department, "kind": kind, "subject": subject})
         if members:
-            ok(self.api.put(f"{API}/groups/{group['id']}/members", token=self.admin,
+            ok(self.api.put(f"{API}/groups/{group['id']}/members", token=token or self.admin,
                             json={"student_numbers": list(members)}))
         return group
 
@@ -97,13 +97,14 @@ def build_portal(school):
     parts = {
         "1001": school.place(pid, "1001", "h4", forecast=80, home_class="h4a", profile="NT"),
         "1002": school.place(pid, "1002", "h4", forecast=100, lwoo=True, home_class="h4b"),
-        "1003": school.place(pid, "1003", "h5", home_class="h5a"),
+        "1003": school.place(pid, "1003", "h5"),
         "1004": school.place(pid, "1004", "h5"),
     }
     school.package(parts["1001"]["id"], ["ne", "en", "wi"], ["lo"])
     school.package(parts["1002"]["id"], ["ne"])
     groups = {
-        "h5a": school.group(pid, "h5a", "h5", "home_class", ["1003"]),
+        # h5's home classes are the desktop's: it is the scheduler who fills them
+        "h5a": school.group(pid, "h5a", "h5", "home_class", ["1003"], token=school.scheduler),
         "h4.wi1": school.group(pid, "h4.wi1", "h4", "cluster", ["1001"], subject="wi"),
     }
     return project, parts, groups
