@@ -42,7 +42,8 @@ def main():
                                   settings.port, settings.gateway_url)
     # log_output=False: eventlet's access log prints query strings (a search may
     # hold a BSN); the app logs method, path and status itself.
-    eventlet.wsgi.server(sock, app, log_output=False, max_size=1000, socket_timeout=60)
+    eventlet.wsgi.server(sock, app, log_output=False, max_size=1000, socket_timeout=60,
+                         debug=False)
 
 
 if __name__ == "__main__":

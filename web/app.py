@@ -267,6 +267,15 @@ class WebApp:
             ctx = ctx or Ctx(self, request, None)
             self.load_session(ctx)
             response = self.error_page(ctx, exc.code or 500)
+        except Exception:  # a bug: logged, and a page that says so without details
+            log.exception("%s %s failed", request.method, loggable_path(request.path))
+            ctx = ctx or Ctx(self, request, None)
+            try:
+                self.load_session(ctx)
+                response = self.error_page(ctx, 500)
+            except Exception:  # noqa: BLE001 - even the error page failed
+                response = Response("Er ging iets mis.", status=500,
+                                    content_type="text/plain; charset=utf-8")
         self.finish(ctx, request, response, started)
         access_log.info("%s %s %s %.1fms", request.method, loggable_path(request.path),
                         response.status_code, (time.perf_counter() - started) * 1000)

@@ -118,7 +118,7 @@ def review_queue(ctx):
     result = ctx.get("/uploads", params=params)
     return ctx.render("helpdesk/queue.html", title="Beoordelen", uploads=result,
                       names=institution_names(ctx) if result["items"] else {},
-                      status=status, filters=QUEUE_FILTERS)
+                      current=status, filters=QUEUE_FILTERS)
 
 
 # -- one list ---------------------------------------------------------------------------
