@@ -90,7 +90,7 @@ class FileSessionStore:
             json.dump(data, fh, ensure_ascii=False)
         os.replace(tmp, path)
         self._saves += 1
-        if self._saves % SWEEP_EVERY == 1:
+        if self._saves % SWEEP_EVERY == 0:
             self.sweep()
 
     def delete(self, sid):
