@@ -7,6 +7,7 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 
 import eventlet.wsgi  # noqa: E402
@@ -38,6 +39,8 @@ def main():
     settings = WebSettings.from_env()
     app = create_app(settings)
     sock = eventlet.listen((settings.host, settings.port))
+    # answers go out at once (no Nagle wait for the client's delayed ACK)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     logging.getLogger("web").info("web pages on http://%s:%s (gateway %s)", settings.host,
                                   settings.port, settings.gateway_url)
     # log_output=False: eventlet's access log prints query strings (a search may

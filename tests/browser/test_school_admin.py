@@ -106,6 +106,20 @@ def test_students_overview_student_and_leaving(page, system):
         assert time.monotonic() < deadline
         time.sleep(0.3)
 
+    havo = [r for r in rows if r["Leerweg"] == "havo"]
+    student = havo[0]
+    # a placement in a schedule project, for the student's page
+    project = system.api("POST", "/projects", admin, json={
+        "name": "Rooster 2026-2027", "school_year": "2026-2027", "branch": "Hoofdgebouw"}).json()
+    r = system.api("POST", f"/projects/{project['id']}/departments", admin, json={
+        "code": "h4", "year_of_education": 4, "education": "havo",
+        "home_class_authority": "portal"})
+    assert r.status_code == 201, r.text
+    r = system.api("POST", f"/projects/{project['id']}/participations", admin, json={
+        "student_number": student["Leerlingnummer"], "department": "h4", "forecast": 80,
+        "home_class": "4h1"})
+    assert r.status_code == 201, r.text
+
     login(page, "32LL", "leerling", "Beheer-wachtwoord-1")
     page.get_by_role("link", name="Leerlingen", exact=True).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("60")
@@ -136,16 +150,18 @@ def test_students_overview_student_and_leaving(page, system):
     page.get_by_label("Leerweg").select_option("havo")
     page.get_by_label("Geregistreerd").select_option("false")
     page.get_by_role("button", name="Zoek").click()
-    havo = [r for r in rows if r["Leerweg"] == "havo"]
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"({len(havo)})")
 
-    # one student: BSN masked, revealed on request
-    student = havo[0]
+    # one student: BSN masked, revealed on request; the placement
     page.get_by_role("link", name=student["Leerlingnummer"]).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(student["Voornaam"])
     bsn = page.get_by_test_id("bsn")
     expect(bsn).to_have_text("*****" + student["BSN"][-4:])
     assert student["BSN"] not in page.content()
+    placements = page.get_by_role("table")
+    expect(placements).to_contain_text("Rooster 2026-2027")
+    expect(placements).to_contain_text("h4")
+    expect(placements).to_contain_text("80%")
     check_a11y(page)
     screenshot(page, "school-leerling")
     page.get_by_role("button", name="BSN tonen").click()
