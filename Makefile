@@ -2,7 +2,9 @@
 #
 #   make run     virtualenv + packages, RabbitMQ, migrations, bootstrap, all services + gateway
 #   make test    virtualenv + packages, RabbitMQ with management, the suite (SQLite),
-#                then the database tests again on PostgreSQL when it answers
+#                then the database tests again on PostgreSQL when it answers, then the
+#                browser tests (Chromium + axe-core, installed here when missing)
+#   make test-browser   only the browser tests (tests/browser, plain pytest)
 #   make bench   the scripts under bench/
 #   make clean   caches and build leftovers (clean-data: ./var, distclean: also .venv)
 
@@ -19,7 +21,7 @@ PYTEST_ARGS ?= -q
 PG_TEST_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 ARGS        ?=
 
-.PHONY: help venv run test test-pg rabbitmq bench clean clean-data distclean
+.PHONY: help venv run test test-pg test-browser browser-setup rabbitmq bench clean clean-data distclean
 
 help:
 	@echo "make run | make test | make bench | make clean | make clean-data | make distclean"
@@ -63,23 +65,54 @@ run: $(STAMP)
 test: $(STAMP)
 	@echo "==> ensuring RabbitMQ with the management plugin"
 	$(PY) -m deploy.rabbitmq --management
-	@echo "==> pass 1/2: the whole suite (tests services) on SQLite"
-	$(NAMEKO) test tests services $(PYTEST_ARGS)
+	@echo "==> pass 1/3: the whole suite (tests services) on SQLite"
+	$(NAMEKO) test tests services --ignore=tests/browser $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-pg
+	@$(MAKE) --no-print-directory test-browser
 
 # The database-facing tests (marker `db`) again, each on a fresh PostgreSQL database.
 test-pg: $(STAMP)
 	@if $(PY) -c "import psycopg2; psycopg2.connect('$(PG_TEST_URL)'.replace('+psycopg2', ''), connect_timeout=3).close()" \
 	     >/dev/null 2>&1; then \
-	  echo "==> pass 2/2: database tests (-m db) on PostgreSQL ($(PG_TEST_URL))"; \
+	  echo "==> pass 2/3: database tests (-m db) on PostgreSQL ($(PG_TEST_URL))"; \
 	  rc=0; \
-	  LEERLINGBUS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(NAMEKO) test tests services $(PYTEST_ARGS) -m db \
-	    || rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "==> pass 2/2: no database tests collected"; rc=0; fi; \
+	  LEERLINGBUS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(NAMEKO) test tests services \
+	    --ignore=tests/browser $(PYTEST_ARGS) -m db || rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "==> pass 2/3: no database tests collected"; rc=0; fi; \
 	  exit $$rc; \
 	else \
-	  echo "==> pass 2/2 skipped: PostgreSQL does not answer at $(PG_TEST_URL)"; \
+	  echo "==> pass 2/3 skipped: PostgreSQL does not answer at $(PG_TEST_URL)"; \
 	fi
+
+# The browser tests drive Debian's chromium through Playwright and check every page
+# with axe-core. What they need is installed here when it is missing: chromium with
+# apt-get (as root), axe-core with npm from tests/browser/package-lock.json. Without a
+# browser they skip, saying so (in CI, CI=true, they fail instead).
+browser-setup: $(STAMP)
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "==> installing chromium (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || \
+	    echo "==> could not install chromium; the browser tests will say so"; \
+	  else \
+	    echo "==> no chromium and no root apt-get: the browser tests will be skipped"; \
+	  fi; \
+	fi
+	@if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then \
+	  if command -v npm >/dev/null 2>&1; then \
+	    echo "==> installing axe-core (npm ci --prefix tests/browser)"; \
+	    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error || \
+	    echo "==> npm ci failed; the browser tests will say so"; \
+	  else \
+	    echo "==> no npm: the browser tests will be skipped (apt-get install npm)"; \
+	  fi; \
+	fi
+
+test-browser: browser-setup
+	$(PY) -m deploy.rabbitmq --management
+	@echo "==> pass 3/3: browser tests (tests/browser, Chromium + axe-core)"
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 # --------------------------------------------------------------------------- bench
 

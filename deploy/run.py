@@ -5,11 +5,12 @@
 1. make sure RabbitMQ answers (deploy/rabbitmq.py; starts a local one if needed);
 2. migrate every service's database (`python -m services.common.migrate`);
 3. create the platform helpdesk account (`python -m services.users.bootstrap`);
-4. start every service (`nameko run --config deploy/config.yaml services.<name>.service`)
-   and the gateway (`python -m gateway`), each a child in its own process group,
-   logging to <data dir>/logs/<name>.log and to the console with a prefix;
-5. wait until GET http://127.0.0.1:<port>/health answers 200, print the URL and the
-   helpdesk credentials;
+4. start every service (`nameko run --config deploy/config.yaml services.<name>.service`),
+   the gateway (`python -m gateway`) and the web pages (`python -m web`), each a child
+   in its own process group, logging to <data dir>/logs/<name>.log and to the console
+   with a prefix;
+5. wait until GET http://127.0.0.1:<port>/health answers 200 and the web pages answer,
+   print the address to open (the web pages) and the helpdesk credentials;
 6. supervise: Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace
    period); a child that dies is reported and the rest are stopped.
 
@@ -35,6 +36,7 @@ from services.common.config import SERVICES
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_PATH = ROOT / "deploy" / "config.yaml"
 DEFAULT_PORT = 8000
+DEFAULT_WEB_PORT = 8080
 HELPDESK_INSTITUTION = "platform"
 HELPDESK_CODE = "helpdesk"
 PASSWORD_FILE = "helpdesk-password.txt"
@@ -58,6 +60,10 @@ def build_env(base=None, root=ROOT):
         data = (Path(root) / data).resolve()
     env["LEERLINGBUS_DATA_DIR"] = str(data)
     env.setdefault("LEERLINGBUS_HTTP_PORT", str(DEFAULT_PORT))
+    if not env.get("LEERLINGBUS_WEB_PORT"):
+        env["LEERLINGBUS_WEB_PORT"] = str(DEFAULT_WEB_PORT)
+    if not env.get("LEERLINGBUS_GATEWAY_URL"):
+        env["LEERLINGBUS_GATEWAY_URL"] = f"http://127.0.0.1:{env['LEERLINGBUS_HTTP_PORT']}"
     if not env.get("AMQP_URI"):
         env["AMQP_URI"] = "amqp://guest:guest@127.0.0.1:5672/"
     env["PYTHONUNBUFFERED"] = "1"
@@ -74,8 +80,16 @@ def http_port(env) -> int:
     return int(env.get("LEERLINGBUS_HTTP_PORT") or DEFAULT_PORT)
 
 
+def web_port(env) -> int:
+    return int(env.get("LEERLINGBUS_WEB_PORT") or DEFAULT_WEB_PORT)
+
+
 def health_url(env) -> str:
     return f"http://127.0.0.1:{http_port(env)}/health"
+
+
+def web_url(env) -> str:
+    return f"http://127.0.0.1:{web_port(env)}/"
 
 
 def nameko_command(python=sys.executable):
@@ -87,11 +101,12 @@ def nameko_command(python=sys.executable):
 
 
 def component_commands(python=sys.executable, config_path=CONFIG_PATH, services=SERVICES):
-    """[(name, argv)] for every service and the gateway, in start order."""
+    """[(name, argv)] for every service, the gateway and the web pages, in start order."""
     nameko = nameko_command(python)
     commands = [(name, nameko + ["run", "--config", str(config_path), f"services.{name}.service"])
                 for name in services]
     commands.append(("gateway", [str(python), "-m", "gateway"]))
+    commands.append(("web", [str(python), "-m", "web"]))
     return commands
 
 
@@ -104,7 +119,8 @@ def module_exists(module) -> bool:
 
 def missing_components(services=SERVICES):
     """Modules the launcher needs that are not (yet) in the tree."""
-    wanted = [f"services.{name}.service" for name in services] + ["gateway.__main__"]
+    wanted = [f"services.{name}.service" for name in services] + ["gateway.__main__",
+                                                                    "web.__main__"]
     return [m for m in wanted if not module_exists(m)]
 
 
@@ -356,6 +372,7 @@ class HealthResult:
     payload: dict | None = None
     error: str | None = None
     dead: list = field(default_factory=list)
+    waiting_for: str | None = None
 
     def describe(self):
         if self.ok:
@@ -363,7 +380,9 @@ class HealthResult:
         parts = []
         if self.dead:
             parts.append("exited: " + ", ".join(self.dead))
-        if self.status is None:
+        if self.waiting_for:
+            parts.append(f"web pages not answering ({self.error})")
+        elif self.status is None:
             parts.append(f"gateway not answering ({self.error})")
         else:
             down = down_services(self.payload)
@@ -374,13 +393,22 @@ class HealthResult:
         return "; ".join(parts)
 
 
-def wait_for_health(url, timeout=60.0, interval=0.5, supervisor=None, should_stop=None):
-    """Poll `url` until it answers 200. Gives up early when a child exits."""
+def wait_for_health(url, timeout=60.0, interval=0.5, supervisor=None, should_stop=None,
+                    also=None):
+    """Poll `url` until it answers 200 (and each URL in `also` answers at all).
+    Gives up early when a child exits."""
     deadline = time.monotonic() + timeout
     last = HealthResult(False, error="not tried")
     while True:
         status, payload, error = check_health(url)
         last = HealthResult(status == 200, status, payload, error)
+        for extra in (also or ()) if last.ok else ():
+            extra_status, _, extra_error = check_health(extra)
+            if extra_status is None:
+                last = HealthResult(False, status, payload,
+                                    f"{extra} not answering ({extra_error})")
+                last.waiting_for = extra
+                break
         if last.ok:
             return last
         if supervisor is not None:
@@ -399,8 +427,11 @@ def banner(env, password, source):
     port = http_port(env)
     lines = [
         "",
-        "Leerlingbus is running.",
-        f"  gateway:   http://127.0.0.1:{port}/   (health: http://127.0.0.1:{port}/health)",
+        "Leerlingbus is running. Open this address in your browser:",
+        "",
+        f"  >>> {web_url(env)} <<<",
+        "",
+        f"  gateway:   http://127.0.0.1:{port}/api/v1   (health: http://127.0.0.1:{port}/health)",
         f"  logs:      {data_dir(env) / 'logs'}",
         f"  helpdesk:  institution '{HELPDESK_INSTITUTION}', code '{HELPDESK_CODE}', "
         + (f"password '{password}'  (from {source})" if password
@@ -447,8 +478,10 @@ def install_signal_handlers(stop_requested):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m deploy.run",
                                      description="Run every Leerlingbus service locally.")
-    parser.add_argument("--port", type=int, help="HTTP port (default $LEERLINGBUS_HTTP_PORT "
-                                                 "or 8000)")
+    parser.add_argument("--port", type=int, help="HTTP port of the gateway (default "
+                                                 "$LEERLINGBUS_HTTP_PORT or 8000)")
+    parser.add_argument("--web-port", type=int, help="port of the web pages (default "
+                                                     "$LEERLINGBUS_WEB_PORT or 8080)")
     parser.add_argument("--health-timeout", type=float, default=60.0)
     parser.add_argument("--grace", type=float, default=10.0,
                         help="seconds between SIGTERM and SIGKILL when stopping")
@@ -463,6 +496,8 @@ def main(argv=None):
     base = dict(os.environ)
     if args.port:
         base["LEERLINGBUS_HTTP_PORT"] = str(args.port)
+    if args.web_port:
+        base["LEERLINGBUS_WEB_PORT"] = str(args.web_port)
     env = build_env(base)
     data_dir(env).mkdir(parents=True, exist_ok=True)
     python = sys.executable
@@ -489,7 +524,8 @@ def main(argv=None):
         url = health_url(env)
         say(f"waiting for {url}")
         result = wait_for_health(url, args.health_timeout, supervisor=supervisor,
-                                 should_stop=stop_requested.is_set)
+                                 should_stop=stop_requested.is_set,
+                                 also=[web_url(env) + "inloggen"])
         if stop_requested.is_set():
             return supervise(supervisor, stop_requested, grace=args.grace)
         if not result.ok:

@@ -84,6 +84,42 @@ class UploadQuery(QuerySchema):
     errors_limit = fields.Integer(load_default=1000, validate=between(1, 10000))
 
 
+class UploadRowsQuery(PageQuery):
+    pass
+
+
+class UploadRow(BaseSchema):
+    row = fields.Integer(metadata={"description": "the sheet's row number (header is row 1)"})
+    type = fields.String()
+    student_number = fields.String()
+    bsn = fields.String(allow_none=True, metadata={"description": "masked"})
+    onderwijsnummer = fields.String(allow_none=True, metadata={"description": "masked"})
+    initials = fields.String(allow_none=True)
+    first_name = fields.String(allow_none=True)
+    prefix = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    date_of_birth = fields.String(allow_none=True)
+    gender = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    street = fields.String(allow_none=True)
+    house_number = fields.String(allow_none=True)
+    postcode = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    home_class = fields.String(allow_none=True)
+    year_of_education = fields.Integer(allow_none=True)
+    track = fields.String(allow_none=True)
+    department = fields.String(allow_none=True)
+
+
+class UploadRowPage(BaseSchema):
+    items = fields.List(fields.Nested(UploadRow))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    available = fields.Boolean(metadata={"description": "false: the list has no checked rows "
+                                                        "(rejected, or purged)"})
+
+
 class UploadListQuery(PageQuery):
     status = fields.String(load_default=None, validate=length(1, 200),
                            metadata={"description": "one status or several, comma-separated"})

@@ -74,6 +74,16 @@ def get_upload(ctx, upload_id):
                     errors_offset=q["errors_offset"], errors_limit=q["errors_limit"])
 
 
+@route("GET", "/uploads/<int:upload_id>/rows", roles=MANAGERS, query=s.UploadRowsQuery,
+       response=s.UploadRowPage, summary="The checked rows of a list, paged (BSN and "
+       "onderwijsnummer masked); none for a rejected or purged list (available: false)",
+       tag="uploads")
+def upload_rows(ctx, upload_id):
+    q = ctx.query
+    return ctx.call("uploads", "submission_rows", upload_id, scope(ctx), page=q["page"],
+                    page_size=q["page_size"])
+
+
 @route("GET", "/uploads/<int:upload_id>/report.xlsx", roles=MANAGERS,
        summary="The submitted sheet with each faulty cell marked and explained", tag="uploads",
        errors=(401, 403, 404, 409, 410))
@@ -95,6 +105,14 @@ def approve_upload(ctx, upload_id):
 def decline_upload(ctx, upload_id):
     return ctx.call("uploads", "decline", upload_id, actor=actor(ctx),
                     reason=ctx.body["reason"])
+
+
+@route("GET", "/public/uploads/template", auth=False, query=s.TemplateQuery,
+       summary="The .xlsx template for the public submission (no account): the same file "
+       "as GET /uploads/template", tag="uploads", errors=(400, 422))
+def public_upload_template(ctx):
+    q = ctx.query
+    return xlsx_response(ctx.call("uploads", "template", q["school_type"], q["student_type"]))
 
 
 @route("POST", "/public/uploads", auth=False, form=s.PublicUploadForm, files=("file",),

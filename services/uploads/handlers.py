@@ -14,7 +14,7 @@ import os
 import sqlalchemy as sa
 
 from services.common.errors import DomainError, error_item, not_found, validation_error
-from services.common.ids import IdentifierError, normalize_email
+from services.common.ids import IdentifierError, mask, normalize_email
 from services.common.outbox import utcnow
 from services.common.paging import page_args
 from services.common.times import as_utc, iso  # noqa: F401  (re-exported)
@@ -204,6 +204,39 @@ def get_submission(uow, submission_id, institution_id=None, errors_offset=0,
     offset = max(0, to_id(errors_offset) or 0)
     limit = min(max(1, to_id(errors_limit) or DEFAULT_ERRORS_SHOWN), 10_000)
     return submission_dict(sub, offset, limit, reviewer=True)
+
+
+ROW_SECRETS = ("bsn", "onderwijsnummer")
+
+
+def row_view(clean):
+    """A clean row as reviewers see it: sheet row number, the fields, BSN and
+    onderwijsnummer masked as the students service masks them."""
+    view = {"row": clean.get("_row")}
+    for key, value in clean.items():
+        if key.startswith("_"):
+            continue
+        view[key] = mask(value) if key in ROW_SECRETS and value else value
+    return view
+
+
+def submission_rows(uow, data_dir, submission_id, institution_id=None, page=1, page_size=50):
+    """The checked rows of a list, a page at a time (the review page). Only a
+    list that passed the check has them; a rejected or purged list answers
+    none, with `available` false."""
+    page, page_size = page_args(page, page_size)
+    sub = load_submission(uow.session, submission_id, institution_id)
+    sid, purged = sub.id, sub.purged_at is not None
+    path = storage.submission_dir(data_dir, sid) / storage.ROWS
+    rows, total, available = [], 0, False
+    if not purged:
+        try:
+            rows, total = storage.read_rows_page(path, (page - 1) * page_size, page_size)
+            available = True
+        except FileNotFoundError:
+            pass
+    return {"items": [row_view(r) for r in rows], "total": total, "page": page,
+            "page_size": page_size, "available": available}
 
 
 def list_submissions(uow, institution_id=None, status=None, page=1, page_size=50):

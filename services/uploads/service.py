@@ -138,6 +138,12 @@ class UploadsService:
                                            errors_limit)
 
     @domain_rpc
+    def submission_rows(self, submission_id, institution_id=None, page=1, page_size=50):
+        with self.db() as uow:
+            return handlers.submission_rows(uow, self.settings.data_dir, submission_id,
+                                            institution_id, page, page_size)
+
+    @domain_rpc
     def list_submissions(self, institution_id=None, status=None, page=1, page_size=50):
         with self.db() as uow:
             return handlers.list_submissions(uow, institution_id, status, page, page_size)

@@ -81,9 +81,10 @@ def test_build_env_keeps_what_is_set(tmp_path):
     assert absolute["LEERLINGBUS_DATA_DIR"] == str(tmp_path / "abs")
 
 
-def test_component_commands_cover_every_service_and_the_gateway():
+def test_component_commands_cover_every_service_the_gateway_and_the_web():
     commands = dict(run.component_commands("/venv/bin/python"))
-    assert list(commands) == [*SERVICES, "gateway"]
+    assert list(commands) == [*SERVICES, "gateway", "web"]
+    assert commands["web"] == ["/venv/bin/python", "-m", "web"]
     for name in SERVICES:
         argv = commands[name]
         assert argv[-4:] == ["run", "--config", str(run.CONFIG_PATH), f"services.{name}.service"]
@@ -136,9 +137,13 @@ def test_bootstrap_skipped_with_a_warning_when_missing(monkeypatch, capsys):
 
 
 def test_banner_shows_url_and_credentials(tmp_path):
-    env = {"LEERLINGBUS_DATA_DIR": str(tmp_path), "LEERLINGBUS_HTTP_PORT": "8111"}
+    env = {"LEERLINGBUS_DATA_DIR": str(tmp_path), "LEERLINGBUS_HTTP_PORT": "8111",
+           "LEERLINGBUS_WEB_PORT": "8222"}
     text = run.banner(env, "pw123", "bootstrap output")
     assert "http://127.0.0.1:8111/" in text
+    # the web pages are the address to open
+    assert ">>> http://127.0.0.1:8222/ <<<" in text
+    assert text.index("8222") < text.index("8111")
     assert "'platform'" in text and "'helpdesk'" in text and "pw123" in text
     assert "helpdesk-password.txt" in run.banner(env, None, None)
 
@@ -284,6 +289,29 @@ def test_health_wait_succeeds_once_everything_answers(stub_gateway):
     result = run.wait_for_health(stub_gateway.url, timeout=10, interval=0.1)
     assert result.ok and result.status == 200
     assert stub_gateway.calls >= 2
+
+
+def test_health_wait_waits_for_the_web_pages_too(stub_gateway):
+    import socket
+    stub_gateway.healthy = True
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    closed = f"http://127.0.0.1:{sock.getsockname()[1]}/inloggen"
+    sock.close()
+    result = run.wait_for_health(stub_gateway.url, timeout=0.5, interval=0.1, also=[closed])
+    assert not result.ok and result.describe().startswith("web pages not answering")
+    assert run.wait_for_health(stub_gateway.url, timeout=2, interval=0.1,
+                               also=[stub_gateway.url]).ok
+
+
+def test_build_env_points_the_web_at_the_gateway(tmp_path):
+    env = run.build_env({"LEERLINGBUS_DATA_DIR": str(tmp_path), "LEERLINGBUS_HTTP_PORT": "8123"},
+                        root=ROOT)
+    assert env["LEERLINGBUS_WEB_PORT"] == "8080"
+    assert env["LEERLINGBUS_GATEWAY_URL"] == "http://127.0.0.1:8123"
+    kept = run.build_env({"LEERLINGBUS_GATEWAY_URL": "http://gw:9000", "LEERLINGBUS_WEB_PORT":
+                          "9090"}, root=ROOT)
+    assert kept["LEERLINGBUS_GATEWAY_URL"] == "http://gw:9000" and kept["LEERLINGBUS_WEB_PORT"] == "9090"
 
 
 def test_health_wait_reports_which_services_are_down(stub_gateway):

@@ -75,7 +75,7 @@ def compose_env(service):
 
 def test_compose_has_every_service(compose):
     services = compose["services"]
-    for name in (*SERVICES, "gateway", "rabbitmq", "postgres", "migrate"):
+    for name in (*SERVICES, "gateway", "web", "rabbitmq", "postgres", "migrate"):
         assert name in services, name
 
 
@@ -106,7 +106,7 @@ def test_compose_database_urls_are_distinct(compose):
 
 
 def test_compose_services_are_scalable(compose):
-    for name in (*SERVICES, "gateway"):
+    for name in (*SERVICES, "gateway", "web"):
         service = compose["services"][name]
         assert "container_name" not in service, name
         assert not service.get("ports"), f"{name} publishes a host port; it could not scale"
@@ -126,10 +126,28 @@ def test_compose_gateway_and_front(compose):
     assert "LEERLINGBUS_SECRET_KEY" in env and "AMQP_URI" in env
 
     front = compose["services"]["front"]
-    assert front["ports"] == ["${LEERLINGBUS_HTTP_PORT:-8000}:8000"]
+    assert "${LEERLINGBUS_HTTP_PORT:-8000}:8000" in front["ports"]
     assert "./nginx.conf:/etc/nginx/conf.d/default.conf:ro" in front["volumes"]
     nginx = (DEPLOY / "nginx.conf").read_text()
     assert "http://gateway:8000" in nginx and "listen 8000" in nginx
+
+
+def test_compose_web_is_its_own_part(compose):
+    web = compose["services"]["web"]
+    assert web["command"] == ["python", "-m", "web"]
+    assert module_file("web.__main__"), "python -m web needs web/__main__.py"
+    env = compose_env(web)
+    assert not db_url_keys(env) and "AMQP_URI" not in env, "the web pages hold no database " \
+        "and reach the system only through the gateway"
+    assert env["LEERLINGBUS_GATEWAY_URL"] == "http://front:8000"
+    assert env["LEERLINGBUS_WEB_HOST"] == "0.0.0.0" and env["LEERLINGBUS_WEB_PORT"] == "8080"
+    assert "LEERLINGBUS_WEB_SECRET_KEY" in env, "replicas share the signing key"
+    assert env["LEERLINGBUS_WEB_SESSION_DIR"].startswith("/data/")
+    assert "data:/data" in web["volumes"], "replicas share the sessions directory"
+    front = compose["services"]["front"]
+    assert "${LEERLINGBUS_WEB_PORT:-8080}:8080" in front["ports"]
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert "http://web:8080" in nginx and "listen 8080" in nginx
 
 
 def test_compose_migrate_is_a_one_shot_over_every_database(compose):
@@ -160,7 +178,7 @@ def test_compose_rabbitmq_has_management(compose):
 def test_dockerfile_builds_the_project():
     text = (DEPLOY / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11", text, re.M)
-    for folder in ("services", "gateway", "deploy"):
+    for folder in ("services", "gateway", "deploy", "web"):
         assert f"COPY {folder} ./{folder}" in text
     assert "pip install" in text and "pyproject.toml" in text
     assert "LEERLINGBUS_HTTP_HOST=0.0.0.0" in text
@@ -269,8 +287,31 @@ def test_k8s_gateway_deployment_and_service(k8s, secret):
     assert service["spec"]["ports"][0]["targetPort"] in ("http", port)
 
 
+def test_k8s_web_deployment_and_service(k8s, secret):
+    deployment = of_kind(k8s, "Deployment")["leerlingbus-web"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "web"]
+    env = container_env(container)
+    assert not db_url_keys(env) and "AMQP_URI" not in env
+    _check_secret_ref(env["LEERLINGBUS_WEB_SECRET_KEY"], secret, "LEERLINGBUS_WEB_SECRET_KEY")
+    assert {"configMapRef": {"name": "leerlingbus-config"}} in container["envFrom"]
+    port = {p["name"]: p["containerPort"] for p in container["ports"]}["http"]
+    config = of_kind(k8s, "ConfigMap")["leerlingbus-config"]["data"]
+    assert int(config["LEERLINGBUS_WEB_PORT"]) == port
+    assert config["LEERLINGBUS_WEB_HOST"] == "0.0.0.0"
+    gateway_service = of_kind(k8s, "Service")["leerlingbus-gateway"]
+    assert config["LEERLINGBUS_GATEWAY_URL"].startswith(
+        f"http://{gateway_service['metadata']['name']}")
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert any(config["LEERLINGBUS_WEB_SESSION_DIR"].startswith(m + "/") for m in mounts)
+    service = of_kind(k8s, "Service")["leerlingbus-web"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] in ("http", port)
+
+
 def test_k8s_only_known_deployments(k8s):
-    expected = {f"leerlingbus-{n}" for n in (*SERVICES, "gateway")}
+    expected = {f"leerlingbus-{n}" for n in (*SERVICES, "gateway", "web")}
     assert set(of_kind(k8s, "Deployment")) == expected
 
 
@@ -303,7 +344,7 @@ def test_every_image_is_the_same(k8s, compose):
               for doc in of_kind(k8s, kind).values()
               for c in doc["spec"]["template"]["spec"]["containers"]}
     assert len(images) == 1
-    app = [compose["services"][n] for n in (*SERVICES, "gateway", "migrate")]
+    app = [compose["services"][n] for n in (*SERVICES, "gateway", "web", "migrate")]
     assert len({s["image"] for s in app}) == 1
 
 

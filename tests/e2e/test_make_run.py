@@ -24,11 +24,12 @@ def free_port():
 
 @pytest.mark.e2e
 def test_make_run_end_to_end(rabbit_config, tmp_path):
-    port = free_port()
+    port, web_port = free_port(), free_port()
     data_dir = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
     env.pop("LEERLINGBUS_HELPDESK_PASSWORD", None)
     env.update({"AMQP_URI": rabbit_config["AMQP_URI"], "LEERLINGBUS_HTTP_PORT": str(port),
+                "LEERLINGBUS_WEB_PORT": str(web_port),
                 "LEERLINGBUS_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
     log = open(tmp_path / "run.log", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "deploy.run"], cwd=ROOT, env=env,
@@ -53,6 +54,11 @@ def test_make_run_end_to_end(rabbit_config, tmp_path):
         assert stored.stat().st_mode & 0o777 == 0o600
         password = stored.read_text().strip()
         assert password and password in output
+        # the web pages are the address to open, and they answer
+        assert f">>> http://127.0.0.1:{web_port}/ <<<" in output
+        page = requests.get(f"http://127.0.0.1:{web_port}/", timeout=10)
+        assert page.status_code == 200 and "Inloggen" in page.text
+        assert page.url.endswith("/inloggen?volgende=%2F")
 
         s = requests.Session()
 
@@ -84,7 +90,7 @@ def test_make_run_end_to_end(rabbit_config, tmp_path):
         r = login("00AB", "123456", "Leerling-wachtwoord-1")
         assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
         children = child_pids(proc.pid)
-        assert len(children) >= 6, children  # five services and the gateway
+        assert len(children) >= 7, children  # five services, the gateway, the web pages
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -1,0 +1,320 @@
+"""The school administrator's pages (UI.md: School administrator): the
+student-list wizard (Intergrip's Leerlinglijst opsturen, steps 1–5), my lists,
+the students overview, one student, adding a student by hand, users."""
+from ..app import Form, Redirect, file_response, page
+from ..client import ApiError
+from ..filters import STUDENT_TYPE, parse_date_nl
+
+ADMIN = ("admin",)
+READERS = ("admin", "mentor")
+UPLOAD_FIELDS = ("name", "email", "note", "file", "student_type", "school_type")
+VO_TRACKS = ("vmbo-bb", "vmbo-kb", "vmbo-gl", "vmbo-tl", "havo", "vwo", "pro")
+MBO_TRACKS = tuple(f"{kind}-{n}" for kind in ("BOL", "BBL") for n in range(1, 5))
+STUDENT_FIELDS = ("student_number", "bsn", "onderwijsnummer", "initials", "first_name",
+                  "prefix", "last_name", "date_of_birth", "gender", "email", "home_class",
+                  "year_of_education", "track")
+USER_FILTERS = [("all", "Alle"), ("students", "Leerlingen"), ("employees", "Medewerkers"),
+                ("archived", "Gearchiveerd")]
+PAGE_SIZE = 50
+
+
+def school_type(ctx):
+    return (ctx.institution.get("school_type") or "vo").lower()
+
+
+def student_type_arg(value):
+    return value if value in STUDENT_TYPE else None
+
+
+# -- the wizard (Leerlinglijst opsturen) --------------------------------------------------
+def _wizard(ctx, student_type, form=None, status=200):
+    user = (ctx.session or {}).get("user") or {}
+    if form is None:
+        form = Form(values={"name": " ".join(p for p in (user.get("first_name"),
+                                                         user.get("prefix"),
+                                                         user.get("last_name")) if p)})
+    return ctx.render("school/wizard.html", status=status, title="Leerlinglijst opsturen",
+                      school_type=school_type(ctx), student_type=student_type, form=form,
+                      step=4 if student_type else 2)
+
+
+@page("GET", "/leerlinglijst", roles=ADMIN)
+def wizard(ctx):
+    return _wizard(ctx, student_type_arg(ctx.query("soort")))
+
+
+@page("GET", "/leerlinglijst/format", roles=ADMIN)
+def wizard_template(ctx):
+    kind = student_type_arg(ctx.query("soort"))
+    if kind is None:
+        raise Redirect("/leerlinglijst")
+    response = ctx.get("/uploads/template", raw=True,
+                       params={"school_type": school_type(ctx), "student_type": kind})
+    return file_response(response, f"leerlinglijst-{school_type(ctx)}-{kind}.xlsx")
+
+
+def send_list(ctx, path, extra, on_error):
+    """POST a list to the gateway as multipart; on a refusal `on_error(form)`."""
+    f = ctx.request.form
+    kind = student_type_arg(f.get("student_type"))
+    form = Form(values={k: f.get(k, "").strip() for k in ("name", "email", "note")})
+    form.values["student_type"] = kind or ""
+    upload = ctx.request.files.get("file")
+    if kind is None:
+        form.add("student_type", "Kies eerst het soort leerlingen (stap 2).")
+    if not form.values["name"]:
+        form.add("name", "Vul uw naam in.")
+    if not form.values["email"]:
+        form.add("email", "Vul uw e-mailadres in; daar komt de bevestiging naartoe.")
+    if upload is None or not upload.filename:
+        form.add("file", "Kies het ingevulde Excel-bestand (.xlsx).")
+    if form.has_errors:
+        return None, on_error(form, 422)
+    data = {"student_type": kind, "name": form.values["name"], "email": form.values["email"],
+            **extra}
+    if form.values["note"]:
+        data["note"] = form.values["note"]
+    try:
+        accepted = ctx.post(path, data=data, files={
+            "file": (upload.filename, upload.stream, upload.mimetype or
+                     "application/octet-stream")})
+    except ApiError as exc:
+        if exc.status in (400, 413, 415, 422, 429):
+            form.from_api(exc, UPLOAD_FIELDS + ("upload_code",))
+            return None, on_error(form, exc.status)
+        raise
+    return accepted, None
+
+
+@page("POST", "/leerlinglijst", roles=ADMIN)
+def wizard_send(ctx):
+    kind = student_type_arg(ctx.request.form.get("student_type"))
+    accepted, refusal = send_list(
+        ctx, "/uploads", {"school_type": school_type(ctx)},
+        lambda form, status: _wizard(ctx, kind, form, status))
+    if refusal is not None:
+        return refusal
+    return ctx.redirect(f"/leerlinglijst/{accepted['id']}")
+
+
+@page("GET", "/leerlinglijst/<int:upload_id>", roles=ADMIN)
+def wizard_verdict(ctx, upload_id):
+    errors_page = ctx.int_query("foutpagina")
+    per_page = 100
+    upload = ctx.get(f"/uploads/{upload_id}", params={
+        "errors_offset": (errors_page - 1) * per_page, "errors_limit": per_page})
+    form = Form(values={"name": upload.get("name"), "email": upload.get("email"),
+                        "note": upload.get("note") or "",
+                        "student_type": upload.get("student_type")})
+    return ctx.render("school/verdict.html", title="Leerlinglijst opsturen", upload=upload,
+                      form=form, school_type=upload.get("school_type"),
+                      errors_result={"total": upload.get("errors_stored", 0),
+                                     "page": errors_page, "page_size": per_page})
+
+
+# -- my lists ---------------------------------------------------------------------------------
+@page("GET", "/uploads", roles=ADMIN)
+def my_lists(ctx):
+    result = ctx.get("/uploads", params={"page": ctx.int_query("pagina"), "page_size": 25})
+    return ctx.render("school/lists.html", title="Mijn lijsten", uploads=result)
+
+
+# -- students ---------------------------------------------------------------------------------
+def track_options():
+    return [("", "Alle leerwegen")] + [(t, t) for t in VO_TRACKS + MBO_TRACKS]
+
+
+@page("GET", "/leerlingen", roles=READERS)
+def students(ctx):
+    if ctx.request.args.get("reset"):
+        raise Redirect("/leerlingen")
+    filters = {"q": ctx.query("q"), "home_class": ctx.query("home_class"),
+               "registered": ctx.query("registered"),
+               "year_of_education": ctx.query("year_of_education"),
+               "track": ctx.query("track")}
+    params = {k: v for k, v in filters.items() if v}
+    if params.get("registered") not in (None, "true", "false"):
+        params.pop("registered")
+    form = Form(values=filters)
+    result = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
+    try:
+        result = ctx.get("/students", params={**params, "page": ctx.int_query("pagina"),
+                                              "page_size": PAGE_SIZE})
+    except ApiError as exc:
+        if exc.status not in (400, 422):
+            raise
+        form.from_api(exc, tuple(filters))
+    return ctx.render("school/students.html", title="Leerlingen", students=result, form=form,
+                      filters=filters, tracks=track_options(),
+                      status=422 if form.has_errors else 200)
+
+
+def placements(ctx, number):
+    """The student's participations in every schedule project.
+
+    Seam: GET /students/{n}/participations once that part of the API is
+    merged; until then each project's participations are read (fine for the
+    handful of projects a school has)."""
+    try:
+        result = ctx.get(f"/students/{number}/participations")
+        return result.get("items", []) if isinstance(result, dict) else list(result or [])
+    except ApiError as exc:
+        if exc.status not in (404, 405):
+            raise
+    found = []
+    projects = ctx.get("/projects").get("items", [])
+    for project in projects:
+        page_no = 1
+        while True:
+            result = ctx.get(f"/projects/{project['id']}/participations",
+                             params={"page": page_no, "page_size": 500})
+            for item in result["items"]:
+                if item["student_number"] == number:
+                    found.append({**item, "project_name": project["name"],
+                                  "school_year": project["school_year"]})
+            if page_no * 500 >= result["total"]:
+                break
+            page_no += 1
+    return found
+
+
+def _student_page(ctx, number, student=None, form=None, status=200, revealed=False):
+    student = student or ctx.get(f"/students/{number}")
+    return ctx.render("school/student.html", status=status, title=student and
+                      " ".join(p for p in (student.get("first_name"), student.get("prefix"),
+                                           student.get("last_name")) if p),
+                      student=student, placements=placements(ctx, number),
+                      form=form or Form(), revealed=revealed,
+                      leaving=ctx.query("vertrek") == "1" or (form is not None))
+
+
+@page("GET", "/leerlingen/<number>", roles=READERS)
+def student(ctx, number):
+    return _student_page(ctx, number)
+
+
+@page("POST", "/leerlingen/<number>/bsn", roles=ADMIN)
+def reveal_bsn(ctx, number):
+    """The full BSN, on this answer only (never in a URL); the API audits it."""
+    revealed = ctx.get(f"/students/{number}", params={"reveal": "bsn"})
+    return _student_page(ctx, number, student=revealed, revealed=True)
+
+
+@page("POST", "/leerlingen/<number>/vertrek", roles=ADMIN)
+def leave(ctx, number):
+    f = ctx.request.form
+    form = Form(values={"date": f.get("date", "").strip()})
+    body = {}
+    try:
+        day = parse_date_nl(form.values["date"])
+        if day is None:
+            form.add("date", "Vul de datum in waarop de leerling de school verlaat.")
+        else:
+            body["date"] = day.isoformat()
+    except ValueError:
+        form.add("date", "Vul een datum in als dd-mm-jjjj, bijvoorbeeld 31-07-2026.")
+    if f.get("confirm") != "ja":
+        form.add("confirm", "Bevestig dat de leerling de school verlaat.")
+    if not form.has_errors:
+        try:
+            ctx.post(f"/students/{number}/leave", json=body)
+        except ApiError as exc:
+            if exc.status not in (400, 409, 422):
+                raise
+            form.from_api(exc, ("date",))
+        else:
+            ctx.flash("De leerling verlaat de school: plaatsingen van dit en volgend schooljaar "
+                      "zijn verwijderd en het account is gearchiveerd.")
+            return ctx.redirect(f"/leerlingen/{number}")
+    return _student_page(ctx, number, form=form, status=422)
+
+
+# -- a student by hand ------------------------------------------------------------------------
+def _new_student(ctx, kind, form=None, status=200):
+    return ctx.render("school/new_student.html", status=status, title="Nieuwe leerling",
+                      kind=kind, form=form or Form(), school_type=school_type(ctx),
+                      tracks=[("", "—")] + [(t, t) for t in (
+                          VO_TRACKS if school_type(ctx) == "vo" else MBO_TRACKS)])
+
+
+@page("GET", "/leerlingen/nieuw", roles=ADMIN)
+def new_student(ctx):
+    return _new_student(ctx, student_type_arg(ctx.query("type")))
+
+
+@page("POST", "/leerlingen/nieuw", roles=ADMIN)
+def create_student(ctx):
+    f = ctx.request.form
+    kind = student_type_arg(f.get("type"))
+    if kind is None:
+        raise Redirect("/leerlingen/nieuw")
+    form = Form(values={k: f.get(k, "").strip() for k in STUDENT_FIELDS})
+    body = {"type": kind}
+    for key, value in form.values.items():
+        if not value:
+            continue
+        if key == "date_of_birth":
+            try:
+                value = parse_date_nl(value).isoformat()
+            except ValueError:
+                form.add(key, "Vul een datum in als dd-mm-jjjj, bijvoorbeeld 14-03-2011.")
+                continue
+        elif key == "year_of_education":
+            if not value.isdigit():
+                form.add(key, "Vul het leerjaar in als getal.")
+                continue
+            value = int(value)
+        body[key] = value
+    for required in ("student_number", "initials", "first_name", "last_name"):
+        body.setdefault(required, "")
+    if not form.has_errors:
+        try:
+            created = ctx.post("/students", json=body)
+        except ApiError as exc:
+            if exc.status not in (400, 409, 422):
+                raise
+            form.from_api(exc, STUDENT_FIELDS)
+        else:
+            ctx.flash("De leerling is toegevoegd.")
+            return ctx.redirect(f"/leerlingen/{created['student_number']}")
+    return _new_student(ctx, kind, form, 422)
+
+
+# -- users ---------------------------------------------------------------------------------------
+@page("GET", "/gebruikers", roles=ADMIN)
+def users(ctx):
+    which = ctx.query("filter") or "all"
+    if which not in dict(USER_FILTERS):
+        which = "all"
+    q = ctx.query("q")
+    params = {"filter": which, "page": ctx.int_query("pagina"), "page_size": PAGE_SIZE}
+    if q:
+        params["q"] = q
+    result = ctx.get("/users", params=params)
+    return ctx.render("school/users.html", title="Gebruikers", users=result, which=which, q=q,
+                      filters=USER_FILTERS)
+
+
+def _back_to_users(ctx):
+    target = ctx.request.form.get("terug", "")
+    return target if target.startswith("/gebruikers") and "//" not in target else "/gebruikers"
+
+
+@page("POST", "/gebruikers/<code>/archiveren", roles=ADMIN)
+def archive(ctx, code):
+    try:
+        ctx.post(f"/users/{code}/archive")
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        ctx.flash(exc.detail, "error")
+    else:
+        ctx.flash(f"Gebruiker {code} is gearchiveerd en kan niet meer inloggen.")
+    return ctx.redirect(_back_to_users(ctx))
+
+
+@page("POST", "/gebruikers/<code>/terugzetten", roles=ADMIN)
+def unarchive(ctx, code):
+    ctx.post(f"/users/{code}/unarchive")
+    ctx.flash(f"Gebruiker {code} is teruggezet.")
+    return ctx.redirect(_back_to_users(ctx))
