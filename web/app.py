@@ -198,6 +198,9 @@ class Ctx:
     def post(self, path, **kw):
         return self.api("POST", path, **kw)
 
+    def delete(self, path, **kw):
+        return self.api("DELETE", path, **kw)
+
     # -- one-time messages -------------------------------------------------------------
     def flash(self, message, kind="success"):
         if self.session is not None:

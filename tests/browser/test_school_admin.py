@@ -3,6 +3,7 @@ errors per row and column, the report, the corrected file), my lists, the
 students overview with search and filters, one student (BSN masked and
 revealed, leaving with a date), users (archive, restore) and a student added
 by hand."""
+import datetime as dt
 import io
 import re
 import time
@@ -179,11 +180,25 @@ def test_students_overview_student_and_leaving(page, system):
     expect(page.locator("#confirm-fout")).to_be_visible()
     expect(page.get_by_label("Datum van vertrek")).to_have_value("31-13-2026")
     check_a11y(page)
+    # a day in the future is planned: shown as leaving, and it can be withdrawn
+    later = (dt.date.today() + dt.timedelta(days=30)).strftime("%d-%m-%Y")
+    page.get_by_label("Datum van vertrek").fill(later)
+    page.get_by_label(re.compile("verlaat de school")).check()
+    page.get_by_role("button", name="Leerling verlaat school").click()
+    expect(page.get_by_role("status")).to_contain_text(f"gepland op {later}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Vertrekt {later}")
+    expect(page.get_by_test_id("vertrekdatum")).to_have_text(later)
+    check_a11y(page)
+    page.get_by_role("button", name="Vertrek intrekken").click()
+    expect(page.get_by_role("status")).to_contain_text("ingetrokken")
+    # a day in the past is carried out now
+    page.get_by_role("button", name="Leerling verlaat school").click()
     page.get_by_label("Datum van vertrek").fill("31-07-2026")
     page.get_by_label(re.compile("verlaat de school")).check()
     page.get_by_role("button", name="Leerling verlaat school").click()
-    expect(page.get_by_role("status")).to_contain_text("verlaat de school")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Gearchiveerd")
+    expect(page.get_by_role("status")).to_contain_text("verlaten op 31-07-2026")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Vertrokken")
+    expect(page.get_by_test_id("vertrekdatum")).to_have_text("31-07-2026")
 
 
 def test_users_archive_and_restore(page, system):

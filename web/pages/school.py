@@ -3,7 +3,7 @@ student-list wizard (Intergrip's Leerlinglijst opsturen, steps 1–5), my lists,
 the students overview, one student, adding a student by hand, users."""
 from ..app import Form, Redirect, file_response, page
 from ..client import ApiError
-from ..filters import STUDENT_TYPE, parse_date_nl
+from ..filters import STUDENT_TYPE, date_nl, parse_date_nl
 
 ADMIN = ("admin",)
 READERS = ("admin", "mentor")
@@ -131,10 +131,11 @@ def students(ctx):
     filters = {"q": ctx.query("q"), "home_class": ctx.query("home_class"),
                "registered": ctx.query("registered"),
                "year_of_education": ctx.query("year_of_education"),
-               "track": ctx.query("track")}
+               "track": ctx.query("track"), "left": ctx.query("left")}
     params = {k: v for k, v in filters.items() if v}
-    if params.get("registered") not in (None, "true", "false"):
-        params.pop("registered")
+    for flag in ("registered", "left"):
+        if params.get(flag) not in (None, "true", "false"):
+            params.pop(flag)
     form = Form(values=filters)
     result = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
     try:
@@ -217,16 +218,40 @@ def leave(ctx, number):
         form.add("confirm", "Bevestig dat de leerling de school verlaat.")
     if not form.has_errors:
         try:
-            ctx.post(f"/students/{number}/leave", json=body)
+            result = ctx.post(f"/students/{number}/leave", json=body)
         except ApiError as exc:
             if exc.status not in (400, 409, 422):
                 raise
             form.from_api(exc, ("date",))
         else:
-            ctx.flash("De leerling verlaat de school: plaatsingen van dit en volgend schooljaar "
-                      "zijn verwijderd en het account is gearchiveerd.")
+            ctx.flash(_leave_message(result))
             return ctx.redirect(f"/leerlingen/{number}")
     return _student_page(ctx, number, form=form, status=422)
+
+
+def _leave_message(result):
+    day = date_nl(result.get("leave_date"))
+    if result.get("status") == "leaving":
+        return (f"Het vertrek is gepland op {day}. Op die dag worden de plaatsingen van dat en "
+                "volgend schooljaar verwijderd en wordt het account gearchiveerd.")
+    if not result.get("archived"):
+        return (f"De leerling heeft de school verlaten op {day}: de plaatsingen zijn "
+                "verwijderd. Het account wordt zo snel mogelijk gearchiveerd.")
+    return (f"De leerling heeft de school verlaten op {day}: plaatsingen van dat en volgend "
+            "schooljaar zijn verwijderd en het account is gearchiveerd.")
+
+
+@page("POST", "/leerlingen/<number>/vertrek-intrekken", roles=ADMIN)
+def cancel_leave(ctx, number):
+    try:
+        ctx.delete(f"/students/{number}/leave")
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        ctx.flash(exc.detail)
+    else:
+        ctx.flash("Het geplande vertrek is ingetrokken.")
+    return ctx.redirect(f"/leerlingen/{number}")
 
 
 # -- a student by hand ------------------------------------------------------------------------
