@@ -298,7 +298,7 @@ def differences(uow, students, users, institution_id, project_id, category, depa
 def _check_departments(P, D, departments):
     if departments is None:
         return
-    known = set(P["departments"]) | {p["department"] for p in D["participations"].values()}
+    known = set(P["departments"]) | {d for parts in D["participations"].values() for d in parts}
     known |= {g["department"] for g in D["groups"].values() if g["department"]}
     unknown = sorted(d for d in departments if d not in known)
     if unknown:
@@ -339,7 +339,10 @@ def download(uow, students, users, institution_id, project_id, category, departm
              student_numbers=None):
     """The changes the desktop must apply for the selected differences (from the
     portal read the differences showed); the stored snapshot is changed to
-    match, so the category is ok afterwards for the selection."""
+    match, so the category is ok afterwards for the selection. A packages
+    download never touches the desktop's packages of a department for which
+    the portal holds no package choices: such departments of the selection are
+    answered under `skipped` (code no_packages_in_portal)."""
     iid, pid = _ids(institution_id, project_id)
     rules.check_category(category)
     refusal = rules.wrong_direction_for_category(category, "download")
@@ -359,6 +362,8 @@ def download(uow, students, users, institution_id, project_id, category, departm
     row, desktop = _load_snapshot(uow, students, iid, pid, for_update=True)
     with _paused_gc():
         items = _selected(category, "download", portal, desktop, departments, numbers)
+        skipped = diff.packages_skipped(portal, desktop, departments, numbers) \
+            if category == "packages" else []
         changes = diff.apply_download(category, portal, desktop, items)
         categories = diff.status(portal, desktop) if changes else None
     if changes:
@@ -373,7 +378,7 @@ def download(uow, students, users, institution_id, project_id, category, departm
         with _paused_gc():
             entry = diff.category_status(category, portal, desktop)
     return {"project_id": pid, "category": category, "as_of": portal["as_of"],
-            "changes": changes, "count": len(changes), "status": entry}
+            "changes": changes, "count": len(changes), "skipped": skipped, "status": entry}
 
 
 # --- uploads -------------------------------------------------------------------------------
@@ -412,8 +417,14 @@ def _upload_students(students, iid, pid, P, D, departments, numbers):
             if exc.errors:
                 raise _row_errors_to_students(exc, rows) from None
             raise
-        applied = [{"student_number": r["student_number"], "action": "created",
-                    "department": r["participation"]["department"]} for r in rows]
+        applied = []
+        for r in rows:
+            codes = [p["department"] for p in r["participations"]]
+            entry = {"student_number": r["student_number"], "action": "created",
+                     "department": codes[0]}
+            if len(codes) > 1:
+                entry["departments"] = codes
+            applied.append(entry)
     return applied, skipped
 
 
