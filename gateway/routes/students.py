@@ -177,8 +177,10 @@ def get_participation(ctx, participation_id):
 
 @route("PATCH", "/participations/<int:participation_id>", roles=READERS,
        body=s.ParticipationUpdate, response=s.Participation,
-       summary="Change a participation; a new department takes keep_package and drops group "
-       "memberships; mentors change forecast and home class where the portal leads",
+       summary="Change a participation; a new department takes keep_package and drops the "
+       "old department's group memberships (all of the project's when it is the student's "
+       "only participation); forecasts over a student's departments stay at most 100; "
+       "mentors change forecast and home class where the portal leads",
        tag="placements", errors=(400, 401, 403, 404, 409, 422))
 def update_participation(ctx, participation_id):
     return ctx.call("students", "update_participation", own(ctx), participation_id, ctx.body,

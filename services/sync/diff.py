@@ -146,10 +146,16 @@ def participations_items(P, D):
         if number not in ds:
             continue
         dparts = dp.get(number) or _NO_PARTS
-        same_set = pparts.keys() == dparts.keys()
-        if same_set and all(pparts[d]["profile"] == dparts[d]["profile"]
-                            and pparts[d]["programme"] == dparts[d]["programme"]
-                            for d in pparts):
+        if len(pparts) == 1:  # the common case, without a loop
+            for department, ppart in pparts.items():
+                dpart = dparts.get(department)
+            if dpart is not None and len(dparts) == 1 \
+                    and ppart["profile"] == dpart["profile"] \
+                    and ppart["programme"] == dpart["programme"]:
+                continue
+        elif pparts.keys() == dparts.keys() and all(
+                pparts[d]["profile"] == dparts[d]["profile"]
+                and pparts[d]["programme"] == dparts[d]["programme"] for d in pparts):
             continue
         sets = {"P": sorted(pparts), "D": sorted(dparts)}
         for department in sorted(pparts.keys() | dparts.keys()):
@@ -177,6 +183,7 @@ def _field_items(category, P, D):
     pp, dp, ds = P["participations"], D["participations"], D["students"]
     (field,) = PARTICIPATION_FIELDS[category]
     home = category == "home_classes"
+    empty = EMPTY_PARTICIPATION[field]
     items = []
     for number, pparts in pp.items():
         if number not in ds:
@@ -185,9 +192,14 @@ def _field_items(category, P, D):
         for department, ppart in pparts.items():
             dpart = dparts.get(department)
             pv = ppart[field]
-            dv = dpart[field] if dpart is not None else EMPTY_PARTICIPATION[field]
-            if pv == dv:
+            if dpart is not None:
+                dv = dpart[field]
+                if pv == dv:
+                    continue
+            elif pv == empty:
                 continue
+            else:
+                dv = empty
             fields = {field: {"P": pv, "D": dv}}
             if home:
                 authority = _authority(P, department)
@@ -263,16 +275,32 @@ def _package_pairs(P, D):
 
 
 def packages_items(P, D):
+    """Inlined (not _package_pairs / _package_fields): this runs for every
+    participation on every status."""
     with_packages = package_departments(P)
+    pp, pk, dk, ds = P["participations"], P["packages"], D["packages"], D["students"]
     items = []
-    for number, department, ppkg, dpkg in _package_pairs(P, D):
-        if department not in with_packages:
-            continue  # the portal holds no package choices there: never wiped
-        fields, exemptions_differ = _package_fields(ppkg, dpkg)
-        if fields:
-            item = _item(number, P, D, department, "download", fields)
-            item["exemptions_differ"] = exemptions_differ
-            items.append(item)
+    for number, pparts in pp.items():
+        if number not in ds:
+            continue
+        pown, down = pk.get(number) or _NO_PARTS, dk.get(number) or _NO_PARTS
+        for department in pparts:
+            if department not in with_packages:
+                continue  # the portal holds no package choices there: never wiped
+            ppkg = pown.get(department) or EMPTY_PACKAGE
+            dpkg = down.get(department)
+            if dpkg is None:
+                dpkg = (down.get(NO_DEPARTMENT) if len(pparts) == 1 else None) \
+                    or EMPTY_PACKAGE
+            ps, ds_ = ppkg["subjects"], dpkg["subjects"]
+            pe, de = ppkg["exemptions"], dpkg["exemptions"]
+            if ps == ds_ and pe == de:
+                continue
+            fields, exemptions_differ = _package_fields(ppkg, dpkg)
+            if fields:
+                item = _item(number, P, D, department, "download", fields)
+                item["exemptions_differ"] = exemptions_differ
+                items.append(item)
     return items
 
 
