@@ -317,9 +317,19 @@ def _home_class_selection(P, items, direction, departments, numbers):
             if dept is not None and rules.home_class_direction(dept["authority"]) != direction:
                 wrong.add(code)
     if numbers is not None:
+        # a selected student whose home classes all move the other way; a student
+        # in two departments may have one of each way: this way's move
+        others, this_way = {}, set()
         for item in items:
-            if item["student_number"] in numbers and item["direction"] != direction:
-                wrong.add(item["department"])
+            if item["student_number"] not in numbers:
+                continue
+            if item["direction"] == direction:
+                this_way.add(item["student_number"])
+            else:
+                others.setdefault(item["student_number"], set()).add(item["department"])
+        for number, codes in others.items():
+            if number not in this_way:
+                wrong |= codes
     if wrong:
         raise rules.wrong_direction_departments(direction, wrong)
     return [i for i in diff.select(items, departments, numbers) if i["direction"] == direction]

@@ -187,3 +187,45 @@ def test_packages_download_leaves_departments_without_choices_alone(system, scho
     rows = {d["code"]: d for d in ok(school.sync("GET", pid,
                                                  "differences/packages"))["departments"]}
     assert rows["v6"]["packages_in_portal"] is True and "note" not in rows["v6"]
+
+
+def test_home_classes_of_a_student_in_two_departments(system, school):
+    """h4: the portal leads; v4: the desktop leads. One student, one home class
+    in each department: each moves its own way, and selecting the student moves
+    what may move in the direction asked."""
+    project = next_year_project(school, [("h4", 4, "portal"), ("v4", 4, "desktop")])
+    pid = project["id"]
+    school.student("3001", "Sara", "Dijk")
+    school.place(pid, "3001", "h4", forecast=60, home_class="h4a")
+    v4 = school.place(pid, "3001", "v4", forecast=40)
+    school.group(pid, "h4a", "h4", "home_class", ["3001"])
+    desktop = {
+        "students": [{"student_number": "3001", "first_name": "Sara", "last_name": "Dijk",
+                      "initials": "S."}],
+        "participations": [
+            {"student_number": "3001", "department": "h4", "forecast": 60},
+            {"student_number": "3001", "department": "v4", "forecast": 40,
+             "home_class": "v4b"}],
+        "groups": [{"code": "v4b", "department": "v4", "kind": "home_class",
+                    "student_numbers": ["3001"]}],
+    }
+    ok(school.sync("PUT", pid, "snapshot", json=desktop))
+    status = ok(school.sync("GET", pid, "status"))["home_classes"]
+    assert (status["differences"], status["download"], status["upload"]) == (1, 1, 1)
+    problem(school.sync("POST", pid, "download/home_classes", json={"departments": ["v4"]}),
+            409, "wrong_direction")
+    down = ok(school.sync("POST", pid, "download/home_classes",
+                          json={"student_numbers": ["3001"]}))
+    assert down["changes"] == [{"student_number": "3001", "department": "h4", "action": "set",
+                                "values": {"home_class": "h4a"}}]
+    up = ok(school.sync("POST", pid, "upload/home_classes", json={"student_numbers": ["3001"]}))
+    assert up["applied"] == [{"student_number": "3001", "action": "set", "department": "v4",
+                              "values": {"home_class": "v4b"}}]
+    assert up["status"]["status"] == "ok"
+    groups = {g["code"]: g["student_numbers"] for g in ok(school.api.get(
+        f"{API}/projects/{pid}/groups", token=school.admin))["items"]}
+    assert groups == {"h4a": ["3001"], "v4b": ["3001"]}   # one home class per department
+    assert ok(school.api.get(f"{API}/participations/{v4['id']}",
+                             token=school.admin))["home_class"] == "v4b"
+    # upload of groups: the v4 home-class group counts the student's v4 participation
+    assert ok(school.sync("POST", pid, "upload/groups", json={}))["skipped"] == []
