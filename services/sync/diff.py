@@ -178,51 +178,67 @@ def participations_items(P, D):
     return items
 
 
-def _field_items(category, P, D):
-    """lwoo, forecasts, home_classes: per student and department of the portal."""
+def participation_pairs(P, D):
+    """[(student number, department, portal participation, desktop
+    participation or None)] for every portal participation of a student on
+    both sides: computed once per status for the categories that compare per
+    portal participation."""
     pp, dp, ds = P["participations"], D["participations"], D["students"]
+    pairs = []
+    append = pairs.append
+    for number, pparts in pp.items():
+        if number not in ds:
+            continue
+        dparts = dp.get(number)
+        if dparts is None:
+            for department, ppart in pparts.items():
+                append((number, department, ppart, None))
+        else:
+            for department, ppart in pparts.items():
+                append((number, department, ppart, dparts.get(department)))
+    return pairs
+
+
+def _field_items(category, P, D, pairs=None):
+    """lwoo, forecasts, home_classes: per student and department of the portal."""
     (field,) = PARTICIPATION_FIELDS[category]
     home = category == "home_classes"
     empty = EMPTY_PARTICIPATION[field]
     items = []
-    for number, pparts in pp.items():
-        if number not in ds:
-            continue
-        dparts = dp.get(number) or _NO_PARTS
-        for department, ppart in pparts.items():
-            dpart = dparts.get(department)
-            pv = ppart[field]
-            if dpart is not None:
-                dv = dpart[field]
-                if pv == dv:
-                    continue
-            elif pv == empty:
+    for number, department, ppart, dpart in (pairs if pairs is not None
+                                             else participation_pairs(P, D)):
+        pv = ppart[field]
+        if dpart is not None:
+            dv = dpart[field]
+            if pv == dv:
                 continue
-            else:
-                dv = empty
-            fields = {field: {"P": pv, "D": dv}}
-            if home:
-                authority = _authority(P, department)
-                item = _item(number, P, D, department, home_class_direction(authority), fields)
-                item["home_class_authority"] = authority
-            else:
-                item = _item(number, P, D, department, "download", fields)
-            if dpart is None:
-                item["in_desktop"] = False
-            items.append(item)
+        elif pv == empty:
+            continue
+        else:
+            dv = empty
+        fields = {field: {"P": pv, "D": dv}}
+        if home:
+            authority = _authority(P, department)
+            item = _item(number, P, D, department, home_class_direction(authority), fields)
+            item["home_class_authority"] = authority
+        else:
+            item = _item(number, P, D, department, "download", fields)
+        if dpart is None:
+            item["in_desktop"] = False
+        items.append(item)
     return items
 
 
-def lwoo_items(P, D):
-    return _field_items("lwoo", P, D)
+def lwoo_items(P, D, pairs=None):
+    return _field_items("lwoo", P, D, pairs)
 
 
-def forecasts_items(P, D):
-    return _field_items("forecasts", P, D)
+def forecasts_items(P, D, pairs=None):
+    return _field_items("forecasts", P, D, pairs)
 
 
-def home_classes_items(P, D):
-    return _field_items("home_classes", P, D)
+def home_classes_items(P, D, pairs=None):
+    return _field_items("home_classes", P, D, pairs)
 
 
 def package_departments(P):
@@ -274,41 +290,40 @@ def _package_pairs(P, D):
                    _desktop_package(down, department, single))
 
 
-def packages_items(P, D):
+def packages_items(P, D, pairs=None):
     """Inlined (not _package_pairs / _package_fields): this runs for every
     participation on every status."""
     with_packages = package_departments(P)
-    pp, pk, dk, ds = P["participations"], P["packages"], D["packages"], D["students"]
+    pp, pk, dk = P["participations"], P["packages"], D["packages"]
     items = []
-    for number, pparts in pp.items():
-        if number not in ds:
+    for number, department, _ppart, _dpart in (pairs if pairs is not None
+                                               else participation_pairs(P, D)):
+        if department not in with_packages:
+            continue  # the portal holds no package choices there: never wiped
+        ppkg = (pk.get(number) or _NO_PARTS).get(department) or EMPTY_PACKAGE
+        down = dk.get(number) or _NO_PARTS
+        dpkg = down.get(department)
+        if dpkg is None:
+            dpkg = (down.get(NO_DEPARTMENT) if len(pp[number]) == 1 else None) \
+                or EMPTY_PACKAGE
+        if ppkg["subjects"] == dpkg["subjects"] and ppkg["exemptions"] == dpkg["exemptions"]:
             continue
-        pown, down = pk.get(number) or _NO_PARTS, dk.get(number) or _NO_PARTS
-        for department in pparts:
-            if department not in with_packages:
-                continue  # the portal holds no package choices there: never wiped
-            ppkg = pown.get(department) or EMPTY_PACKAGE
-            dpkg = down.get(department)
-            if dpkg is None:
-                dpkg = (down.get(NO_DEPARTMENT) if len(pparts) == 1 else None) \
-                    or EMPTY_PACKAGE
-            ps, ds_ = ppkg["subjects"], dpkg["subjects"]
-            pe, de = ppkg["exemptions"], dpkg["exemptions"]
-            if ps == ds_ and pe == de:
-                continue
-            fields, exemptions_differ = _package_fields(ppkg, dpkg)
-            if fields:
-                item = _item(number, P, D, department, "download", fields)
-                item["exemptions_differ"] = exemptions_differ
-                items.append(item)
+        fields, exemptions_differ = _package_fields(ppkg, dpkg)
+        if fields:
+            item = _item(number, P, D, department, "download", fields)
+            item["exemptions_differ"] = exemptions_differ
+            items.append(item)
     return items
 
 
-def packages_left_alone(P, D):
+def packages_left_alone(P, D, with_packages=None):
     """{department: [student numbers]} of portal departments without package
     choices where the desktop's package of a student placed there differs
     (is not empty): what a download would wipe and therefore leaves alone."""
-    with_packages = package_departments(P)
+    if with_packages is None:
+        with_packages = package_departments(P)
+    if not set(P["departments"]) - with_packages:
+        return {}
     left = defaultdict(list)
     for number, department, ppkg, dpkg in _package_pairs(P, D):
         if department in with_packages:
@@ -330,7 +345,7 @@ def packages_skipped(P, D, departments=None, student_numbers=None):
     selected) where the desktop has packages of the selected students that
     would have been wiped. [{department, code, message, students}]"""
     with_packages = package_departments(P)
-    left = packages_left_alone(P, D)
+    left = packages_left_alone(P, D, with_packages)
     skipped = []
     for department in sorted(P["departments"]):
         if department in with_packages:
@@ -436,9 +451,14 @@ def item_departments(item):
 
 # --- status and differences ---------------------------------------------------------------
 
-def category_status(category, P, D):
+PAIRED = ("lwoo", "forecasts", "home_classes", "packages")
+
+
+def category_status(category, P, D, pairs=None):
     if category == "groups":
         items, changed = groups_details(P, D)
+    elif category in PAIRED:
+        items, changed = ITEMS[category](P, D, pairs), None
     else:
         items, changed = ITEMS[category](P, D), None
     students = {i["student_number"] for i in items}
@@ -457,7 +477,8 @@ def category_status(category, P, D):
 
 def status(P, D):
     """{category: {status, differences, download, upload, as_of[, exemptions][, groups]}}"""
-    return {category: category_status(category, P, D) for category in CATEGORIES}
+    pairs = participation_pairs(P, D)
+    return {category: category_status(category, P, D, pairs) for category in CATEGORIES}
 
 
 def select(items, departments=None, student_numbers=None):
@@ -481,8 +502,8 @@ def department_summary(category, P, D, items):
             counts[code] += 1
     codes = set(P["departments"]) | {c for c in counts if c is not None}
     codes |= {d for parts in D["participations"].values() for d in parts}
-    left = packages_left_alone(P, D) if category == "packages" else {}
     with_packages = package_departments(P) if category == "packages" else set()
+    left = packages_left_alone(P, D, with_packages) if category == "packages" else {}
     rows = []
     for code in sorted(codes):
         authority = _authority(P, code) if code in P["departments"] else None
