@@ -362,8 +362,9 @@ def place_student(uow, institution_id, project_id, rows):
     if errors or number is None:
         raise validation_error(errors or [rules.required_item("student_number")])
     student = _find_student(session, project, number, errors)
-    if errors:
-        raise validation_error([{**e, "row": 1} for e in errors])
+    if errors:  # an unknown student: every row says so
+        raise validation_error([{**e, "row": index} for index in range(1, len(cleans) + 1)
+                                for e in errors])
     if _student_parts(session, project.id, student.id):
         raise conflict("participation_exists",
                        f"Leerling {number} heeft al een afdelingsdeelname in dit "
