@@ -21,7 +21,11 @@ Measured, median of --repeat runs:
             (after PUT, download, upload); differences of the largest category
 
     .venv/bin/python bench/sync_bench.py [--sizes 2000,20000] [--repeat 5]
-        [--pg-url postgresql+psycopg2://postgres@127.0.0.1:5432/postgres]
+        [--pg-url postgresql+psycopg2://postgres@127.0.0.1:5432/postgres] [--split 0.05]
+
+--split places that share of the students in a second department as well
+(next year's forecasts: 60% and 40%; the desktop lacks a tenth of those second
+participations). Without it the workload is the same as it always was.
 
 The goal: status under 0.5 s for 2,000 students, growing linearly.
 """
@@ -52,7 +56,7 @@ FIRST = ["Daan", "Eva", "Finn", "Sanne", "Luuk", "Noor", "Bram", "Lotte", "Sem",
 LAST = ["Berg", "Smit", "Jong", "Bos", "Visser", "Mulder", "Meijer", "Dekker", "Bakker"]
 
 
-def build(n, seed=1):
+def build(n, seed=1, split=0.0):
     """(portal state, people, desktop snapshot document) for n students."""
     rnd = random.Random(seed)
     departments = []
@@ -85,6 +89,15 @@ def build(n, seed=1):
         parts.append(part)
         packages.append({"participation_id": index + 1, "student_number": number,
                          "department": dept, "subjects": subjects, "exemptions": exemptions})
+        second = None
+        if split and rnd.random() < split:
+            part["forecast"] = 60
+            second = dict(part, id=n + index + 1, department=codes[(index + 1) % len(codes)],
+                          forecast=40, home_class=None)
+            parts.append(second)
+            packages.append({"participation_id": second["id"], "student_number": number,
+                             "department": second["department"], "subjects": [],
+                             "exemptions": []})
         records.append({"student_number": number, "home_class": f"prev{index % 30}"})
         cluster = f"{dept}.{subjects[0]}{index % 3}"
         members_p.setdefault(cluster, (dept, subjects[0], []))[2].append(number)
@@ -113,6 +126,9 @@ def build(n, seed=1):
             d_pkg["exemptions"] = [] if exemptions else ["lo"]
         desktop["students"].append(d_person)
         desktop["participations"].append(d_part)
+        if second is not None and second["department"] != d_part["department"] \
+                and rnd.random() > 0.1:
+            desktop["participations"].append({k: v for k, v in second.items() if k != "id"})
         desktop["packages"].append(d_pkg)
         d_cluster = cluster if rnd.random() > 0.03 else f"{dept}.{subjects[0]}{(index + 1) % 3}"
         members_d.setdefault(d_cluster, (dept, subjects[0], []))[2].append(number)
@@ -190,8 +206,8 @@ def drop(pg_url, name):
     admin.dispose()
 
 
-def bench_size(n, repeat, backends, pg_url, tmp):
-    state, people, document = build(n)
+def bench_size(n, repeat, backends, pg_url, tmp, split=0.0):
+    state, people, document = build(n, split=split)
     out = {"n": n}
     # pure functions measured as the service runs them: the cyclic GC paused
     out["validate"], desktop = timed(lambda: rules.check_snapshot(document), repeat, True)
@@ -253,16 +269,19 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pg-url", default=None,
                         help="also measure the service path on PostgreSQL")
+    parser.add_argument("--split", type=float, default=0.0,
+                        help="share of students also placed in a second department")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     backends = ["sqlite"] + (["postgresql"] if args.pg_url else [])
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            results.append(bench_size(n, args.repeat, backends, args.pg_url, tmp))
+            results.append(bench_size(n, args.repeat, backends, args.pg_url, tmp, args.split))
 
     ms = lambda s: f"{s * 1000:8.1f}"  # noqa: E731
-    print(f"\nPortal connector benchmark (median of {args.repeat}; milliseconds)\n")
+    split = f"; {args.split:.0%} in a second department" if args.split else ""
+    print(f"\nPortal connector benchmark (median of {args.repeat}; milliseconds{split})\n")
     for r in results:
         counts = ", ".join(f"{c} {r['counts'][c]}" for c in CATEGORIES)
         print(f"{r['n']} students: differences {counts} (packages [{r['exemptions']}])")

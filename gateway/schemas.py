@@ -373,9 +373,13 @@ class ParticipationUpdate(BaseSchema):
 class Participation(BaseSchema):
     id = fields.Integer()
     project_id = fields.Integer()
+    school_year = fields.String()
     student_number = fields.String()
-    department = fields.String()
-    forecast = fields.Integer(allow_none=True)
+    department = fields.String(metadata={
+        "description": "one participation per student per department of a project; a "
+                       "student in several departments has one each, every one with a "
+                       "forecast, together at most 100"})
+    forecast = fields.Integer(allow_none=True, metadata={"description": "0-100"})
     profile = fields.String(allow_none=True)
     programme = fields.String(allow_none=True)
     learning_path = fields.String(allow_none=True)
@@ -385,6 +389,13 @@ class Participation(BaseSchema):
 
 class ParticipationQuery(PageQuery):
     department = fields.String(load_default=None)
+    student_number = fields.String(load_default=None, validate=length(1, 50), metadata={
+        "description": "only this student's participations (one per department)"})
+
+
+class StudentParticipation(Participation):
+    project_name = fields.String()
+    branch = fields.String()
 
 
 class Package(BaseSchema):
@@ -418,4 +429,5 @@ def page_of(schema_cls):
 ProjectPage = page_of(Project)
 DepartmentPage = page_of(Department)
 ParticipationPage = page_of(Participation)
+StudentParticipationPage = page_of(StudentParticipation)
 GroupPage = page_of(Group)

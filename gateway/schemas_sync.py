@@ -30,7 +30,9 @@ class SnapshotStudent(BaseSchema):
 
 class SnapshotParticipation(BaseSchema):
     student_number = fields.String(required=True)
-    department = fields.String(required=True)
+    department = fields.String(required=True, metadata={
+        "description": "one participation per student per department; a student may be "
+                       "listed once for each of several departments"})
     forecast = fields.Integer(allow_none=True, metadata={"description": "0-100"})
     lwoo = fields.Boolean(allow_none=True)
     home_class = fields.String(allow_none=True)
@@ -40,7 +42,9 @@ class SnapshotParticipation(BaseSchema):
 
 class SnapshotPackage(BaseSchema):
     student_number = fields.String(required=True)
-    department = fields.String(allow_none=True)
+    department = fields.String(allow_none=True, metadata={
+        "description": "the participation's department; required when the student has "
+                       "several participations"})
     subjects = fields.List(fields.String(), allow_none=True)
     exemptions = fields.List(fields.String(), allow_none=True)
 
@@ -114,8 +118,16 @@ class DifferencesQuery(QuerySchema):
 class Difference(BaseSchema):
     student_number = fields.String()
     name = fields.String(allow_none=True)
-    department = fields.String(allow_none=True)
-    desktop_department = fields.String()
+    department = fields.String(allow_none=True, metadata={
+        "description": "the participation's department (per student and department "
+                       "categories), else the student's first department"})
+    departments = fields.List(fields.String(), metadata={
+        "description": "per-student items of a student in several departments: all of them"})
+    student_departments = fields.Dict(metadata={
+        "description": "participations: the student's departments {P: [...], D: [...]}"})
+    in_desktop = fields.Boolean(metadata={
+        "description": "false: the desktop has no participation in this department; a "
+                       "download creates it"})
     direction = fields.String(metadata={"enum": ["download", "upload"]})
     fields_ = fields.Dict(data_key="fields", metadata={
         "description": "per field {P: portal value, D: desktop value}"})
@@ -132,6 +144,13 @@ class DepartmentAuthority(BaseSchema):
     in_portal = fields.Boolean()
     direction = fields.String()
     differences = fields.Integer()
+    packages_in_portal = fields.Boolean(metadata={
+        "description": "packages only: false when the portal holds no package choices for "
+                       "this department; a download then leaves the desktop's packages alone"})
+    note = fields.String(metadata={"description": "Dutch note for the scheduler"})
+    left_alone = fields.Integer(metadata={
+        "description": "packages only: desktop packages of this department that differ but "
+                       "are not downloaded"})
 
 
 class GroupDifference(BaseSchema):
@@ -171,8 +190,18 @@ class Change(BaseSchema):
     department = fields.String(allow_none=True)
     action = fields.String(metadata={"enum": ["add", "remove", "set"]})
     values = fields.Dict(metadata={"description": "field -> the portal's value"})
-    participation = fields.Dict()
+    participation = fields.Dict(metadata={"description": "students add: the first "
+                                                         "participation"})
+    participations = fields.List(fields.Dict(), metadata={
+        "description": "students add: every participation {department, profile, programme}"})
     left_groups = fields.List(fields.String())
+
+
+class SkippedDepartment(BaseSchema):
+    department = fields.String()
+    code = fields.String(metadata={"enum": ["no_packages_in_portal"]})
+    message = fields.String()
+    students = fields.Integer(metadata={"description": "desktop packages left alone"})
 
 
 class DownloadResult(BaseSchema):
@@ -181,6 +210,9 @@ class DownloadResult(BaseSchema):
     as_of = fields.String()
     changes = fields.List(fields.Nested(Change))
     count = fields.Integer()
+    skipped = fields.List(fields.Nested(SkippedDepartment), metadata={
+        "description": "packages: departments left alone (the portal holds no package "
+                       "choices there)"})
     status = fields.Nested(CategoryStatus)
 
 

@@ -1,6 +1,6 @@
 """Students and placements (API.md). Roles are checked here; the rules (BSN,
-one participation per project, mentor limits, leaving) live in the students
-service."""
+one participation per student per department of a project and the forecasts
+over them, mentor limits, leaving) live in the students service."""
 from werkzeug.wrappers import Response
 
 from services.common.errors import forbidden
@@ -89,6 +89,16 @@ def cancel_leave(ctx, student_number):
     return ctx.call("students", "cancel_leave", own(ctx), student_number, actor=actor(ctx))
 
 
+@route("GET", "/students/<student_number>/participations", roles=READERS, query=s.PageQuery,
+       response=s.StudentParticipationPage,
+       summary="A student's participations in every project, newest school year first "
+       "(one per department of a project)", tag="students", errors=(401, 403, 404))
+def list_student_participations(ctx, student_number):
+    q = ctx.query
+    return ctx.call("students", "list_student_participations", own(ctx), student_number,
+                    page=q["page"], page_size=q["page_size"])
+
+
 @route("GET", "/audit/bsn", roles=ADMIN, query=s.AuditQuery,
        summary="The BSN audit trail: every reveal and change, who and when", tag="students")
 def bsn_audit(ctx):
@@ -169,16 +179,19 @@ def placements_csv(ctx, project_id):
 # -- participations and packages -----------------------------------------------
 @route("GET", "/projects/<int:project_id>/participations", roles=READERS,
        query=s.ParticipationQuery, response=s.ParticipationPage,
-       summary="Participations of a project", tag="placements")
+       summary="Participations of a project (?department=, ?student_number=)",
+       tag="placements")
 def list_participations(ctx, project_id):
     q = ctx.query
     return ctx.call("students", "list_participations", own(ctx), project_id,
-                    department=q["department"], page=q["page"], page_size=q["page_size"])
+                    department=q["department"], page=q["page"], page_size=q["page_size"],
+                    student_number=q["student_number"])
 
 
 @route("POST", "/projects/<int:project_id>/participations", roles=ADMIN,
        body=s.ParticipationCreate, response=s.Participation, status=201,
-       summary="Place a student in a department (one participation per student per project)",
+       summary="Place a student in a department (one participation per student per "
+       "department; with several in a project each needs a forecast, together at most 100)",
        tag="placements", errors=(400, 401, 403, 404, 409, 422))
 def create_participation(ctx, project_id):
     return ctx.call("students", "create_participation", own(ctx), project_id, ctx.body,
@@ -193,8 +206,10 @@ def get_participation(ctx, participation_id):
 
 @route("PATCH", "/participations/<int:participation_id>", roles=READERS,
        body=s.ParticipationUpdate, response=s.Participation,
-       summary="Change a participation; a new department takes keep_package and drops group "
-       "memberships; mentors change forecast and home class where the portal leads",
+       summary="Change a participation; a new department takes keep_package and drops the "
+       "old department's group memberships (all of the project's when it is the student's "
+       "only participation); forecasts over a student's departments stay at most 100; "
+       "mentors change forecast and home class where the portal leads",
        tag="placements", errors=(400, 401, 403, 404, 409, 422))
 def update_participation(ctx, participation_id):
     return ctx.call("students", "update_participation", own(ctx), participation_id, ctx.body,

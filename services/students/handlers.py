@@ -201,24 +201,61 @@ def _validate_rows(rows, departments):
     records, personals, parts, errors = [], [], [], []
     for index, data in enumerate(rows, 1):
         record, personal, row_errors = rules.check_new_student(data, require_initials=False)
-        part = None
-        raw = data.get("participation") if isinstance(data, dict) else None
-        if raw is not None:
-            if departments is None:
-                row_errors.append(error_item(
-                    "project_required", "Geef een roosterproject op om afdelingsdeelnames "
-                                        "aan te maken.", field="participation"))
-            else:
-                part, part_errors = rules.check_participation(raw, departments)
-                row_errors.extend({**e, "field": f"participation.{e.get('field')}"}
-                                  for e in part_errors)
+        row_parts = _row_participations(data, departments, record, row_errors)
         for item in row_errors:
             item["row"] = index
             errors.append(item)
         records.append(record)
         personals.append(personal)
-        parts.append(part)
+        parts.append(row_parts)
     return records, personals, parts, errors
+
+
+def _row_participations(data, departments, record, row_errors):
+    """The clean participations of one row of create_students: `participation`
+    (one) or `participations` (a list: one per department, with the forecast
+    rules of rules.forecast_errors). Errors are appended to row_errors."""
+    if not isinstance(data, dict):
+        return []
+    one, many = data.get("participation"), data.get("participations")
+    if one is None and many is None:
+        return []
+    if departments is None:
+        row_errors.append(error_item(
+            "project_required", "Geef een roosterproject op om afdelingsdeelnames "
+                                "aan te maken.", field="participation"))
+        return []
+    if one is not None and many is not None:
+        row_errors.append(error_item(
+            "value_invalid", "Geef participation of participations, niet allebei.",
+            field="participations"))
+        return []
+    if one is not None:
+        raws, field = [one], "participation"
+    elif isinstance(many, (list, tuple)):
+        raws, field = list(many), "participations"
+    else:
+        row_errors.append(rules.value_invalid_item("participations"))
+        return []
+    clean_parts, failed = [], False
+    for raw in raws:
+        part, part_errors = rules.check_participation(raw, departments)
+        row_errors.extend({**e, "field": f"{field}.{e.get('field')}"} for e in part_errors)
+        failed = failed or bool(part_errors)
+        clean_parts.append(part)
+    if failed:
+        return []
+    number = (record or {}).get("student_number")
+    twice = rules.duplicate_department(clean_parts)
+    if twice is not None:
+        row_errors.append(error_item(
+            "duplicate_department", f"Afdeling {twice} staat meer dan eens bij deze leerling.",
+            field=f"{field}.department"))
+        return []
+    for item in rules.forecast_errors(number, clean_parts):
+        item.pop("department", None)
+        row_errors.append({**item, "field": f"{field}.forecast"})
+    return clean_parts
 
 
 def _duplicates_and_existing(session, iid, records, errors):
@@ -256,7 +293,8 @@ def _duplicates_and_existing(session, iid, records, errors):
 
 def create_students(uow, users, institution_id, rows, project_id=None, actor=None):
     """Create many students (accounts, records, optional participations in
-    `project_id`) as one all-or-nothing operation.
+    `project_id`: a row's `participation`, or `participations` for several
+    departments) as one all-or-nothing operation.
 
     Every row is validated first; any error answers one DomainError listing
     each (1-based `row`, `field`) and nothing is written. Then one
@@ -325,7 +363,8 @@ def _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor
         uow.add_event("students_registered_batch", iid, {"count": len(chunk),
                                                          "students": chunk})
 
-    placed = [(sid, r, p) for sid, r, p in zip(student_ids, records, parts) if p is not None]
+    placed = [(sid, r, p) for sid, r, row_parts in zip(student_ids, records, parts)
+              for p in row_parts]
     if not placed:
         return
     part_values = [{

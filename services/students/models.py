@@ -4,7 +4,8 @@ students          the student record (leerlingnummer = the user's code; the
                   person's name and address live in the users service)
 projects          schedule projects (roosterproject): one school year, one branch
 departments       afdelingen of a project, with their learning paths (leerpaden)
-participations    afdelingsdeelname: a student in a department of a project,
+participations    afdelingsdeelname: a student in a department of a project (one
+                  per student per department; several per project possible),
                   with forecast, profile, programme, learning path, home class,
                   LWOO and the package (subjects + exemptions)
 groups            home-class and cluster groups of a project; group_members
@@ -91,7 +92,9 @@ class Department(Base):
 
 class Participation(Base):
     __tablename__ = "participations"
-    __table_args__ = (sa.UniqueConstraint("project_id", "student_id"),
+    # one participation per student per department of a project; a student may
+    # have several in one project (forecasts over departments: rules.py)
+    __table_args__ = (sa.UniqueConstraint("project_id", "student_id", "department_id"),
                       sa.Index(None, "student_id"))
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)

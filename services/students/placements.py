@@ -5,13 +5,29 @@ Each function takes an entered UnitOfWork, does one command or query, commits
 with its events where it changes something, and returns plain JSON-able
 values. Rules live in rules.py.
 
-Home classes and home-class groups are kept in agreement: a participation's
-`home_class` names the home-class group (of its department) the student is a
-member of. Setting a participation's home class moves the membership when
-such a group exists; setting the members of a home-class group sets those
-participations' home class. Changing department drops every group membership
-in the project (the home-class value itself stays until it is changed, as in
-the portal this mirrors).
+A student has at most one participation per department of a project and may
+have several in one project (next year's forecasts: 60% h4, 40% v4); then each
+needs a forecast and together they are at most 100 (rules.forecast_errors).
+Every change that adds a participation or changes a forecast or department is
+checked over all of the student's participations in the project, with the
+student's row locked so two requests cannot each add "the second" one.
+
+Home classes and home-class groups are kept in agreement, per department: a
+participation's `home_class` names the home-class group of its department the
+student is a member of (a student in two departments may be in one home-class
+group of each). Setting a participation's home class moves the membership
+within its department when such a group exists; setting the members of a
+home-class group sets the home class of those students' participations in the
+group's department.
+
+Group memberships when a participation changes department or goes away
+(`_drop_for`): the student leaves every group of the project except those of
+the departments of their other (remaining) participations; groups without a
+department (clusters across departments) are left only when no other
+participation remains, because they cannot be told apart by department. With
+one participation per student this is what it always was: a department change
+or removal drops every membership in the project. The home-class value itself
+stays until it is changed, as in the portal this mirrors.
 """
 import csv
 import io
@@ -19,7 +35,8 @@ import io
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from services.common.errors import conflict, error_item, forbidden, not_found, validation_error
+from services.common.errors import (DomainError, conflict, error_item, forbidden, not_found,
+                                    validation_error)
 from services.common.outbox import utcnow
 
 from . import lookups, rules
@@ -180,12 +197,16 @@ def _department_codes(session, department_ids):
         sa.select(Department.id, Department.code).where(Department.id.in_(ids))).all())
 
 
-def drop_memberships(uow, project_id, student_id, student_number, keep_group_id=None):
-    """Remove the student from every group of the project (except
-    keep_group_id); one group_members_changed per group. Returns the codes."""
+def drop_memberships(uow, project_id, student_id, student_number, keep_department_ids=(),
+                     keep_departmentless=False):
+    """Remove the student from the groups of the project, except groups of
+    `keep_department_ids` and, with `keep_departmentless`, groups without a
+    department; one group_members_changed per group. Returns the codes."""
     session = uow.session
+    keep = set(keep_department_ids)
     dropped = [g for g in lookups.groups_of_student(session, project_id, student_id)
-               if g.id != keep_group_id]
+               if not (g.department_id in keep
+                       or (g.department_id is None and keep_departmentless))]
     if not dropped:
         return []
     session.execute(sa.delete(group_members).where(
@@ -198,12 +219,13 @@ def drop_memberships(uow, project_id, student_id, student_number, keep_group_id=
 
 
 def _sync_home_class_group(uow, part, student_number, home_class):
-    """Make the student's home-class group membership agree with `home_class`:
-    leave other home-class groups of the project, join the group with that
-    code in the participation's department when it exists."""
+    """Make the student's home-class group membership in the participation's
+    department agree with `home_class`: leave the department's other
+    home-class groups, join the group with that code when it exists. Home-class
+    groups of the student's other departments are not touched."""
     session = uow.session
     current = [g for g in lookups.groups_of_student(session, part.project_id, part.student_id)
-               if g.kind == "home_class"]
+               if g.kind == "home_class" and g.department_id == part.department_id]
     target = None
     if home_class is not None:
         target = session.execute(sa.select(Group).where(
@@ -251,7 +273,74 @@ def _participation_data(part, number, dept_code, project):
             "home_class": part.home_class, "lwoo": bool(part.lwoo)}
 
 
+def _student_parts(session, project_id, student_id, exclude_id=None):
+    """[(Participation, department code)] of a student in a project, by code."""
+    query = (sa.select(Participation, Department.code)
+             .join(Department, Department.id == Participation.department_id)
+             .where(Participation.project_id == project_id,
+                    Participation.student_id == student_id))
+    if exclude_id is not None:
+        query = query.where(Participation.id != exclude_id)
+    return list(session.execute(query.order_by(Department.code)).all())
+
+
+def _lock_student(session, student_id):
+    """Lock the student's row for the rest of the transaction (PostgreSQL; SQLite
+    has one writer anyway): changes to one student's participations in a
+    project are checked as a whole, so they go one after the other."""
+    session.execute(sa.select(Student.id).where(Student.id == student_id).with_for_update())
+
+
+def _insert_participations(uow, project, departments, student, number, cleans):
+    """Insert new participations of one student after checking them with the
+    student's existing ones in the project (409 participation_exists, 422
+    forecast rules). Does not commit. Returns [(Participation, Department)]."""
+    session = uow.session
+    _lock_student(session, student.id)
+    existing = _student_parts(session, project.id, student.id)
+    rules.check_student_participations(
+        number, [{"department": code, "forecast": part.forecast} for part, code in existing]
+        + [{"department": c["department"], "forecast": c["forecast"]} for c in cleans])
+    now = utcnow()
+    created = []
+    for clean in cleans:
+        dept = departments[clean["department"]]
+        part = Participation(
+            institution_id=project.institution_id, project_id=project.id,
+            student_id=student.id, department_id=dept.id, forecast=clean["forecast"],
+            profile=clean["profile"], programme=clean["programme"],
+            learning_path=clean["learning_path"], home_class=clean["home_class"],
+            lwoo=clean["lwoo"], subjects=[], exemptions=[], created_at=now, updated_at=now)
+        session.add(part)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            raise rules.participation_exists(number, dept.code) from None
+        created.append((part, dept))
+    for part, dept in created:
+        uow.add_event("participation_created", part.institution_id,
+                      _participation_data(part, number, dept.code, project))
+        if part.home_class is not None:
+            _sync_home_class_group(uow, part, number, part.home_class)
+    return created
+
+
+def _find_student(session, project, number, errors, field="student_number"):
+    student = session.execute(sa.select(Student).where(
+        Student.institution_id == project.institution_id,
+        Student.student_number == number)).scalar_one_or_none()
+    if student is None:
+        errors.append(error_item("student_unknown", f"Er is geen leerling met "
+                                 f"leerlingnummer {number}.", field=field))
+    return student
+
+
 def create_participation(uow, institution_id, project_id, data, actor=None):
+    """Place a student in a department of a project. A student may be placed
+    in several departments of one project (once per department: 409
+    participation_exists); with several, each needs a forecast and together
+    they are at most 100 (422 forecast_required / forecast_total_exceeded)."""
     session = uow.session
     project = lookups.load_project(session, institution_id, project_id)
     departments = lookups.departments_of(session, project.id)
@@ -261,49 +350,105 @@ def create_participation(uow, institution_id, project_id, data, actor=None):
         number = rules.clean_student_number(data.get("student_number"), errors)
     clean, part_errors = rules.check_participation(data, lookups.department_dicts(departments))
     errors.extend(part_errors)
-    student = None
-    if number is not None:
-        student = session.execute(sa.select(Student).where(
-            Student.institution_id == project.institution_id,
-            Student.student_number == number)).scalar_one_or_none()
-        if student is None:
-            errors.append(error_item("student_unknown", f"Er is geen leerling met "
-                                     f"leerlingnummer {number}.", field="student_number"))
+    student = _find_student(session, project, number, errors) if number is not None else None
     if errors:
         raise validation_error(errors)
-    exists = conflict("participation_exists",
-                      f"Leerling {number} heeft al een afdelingsdeelname in dit roosterproject.",
-                      field="student_number")
-    if session.execute(sa.select(Participation.id).where(
-            Participation.project_id == project.id,
-            Participation.student_id == student.id)).first():
-        raise exists
     dept = departments[clean["department"]]
     if clean["home_class"] is not None:
         rules.check_home_class_authority(actor, dept.home_class_authority, dept.code)
-    now = utcnow()
-    part = Participation(
-        institution_id=project.institution_id, project_id=project.id, student_id=student.id,
-        department_id=dept.id, forecast=clean["forecast"], profile=clean["profile"],
-        programme=clean["programme"], learning_path=clean["learning_path"],
-        home_class=clean["home_class"], lwoo=clean["lwoo"], subjects=[], exemptions=[],
-        created_at=now, updated_at=now)
-    session.add(part)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise exists from None
-    uow.add_event("participation_created", part.institution_id,
-                  _participation_data(part, number, dept.code, project))
-    if part.home_class is not None:
-        _sync_home_class_group(uow, part, number, part.home_class)
+    ((part, dept),) = _insert_participations(uow, project, departments, student, number,
+                                             [clean])
     uow.commit()
     return lookups.participation_view(part, number, dept.code, project.school_year)
 
 
+def place_student(uow, institution_id, project_id, rows):
+    """The participations of one student in a project from an import: `rows`
+    (1-based positions, as `row` in errors) all name the same student, each a
+    department of its own. All or nothing. A student who has any participation
+    in the project already is not changed (409 participation_exists: "niet
+    bijgewerkt", the manual's rule for imports); otherwise the rows are
+    checked together (forecasts over the student's departments)."""
+    session = uow.session
+    project = lookups.load_project(session, institution_id, project_id)
+    departments = lookups.departments_of(session, project.id)
+    dept_dicts = lookups.department_dicts(departments)
+    errors, cleans, numbers = [], [], []
+    for index, data in enumerate(rows or [], 1):
+        local = []
+        number = None
+        if isinstance(data, dict):
+            number = rules.clean_student_number(data.get("student_number"), local)
+        clean, part_errors = rules.check_participation(data, dept_dicts)
+        local.extend(part_errors)
+        errors.extend({**e, "row": index} for e in local)
+        cleans.append(clean)
+        numbers.append(number)
+    distinct = {n for n in numbers if n is not None}
+    if len(distinct) > 1:
+        raise ValueError("place_student takes the rows of one student")
+    number = next(iter(distinct), None)
+    if errors or number is None:
+        raise validation_error(errors or [rules.required_item("student_number")])
+    student = _find_student(session, project, number, errors)
+    if errors:  # an unknown student: every row says so
+        raise validation_error([{**e, "row": index} for index in range(1, len(cleans) + 1)
+                                for e in errors])
+    if _student_parts(session, project.id, student.id):
+        raise conflict("participation_exists",
+                       f"Leerling {number} heeft al een afdelingsdeelname in dit "
+                       f"roosterproject; niet bijgewerkt.", field="student_number")
+    positions = {}
+    for index, clean in enumerate(cleans, 1):
+        if clean["department"] in positions:
+            raise validation_error([error_item(
+                "duplicate_row", f"Leerling {number} staat twee keer in afdeling "
+                f"{clean['department']} (ook in regel {positions[clean['department']]}).",
+                field="department", row=index)])
+        positions[clean["department"]] = index
+    try:
+        created = _insert_participations(uow, project, departments, student, number, cleans)
+    except DomainError as exc:
+        if exc.status != 422:
+            raise
+        # forecast errors name a department (None: the total, every row)
+        items = [{**e, "row": positions[e["department"]]} if e.get("department")
+                 in positions else e for e in exc.errors]
+        raise validation_error(items) from None
+    uow.commit()
+    return [lookups.participation_view(part, number, dept.code, project.school_year)
+            for part, dept in created]
+
+
+def check_new_participations(uow, institution_id, project_id, rows):
+    """The forecast rules over rows that would place students in a project,
+    without changing anything (an import's preview): `rows` are
+    [{"row", "student_number", "department", "forecast"}], several per
+    student allowed. Answers {"errors": [{row, field, code, message}]}: a
+    forecast error about one department goes to that row, one about the
+    total to every row of the student. Students' existing participations are
+    not counted (an import leaves a placed student alone)."""
+    lookups.load_project(uow.session, institution_id, project_id)
+    by_student = {}
+    for row in rows or []:
+        if isinstance(row, dict) and isinstance(row.get("student_number"), str):
+            by_student.setdefault(row["student_number"], []).append(row)
+    errors = []
+    for number, own in by_student.items():
+        for item_ in rules.forecast_errors(number, own):
+            for row in own:
+                if item_["department"] is None or item_["department"] == row.get("department"):
+                    errors.append({"row": row.get("row"), "field": item_["field"],
+                                   "code": item_["code"], "message": item_["message"]})
+    errors.sort(key=lambda e: (e["row"] is None, e["row"] or 0))
+    return {"errors": errors}
+
+
 def list_participations(uow, institution_id, project_id, department=None, page=1,
-                        page_size=50):
+                        page_size=50, student_number=None):
+    """A project's participations by department, then student number;
+    `department` and `student_number` narrow the list (a student placed in
+    several departments has one item per department)."""
     session = uow.session
     project = lookups.load_project(session, institution_id, project_id)
     page, page_size = rules.page_args(page, page_size)
@@ -317,6 +462,9 @@ def list_participations(uow, institution_id, project_id, department=None, page=1
         except rules.InvalidValue:
             code = None
         query = query.where(Department.code == code)
+    if student_number is not None:
+        query = query.where(Student.student_number
+                            == (lookups.student_number_arg(student_number) or ""))
     total = session.execute(
         sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(
@@ -328,6 +476,32 @@ def list_participations(uow, institution_id, project_id, department=None, page=1
     return lookups.page_result(items, total, page, page_size)
 
 
+def list_student_participations(uow, institution_id, student_number, page=1, page_size=50):
+    """Every participation of one student, in every project of the school:
+    newest school year first, then branch, then department (404 for a student
+    of another institution, as for a missing one)."""
+    session = uow.session
+    student = lookups.load_student(session, institution_id, student_number)
+    page, page_size = rules.page_args(page, page_size)
+    query = (sa.select(Participation, Department.code, Project)
+             .join(Department, Department.id == Participation.department_id)
+             .join(Project, Project.id == Participation.project_id)
+             .where(Participation.student_id == student.id))
+    total = session.execute(
+        sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(
+        query.order_by(Project.school_year.desc(), Project.branch, Project.id, Department.code)
+        .limit(page_size).offset((page - 1) * page_size)).all()
+    items = []
+    for part, code, project in rows:
+        view = lookups.participation_view(part, student.student_number, code,
+                                          project.school_year)
+        view["project_name"] = project.name
+        view["branch"] = project.branch
+        items.append(view)
+    return lookups.page_result(items, total, page, page_size)
+
+
 def get_participation(uow, institution_id, participation_id):
     part = lookups.load_participation(uow.session, institution_id, participation_id)
     number, dept, project = _participation_context(uow.session, part)
@@ -336,10 +510,15 @@ def get_participation(uow, institution_id, participation_id):
 
 def update_participation(uow, institution_id, participation_id, changes, actor=None):
     """Change a participation. A new department needs `keep_package` (the
-    package is wiped when false) and drops every group membership of the
-    student in the project. A mentor (without admin) may change only forecast
-    and home_class (403 otherwise); nobody changes a home class where the
-    desktop leads the department's home classes (409)."""
+    package is wiped when false); a department the student already has in the
+    project is 409 participation_exists. A change of department or forecast
+    is checked with the student's other participations in the project (the
+    forecast rules, rules.forecast_errors). A department change drops the
+    student's group memberships as the module docstring says (`_drop_for`):
+    those of the old department and, when this is the student's only
+    participation, every other one in the project. A mentor (without admin) may
+    change only forecast and home_class (403 otherwise); nobody changes a home
+    class where the desktop leads the department's home classes (409)."""
     session = uow.session
     part = lookups.load_participation(session, institution_id, participation_id,
                                       for_update=True)
@@ -362,24 +541,38 @@ def update_participation(uow, institution_id, participation_id, changes, actor=N
     if not updates:
         return lookups.participation_view(part, number, dept.code, project.school_year)
 
+    others = []
+    if "department" in updates or "forecast" in updates:
+        _lock_student(session, part.student_id)
+        others = _student_parts(session, project.id, part.student_id, exclude_id=part.id)
+        rules.check_student_participations(
+            number, [{"department": code, "forecast": other.forecast} for other, code in others]
+            + [{"department": updates.get("department", dept.code),
+                "forecast": updates.get("forecast", part.forecast)}])
+
     event_changes = {field: [current[field], new] for field, new in updates.items()}
     extra = {}
     new_dept = dept
     if "department" in updates:
         new_dept = departments[updates["department"]]
         part.department_id = new_dept.id
-        extra["dropped_groups"] = drop_memberships(uow, project.id, part.student_id, number)
+        extra["dropped_groups"] = _drop_for(uow, project.id, part.student_id, number, others)
         extra["package"] = "kept" if keep_package else "wiped"
         if not keep_package and (part.subjects or part.exemptions):
             part.subjects, part.exemptions = [], []
             uow.add_event("package_changed", part.institution_id, {
                 "participation_id": part.id, "project_id": project.id,
-                "student_number": number, "subjects": [], "exemptions": [],
-                "reason": "department_changed"})
+                "student_number": number, "department": new_dept.code, "subjects": [],
+                "exemptions": [], "reason": "department_changed"})
     for field in ("forecast", "profile", "programme", "learning_path", "home_class", "lwoo"):
         if field in updates:
             setattr(part, field, updates[field])
     part.updated_at = utcnow()
+    try:
+        session.flush()
+    except IntegrityError:  # the department was taken at the same moment
+        session.rollback()
+        raise rules.participation_exists(number, new_dept.code) from None
     uow.add_event("participation_changed", part.institution_id, {
         "participation_id": part.id, "project_id": project.id,
         "school_year": project.school_year, "student_number": number,
@@ -387,16 +580,27 @@ def update_participation(uow, institution_id, participation_id, changes, actor=N
     if "home_class" in updates:
         _home_class_event(uow, part, number, new_dept.code, current["home_class"],
                           updates["home_class"])
-        session.flush()
         _sync_home_class_group(uow, part, number, part.home_class)
     uow.commit()
     return lookups.participation_view(part, number, new_dept.code, project.school_year)
 
 
+def _drop_for(uow, project_id, student_id, number, others):
+    """Drop the memberships a participation leaving its department takes along:
+    every group of the project except those of the departments of `others`
+    (the student's remaining participations, [(Participation, code)]) and,
+    when there are others, groups without a department."""
+    return drop_memberships(uow, project_id, student_id, number,
+                            keep_department_ids={other.department_id for other, _c in others},
+                            keep_departmentless=bool(others))
+
+
 def remove_participation(uow, part, number, dept_code, project, reason):
-    """Drop the group memberships and the participation (package included);
-    emits participation_removed. Does not commit."""
-    drop_memberships(uow, project.id, part.student_id, number)
+    """Drop the group memberships this participation takes along (`_drop_for`)
+    and the participation (package included); emits participation_removed.
+    Does not commit."""
+    others = _student_parts(uow.session, project.id, part.student_id, exclude_id=part.id)
+    _drop_for(uow, project.id, part.student_id, number, others)
     uow.session.execute(sa.delete(participations).where(participations.c.id == part.id))
     uow.add_event("participation_removed", part.institution_id, {
         "participation_id": part.id, "project_id": project.id,
@@ -431,13 +635,14 @@ def set_package(uow, institution_id, participation_id, subjects, exemptions):
     part = lookups.load_participation(session, institution_id, participation_id,
                                       for_update=True)
     subjects, exemptions = rules.check_package(subjects, exemptions)
-    number, _dept, project = _participation_context(session, part)
+    number, dept, project = _participation_context(session, part)
     if subjects != list(part.subjects or []) or exemptions != list(part.exemptions or []):
         part.subjects, part.exemptions = subjects, exemptions
         part.updated_at = utcnow()
         uow.add_event("package_changed", part.institution_id, {
             "participation_id": part.id, "project_id": project.id, "student_number": number,
-            "subjects": subjects, "exemptions": exemptions, "reason": "set"})
+            "department": dept.code, "subjects": subjects, "exemptions": exemptions,
+            "reason": "set"})
         uow.commit()
     return lookups.package_view(part, number)
 
@@ -489,10 +694,11 @@ def list_groups(uow, institution_id, project_id, page=1, page_size=500):
 
 def set_group_members(uow, institution_id, group_id, student_numbers, actor=None):
     """Replace a group's members. Each must have a participation in the
-    group's project (in the group's department for a home-class group);
-    errors name the 1-based position as `row`. For a home-class group the
-    members' participations get this home class (and leave their other
-    home-class group); removed members lose it."""
+    group's project (in the group's department for a home-class group: a
+    student placed in several departments counts with that one); errors name
+    the 1-based position as `row`. For a home-class group the members'
+    participations in its department get this home class (and leave the
+    department's other home-class groups); removed members lose it."""
     session = uow.session
     group = lookups.load_group(session, institution_id, group_id)
     numbers, errors = rules.clean_student_numbers(student_numbers)
@@ -509,11 +715,11 @@ def set_group_members(uow, institution_id, group_id, student_numbers, actor=None
             errors.append(error_item("student_unknown", f"Er is geen leerling met "
                                      f"leerlingnummer {number}.", field="student_numbers",
                                      row=index))
-        elif found[1] is None:
+        elif not found[1]:
             errors.append(error_item("not_participating", f"Leerling {number} heeft geen "
                                      f"afdelingsdeelname in dit roosterproject.",
                                      field="student_numbers", row=index))
-        elif group.kind == "home_class" and found[2] != group.department_id:
+        elif group.kind == "home_class" and group.department_id not in found[1]:
             errors.append(error_item("not_in_department", f"Leerling {number} zit niet in "
                                      f"afdeling {dept_code}.", field="student_numbers",
                                      row=index))
@@ -541,8 +747,9 @@ def set_group_members(uow, institution_id, group_id, student_numbers, actor=None
 
 
 def _placed(session, group, numbers):
-    """{student_number: (student_id, participation_id or None, department_id or None)}
-    in the group's project, for the institution's students among `numbers`."""
+    """{student_number: (student_id, {department_id: participation_id})} in the
+    group's project, for the institution's students among `numbers` (an empty
+    dict: not placed in the project)."""
     rows = {}
     for chunk in lookups.chunks(numbers):
         for number, student_id, part_id, dept_id in session.execute(
@@ -552,7 +759,9 @@ def _placed(session, group, numbers):
                                                   Participation.project_id == group.project_id))
                 .where(Student.institution_id == group.institution_id,
                        Student.student_number.in_(chunk))):
-            rows[number] = (student_id, part_id, dept_id)
+            _sid, parts = rows.setdefault(number, (student_id, {}))
+            if part_id is not None:
+                parts[dept_id] = part_id
     return rows
 
 
@@ -561,10 +770,11 @@ def _apply_home_class_group(uow, group, dept_code, rows, added, removed):
     now = utcnow()
     if added:
         added_ids = [rows[n][0] for n in added]
-        # a student has one home class: leave the project's other home-class groups
+        # one home class per department: leave the department's other home-class groups
         others = list(session.execute(
             sa.select(Group).join(group_members, group_members.c.group_id == Group.id)
             .where(Group.project_id == group.project_id, Group.kind == "home_class",
+                   Group.department_id == group.department_id,
                    Group.id != group.id, group_members.c.student_id.in_(added_ids))
             .distinct()).scalars())
         if others:
@@ -584,7 +794,7 @@ def _apply_home_class_group(uow, group, dept_code, rows, added, removed):
                                [by_id[i] for i in left[other.id]])
     changed = [(n, group.code) for n in added] + [(n, None) for n in removed]
     for number, home_class in changed:
-        part_id = rows[number][1] if number in rows else None
+        part_id = rows[number][1].get(group.department_id) if number in rows else None
         part = session.get(Participation, part_id) if part_id is not None else None
         if part is None:  # a removed member whose participation is gone
             continue
@@ -604,7 +814,9 @@ PLACEMENTS_HEADER = ("leerlingnummer", "afdeling", "leerpad", "elementcode")
 
 def placements_csv(uow, institution_id, project_id):
     """`leerlingnummer;afdeling;leerpad;elementcode` per participation (UTF-8
-    text, CRLF line ends, sorted by student number) for the administration."""
+    text, CRLF line ends) for the administration: one row per participation
+    (a student in two departments has two), sorted by student number, then
+    department."""
     session = uow.session
     project = lookups.load_project(session, institution_id, project_id)
     departments = {d.id: d for d in lookups.departments_of(session, project.id).values()}
@@ -612,8 +824,10 @@ def placements_csv(uow, institution_id, project_id):
         sa.select(Student.student_number, Participation.department_id,
                   Participation.learning_path)
         .join(Student, Student.id == Participation.student_id)
+        .join(Department, Department.id == Participation.department_id)
         .where(Participation.project_id == project.id)
-        .order_by(sa.func.length(Student.student_number), Student.student_number)).all()
+        .order_by(sa.func.length(Student.student_number), Student.student_number,
+                  Department.code)).all()
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(PLACEMENTS_HEADER)

@@ -12,7 +12,8 @@ import datetime as dt
 import math
 import re
 
-from services.common.errors import DomainError, error_item, forbidden, validation_error
+from services.common.errors import (DomainError, conflict, error_item, forbidden,
+                                    validation_error)
 from services.common.ids import IdentifierError, normalize_bsn, normalize_onderwijsnummer
 from services.common.paging import page_args  # noqa: F401  (re-exported)
 
@@ -666,6 +667,86 @@ def check_participation_changes(current, changes, departments):
         elif "department" in updates and path is not None and path not in paths:
             updates["learning_path"] = None
     return updates, keep_package, errors
+
+
+# --- several participations of one student in one project --------------------------
+#
+# A student has at most one participation per department of a project, and may
+# have several in one project (typically next year's, while it is not yet sure
+# where the student ends up: 60% h4, 40% v4). Then every one of them needs a
+# forecast, and together they are at most 100%.
+
+FORECAST_TOTAL_MAX = 100
+
+
+def participation_exists(student_number, department_code, field="department"):
+    """409: the student is already placed in this department of the project."""
+    return conflict("participation_exists",
+                    f"Leerling {student_number} heeft al een afdelingsdeelname in afdeling "
+                    f"{department_code} van dit roosterproject.", field=field)
+
+
+def duplicate_department(parts):
+    """The first department code that occurs twice in `parts` ([{"department"}]), else None."""
+    seen = set()
+    for part in parts:
+        code = part.get("department")
+        if code in seen:
+            return code
+        seen.add(code)
+    return None
+
+
+def forecast_errors(student_number, parts):
+    """Error items (for a 422) of one student's participations in one project
+    as they will be after a change: `parts` is [{"department", "forecast"}].
+
+    One participation needs no forecast. Several: each needs one
+    (`forecast_required`, one item per participation without one, naming its
+    department) and together they are at most 100 (`forecast_total_exceeded`,
+    naming every department and its share). Each item carries `department`:
+    the participation it is about, None for the total.
+    """
+    if len(parts) < 2:
+        return []
+    errors = []
+    codes = ", ".join(sorted(str(p.get("department")) for p in parts))
+    for part in parts:
+        if part.get("forecast") is None:
+            item_ = error_item(
+                "forecast_required",
+                f"Prognose is verplicht: leerling {student_number} heeft in dit roosterproject "
+                f"meer dan één afdelingsdeelname ({codes}); geef bij afdeling "
+                f"{part.get('department')} een prognose.", field="forecast")
+            item_["department"] = part.get("department")
+            errors.append(item_)
+    if errors:
+        return errors
+    total = sum(p["forecast"] for p in parts)
+    if total > FORECAST_TOTAL_MAX:
+        shares = ", ".join(f"{p.get('department')} {p['forecast']}%"
+                           for p in sorted(parts, key=lambda p: str(p.get("department"))))
+        item_ = error_item(
+            "forecast_total_exceeded",
+            f"De prognoses van leerling {student_number} in dit roosterproject tellen samen op "
+            f"tot {total}% ({shares}); samen mogen ze hoogstens {FORECAST_TOTAL_MAX}% zijn.",
+            field="forecast")
+        item_["department"] = None
+        errors.append(item_)
+    return errors
+
+
+def check_student_participations(student_number, parts, field="department"):
+    """Raise when one student's participations in one project (as they will be
+    after a change, [{"department", "forecast"}]) break the rules: 409
+    participation_exists for a department twice, else 422 with every
+    forecast error."""
+    twice = duplicate_department(parts)
+    if twice is not None:
+        raise participation_exists(student_number, twice, field=field)
+    errors = forecast_errors(student_number, parts)
+    if errors:
+        raise validation_error(errors)
 
 
 def check_participation_permission(actor, touched):

@@ -201,29 +201,62 @@ class StudentsService:
 
     @domain_rpc
     def create_participations(self, institution_id, project_id, rows):
-        """Many participations, each committed on its own: reports exactly which
-        rows were applied. A student already placed in the project is skipped
-        (import only, as the manual says); other refusals are listed per row."""
+        """Many participations (an import), each student's rows committed
+        together, all or nothing per student (placements.place_student):
+        reports exactly which rows were applied. A student already placed in
+        the project is skipped with all their rows (import only, as the
+        manual says); other refusals are listed per row."""
         created, skipped, failed = [], [], []
+        groups = {}
         for index, data in enumerate(rows or [], 1):
+            raw = data.get("student_number") if isinstance(data, dict) else None
+            key = raw.strip() if isinstance(raw, str) else raw
+            groups.setdefault(key if isinstance(key, (str, int)) else ("row", index),
+                              []).append((index, data))
+        for group in groups.values():
             try:
                 with self.db() as uow:
-                    created.append(placements.create_participation(
-                        uow, institution_id, project_id, data))
+                    created.extend(placements.place_student(
+                        uow, institution_id, project_id, [data for _i, data in group]))
             except DomainError as exc:
                 if exc.status == 404 and exc.code == "not_found":
                     raise  # the project itself
-                item = {"row": index, "student_number": (data or {}).get("student_number"),
-                        "code": exc.code, "message": exc.message}
-                (skipped if exc.status == 409 else failed).append(item)
+                by_row = {}
+                for item in exc.errors or []:
+                    if isinstance(item.get("row"), int):
+                        by_row.setdefault(item["row"], item)
+                for position, (index, data) in enumerate(group, 1):
+                    own = by_row.get(position)
+                    if own is None and by_row:
+                        own = {"code": "other_row_invalid",
+                               "message": "Een andere regel van deze leerling bevat een fout; "
+                                          "geen van de regels van de leerling is verwerkt."}
+                    own = own or {"code": exc.code, "message": exc.message}
+                    item = {"row": index,
+                            "student_number": (data or {}).get("student_number")
+                            if isinstance(data, dict) else None,
+                            "code": own["code"], "message": own["message"]}
+                    (skipped if exc.status == 409 else failed).append(item)
         return {"created": created, "skipped": skipped, "failed": failed}
 
     @domain_rpc
+    def check_new_participations(self, institution_id, project_id, rows):
+        with self.db() as uow:
+            return placements.check_new_participations(uow, institution_id, project_id, rows)
+
+    @domain_rpc
     def list_participations(self, institution_id, project_id, department=None, page=1,
-                            page_size=50):
+                            page_size=50, student_number=None):
         with self.db() as uow:
             return placements.list_participations(uow, institution_id, project_id,
-                                                  department, page, page_size)
+                                                  department, page, page_size, student_number)
+
+    @domain_rpc
+    def list_student_participations(self, institution_id, student_number, page=1,
+                                    page_size=50):
+        with self.db() as uow:
+            return placements.list_student_participations(uow, institution_id, student_number,
+                                                          page, page_size)
 
     @domain_rpc
     def get_participation(self, institution_id, participation_id):

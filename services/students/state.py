@@ -19,11 +19,13 @@ def project_state(uow, institution_id, project_id):
 
     - departments: [{id, code, year_of_education, education, home_class_authority}]
     - participations: [{id, student_number, department, forecast, lwoo,
-      home_class, profile, programme, learning_path}]
-    - packages: [{participation_id, student_number, department, subjects, exemptions}]
+      home_class, profile, programme, learning_path}]: one per student per
+      department (a student may be placed in several departments)
+    - packages: [{participation_id, student_number, department, subjects,
+      exemptions}]: one per participation
     - groups: [{id, code, department, kind, subject, student_numbers}]
     - students: [{student_number, home_class, type, left_at}] of the
-      participating students (their record's own home class: the class the
+      participating students, once each (their record's own home class: the class the
       administration knows them in, shown as the previous home class)
     """
     session = uow.session
@@ -49,7 +51,7 @@ def project_state(uow, institution_id, project_id):
         .join(students, students.c.id == p.student_id)
         .where(p.project_id == pid)
         .order_by(p.id)).all()
-    parts, packages, records = [], [], []
+    parts, packages, records, seen = [], [], [], set()
     for r in part_rows:
         dept = dept_code.get(r.department_id)
         parts.append({"id": r.id, "student_number": r.student_number, "department": dept,
@@ -59,8 +61,11 @@ def project_state(uow, institution_id, project_id):
         packages.append({"participation_id": r.id, "student_number": r.student_number,
                          "department": dept, "subjects": list(r.subjects or []),
                          "exemptions": list(r.exemptions or [])})
-        records.append({"student_number": r.student_number, "home_class": r.record_home_class,
-                        "type": r.type, "left_at": lookups.iso(r.left_at)})
+        if r.student_number not in seen:  # a student placed in several departments
+            seen.add(r.student_number)
+            records.append({"student_number": r.student_number,
+                            "home_class": r.record_home_class, "type": r.type,
+                            "left_at": lookups.iso(r.left_at)})
 
     group_rows = session.execute(
         sa.select(groups.c.id, groups.c.code, groups.c.department_id, groups.c.kind,

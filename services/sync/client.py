@@ -120,9 +120,14 @@ def _index(items, key="student_number"):
     return {item.get(key): item for item in items}
 
 
-def _home_class_groups(project, number, new_code):
+def _by_department(items):
+    """{(student_number, department): item} of participations or packages."""
+    return {(item.get("student_number"), item.get("department")): item for item in items}
+
+
+def _home_class_groups(project, number, department, new_code):
     for group in project.get("groups") or []:
-        if group.get("kind") != "home_class":
+        if group.get("kind") != "home_class" or group.get("department") != department:
             continue
         members = group.setdefault("student_numbers", [])
         if group.get("code") == new_code and number not in members:
@@ -131,24 +136,32 @@ def _home_class_groups(project, number, new_code):
             members.remove(number)
 
 
+def _empty_participation(number, department):
+    return {"student_number": number, "department": department, "forecast": None,
+            "lwoo": False, "home_class": None, "profile": None, "programme": None}
+
+
 def apply_changes(project, category, changes):
     """Apply a download's changes to the project file's data (in place), as a
-    desktop applies them to its own model. Returns the project."""
+    desktop applies them to its own model. Participations and packages are
+    per student and department. Returns the project."""
     for key in ("students", "participations", "packages", "groups"):
         if project.get(key) is None:
             project[key] = []
     students = _index(project["students"])
-    parts = _index(project["participations"])
-    packages = _index(project["packages"])
+    parts = _by_department(project["participations"])
+    packages = _by_department(project["packages"])
     for change in changes:
         number, action = change["student_number"], change["action"]
+        department = change.get("department")
         if category == "students" and action == "add":
             record = {"student_number": number, **change["values"], "properties": {}}
             project["students"].append(record)
-            part = {"student_number": number, "forecast": None, "lwoo": False,
-                    "home_class": None, **change["participation"]}
-            project["participations"].append(part)
-            students[number], parts[number] = record, part
+            students[number] = record
+            for placed in change.get("participations") or [change["participation"]]:
+                part = {**_empty_participation(number, None), **placed}
+                project["participations"].append(part)
+                parts[(number, part["department"])] = part
         elif category == "students" and action == "remove":
             project["students"] = [s for s in project["students"]
                                    if s.get("student_number") != number]
@@ -160,27 +173,37 @@ def apply_changes(project, category, changes):
                 group["student_numbers"] = [n for n in group.get("student_numbers") or []
                                             if n != number]
             students.pop(number, None)
-            parts.pop(number, None)
-            packages.pop(number, None)
+            parts = _by_department(project["participations"])
+            packages = _by_department(project["packages"])
         elif category == "personal_data":
             students[number].update(change["values"])
         elif category == "packages":
-            package = packages.get(number)
+            package = packages.get((number, department))
             if package is None:
-                package = packages[number] = {"student_number": number}
+                package = packages[(number, department)] = {"student_number": number,
+                                                            "department": department}
                 project["packages"].append(package)
-            package["department"] = change.get("department")
             package.update(change["values"])
-        else:  # participations, lwoo, forecasts, home_classes
-            part = parts.get(number)
+        elif category == "participations" and action == "remove":
+            gone = parts.pop((number, department), None)
+            project["participations"] = [p for p in project["participations"] if p is not gone]
+            project["packages"] = [p for p in project["packages"]
+                                   if (p.get("student_number"), p.get("department"))
+                                   != (number, department)]
+            packages.pop((number, department), None)
+            left = set(change.get("left_groups") or [])
+            for group in project["groups"]:
+                if group.get("code") in left:
+                    group["student_numbers"] = [n for n in group.get("student_numbers") or []
+                                                if n != number]
+        else:  # participations, lwoo, forecasts, home_classes: set (creating when missing)
+            part = parts.get((number, department))
             if part is None:
-                part = parts[number] = {"student_number": number, "department": None,
-                                        "forecast": None, "lwoo": False, "home_class": None,
-                                        "profile": None, "programme": None}
+                part = parts[(number, department)] = _empty_participation(number, department)
                 project["participations"].append(part)
             part.update(change["values"])
             if category == "home_classes":
-                _home_class_groups(project, number, part.get("home_class"))
+                _home_class_groups(project, number, department, part.get("home_class"))
     return project
 
 
@@ -229,6 +252,8 @@ def differences_table(result):
                 dept.get("home_class_authority"), "niet in het portal")
             lines.append(f"Afdeling {dept.get('code')}: {dept.get('differences', 0)} "
                          f"verschil(len), stamklassen: {leads}")
+        if dept.get("packages_in_portal") is False:
+            lines.append(dept.get("note") or "")
     for item in result.get("items") or []:
         fields = "; ".join(f"{f}: P={_value(pd['P'])} D={_value(pd['D'])}"
                            for f, pd in item["fields"].items())
@@ -314,7 +339,9 @@ def run(args, out=sys.stdout):
         if result["changes"]:
             save_project(args.file, apply_changes(load_project(args.file), args.category,
                                                   result["changes"]))
-        show(result, f"{result['count']} wijziging(en) overgenomen in {args.file}.")
+        lines = [f"{result['count']} wijziging(en) overgenomen in {args.file}."]
+        lines += [f"Overgeslagen: {s['message']}" for s in result.get("skipped") or []]
+        show(result, "\n".join(lines))
         return result
     if args.command == "upload":
         result = connector.upload(args.category, args.departments, args.student_numbers)

@@ -1,6 +1,7 @@
 """Differences between the portal (P) and the desktop (D), as pure functions
-over the internal shape of services/sync/rules.py (dicts keyed by student
-number), and the effect of a download on the stored snapshot.
+over the internal shape of services/sync/rules.py (participations and
+packages keyed by student number, then department), and the effect of a
+download on the stored snapshot.
 
 One pass per category, no sorting inside the loops: a status of a project of
 2,000 students takes a few milliseconds, of 20,000 some tens of them.
@@ -8,10 +9,34 @@ One pass per category, no sorting inside the loops: a status of a project of
 A difference item:
 
     {"student_number": "123456", "name": "Daan van de Berg",
-     "department": "h4",               # the portal's, else the desktop's
-     "desktop_department": "v4",       # only when the desktop has another one
+     "department": "h4",
      "direction": "download" | "upload",
      "fields": {"forecast": {"P": 80, "D": 100}}, ...}
+
+A student may take part in several departments of a project (each with its
+own forecast), so each category has its key:
+
+- students, personal_data, groups: per student. `department` is the
+  student's first department in the portal (by code; the desktop's when the
+  portal has none) and `departments` lists them all when there are several;
+  a department filter matches any of them.
+- participations: per student and department, over the union of both sides'
+  departments of the student: the set of departments is compared per student
+  (a department on one side only is an item with `fields.department`
+  {P: code, D: null} or {P: null, D: code}), profile and programme per
+  department both sides have. `student_departments` {P: [...], D: [...]}
+  shows the student's two sets.
+- lwoo, forecasts, home_classes: per student and department of the portal
+  (the desktop's values of a participation it lacks are those of an empty
+  one: no forecast, no LWOO, no home class). Home classes follow the
+  department's authority.
+- packages: per student and department of the portal, except departments for
+  which the portal holds no package choices at all (no participation there
+  has a subject or an exemption): a download never wipes the desktop's
+  packages of such a department, so its students are not differences; the
+  differences answer flags the department (`packages_in_portal: false`, a
+  note, how many desktop packages it leaves alone) and a download lists it
+  under `skipped` (`package_departments`, `packages_skipped`).
 
 Which students each category compares:
 - students: present (with a participation) in the portal but not in the
@@ -19,14 +44,20 @@ Which students each category compares:
   (left school, placed elsewhere) is removed on download; one without an
   account is created on upload.
 - every other category compares the students on both sides.
+
+Status counts students: `differences` the students with at least one item,
+`download` / `upload` those with an item in that direction.
 """
 from collections import defaultdict
 
-from .rules import CATEGORIES, PARTICIPATION_FIELDS, PERSONAL_FIELDS, home_class_direction
+from .rules import (CATEGORIES, NO_DEPARTMENT, PARTICIPATION_FIELDS, PERSONAL_FIELDS,
+                    home_class_direction)
 
 EMPTY_PARTICIPATION = {"department": None, "forecast": None, "lwoo": False,
                        "home_class": None, "profile": None, "programme": None}
 EMPTY_PACKAGE = {"department": None, "subjects": [], "exemptions": []}
+PER_DEPARTMENT = ("participations", "lwoo", "forecasts", "home_classes", "packages")
+NO_PACKAGES_CODE = "no_packages_in_portal"
 
 
 def full_name(person):
@@ -36,12 +67,23 @@ def full_name(person):
     return " ".join(p for p in parts if p) or None
 
 
-def _item(number, P, D, department, direction, fields, desktop_department=None):
+def first_department(parts):
+    """The first department (by code) of a student's participations, or None."""
+    return min(parts) if parts else None
+
+
+def _item(number, P, D, department, direction, fields):
     person = P["students"].get(number) or D["students"].get(number)
-    item = {"student_number": number, "name": full_name(person), "department": department,
+    return {"student_number": number, "name": full_name(person), "department": department,
             "direction": direction, "fields": fields}
-    if desktop_department is not None and desktop_department != department:
-        item["desktop_department"] = desktop_department
+
+
+def _student_item(number, P, D, direction, fields):
+    """An item about the student as a whole (students, personal data, groups)."""
+    parts = P["participations"].get(number) or D["participations"].get(number) or {}
+    item = _item(number, P, D, first_department(parts), direction, fields)
+    if len(parts) > 1:
+        item["departments"] = sorted(parts)
     return item
 
 
@@ -53,23 +95,20 @@ def _authority(P, department):
 # --- per category ---------------------------------------------------------------------
 
 def students_items(P, D):
-    pp, ds, dp = P["participations"], D["students"], D["participations"]
+    pp, ds = P["participations"], D["students"]
     accounts = set(P.get("accounts") or ())
     items = []
-    for number, part in pp.items():
+    for number in pp:
         if number not in ds:
-            item = _item(number, P, D, part["department"], "download",
-                         {"present": {"P": True, "D": False}})
+            item = _student_item(number, P, D, "download", {"present": {"P": True, "D": False}})
             item["action"] = "add"
             items.append(item)
     for number in ds:
         if number in pp:
             continue
-        dpart = dp.get(number)
         has_account = number in accounts
-        item = _item(number, P, D, dpart["department"] if dpart else None,
-                     "download" if has_account else "upload",
-                     {"present": {"P": False, "D": True}})
+        item = _student_item(number, P, D, "download" if has_account else "upload",
+                             {"present": {"P": False, "D": True}})
         item["action"] = "remove" if has_account else "create"
         item["has_account"] = has_account
         items.append(item)
@@ -77,7 +116,7 @@ def students_items(P, D):
 
 
 def personal_data_items(P, D):
-    ps, ds, pp = P["students"], D["students"], P["participations"]
+    ps, ds = P["students"], D["students"]
     items = []
     for number, dstu in ds.items():
         pstu = ps.get(number)
@@ -93,80 +132,235 @@ def personal_data_items(P, D):
                     fields = {}
                 fields[field] = {"P": pv, "D": dv}
         if fields:
-            items.append(_item(number, P, D, pp[number]["department"], "download", fields))
+            items.append(_student_item(number, P, D, "download", fields))
     return items
 
 
-def _participation_items(category, P, D):
+_NO_PARTS = {}
+
+
+def participations_items(P, D):
     pp, dp, ds = P["participations"], D["participations"], D["students"]
-    names = PARTICIPATION_FIELDS[category]
     items = []
-    for number, ppart in pp.items():
+    for number, pparts in pp.items():
         if number not in ds:
             continue
-        dpart = dp.get(number) or EMPTY_PARTICIPATION
-        fields = None
-        for field in names:
-            pv, dv = ppart[field], dpart[field]
-            if pv != dv:
-                if fields is None:
-                    fields = {}
-                fields[field] = {"P": pv, "D": dv}
-        if not fields:
+        dparts = dp.get(number) or _NO_PARTS
+        if len(pparts) == 1:  # the common case, without a loop
+            for department, ppart in pparts.items():
+                dpart = dparts.get(department)
+            if dpart is not None and len(dparts) == 1 \
+                    and ppart["profile"] == dpart["profile"] \
+                    and ppart["programme"] == dpart["programme"]:
+                continue
+        elif pparts.keys() == dparts.keys() and all(
+                pparts[d]["profile"] == dparts[d]["profile"]
+                and pparts[d]["programme"] == dparts[d]["programme"] for d in pparts):
             continue
-        department = ppart["department"]
-        if category == "home_classes":
+        sets = {"P": sorted(pparts), "D": sorted(dparts)}
+        for department in sorted(pparts.keys() | dparts.keys()):
+            ppart, dpart = pparts.get(department), dparts.get(department)
+            if ppart is None:
+                fields = {"department": {"P": None, "D": department}}
+            else:
+                fields = {}
+                if dpart is None:
+                    fields["department"] = {"P": department, "D": None}
+                    dpart = EMPTY_PARTICIPATION
+                for field in ("profile", "programme"):
+                    if ppart[field] != dpart[field]:
+                        fields[field] = {"P": ppart[field], "D": dpart[field]}
+                if not fields:
+                    continue
+            item = _item(number, P, D, department, "download", fields)
+            item["student_departments"] = sets
+            items.append(item)
+    return items
+
+
+def participation_pairs(P, D):
+    """[(student number, department, portal participation, desktop
+    participation or None)] for every portal participation of a student on
+    both sides: computed once per status for the categories that compare per
+    portal participation."""
+    pp, dp, ds = P["participations"], D["participations"], D["students"]
+    pairs = []
+    append = pairs.append
+    for number, pparts in pp.items():
+        if number not in ds:
+            continue
+        dparts = dp.get(number)
+        if dparts is None:
+            for department, ppart in pparts.items():
+                append((number, department, ppart, None))
+        else:
+            for department, ppart in pparts.items():
+                append((number, department, ppart, dparts.get(department)))
+    return pairs
+
+
+def _field_items(category, P, D, pairs=None):
+    """lwoo, forecasts, home_classes: per student and department of the portal."""
+    (field,) = PARTICIPATION_FIELDS[category]
+    home = category == "home_classes"
+    empty = EMPTY_PARTICIPATION[field]
+    items = []
+    for number, department, ppart, dpart in (pairs if pairs is not None
+                                             else participation_pairs(P, D)):
+        pv = ppart[field]
+        if dpart is not None:
+            dv = dpart[field]
+            if pv == dv:
+                continue
+        elif pv == empty:
+            continue
+        else:
+            dv = empty
+        fields = {field: {"P": pv, "D": dv}}
+        if home:
             authority = _authority(P, department)
-            item = _item(number, P, D, department, home_class_direction(authority), fields,
-                         dpart["department"])
+            item = _item(number, P, D, department, home_class_direction(authority), fields)
             item["home_class_authority"] = authority
         else:
-            item = _item(number, P, D, department, "download", fields, dpart["department"])
+            item = _item(number, P, D, department, "download", fields)
+        if dpart is None:
+            item["in_desktop"] = False
         items.append(item)
     return items
 
 
-def participations_items(P, D):
-    return _participation_items("participations", P, D)
+def lwoo_items(P, D, pairs=None):
+    return _field_items("lwoo", P, D, pairs)
 
 
-def lwoo_items(P, D):
-    return _participation_items("lwoo", P, D)
+def forecasts_items(P, D, pairs=None):
+    return _field_items("forecasts", P, D, pairs)
 
 
-def forecasts_items(P, D):
-    return _participation_items("forecasts", P, D)
+def home_classes_items(P, D, pairs=None):
+    return _field_items("home_classes", P, D, pairs)
 
 
-def home_classes_items(P, D):
-    return _participation_items("home_classes", P, D)
+def package_departments(P):
+    """The portal's departments for which it holds package choices: at least
+    one participation there has a subject or an exemption."""
+    found = set()
+    for own in P["packages"].values():
+        for department, package in own.items():
+            if package["subjects"] or package["exemptions"]:
+                found.add(department)
+    return found
 
 
-def packages_items(P, D):
+def _desktop_package(dpackages, department, single):
+    """The desktop's package of the student in `department`; a package without
+    department counts for a student the portal places in one department."""
+    package = dpackages.get(department)
+    if package is None and single:
+        package = dpackages.get(NO_DEPARTMENT)
+    return package or EMPTY_PACKAGE
+
+
+def _package_fields(ppkg, dpkg):
+    """(fields or None, exemptions_differ) of two packages (order does not matter)."""
+    fields = None
+    ps, ds_ = ppkg["subjects"], dpkg["subjects"]
+    if ps != ds_ and sorted(ps) != sorted(ds_):
+        fields = {"subjects": {"P": ps, "D": ds_}}
+    pe, de = ppkg["exemptions"], dpkg["exemptions"]
+    exemptions_differ = pe != de and sorted(pe) != sorted(de)
+    if exemptions_differ:
+        if fields is None:
+            fields = {}
+        fields["exemptions"] = {"P": pe, "D": de}
+    return fields, exemptions_differ
+
+
+def _package_pairs(P, D):
+    """(number, department, portal package, desktop package) per portal
+    participation of a student on both sides."""
     pp, pk, dk, ds = P["participations"], P["packages"], D["packages"], D["students"]
-    items = []
-    for number, ppart in pp.items():
+    for number, pparts in pp.items():
         if number not in ds:
             continue
-        ppkg = pk.get(number) or EMPTY_PACKAGE
-        dpkg = dk.get(number) or EMPTY_PACKAGE
-        fields = None
-        ps, ds_ = ppkg["subjects"], dpkg["subjects"]
-        if ps != ds_ and sorted(ps) != sorted(ds_):
-            fields = {"subjects": {"P": ps, "D": ds_}}
-        pe, de = ppkg["exemptions"], dpkg["exemptions"]
-        exemptions_differ = pe != de and sorted(pe) != sorted(de)
-        if exemptions_differ:
-            if fields is None:
-                fields = {}
-            fields["exemptions"] = {"P": pe, "D": de}
+        pown, down = pk.get(number) or _NO_PARTS, dk.get(number) or _NO_PARTS
+        single = len(pparts) == 1
+        for department in pparts:
+            yield (number, department, pown.get(department) or EMPTY_PACKAGE,
+                   _desktop_package(down, department, single))
+
+
+def packages_items(P, D, pairs=None):
+    """Inlined (not _package_pairs / _package_fields): this runs for every
+    participation on every status."""
+    with_packages = package_departments(P)
+    pp, pk, dk = P["participations"], P["packages"], D["packages"]
+    items = []
+    for number, department, _ppart, _dpart in (pairs if pairs is not None
+                                               else participation_pairs(P, D)):
+        if department not in with_packages:
+            continue  # the portal holds no package choices there: never wiped
+        ppkg = (pk.get(number) or _NO_PARTS).get(department) or EMPTY_PACKAGE
+        down = dk.get(number) or _NO_PARTS
+        dpkg = down.get(department)
+        if dpkg is None:
+            dpkg = (down.get(NO_DEPARTMENT) if len(pp[number]) == 1 else None) \
+                or EMPTY_PACKAGE
+        if ppkg["subjects"] == dpkg["subjects"] and ppkg["exemptions"] == dpkg["exemptions"]:
+            continue
+        fields, exemptions_differ = _package_fields(ppkg, dpkg)
         if fields:
-            dpart = D["participations"].get(number)
-            item = _item(number, P, D, ppart["department"], "download", fields,
-                         dpart["department"] if dpart else None)
+            item = _item(number, P, D, department, "download", fields)
             item["exemptions_differ"] = exemptions_differ
             items.append(item)
     return items
+
+
+def packages_left_alone(P, D, with_packages=None):
+    """{department: [student numbers]} of portal departments without package
+    choices where the desktop's package of a student placed there differs
+    (is not empty): what a download would wipe and therefore leaves alone."""
+    if with_packages is None:
+        with_packages = package_departments(P)
+    if not set(P["departments"]) - with_packages:
+        return {}
+    left = defaultdict(list)
+    for number, department, ppkg, dpkg in _package_pairs(P, D):
+        if department in with_packages:
+            continue
+        fields, _exemptions_differ = _package_fields(ppkg, dpkg)
+        if fields:
+            left[department].append(number)
+    return dict(left)
+
+
+def no_packages_note(department):
+    return (f"Het portal heeft voor afdeling {department} geen pakketkeuzes; de pakketten in "
+            f"de desktop van deze afdeling worden niet gedownload en blijven staan.")
+
+
+def packages_skipped(P, D, departments=None, student_numbers=None):
+    """The departments a packages download skips: departments of the portal
+    without package choices that the selection names, or (all departments
+    selected) where the desktop has packages of the selected students that
+    would have been wiped. [{department, code, message, students}]"""
+    with_packages = package_departments(P)
+    left = packages_left_alone(P, D, with_packages)
+    skipped = []
+    for department in sorted(P["departments"]):
+        if department in with_packages:
+            continue
+        numbers = left.get(department, [])
+        if student_numbers is not None:
+            numbers = [n for n in numbers if n in student_numbers]
+        named = departments is not None and department in departments
+        if departments is not None and not named:
+            continue
+        if not named and not numbers:
+            continue
+        skipped.append({"department": department, "code": NO_PACKAGES_CODE,
+                        "message": no_packages_note(department), "students": len(numbers)})
+    return skipped
 
 
 def groups_in_scope(P, D):
@@ -201,7 +395,6 @@ def group_rows(P, D):
 
 def groups_details(P, D):
     """(student items, group rows that differ)."""
-    pp = P["participations"]
     p_of, d_of = defaultdict(set), defaultdict(set)
     changed = []
     for code, group, pgroup, dmembers, pmembers in group_rows(P, D):
@@ -222,10 +415,8 @@ def groups_details(P, D):
     for number in set(p_of) | set(d_of):
         pset, dset = p_of.get(number, set()), d_of.get(number, set())
         if pset != dset:
-            dpart = D["participations"].get(number)
-            items.append(_item(number, P, D, pp[number]["department"], "upload",
-                               {"groups": {"P": sorted(pset), "D": sorted(dset)}},
-                               dpart["department"] if dpart else None))
+            items.append(_student_item(number, P, D, "upload",
+                                       {"groups": {"P": sorted(pset), "D": sorted(dset)}}))
     return items, changed
 
 
@@ -251,19 +442,34 @@ def sort_items(items):
     return items
 
 
+def item_departments(item):
+    """Every department an item belongs to (a filter matches any of them)."""
+    found = [item["department"]]
+    found.extend(item.get("departments") or ())
+    return found
+
+
 # --- status and differences ---------------------------------------------------------------
 
-def category_status(category, P, D):
+PAIRED = ("lwoo", "forecasts", "home_classes", "packages")
+
+
+def category_status(category, P, D, pairs=None):
     if category == "groups":
         items, changed = groups_details(P, D)
+    elif category in PAIRED:
+        items, changed = ITEMS[category](P, D, pairs), None
     else:
         items, changed = ITEMS[category](P, D), None
-    down = sum(1 for i in items if i["direction"] == "download")
+    students = {i["student_number"] for i in items}
+    down = {i["student_number"] for i in items if i["direction"] == "download"}
+    up = {i["student_number"] for i in items if i["direction"] == "upload"}
     entry = {"status": "differences" if items or changed else "ok",
-             "differences": len(items), "download": down, "upload": len(items) - down,
+             "differences": len(students), "download": len(down), "upload": len(up),
              "as_of": P.get("as_of")}
     if category == "packages":
-        entry["exemptions"] = sum(1 for i in items if i["exemptions_differ"])
+        entry["exemptions"] = len({i["student_number"] for i in items
+                                   if i["exemptions_differ"]})
     if category == "groups":
         entry["groups"] = len(changed)
     return entry
@@ -271,16 +477,17 @@ def category_status(category, P, D):
 
 def status(P, D):
     """{category: {status, differences, download, upload, as_of[, exemptions][, groups]}}"""
-    return {category: category_status(category, P, D) for category in CATEGORIES}
+    pairs = participation_pairs(P, D)
+    return {category: category_status(category, P, D, pairs) for category in CATEGORIES}
 
 
 def select(items, departments=None, student_numbers=None):
-    """Items of the selected departments (portal's or desktop's department) and
+    """Items of the selected departments (any department of the item) and
     students; None selects all."""
     out = []
     for item in items:
-        if departments is not None and item["department"] not in departments \
-                and item.get("desktop_department") not in departments:
+        if departments is not None and not any(d in departments
+                                               for d in item_departments(item)):
             continue
         if student_numbers is not None and item["student_number"] not in student_numbers:
             continue
@@ -291,9 +498,12 @@ def select(items, departments=None, student_numbers=None):
 def department_summary(category, P, D, items):
     counts = defaultdict(int)
     for item in items:
-        counts[item["department"]] += 1
+        for code in set(item_departments(item)):
+            counts[code] += 1
     codes = set(P["departments"]) | {c for c in counts if c is not None}
-    codes |= {p["department"] for p in D["participations"].values() if p["department"]}
+    codes |= {d for parts in D["participations"].values() for d in parts}
+    with_packages = package_departments(P) if category == "packages" else set()
+    left = packages_left_alone(P, D, with_packages) if category == "packages" else {}
     rows = []
     for code in sorted(codes):
         authority = _authority(P, code) if code in P["departments"] else None
@@ -301,6 +511,11 @@ def department_summary(category, P, D, items):
                "in_portal": code in P["departments"], "differences": counts.get(code, 0)}
         if category == "home_classes" and authority is not None:
             row["direction"] = home_class_direction(authority)
+        if category == "packages" and code in P["departments"]:
+            row["packages_in_portal"] = code in with_packages
+            if code not in with_packages:
+                row["note"] = no_packages_note(code)
+                row["left_alone"] = len(left.get(code, ()))
         rows.append(row)
     if counts.get(None):
         rows.append({"code": None, "home_class_authority": None, "in_portal": False,
@@ -323,7 +538,8 @@ def differences(category, P, D, department=None):
               "departments": department_summary(category, P, D, all_items),
               "items": sort_items(items), "total": len(items)}
     if category == "packages":
-        result["exemptions"] = sum(1 for i in items if i["exemptions_differ"])
+        result["exemptions"] = len({i["student_number"] for i in items
+                                    if i["exemptions_differ"]})
     if changed is not None:
         result["groups"] = sorted(changed, key=lambda g: g["code"])
     return result
@@ -348,10 +564,11 @@ def _drop_from_groups(D, number, kinds=("home_class", "cluster")):
     return sorted(left)
 
 
-def _move_home_class_group(D, number, new_code):
-    """Keep listed home-class groups in agreement with the participations."""
+def _move_home_class_group(D, number, department, new_code):
+    """Keep listed home-class groups of the department in agreement with the
+    student's participation there."""
     for code, group in D["groups"].items():
-        if group["kind"] != "home_class":
+        if group["kind"] != "home_class" or group["department"] != department:
             continue
         members = group["student_numbers"]
         if code == new_code and number not in members:
@@ -360,33 +577,56 @@ def _move_home_class_group(D, number, new_code):
             group["student_numbers"] = [n for n in members if n != number]
 
 
+def _leave_home_class(D, number, home_class):
+    """The student leaves the listed home-class group a removed participation
+    named (so groups and participations keep agreeing)."""
+    group = D["groups"].get(home_class) if home_class is not None else None
+    if group is None or group["kind"] != "home_class" \
+            or number not in group["student_numbers"]:
+        return []
+    still = any(p["home_class"] == home_class
+                for p in (D["participations"].get(number) or {}).values())
+    if still:
+        return []
+    group["student_numbers"] = [n for n in group["student_numbers"] if n != number]
+    return [home_class]
+
+
+def _portal_participation(ppart):
+    return {"department": ppart["department"], "profile": ppart["profile"],
+            "programme": ppart["programme"]}
+
+
 def apply_download(category, P, D, items):
     """Apply the selected difference items to the desktop state D (in place)
-    and return the changes the desktop must make, one per student:
+    and return the changes the desktop must make: one per student for
+    students and personal data, one per student and department for the
+    other categories:
     {"student_number", "department", "action": "add"|"remove"|"set",
      "values": {field: portal value}, ...}."""
     changes = []
     dstudents, dparts, dpackages = D["students"], D["participations"], D["packages"]
     for item in items:
-        number = item["student_number"]
+        number, department = item["student_number"], item["department"]
         if category == "students":
             if item["action"] == "add":
                 record = _new_student(P, number)
-                ppart = P["participations"][number]
-                part = {"department": ppart["department"], "profile": ppart["profile"],
-                        "programme": ppart["programme"]}
+                pparts = P["participations"][number]
+                parts = [_portal_participation(pparts[d]) for d in sorted(pparts)]
                 dstudents[number] = record
-                dparts[number] = dict(EMPTY_PARTICIPATION, **part)
+                dparts[number] = {p["department"]: dict(EMPTY_PARTICIPATION, **p)
+                                  for p in parts}
                 values = {field: record[field] for field in PERSONAL_FIELDS}
                 values["initials"] = record["initials"]
-                changes.append({"student_number": number, "department": ppart["department"],
-                                "action": "add", "values": values, "participation": part})
+                changes.append({"student_number": number, "department": department,
+                                "action": "add", "values": values, "participation": parts[0],
+                                "participations": parts})
             elif item["action"] == "remove":
                 dstudents.pop(number, None)
                 dparts.pop(number, None)
                 dpackages.pop(number, None)
                 left = _drop_from_groups(D, number)
-                changes.append({"student_number": number, "department": item["department"],
+                changes.append({"student_number": number, "department": department,
                                 "action": "remove", "left_groups": left})
             continue
         values = {}
@@ -395,24 +635,48 @@ def apply_download(category, P, D, items):
             for field, pd in item["fields"].items():
                 record[field] = pd["P"]
                 values[field] = pd["P"]
-        elif category in PARTICIPATION_FIELDS:
-            part = dparts.get(number)
+        elif category == "participations":
+            ppart = P["participations"][number].get(department)
+            own = dparts.setdefault(number, {})
+            if ppart is None:  # the portal has no participation here: drop it
+                gone = own.pop(department, None) or EMPTY_PARTICIPATION
+                if not own:
+                    dparts.pop(number, None)
+                packages = dpackages.get(number)
+                if packages is not None:
+                    packages.pop(department, None)
+                    if not packages:
+                        dpackages.pop(number, None)
+                changes.append({"student_number": number, "department": department,
+                                "action": "remove",
+                                "left_groups": _leave_home_class(D, number,
+                                                                 gone["home_class"])})
+                continue
+            part = own.get(department)
             if part is None:
-                part = dparts[number] = dict(EMPTY_PARTICIPATION)
+                part = own[department] = dict(EMPTY_PARTICIPATION, department=department)
+            values = _portal_participation(ppart)
+            part.update(values)
+        elif category in PARTICIPATION_FIELDS:
+            own = dparts.setdefault(number, {})
+            part = own.get(department)
+            if part is None:
+                part = own[department] = dict(EMPTY_PARTICIPATION, department=department)
             for field, pd in item["fields"].items():
                 part[field] = pd["P"]
                 values[field] = pd["P"]
             if category == "home_classes":
-                _move_home_class_group(D, number, part["home_class"])
+                _move_home_class_group(D, number, department, part["home_class"])
         elif category == "packages":
-            ppkg = P["packages"].get(number) or EMPTY_PACKAGE
-            dpackages[number] = {"department": P["participations"][number]["department"],
-                                 "subjects": list(ppkg["subjects"]),
-                                 "exemptions": list(ppkg["exemptions"])}
+            ppkg = (P["packages"].get(number) or _NO_PARTS).get(department) or EMPTY_PACKAGE
+            own = dpackages.setdefault(number, {})
+            own.pop(NO_DEPARTMENT, None)
+            own[department] = {"department": department, "subjects": list(ppkg["subjects"]),
+                               "exemptions": list(ppkg["exemptions"])}
             values = {"subjects": list(ppkg["subjects"]),
                       "exemptions": list(ppkg["exemptions"])}
         else:  # pragma: no cover - guarded by the caller
             raise ValueError(category)
-        changes.append({"student_number": number, "department": item["department"],
+        changes.append({"student_number": number, "department": department,
                         "action": "set", "values": values})
     return changes

@@ -298,7 +298,7 @@ def differences(uow, students, users, institution_id, project_id, category, depa
 def _check_departments(P, D, departments):
     if departments is None:
         return
-    known = set(P["departments"]) | {p["department"] for p in D["participations"].values()}
+    known = set(P["departments"]) | {d for parts in D["participations"].values() for d in parts}
     known |= {g["department"] for g in D["groups"].values() if g["department"]}
     unknown = sorted(d for d in departments if d not in known)
     if unknown:
@@ -317,9 +317,19 @@ def _home_class_selection(P, items, direction, departments, numbers):
             if dept is not None and rules.home_class_direction(dept["authority"]) != direction:
                 wrong.add(code)
     if numbers is not None:
+        # a selected student whose home classes all move the other way; a student
+        # in two departments may have one of each way: this way's move
+        others, this_way = {}, set()
         for item in items:
-            if item["student_number"] in numbers and item["direction"] != direction:
-                wrong.add(item["department"])
+            if item["student_number"] not in numbers:
+                continue
+            if item["direction"] == direction:
+                this_way.add(item["student_number"])
+            else:
+                others.setdefault(item["student_number"], set()).add(item["department"])
+        for number, codes in others.items():
+            if number not in this_way:
+                wrong |= codes
     if wrong:
         raise rules.wrong_direction_departments(direction, wrong)
     return [i for i in diff.select(items, departments, numbers) if i["direction"] == direction]
@@ -339,7 +349,10 @@ def download(uow, students, users, institution_id, project_id, category, departm
              student_numbers=None):
     """The changes the desktop must apply for the selected differences (from the
     portal read the differences showed); the stored snapshot is changed to
-    match, so the category is ok afterwards for the selection."""
+    match, so the category is ok afterwards for the selection. A packages
+    download never touches the desktop's packages of a department for which
+    the portal holds no package choices: such departments of the selection are
+    answered under `skipped` (code no_packages_in_portal)."""
     iid, pid = _ids(institution_id, project_id)
     rules.check_category(category)
     refusal = rules.wrong_direction_for_category(category, "download")
@@ -359,6 +372,8 @@ def download(uow, students, users, institution_id, project_id, category, departm
     row, desktop = _load_snapshot(uow, students, iid, pid, for_update=True)
     with _paused_gc():
         items = _selected(category, "download", portal, desktop, departments, numbers)
+        skipped = diff.packages_skipped(portal, desktop, departments, numbers) \
+            if category == "packages" else []
         changes = diff.apply_download(category, portal, desktop, items)
         categories = diff.status(portal, desktop) if changes else None
     if changes:
@@ -373,7 +388,7 @@ def download(uow, students, users, institution_id, project_id, category, departm
         with _paused_gc():
             entry = diff.category_status(category, portal, desktop)
     return {"project_id": pid, "category": category, "as_of": portal["as_of"],
-            "changes": changes, "count": len(changes), "status": entry}
+            "changes": changes, "count": len(changes), "skipped": skipped, "status": entry}
 
 
 # --- uploads -------------------------------------------------------------------------------
@@ -412,8 +427,14 @@ def _upload_students(students, iid, pid, P, D, departments, numbers):
             if exc.errors:
                 raise _row_errors_to_students(exc, rows) from None
             raise
-        applied = [{"student_number": r["student_number"], "action": "created",
-                    "department": r["participation"]["department"]} for r in rows]
+        applied = []
+        for r in rows:
+            codes = [p["department"] for p in r["participations"]]
+            entry = {"student_number": r["student_number"], "action": "created",
+                     "department": codes[0]}
+            if len(codes) > 1:
+                entry["departments"] = codes
+            applied.append(entry)
     return applied, skipped
 
 

@@ -30,19 +30,22 @@ def _email(student):
 
 def students_rows(P, D, items):
     """(rows for students.create_students, skipped) for the selected
-    desktop-only students without a portal account."""
+    desktop-only students without a portal account. A student with several
+    participations in the desktop is placed in each department (the students
+    service checks the forecasts over them)."""
     rows, skipped = [], []
     for item in items:
         number = item["student_number"]
         student = D["students"][number]
-        part = D["participations"].get(number)
-        if part is None:
+        parts = D["participations"].get(number) or {}
+        if not parts:
             skipped.append(_skip("department_missing", f"Leerling {number} heeft in de desktop "
                                  f"geen afdeling; plaats de leerling eerst in een afdeling.",
                                  number))
             continue
-        if part["department"] not in P["departments"]:
-            skipped.append(_skip("department_unknown", f"Afdeling {part['department']} van "
+        unknown = sorted(d for d in parts if d not in P["departments"])
+        if unknown:
+            skipped.append(_skip("department_unknown", f"Afdeling {', '.join(unknown)} van "
                                  f"leerling {number} bestaat niet in dit roosterproject van "
                                  f"het portal.", number))
             continue
@@ -53,10 +56,12 @@ def students_rows(P, D, items):
                "house_number": student.get("house_number"),
                "postcode": student.get("postcode"), "city": student.get("city"),
                "email": _email(student), "home_class": student.get("previous_home_class"),
-               "participation": {"department": part["department"],
-                                 "forecast": part["forecast"], "lwoo": part["lwoo"],
-                                 "home_class": part["home_class"], "profile": part["profile"],
-                                 "programme": part["programme"]}}
+               "participations": [{"department": part["department"],
+                                   "forecast": part["forecast"], "lwoo": part["lwoo"],
+                                   "home_class": part["home_class"],
+                                   "profile": part["profile"],
+                                   "programme": part["programme"]}
+                                  for _code, part in sorted(parts.items())]}
         rows.append(row)
     return rows, skipped
 
@@ -65,7 +70,9 @@ def home_class_ops(P, items):
     """Plan the upload of home classes of desktop-led departments as group
     operations: per (department, home class) the members the portal's
     home-class group must get (created when missing). Setting a home-class
-    group's members sets those students' home class in the students service.
+    group's members sets those students' home class in that department in
+    the students service; a student's home classes in other departments are
+    not touched.
 
     Returns (ops, singles): ops [{"code", "department", "group_id" or None,
     "members": [...]}]; singles [(student_number, participation_id,
@@ -73,14 +80,14 @@ def home_class_ops(P, items):
     pp, pgroups = P["participations"], P["groups"]
     movers = {}
     for item in items:
-        number = item["student_number"]
-        movers[number] = (item["fields"]["home_class"]["P"], item["fields"]["home_class"]["D"],
-                          pp[number]["department"])
+        number, dept = item["student_number"], item["department"]
+        movers[(number, dept)] = (item["fields"]["home_class"]["P"],
+                                  item["fields"]["home_class"]["D"])
     codes = set()
-    for _old, new, dept in movers.values():
+    for (_number, dept), (_old, new) in movers.items():
         if new is not None:
             codes.add((dept, new))
-    for old, _new, dept in movers.values():
+    for (_number, dept), (old, _new) in movers.items():
         group = pgroups.get(old) if old is not None else None
         if group is not None and group["kind"] == "home_class" and group["department"] == dept:
             codes.add((dept, old))
@@ -92,24 +99,26 @@ def home_class_ops(P, items):
             blocked.add((dept, code))  # the code names another kind of group
             continue
         members = set(group["student_numbers"]) if group is not None else set()
-        members |= {n for n, part in pp.items()
-                    if part["department"] == dept and part["home_class"] == code}
-        for number, (old, new, mdept) in movers.items():
-            if new == code and mdept == dept:
+        members |= {n for n, parts in pp.items()
+                    if dept in parts and parts[dept]["home_class"] == code}
+        for (number, mdept), (_old, new) in movers.items():
+            if mdept != dept:
+                continue
+            if new == code:
                 members.add(number)
             else:
                 members.discard(number)
-        members = {n for n in members if n in pp and pp[n]["department"] == dept}
+        members = {n for n in members if dept in (pp.get(n) or {})}
         ops.append({"code": code, "department": dept,
                     "group_id": group["id"] if group is not None else None,
                     "members": sorted(members, key=number_key)})
     handled_old = {(d, c) for d, c in codes if (d, c) not in blocked}
-    for number, (old, new, dept) in movers.items():
+    for (number, dept), (old, new) in movers.items():
         into = new is not None and (dept, new) in handled_old
         out_of = new is None and old is not None and (dept, old) in handled_old \
             and pgroups.get(old) is not None
         if not (into or out_of):
-            singles.append((number, pp[number]["id"], new))
+            singles.append((number, pp[number][dept]["id"], new))
     return ops, singles
 
 
@@ -139,8 +148,7 @@ def group_ops(P, D, departments=None, student_numbers=None):
                 skipped.append(_skip("not_in_portal", f"Leerling {number} (groep {code}) heeft "
                                      f"geen afdelingsdeelname in het portal; upload eerst de "
                                      f"leerling.", number, code))
-            elif group["kind"] == "home_class" and pp[number]["department"] != \
-                    group["department"]:
+            elif group["kind"] == "home_class" and group["department"] not in pp[number]:
                 skipped.append(_skip("not_in_department", f"Leerling {number} zit in het "
                                      f"portal niet in afdeling {group['department']} (stamklas "
                                      f"{code}).", number, code))

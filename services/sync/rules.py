@@ -5,10 +5,16 @@ Dutch messages of the refusals.
 Both sides are kept in one internal shape, keyed for fast comparison:
 
     {"students":       {student_number: {personal fields, "properties": {...}}},
-     "participations": {student_number: {department, forecast, lwoo, home_class,
-                                          profile, programme}},
-     "packages":       {student_number: {department, subjects, exemptions}},
+     "participations": {student_number: {department: {department, forecast, lwoo,
+                                                      home_class, profile, programme}}},
+     "packages":       {student_number: {department: {department, subjects, exemptions}}},
      "groups":         {code: {department, kind, subject, student_numbers}}}
+
+A student has one participation per department of the project and may have
+several (next year's forecasts: 60% h4, 40% v4), so participations and
+packages are keyed by student, then department. A desktop package without a
+department belongs to the student's only participation; a student without one
+keeps it under NO_DEPARTMENT ("").
 
 The portal side adds "departments" {code: {id, authority, ...}}, "accounts"
 (student numbers of desktop-only students that do have a portal account),
@@ -60,6 +66,8 @@ LIST_NAMES = {"students": "leerlingen", "participations": "afdelingsdeelnames",
               "packages": "pakketten", "groups": "groepen"}
 
 _POSTCODE = re.compile(r"(\d{4})\s*([A-Za-z]{2})")
+# the department key of a desktop package of a student without a participation
+NO_DEPARTMENT = ""
 
 
 class SnapshotErrors:
@@ -216,7 +224,8 @@ def check_snapshot(snapshot):
     students = _check_students(_list(snapshot, "students", errors), errors)
     participations = _check_participations(_list(snapshot, "participations", errors),
                                            students, errors)
-    packages = _check_packages(_list(snapshot, "packages", errors), students, errors)
+    packages = _check_packages(_list(snapshot, "packages", errors), students, participations,
+                               errors)
     groups = _check_groups(_list(snapshot, "groups", errors), students, participations,
                            errors)
     errors.raise_if_any()
@@ -325,24 +334,26 @@ def _check_participations(rows, students, errors):
             errors.add("lwoo_invalid", f"LWOO (rij {index}) moet true, false of null zijn.",
                        "participations.lwoo", index, number)
         record["lwoo"] = bool(lwoo) if isinstance(lwoo, bool) else False
-        if number is None:
+        department = record["department"]
+        if number is None or department is None:
             continue
         if number not in students:
             errors.add("student_unknown", f"Afdelingsdeelname (rij {index}): leerling {number} "
                                           f"staat niet in de leerlingen.",
                        "participations.student_number", index, number)
             continue
-        if number in out:
-            errors.add("duplicate_participation", f"Leerling {number} heeft meer dan één "
-                                                  f"afdelingsdeelname (rij {index}); één per "
-                                                  f"project.",
-                       "participations.student_number", index, number)
+        own = out.setdefault(number, {})
+        if department in own:
+            errors.add("duplicate_participation", f"Leerling {number} staat meer dan eens in "
+                                                  f"afdeling {department} (rij {index}); één "
+                                                  f"afdelingsdeelname per afdeling.",
+                       "participations.department", index, number)
             continue
-        out[number] = record
+        own[department] = record
     return out
 
 
-def _check_packages(rows, students, errors):
+def _check_packages(rows, students, participations, errors):
     out = {}
     for index, item in enumerate(rows, 1):
         if not isinstance(item, dict):
@@ -367,12 +378,23 @@ def _check_packages(rows, students, errors):
                                           f"in de leerlingen.", "packages.student_number",
                        index, number)
             continue
-        if number in out:
+        department = record["department"]
+        if department is None:
+            own_parts = participations.get(number) or {}
+            if len(own_parts) > 1:
+                errors.add("required", f"Pakket (rij {index}): leerling {number} zit in meer "
+                                       f"dan één afdeling; packages.department is verplicht.",
+                           "packages.department", index, number)
+                continue
+            department = next(iter(own_parts), NO_DEPARTMENT)
+            record["department"] = department or None
+        own = out.setdefault(number, {})
+        if department in own:
             errors.add("duplicate_package", f"Leerling {number} heeft meer dan één pakket "
-                                            f"(rij {index}).", "packages.student_number",
-                       index, number)
+                                            f"in afdeling {department or '-'} (rij {index}).",
+                       "packages.student_number", index, number)
             continue
-        out[number] = record
+        own[department] = record
     return out
 
 
@@ -436,9 +458,10 @@ def _check_home_class_groups(groups, participations, rows, errors):
     if not listed:
         return
     expected = {code: set() for code in listed}
-    for number, part in participations.items():
-        if part["home_class"] in expected:
-            expected[part["home_class"]].add(number)
+    for number, parts in participations.items():
+        for part in parts.values():
+            if part["home_class"] in expected:
+                expected[part["home_class"]].add(number)
     row_of = {}
     for index, item in enumerate(rows, 1):
         if isinstance(item, dict) and isinstance(item.get("code"), str):
@@ -462,7 +485,12 @@ def number_key(number):
 
 
 def snapshot_counts(snapshot):
-    return {key: len(snapshot.get(key) or {}) for key in TOP_KEYS}
+    """Items per list of the snapshot (participations and packages: one per
+    student and department)."""
+    counts = {key: len(snapshot.get(key) or {}) for key in TOP_KEYS}
+    for key in ("participations", "packages"):
+        counts[key] = sum(len(own) for own in (snapshot.get(key) or {}).values())
+    return counts
 
 
 def snapshot_document(snapshot):
@@ -476,7 +504,8 @@ def snapshot_document(snapshot):
     for key in ("participations", "packages"):
         items = snapshot.get(key) or {}
         for number in sorted(items, key=number_key):
-            out[key].append({"student_number": number, **items[number]})
+            for department in sorted(items[number]):
+                out[key].append({"student_number": number, **items[number][department]})
     groups = snapshot.get("groups") or {}
     for code in sorted(groups):
         out["groups"].append({"code": code, **groups[code]})
@@ -499,23 +528,25 @@ def portal_view(state, people, desktop_numbers, as_of):
     students, participations, packages = {}, {}, {}
     for part in state.get("participations") or []:
         number = part["student_number"]
-        user = by_code.get(number) or {}
-        record = records.get(number) or {}
-        students[number] = {
-            "first_name": user.get("first_name"), "prefix": user.get("prefix"),
-            "last_name": user.get("last_name"), "gender": user.get("gender"),
-            "street": user.get("street"), "house_number": user.get("house_number"),
-            "postcode": user.get("postcode"), "city": user.get("city"),
-            "email": user.get("email"), "previous_home_class": record.get("home_class"),
-            "initials": user.get("initials"),
-        }
-        participations[number] = {
+        if number not in students:
+            user = by_code.get(number) or {}
+            record = records.get(number) or {}
+            students[number] = {
+                "first_name": user.get("first_name"), "prefix": user.get("prefix"),
+                "last_name": user.get("last_name"), "gender": user.get("gender"),
+                "street": user.get("street"), "house_number": user.get("house_number"),
+                "postcode": user.get("postcode"), "city": user.get("city"),
+                "email": user.get("email"), "previous_home_class": record.get("home_class"),
+                "initials": user.get("initials"),
+            }
+            participations[number] = {}
+        participations[number][part["department"]] = {
             "id": part["id"], "department": part["department"], "forecast": part["forecast"],
             "lwoo": bool(part["lwoo"]), "home_class": part["home_class"],
             "profile": part["profile"], "programme": part["programme"],
         }
     for package in state.get("packages") or []:
-        packages[package["student_number"]] = {
+        packages.setdefault(package["student_number"], {})[package["department"]] = {
             "department": package["department"], "subjects": list(package["subjects"]),
             "exemptions": list(package["exemptions"])}
     groups = {g["code"]: {"id": g["id"], "department": g["department"], "kind": g["kind"],

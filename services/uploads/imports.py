@@ -376,6 +376,16 @@ def _existing_participations(students, iid, project_id):
 
 
 def _preview_participations(imp, table, fields, options, students):
+    """Rows of a participations import. A student may have several rows, one
+    per department (the same student and department twice: `duplicate_row`).
+    A student who already has a participation in the project is left alone:
+    every row of theirs is `unchanged` (the manual: "Als een leerling al een
+    deelname heeft, dan wordt deze niet bijgewerkt"). For the others the
+    students service checks the forecasts over each student's rows
+    (students.check_new_participations: several departments need a forecast
+    each, together at most 100), errors per row; a student's rows are applied
+    all or none, so when one row has an error the others get
+    `other_row_invalid`."""
     iid, project_id = imp.institution_id, options["project_id"]
     departments = students.list_departments(iid, project_id)
     dept_items = departments["items"] if isinstance(departments, dict) else departments
@@ -389,31 +399,62 @@ def _preview_participations(imp, table, fields, options, students):
                                      "bestaat niet in dit roosterproject."))
         code = clean.get("student_number")
         if code and not errors:
-            if code in seen:
-                errors.append(_row_error(number, table.headers[fields["student_number"]],
-                                         "student_number", "duplicate_row",
-                                         f"Leerling {code} staat ook in regel {seen[code]}."))
+            key = (code, clean["department"])
+            if key in seen:
+                errors.append(_row_error(number, table.headers[fields["department"]],
+                                         "department", "duplicate_row",
+                                         f"Leerling {code} staat met afdeling "
+                                         f"{clean['department']} ook in regel {seen[key]}."))
             else:
-                seen[code] = number
+                seen[key] = number
         parsed.append((number, clean, errors))
-    codes = list(seen)
+    codes = list(dict.fromkeys(code for code, _dept in seen))
     known_students = {}
     for start in range(0, len(codes), RPC_CHUNK):
         known_students.update(students.bsn_by_student_numbers(iid, codes[start:start + RPC_CHUNK]))
     placed = _existing_participations(students, iid, project_id)
+    student_header = table.headers[fields["student_number"]]
+    for number, clean, errors in parsed:
+        code = clean.get("student_number")
+        if not errors and code not in known_students:
+            errors.append(_row_error(number, student_header, "student_number",
+                                     "student_unknown",
+                                     f"Er is geen leerling met leerlingcode {code}."))
+    # the forecast rules over each new student's rows, by the students service
+    candidates = [{"row": number, "student_number": clean["student_number"],
+                   "department": clean["department"], "forecast": clean.get("forecast")}
+                  for number, clean, errors in parsed
+                  if not errors and clean["student_number"] not in placed]
+    if candidates:
+        forecast_header = table.headers[fields["forecast"]] if "forecast" in fields \
+            else student_header
+        found = students.check_new_participations(iid, project_id, candidates)
+        by_row = {}
+        for item in found.get("errors") or []:
+            by_row.setdefault(item.get("row"), []).append(item)
+        for number, clean, errors in parsed:
+            for item in by_row.get(number, []):
+                errors.append(_row_error(number, forecast_header, item.get("field") or "forecast",
+                                         item["code"], item["message"]))
+    failing = {}
+    for number, clean, errors in parsed:
+        code = clean.get("student_number")
+        if errors and code and code not in placed:
+            failing.setdefault(code, number)
     rows, plan = [], {"participations": []}
     for number, clean, errors in parsed:
         code = clean.get("student_number")
         entry = {"row": number, "code": code, "action": "error", "changes": {},
                  "errors": errors, "note": None}
         if not errors:
-            if code not in known_students:
-                entry["errors"] = [_row_error(number, table.headers[fields["student_number"]],
-                                              "student_number", "student_unknown",
-                                              f"Er is geen leerling met leerlingcode {code}.")]
-            elif code in placed:
+            if code in placed:
                 entry.update(action="unchanged", note="Heeft al een afdelingsdeelname in dit "
                                                       "roosterproject; niet gewijzigd.")
+            elif code in failing:
+                entry["errors"] = [_row_error(
+                    number, student_header, "student_number", "other_row_invalid",
+                    f"Regel {failing[code]} van leerling {code} bevat een fout; de regels van "
+                    f"een leerling worden samen verwerkt of niet.")]
             else:
                 values = {f: v for f, v in clean.items() if v is not None}
                 entry.update(action="create", changes={f: [None, v] for f, v in values.items()
@@ -421,6 +462,22 @@ def _preview_participations(imp, table, fields, options, students):
                 plan["participations"].append(values)
         rows.append(entry)
     return rows, plan, {}
+
+
+def _student_chunks(todo, size=RPC_CHUNK):
+    """The planned participations in chunks of about `size` rows that never
+    split one student's rows (the students service applies them together)."""
+    by_student = {}
+    for values in todo:
+        by_student.setdefault(values.get("student_number"), []).append(values)
+    chunk = []
+    for own in by_student.values():
+        if chunk and len(chunk) + len(own) > size:
+            yield chunk
+            chunk = []
+        chunk.extend(own)
+    if chunk:
+        yield chunk
 
 
 def _counts(rows):
@@ -554,10 +611,9 @@ def commit(db, settings, users, students, import_id, institution_id, actor=None)
     else:
         undo = {"participations": []}
         failed = counts["error"]
-        todo = plan["participations"]
-        for start in range(0, len(todo), RPC_CHUNK):
-            done = students.create_participations(iid, options["project_id"],
-                                                  todo[start:start + RPC_CHUNK], timeout=120)
+        for chunk in _student_chunks(plan["participations"]):
+            done = students.create_participations(iid, options["project_id"], chunk,
+                                                  timeout=120)
             undo["participations"].extend(part["id"] for part in done["created"])
             counts["unchanged"] += len(done["skipped"])  # placed meanwhile: not changed
             failed += len(done["failed"])

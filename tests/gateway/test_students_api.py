@@ -97,15 +97,35 @@ def test_placements_mentor_rules_and_leaving(system, school):
     assert p1.status_code == 201, p1.text
     p1 = p1.json()
     problem(system.post(f"{API}/projects/{this['id']}/participations", token=admin, json={
-        "student_number": "2001", "department": "v4"}), 409, "participation_exists")
+        "student_number": "2001", "department": "h4"}), 409, "participation_exists")
+    body = problem(system.post(f"{API}/projects/{this['id']}/participations", token=admin,
+                               json={"student_number": "2001", "department": "v4"}),
+                   422, "forecast_required")
+    assert body["errors"][0]["field"] == "forecast" and "v4" in body["detail"]
     # v4's home classes are led by the desktop: the portal sets none there, whoever asks
     problem(system.post(f"{API}/projects/{this['id']}/participations", token=admin, json={
         "student_number": "2002", "department": "v4", "home_class": "v4a"}), 409,
         "home_class_desktop_led")
     p2 = system.post(f"{API}/projects/{this['id']}/participations", token=admin, json={
         "student_number": "2002", "department": "v4"}).json()
+    # next year: 60% h4, 40% v4
     assert system.post(f"{API}/projects/{nxt['id']}/participations", token=admin, json={
         "student_number": "2001", "department": "h4", "forecast": 60}).status_code == 201
+    problem(system.post(f"{API}/projects/{nxt['id']}/participations", token=admin, json={
+        "student_number": "2001", "department": "v4", "forecast": 41}), 422,
+        "forecast_total_exceeded")
+    assert system.post(f"{API}/projects/{nxt['id']}/participations", token=admin, json={
+        "student_number": "2001", "department": "v4", "forecast": 40}).status_code == 201
+    mine = system.get(f"{API}/projects/{nxt['id']}/participations?student_number=2001",
+                      token=mentor).json()
+    assert [(p["department"], p["forecast"]) for p in mine["items"]] == [("h4", 60), ("v4", 40)]
+    every = system.get(f"{API}/students/2001/participations", token=mentor)
+    assert every.status_code == 200, every.text
+    every = every.json()
+    assert [(p["school_year"], p["department"]) for p in every["items"]] == [
+        ("2026-2027", "h4"), ("2026-2027", "v4"), ("2025-2026", "h4")]
+    assert (every["total"], every["page"], every["page_size"]) == (3, 1, 50)
+    problem(system.get(f"{API}/students/9999/participations", token=admin), 404, "not_found")
     # mentor: forecast/home class where the portal leads; a home class not where the desktop
     # leads, for no role
     r = system.patch(f"{API}/participations/{p1['id']}", token=mentor, json={"home_class": "h4b"})
@@ -144,7 +164,7 @@ def test_placements_mentor_rules_and_leaving(system, school):
     # leaving: this year's and next year's participations go, the user is archived
     r = system.post(f"{API}/students/2001/leave", token=admin, json={"date": "2026-03-01"})
     assert r.status_code == 200, r.text
-    assert r.json()["archived"] is True and len(r.json()["removed_participations"]) == 2
+    assert r.json()["archived"] is True and len(r.json()["removed_participations"]) == 3
     for project in (this, nxt):
         numbers = [p["student_number"] for p in system.get(
             f"{API}/projects/{project['id']}/participations", token=admin).json()["items"]]
@@ -158,6 +178,8 @@ def test_another_institutions_student_is_404(system, school):
     other = make_institution(system, "02EF", "Ander College")
     other_admin = make_admin(system, other, code="beheer2")
     problem(system.get(f"{API}/students/3001", token=other_admin), 404, "not_found")
+    problem(system.get(f"{API}/students/3001/participations", token=other_admin), 404,
+            "not_found")
     problem(system.post(f"{API}/students/3001/leave", token=other_admin, json={}), 404,
             "not_found")
     assert system.get(f"{API}/students?q={BSN}", token=other_admin).json()["total"] == 0

@@ -106,6 +106,22 @@ def test_openapi_is_31_and_covers_the_routes():
     assert "422" in create["responses"] and "409" in create["responses"]
 
 
+def test_openapi_documents_participations_by_student():
+    from gateway.openapi import spec_dict
+    spec = spec_dict()
+    by_student = spec["paths"]["/api/v1/students/{student_number}/participations"]["get"]
+    ref = by_student["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert {"items", "total", "page", "page_size"} <= set(page["properties"])
+    item_ref = page["properties"]["items"]["items"]["$ref"]
+    item = spec["components"]["schemas"][item_ref.rsplit("/", 1)[1]]["properties"]
+    assert {"school_year", "project_id", "department", "forecast", "project_name"} <= set(item)
+    assert {p["name"] for p in by_student["parameters"]} >= {"student_number", "page",
+                                                            "page_size"}
+    of_project = spec["paths"]["/api/v1/projects/{project_id}/participations"]["get"]
+    assert "student_number" in {p["name"] for p in of_project["parameters"]}
+
+
 def test_access_log_never_shows_a_bsn():
     from gateway.app import loggable_path
     assert loggable_path("/api/v1/oso/students/123456782") == "/api/v1/oso/students/*********"

@@ -358,7 +358,10 @@ def test_participations(world, students_db):
                              lwoo=True, profile="NT")
     assert part["department"] == "h4" and part["forecast"] == 80 and part["lwoo"] is True
     assert part["school_year"] == THIS_YEAR
-    with raises("participation_exists", 409):
+    with raises("participation_exists", 409) as exc:
+        world.participate(project["id"], "1001")      # h4 again
+    assert exc.value.field == "department" and "afdeling h4" in exc.value.message
+    with raises("forecast_required", 422):            # a second department: forecasts
         world.participate(project["id"], "1001", department="v4")
     with raises("forecast_invalid", 422):
         world.participate(project["id"], "1002", forecast=101)
@@ -530,6 +533,254 @@ def test_learning_paths_and_the_placements_export(world):
     assert csv_text == ("leerlingnummer;afdeling;leerpad;elementcode\r\n"
                         "999;v4;;\r\n"
                         "1001;h4;H4EM;E9\r\n")
+
+
+# --- several participations of one student in one project -------------------------------
+
+def test_forecast_rules_over_a_students_departments(world, students_db):
+    for number, bsn in (("1001", BSN), ("1002", BSN2)):
+        world.h(handlers.create_student, student(number, bsn=bsn))
+    project = world.project(NEXT_YEAR)
+    pid = project["id"]
+    world.departments(pid)
+    world.p(placements.create_department, pid, {"code": "m4", "year_of_education": 4})
+    h4 = world.participate(pid, "1001", forecast=60)
+    with raises("forecast_required", 422) as exc:
+        world.participate(pid, "1001", department="v4")
+    assert exc.value.field == "forecast" and "afdeling v4" in exc.value.message
+    with raises("forecast_total_exceeded", 422) as exc:
+        world.participate(pid, "1001", department="v4", forecast=50)
+    assert "110%" in exc.value.message and "h4 60%" in exc.value.message
+    v4 = world.participate(pid, "1001", department="v4", forecast=40)
+    with raises("participation_exists", 409):
+        world.participate(pid, "1001", department="v4", forecast=0)
+    with raises("forecast_total_exceeded", 422):       # a third: 60 + 40 + 10
+        world.participate(pid, "1001", department="m4", forecast=10)
+    world.participate(pid, "1001", department="m4", forecast=0)
+    assert students_db.count(participations) == 3
+
+    # PATCH keeps the rule: forecasts over the sum, a forecast cannot go
+    with raises("forecast_total_exceeded", 422):      # a mentor too (h4: the portal leads)
+        world.p(placements.update_participation, h4["id"], {"forecast": 61}, actor=MENTOR)
+    with raises("forecast_required", 422):
+        world.p(placements.update_participation, h4["id"], {"forecast": None})
+    assert world.p(placements.update_participation, h4["id"], {"forecast": 50},
+                   actor=MENTOR)["forecast"] == 50
+    assert world.p(placements.update_participation, v4["id"], {"forecast": 30},
+                   actor=ADMIN)["forecast"] == 30
+    # into a department the student already has: 409; into a free one: fine
+    with raises("participation_exists", 409) as exc:
+        world.p(placements.update_participation, v4["id"],
+                {"department": "h4", "keep_package": True})
+    assert exc.value.field == "department"
+    world.p(placements.delete_participation, h4["id"])
+    moved = world.p(placements.update_participation, v4["id"],
+                    {"department": "h4", "keep_package": True})
+    assert (moved["department"], moved["forecast"]) == ("h4", 30)
+    # a student with one participation needs no forecast
+    world.participate(pid, "1002", department="v4")
+    assert world.p(placements.update_participation,
+                   world.p(placements.list_participations, pid,
+                           student_number="1002")["items"][0]["id"],
+                   {"forecast": None})["forecast"] is None
+
+
+def test_lists_by_student_and_the_export_with_two_departments(world):
+    for number, bsn in (("1001", BSN), ("999", BSN2)):
+        world.h(handlers.create_student, student(number, bsn=bsn))
+    this = world.project(THIS_YEAR)
+    world.departments(this["id"])
+    following = world.project(NEXT_YEAR)
+    world.departments(following["id"])
+    world.participate(this["id"], "1001", learning_path="H4NT")
+    world.participate(following["id"], "1001", department="v4", forecast=40,
+                      learning_path="V4NT")
+    world.participate(following["id"], "1001", forecast=60, learning_path="H4EM")
+    world.participate(following["id"], "999", department="v4")
+    listed = world.p(placements.list_student_participations, "1001")
+    assert [(p["school_year"], p["department"], p["forecast"]) for p in listed["items"]] == [
+        (NEXT_YEAR, "h4", 60), (NEXT_YEAR, "v4", 40), (THIS_YEAR, "h4", None)]
+    assert listed["total"] == 3 and listed["items"][0]["project_name"] == f"Rooster {NEXT_YEAR}"
+    paged = world.p(placements.list_student_participations, "1001", page=2, page_size=2)
+    assert [p["school_year"] for p in paged["items"]] == [THIS_YEAR]
+    with raises("not_found", 404):
+        world.p(placements.list_student_participations, "4242")
+    only = world.p(placements.list_participations, following["id"], student_number="1001")
+    assert [(p["department"], p["forecast"]) for p in only["items"]] == [("h4", 60),
+                                                                        ("v4", 40)]
+    assert world.p(placements.list_participations, following["id"],
+                   student_number="12x")["total"] == 0
+    assert world.p(placements.placements_csv, following["id"]) == (
+        "leerlingnummer;afdeling;leerpad;elementcode\r\n"
+        "999;v4;;\r\n"
+        "1001;h4;H4EM;E402\r\n"
+        "1001;v4;V4NT;E501\r\n")
+
+
+def test_home_classes_and_groups_per_department(world, students_db):
+    world.h(handlers.create_student, student("1001"))
+    project = world.project(NEXT_YEAR)
+    pid = project["id"]
+    world.departments(pid)
+    h4 = world.participate(pid, "1001", forecast=60)
+    v4 = world.participate(pid, "1001", department="v4", forecast=40)
+    groups = {code: world.p(placements.create_group, pid, body) for code, body in (
+        ("h4a", {"code": "h4a", "kind": "home_class", "department": "h4"}),
+        ("h4b", {"code": "h4b", "kind": "home_class", "department": "h4"}),
+        ("v4a", {"code": "v4a", "kind": "home_class", "department": "v4"}),
+        ("h4.wi", {"code": "h4.wi", "kind": "cluster", "department": "h4"}),
+        ("v4.wi", {"code": "v4.wi", "kind": "cluster", "department": "v4"}),
+        ("lo", {"code": "lo", "kind": "cluster"}))}
+
+    def members():
+        return {g["code"]: g["student_numbers"]
+                for g in world.p(placements.list_groups, pid)["items"]}
+
+    # a home-class group counts the participation in its department
+    world.p(placements.set_group_members, groups["h4a"]["id"], ["1001"])
+    world.p(placements.set_group_members, groups["v4a"]["id"], ["1001"])
+    assert world.p(placements.get_participation, h4["id"])["home_class"] == "h4a"
+    assert world.p(placements.get_participation, v4["id"])["home_class"] == "v4a"
+    # one home class per department: h4b takes the student out of h4a, not out of v4a
+    world.p(placements.set_group_members, groups["h4b"]["id"], ["1001"])
+    assert members()["h4a"] == [] and members()["v4a"] == ["1001"]
+    assert world.p(placements.get_participation, h4["id"])["home_class"] == "h4b"
+    assert world.p(placements.get_participation, v4["id"])["home_class"] == "v4a"
+    # setting the home class on the participation moves within its department only
+    world.p(placements.update_participation, h4["id"], {"home_class": "h4a"})
+    assert members()["h4a"] == ["1001"] and members()["h4b"] == [] \
+        and members()["v4a"] == ["1001"]
+    # emptying the v4 group clears the v4 home class only
+    world.p(placements.set_group_members, groups["v4a"]["id"], [])
+    assert world.p(placements.get_participation, v4["id"])["home_class"] is None
+    assert world.p(placements.get_participation, h4["id"])["home_class"] == "h4a"
+    world.p(placements.set_group_members, groups["v4a"]["id"], ["1001"])
+    for code in ("h4.wi", "v4.wi", "lo"):
+        world.p(placements.set_group_members, groups[code]["id"], ["1001"])
+
+    # h4 -> m4: only h4's groups go; v4's and the departmentless cluster stay
+    world.p(placements.create_department, pid, {"code": "m4", "year_of_education": 4})
+    world.p(placements.update_participation, h4["id"], {"department": "m4",
+                                                        "keep_package": True})
+    assert students_db.events("participation_changed")[-1]["data"]["dropped_groups"] == [
+        "h4.wi", "h4a"]
+    assert {c for c, m in members().items() if m} == {"v4a", "v4.wi", "lo"}
+    # deleting v4 (m4 remains): v4's groups go, the departmentless one stays
+    world.p(placements.delete_participation, v4["id"])
+    assert {c for c, m in members().items() if m} == {"lo"}
+    # the last participation takes everything along (the rule for one participation)
+    (m4,) = world.p(placements.list_participations, pid)["items"]
+    world.p(placements.delete_participation, m4["id"])
+    assert {c for c, m in members().items() if m} == set()
+
+
+def test_leave_removes_every_participation_of_a_project(world, students_db):
+    world.h(handlers.create_student, student("1001"))
+    project = world.project(NEXT_YEAR)
+    world.departments(project["id"])
+    first = world.participate(project["id"], "1001", forecast=60)
+    second = world.participate(project["id"], "1001", department="v4", forecast=40)
+    group = world.p(placements.create_group, project["id"],
+                    {"code": "v4a", "kind": "home_class", "department": "v4"})
+    world.p(placements.set_group_members, group["id"], ["1001"])
+    result = world.h(handlers.leave_student, "1001", actor=ADMIN)
+    assert sorted(result["removed_participations"]) == sorted([first["id"], second["id"]])
+    assert students_db.count(participations) == 0 and students_db.count(group_members) == 0
+
+
+def test_project_state_lists_each_participation_and_each_student_once(world):
+    from services.students import state
+    world.h(handlers.create_student, student("1001"))
+    project = world.project(NEXT_YEAR)
+    world.departments(project["id"])
+    world.participate(project["id"], "1001", forecast=60)
+    world.participate(project["id"], "1001", department="v4", forecast=40)
+    with world.sdb.uow() as uow:
+        read = state.project_state(uow, world.iid, project["id"])
+    assert sorted((p["student_number"], p["department"], p["forecast"])
+                  for p in read["participations"]) == [("1001", "h4", 60), ("1001", "v4", 40)]
+    assert [p["department"] for p in read["packages"]] == ["h4", "v4"]
+    assert [s["student_number"] for s in read["students"]] == ["1001"]
+
+
+def test_create_students_with_several_participations(world):
+    project = world.project(NEXT_YEAR)
+    world.departments(project["id"])
+    rows = [{"student_number": "2001", "type": "non_transfer", "first_name": "A",
+             "last_name": "B", "participations": [{"department": "h4", "forecast": 70},
+                                                  {"department": "v4", "forecast": 40}]},
+            {"student_number": "2002", "type": "non_transfer", "first_name": "C",
+             "last_name": "D", "participations": [{"department": "h4", "forecast": 50},
+                                                  {"department": "h4", "forecast": 50}]}]
+    with raises("forecast_total_exceeded", 422) as exc:
+        world.h(handlers.create_students, rows, project_id=project["id"])
+    assert {(e["row"], e["code"], e["field"]) for e in exc.value.errors} == {
+        (1, "forecast_total_exceeded", "participations.forecast"),
+        (2, "duplicate_department", "participations.department")}
+    rows[0]["participations"][0]["forecast"] = 60
+    rows[1]["participations"][1]["department"] = "v4"
+    world.h(handlers.create_students, rows, project_id=project["id"])
+    listed = world.p(placements.list_participations, project["id"])
+    assert sorted((p["student_number"], p["department"], p["forecast"])
+                  for p in listed["items"]) == [("2001", "h4", 60), ("2001", "v4", 40),
+                                                ("2002", "h4", 50), ("2002", "v4", 50)]
+
+
+def test_migration_0003_keeps_participations_and_allows_several(make_db):
+    """A database at 0002 with a participation upgrades in place; then a second
+    department is allowed, the same one twice is not; the downgrade refuses
+    while a student has two participations in a project."""
+    import alembic.command
+    from services.common import migrate
+    from services.common.db import make_engine
+    url = make_db("students")
+    config = migrate.alembic_config("students", url)
+    alembic.command.downgrade(config, "0002")
+    engine = make_engine(url)
+    now = dt.datetime(2025, 11, 25, tzinfo=dt.timezone.utc)
+    insert = sa.text(
+        "INSERT INTO participations (institution_id, project_id, student_id, department_id, "
+        "forecast, lwoo, subjects, exemptions, created_at, updated_at) "
+        "VALUES (1, 1, 1, :dept, :forecast, false, '[]', '[]', :now, :now)")
+
+    def add(dept, forecast):
+        with engine.begin() as conn:
+            conn.execute(insert, {"dept": dept, "forecast": forecast, "now": now})
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO projects (id, institution_id, name, school_year, branch, "
+                "created_at) VALUES (1, 1, 'R', '2026-2027', 'H', :now)"), {"now": now})
+            for dept_id, code in ((1, "h4"), (2, "v4")):
+                conn.execute(sa.text(
+                    "INSERT INTO departments (id, project_id, code, home_class_authority, "
+                    "learning_paths, created_at) VALUES (:id, 1, :code, 'portal', '[]', :now)"),
+                    {"id": dept_id, "code": code, "now": now})
+            conn.execute(sa.text(
+                "INSERT INTO students (id, institution_id, student_number, type, created_at, "
+                "updated_at) VALUES (1, 1, '1001', 'non_transfer', :now, :now)"), {"now": now})
+        add(1, 60)
+        with pytest.raises(sa.exc.IntegrityError):   # before: one per project
+            add(2, 40)
+        engine.dispose()
+        migrate.upgrade("students", url)
+        add(2, 40)
+        with pytest.raises(sa.exc.IntegrityError):   # after: one per department
+            add(2, 0)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM participations")).scalar() == 2
+        engine.dispose()
+        with pytest.raises(RuntimeError, match="more than one participation"):
+            alembic.command.downgrade(config, "0002")
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM participations WHERE department_id = 2"))
+        engine.dispose()
+        alembic.command.downgrade(config, "0002")
+        names = {c["name"] for c in sa.inspect(engine).get_unique_constraints("participations")}
+        assert names == {"uq_participations_project_id_student_id"}
+    finally:
+        engine.dispose()
 
 
 # --- leaving school ------------------------------------------------------------------

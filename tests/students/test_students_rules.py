@@ -330,3 +330,50 @@ def test_short_numbers_are_no_bsn():
         assert rules.bsn_or_none(short) is None
     assert rules.bsn_or_none("100 000 009") == BSN
     assert rules.bsn_or_none(10000008.0) == "010000008"
+
+
+# --- several participations of one student in one project ---------------------------
+
+def test_one_participation_needs_no_forecast():
+    assert rules.forecast_errors("1001", []) == []
+    assert rules.forecast_errors("1001", [{"department": "h4", "forecast": None}]) == []
+
+
+def test_several_participations_need_a_forecast_each():
+    errors = rules.forecast_errors("1001", [{"department": "h4", "forecast": 60},
+                                            {"department": "v4", "forecast": None},
+                                            {"department": "m4", "forecast": None}])
+    assert [(e["code"], e["field"], e["department"]) for e in errors] == [
+        ("forecast_required", "forecast", "v4"), ("forecast_required", "forecast", "m4")]
+    assert "afdeling v4" in errors[0]["message"] and "h4, m4, v4" in errors[0]["message"]
+    assert "Prognose" in errors[0]["message"]      # the field, in Dutch
+
+
+def test_forecasts_together_at_most_100():
+    ok = [{"department": "h4", "forecast": 60}, {"department": "v4", "forecast": 40}]
+    assert rules.forecast_errors("1001", ok) == []
+    assert rules.forecast_errors("1001", [{"department": "h4", "forecast": 0},
+                                          {"department": "v4", "forecast": 0}]) == []
+    (error,) = rules.forecast_errors("1001", [{"department": "v4", "forecast": 50},
+                                              {"department": "h4", "forecast": 51}])
+    assert (error["code"], error["field"], error["department"]) == (
+        "forecast_total_exceeded", "forecast", None)
+    assert "101%" in error["message"] and "h4 51%, v4 50%" in error["message"]
+    assert "100%" in error["message"]
+
+
+def test_check_student_participations():
+    assert rules.duplicate_department([{"department": "h4"}, {"department": "v4"}]) is None
+    assert rules.duplicate_department([{"department": "h4"}, {"department": "v4"},
+                                       {"department": "h4"}]) == "h4"
+    with pytest.raises(DomainError) as exc:
+        rules.check_student_participations("1001", [{"department": "h4", "forecast": 60},
+                                                    {"department": "h4", "forecast": 40}])
+    assert (exc.value.code, exc.value.status, exc.value.field) == (
+        "participation_exists", 409, "department")
+    assert "Leerling 1001" in exc.value.message and "afdeling h4" in exc.value.message
+    with pytest.raises(DomainError) as exc:
+        rules.check_student_participations("1001", [{"department": "h4", "forecast": 70},
+                                                    {"department": "v4", "forecast": 40}])
+    assert (exc.value.code, exc.value.status) == ("forecast_total_exceeded", 422)
+    rules.check_student_participations("1001", [{"department": "h4", "forecast": None}])

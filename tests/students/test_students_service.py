@@ -162,8 +162,14 @@ def test_placement_rules_over_rpc(system, school):
     part = rpc.create_participation(iid, pid, {"student_number": "1001", "department": "h4",
                                                "learning_path": "H4NT", "forecast": 90})
     err = error_of(rpc.create_participation, iid, pid, {"student_number": "1001",
+                                                        "department": "h4"})
+    assert (err.code, err.status, err.field) == ("participation_exists", 409, "department")
+    assert "afdeling h4" in err.message
+    # a second department needs a forecast on both participations
+    err = error_of(rpc.create_participation, iid, pid, {"student_number": "1001",
                                                         "department": "v4"})
-    assert (err.code, err.status) == ("participation_exists", 409)
+    assert (err.code, err.status, err.field) == ("forecast_required", 422, "forecast")
+    assert "afdeling v4" in err.message
     err = error_of(rpc.create_participation, iid, pid, {"student_number": "1002",
                                                         "department": "h4", "forecast": 150})
     assert (err.code, err.status) == ("forecast_invalid", 422)
@@ -201,6 +207,43 @@ def test_placement_rules_over_rpc(system, school):
                                      "1001;h4;;", "1002;v4;;"]
     assert rpc.delete_participation(iid, v4["id"], ADMIN)["deleted"] is True
     assert rpc.list_participations(iid, pid)["total"] == 1
+
+
+def test_create_participations_applies_each_students_rows_together(system, school):
+    iid, rpc = school["id"], system.students
+    for number, bsn in (("1001", BSN), ("1002", BSN2), ("1003", BSN_8)):
+        rpc.create_student(iid, student(number, bsn=bsn), ADMIN)
+    rpc.create_student(iid, student("1004", type="non_transfer", bsn=None), ADMIN)
+    pid = placed(system, iid, NEXT_YEAR)["id"]
+    rpc.create_participation(iid, pid, {"student_number": "1003", "department": "v4"})
+    result = rpc.create_participations(iid, pid, [
+        {"student_number": "1001", "department": "h4", "forecast": 60},   # 1
+        {"student_number": "1002", "department": "h4", "forecast": 70},   # 2
+        {"student_number": "1003", "department": "h4", "forecast": 50},   # 3
+        {"student_number": "1001", "department": "v4", "forecast": 40},   # 4
+        {"student_number": "1002", "department": "v4", "forecast": 50},   # 5
+        {"student_number": "1004", "department": "h4", "forecast": 50},   # 6
+        {"student_number": "1004", "department": "x9", "forecast": 50},   # 7
+    ])
+    assert sorted((p["student_number"], p["department"], p["forecast"])
+                  for p in result["created"]) == [("1001", "h4", 60), ("1001", "v4", 40)]
+    # 1003 is placed already: left alone (the import rule)
+    assert [(s["row"], s["code"]) for s in result["skipped"]] == [(3, "participation_exists")]
+    failed = {f["row"]: f for f in result["failed"]}
+    assert {r: f["code"] for r, f in failed.items()} == {
+        2: "forecast_total_exceeded", 5: "forecast_total_exceeded",
+        6: "other_row_invalid", 7: "department_unknown"}
+    assert "120%" in failed[2]["message"] and failed[6]["student_number"] == "1004"
+    placed_now = {(p["student_number"], p["department"])
+                  for p in rpc.list_participations(iid, pid)["items"]}
+    assert placed_now == {("1001", "h4"), ("1001", "v4"), ("1003", "v4")}
+    # the preview's check, without writing anything
+    check = rpc.check_new_participations(iid, pid, [
+        {"row": 10, "student_number": "1002", "department": "h4", "forecast": 70},
+        {"row": 11, "student_number": "1002", "department": "v4", "forecast": None},
+        {"row": 12, "student_number": "1004", "department": "h4", "forecast": None}])
+    assert [(e["row"], e["code"]) for e in check["errors"]] == [(11, "forecast_required")]
+    assert rpc.list_participations(iid, pid)["total"] == 3
 
 
 def _three_years(system, iid, numbers):

@@ -128,3 +128,71 @@ def test_feed_records_each_event_once(make_db):
         later = handlers.list_mutations(uow, Students(), 5, 7, since=page["as_of"])
     assert later["items"] == [] and later["total"] == 0
     db.engine.dispose()
+
+
+def test_migration_0003_rewrites_stored_snapshots(make_db):
+    """Snapshots stored with one participation and package per student are
+    keyed by student, then department after the upgrade; portal reads (and the
+    status kept with them) are dropped, to be read again."""
+    import json
+
+    import alembic.command
+    from services.common import migrate
+    from services.sync import rules
+    from services.sync.models import portal_reads, snapshots
+
+    url = make_db("sync")
+    config = migrate.alembic_config("sync", url)
+    alembic.command.downgrade(config, "0002")
+    old = {"students": {"1001": {"first_name": "Daan"}, "1002": {"first_name": "Eva"},
+                        "1003": {"first_name": "Finn"}},
+           "participations": {
+               "1001": {"department": "h4", "forecast": 80, "lwoo": False, "home_class": "h4a",
+                        "profile": None, "programme": None},
+               "1002": {"department": "v4", "forecast": None, "lwoo": True, "home_class": None,
+                        "profile": None, "programme": None}},
+           "packages": {"1001": {"department": None, "subjects": ["ne"], "exemptions": []},
+                        "1003": {"department": None, "subjects": ["en"], "exemptions": []}},
+           "groups": {}}
+    db = Db(url, "sync")
+    now = handlers.utcnow()
+    try:
+        with db.factory() as session:
+            session.execute(sa.insert(snapshots).values(
+                institution_id=1, project_id=2, student_count=3, received_at=now,
+                updated_at=now, status='{"students": {}}', status_of=now.isoformat(),
+                data=json.dumps(old)))
+            session.execute(sa.insert(portal_reads).values(
+                institution_id=1, project_id=2, as_of=now, data="{}"))
+            session.commit()
+        db.engine.dispose()
+        migrate.upgrade("sync", url)
+        with db.factory() as session:
+            row = session.execute(sa.select(snapshots)).one()
+            assert session.execute(sa.select(sa.func.count()).select_from(portal_reads)
+                                   ).scalar() == 0
+        assert row.status is None and row.status_of is None
+        data = json.loads(row.data)
+        assert data["participations"]["1001"] == {"h4": old["participations"]["1001"]}
+        assert data["participations"]["1002"]["v4"]["lwoo"] is True
+        assert data["packages"]["1001"] == {"h4": {"department": "h4", "subjects": ["ne"],
+                                                   "exemptions": []}}
+        assert data["packages"]["1003"] == {"": {"department": None, "subjects": ["en"],
+                                                 "exemptions": []}}
+        document = rules.snapshot_document(data)
+        assert [(p["student_number"], p["department"]) for p in document["participations"]] \
+            == [("1001", "h4"), ("1002", "v4")]
+        # a second department, then back down: the first department (by code) stays
+        data["participations"]["1001"]["v4"] = dict(data["participations"]["1001"]["h4"],
+                                                   department="v4", forecast=20)
+        with db.factory() as session:
+            session.execute(sa.update(snapshots).values(data=json.dumps(data)))
+            session.commit()
+        db.engine.dispose()
+        alembic.command.downgrade(config, "0002")
+        with db.factory() as session:
+            back = json.loads(session.execute(sa.select(snapshots.c.data)).scalar())
+        assert back["participations"]["1001"]["department"] == "h4"
+        assert back["packages"]["1001"]["subjects"] == ["ne"]
+    finally:
+        db.engine.dispose()

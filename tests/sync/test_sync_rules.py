@@ -104,7 +104,9 @@ def sides():
 def test_snapshot_normalises_and_missing_or_null_is_empty():
     clean = rules.check_snapshot(desktop_doc())
     assert clean["students"]["1001"]["postcode"] == "7311 BA"
-    assert clean["participations"]["1002"]["lwoo"] is False
+    assert clean["participations"]["1002"]["v4"]["lwoo"] is False
+    # a package without department belongs to the student's only participation
+    assert clean["packages"]["1001"]["h4"]["subjects"] == ["wi", "ne", "en"]
     assert clean["groups"]["h5b"]["student_numbers"] == ["1003"]
     empty = rules.check_snapshot({"students": None})
     assert empty == {"students": {}, "participations": {}, "packages": {}, "groups": {}}
@@ -140,6 +142,13 @@ def test_snapshot_unknown_keys_are_named():
      "participations.department"),
     (lambda d: d["participations"].append({"student_number": "999", "department": "h4"}),
      "student_unknown", "participations.student_number"),
+    (lambda d: d["participations"].append({"student_number": "1001", "department": "h4"}),
+     "duplicate_participation", "participations.department"),
+    (lambda d: (d["participations"].append({"student_number": "1001", "department": "v4"}),
+                d["packages"][0].update(department=None)),
+     "required", "packages.department"),
+    (lambda d: d["packages"].append({"student_number": "1001", "department": "h4"}),
+     "duplicate_package", "packages.student_number"),
     (lambda d: d.update(groups="h4a"), "type_invalid", "groups"),
     (lambda d: d["groups"][0].update(kind="klas"), "group_kind_invalid", "groups.kind"),
     (lambda d: d["groups"][1]["student_numbers"].append("1002"), "home_class_mismatch",
@@ -185,20 +194,31 @@ def test_personal_data_ignores_formatting_not_content(sides):
     assert items["1002"]["fields"] == {"last_name": {"P": "Smit", "D": "Smid"}}
 
 
+def by_key(items):
+    return {(i["student_number"], i["department"]): i for i in items}
+
+
 def test_participation_categories(sides):
     portal, desktop = sides
-    parts = by_number(diff.participations_items(portal, desktop))
-    assert parts["1002"]["fields"] == {"department": {"P": "h4", "D": "v4"}}
-    assert parts["1002"]["desktop_department"] == "v4"
-    assert "1003" not in parts  # same department, profile and programme
+    # per student the set of departments: 1002 is in h4 in the portal, in v4 in the desktop
+    parts = by_key(diff.participations_items(portal, desktop))
+    assert set(parts) == {("1002", "h4"), ("1002", "v4")}
+    assert parts[("1002", "h4")]["fields"] == {"department": {"P": "h4", "D": None}}
+    assert parts[("1002", "v4")]["fields"] == {"department": {"P": None, "D": "v4"}}
+    assert parts[("1002", "h4")]["student_departments"] == {"P": ["h4"], "D": ["v4"]}
+    # 1003: same department, profile and programme
     assert by_number(diff.forecasts_items(portal, desktop))["1001"]["fields"] == \
         {"forecast": {"P": 80, "D": 100}}
     assert set(by_number(diff.lwoo_items(portal, desktop))) == {"1002"}
-    homes = by_number(diff.home_classes_items(portal, desktop))
-    assert homes["1001"]["direction"] == "download"
-    assert homes["1001"]["home_class_authority"] == "portal"
-    assert homes["1003"]["direction"] == "upload"
-    assert homes["1003"]["fields"]["home_class"] == {"P": "h5a", "D": "h5b"}
+    homes = by_key(diff.home_classes_items(portal, desktop))
+    assert homes[("1001", "h4")]["direction"] == "download"
+    assert homes[("1001", "h4")]["home_class_authority"] == "portal"
+    assert homes[("1003", "h5")]["direction"] == "upload"
+    assert homes[("1003", "h5")]["fields"]["home_class"] == {"P": "h5a", "D": "h5b"}
+    # the desktop has no h4 participation of 1002: compared with an empty one
+    assert homes[("1002", "h4")]["fields"]["home_class"] == {"P": "h4b", "D": None}
+    assert homes[("1002", "h4")]["in_desktop"] is False
+    assert set(homes) == {("1001", "h4"), ("1002", "h4"), ("1003", "h5")}
 
 
 def test_packages_count_exemptions_apart(sides):
@@ -226,7 +246,9 @@ def test_status_and_filter(sides):
     portal, desktop = sides
     status = diff.status(portal, desktop)
     assert set(status) == set(rules.CATEGORIES)
-    assert status["home_classes"]["download"] == 1 and status["home_classes"]["upload"] == 1
+    # download: 1001 (another class), 1002 (no h4 participation in the desktop)
+    assert status["home_classes"]["download"] == 2 and status["home_classes"]["upload"] == 1
+    assert status["home_classes"]["differences"] == 3
     assert all(s["as_of"] == portal["as_of"] for s in status.values())
     result = diff.differences("home_classes", portal, desktop, department="h5")
     assert [i["student_number"] for i in result["items"]] == ["1003"]
@@ -262,10 +284,14 @@ def test_download_home_classes_moves_listed_groups(sides):
     items = [i for i in diff.home_classes_items(portal, desktop)
              if i["direction"] == "download"]
     changes = diff.apply_download("home_classes", portal, desktop, items)
-    assert changes == [{"student_number": "1001", "department": "h4", "action": "set",
-                        "values": {"home_class": "h4a"}}]
+    assert sorted(changes, key=lambda c: c["student_number"]) == [
+        {"student_number": "1001", "department": "h4", "action": "set",
+         "values": {"home_class": "h4a"}},
+        {"student_number": "1002", "department": "h4", "action": "set",
+         "values": {"home_class": "h4b"}}]
     assert desktop["groups"]["h4a"]["student_numbers"] == ["1001"]
     assert desktop["groups"]["h4b"]["student_numbers"] == ["1002"]
+    assert desktop["participations"]["1002"]["h4"]["home_class"] == "h4b"
     rules.check_snapshot(rules.snapshot_document(desktop))
 
 
@@ -277,6 +303,7 @@ def test_download_students_add_and_remove(sides):
     assert changes["1004"]["values"]["first_name"] == "Gijs"
     assert changes["1004"]["participation"] == {"department": "h5", "profile": None,
                                                 "programme": None}
+    assert changes["1004"]["participations"] == [changes["1004"]["participation"]]
     assert changes["2002"] == {"student_number": "2002", "department": None,
                                "action": "remove", "left_groups": []}
     assert "2002" not in desktop["students"] and "1004" in desktop["students"]
@@ -291,8 +318,10 @@ def test_students_rows_take_email_from_property(sides):
     assert skipped == []
     assert rows[0]["student_number"] == "2001" and rows[0]["email"] == "hugo@example.nl"
     assert rows[0]["type"] == "non_transfer"
-    assert rows[0]["participation"]["department"] == "h5"
-    desktop["participations"]["2001"]["department"] = "x9"
+    assert [p["department"] for p in rows[0]["participations"]] == ["h5"]
+    assert rows[0]["participations"][0]["forecast"] == 100
+    desktop["participations"]["2001"] = {"x9": dict(desktop["participations"]["2001"]["h5"],
+                                                    department="x9")}
     rows, skipped = plans.students_rows(portal, desktop, items)
     assert rows == [] and skipped[0]["code"] == "department_unknown"
 
@@ -318,6 +347,199 @@ def test_group_ops(sides):
     assert skipped == []
     ops, _ = plans.group_ops(portal, desktop, departments={"h4"}, student_numbers={"1001"})
     assert ops == []  # 1001 is already in h4.wi1; 1002 not selected
+
+
+# --- several participations of one student (next year's forecasts) ---------------------------
+
+def forecast_sides(desktop_parts, desktop_packages=()):
+    """A portal where 3001 is 60% h4 and 40% v4, 3002 is in h5 (no package
+    choices in h5), and a desktop with the given participations/packages."""
+    state = {
+        "project": {"id": 8, "school_year": "2026-2027"},
+        "departments": [
+            {"id": 1, "code": "h4", "home_class_authority": "portal"},
+            {"id": 2, "code": "v4", "home_class_authority": "desktop"},
+            {"id": 3, "code": "h5", "home_class_authority": "portal"}],
+        "participations": [
+            {"id": 31, "student_number": "3001", "department": "h4", "forecast": 60,
+             "lwoo": False, "home_class": "h4a", "profile": "NT", "programme": None},
+            {"id": 32, "student_number": "3001", "department": "v4", "forecast": 40,
+             "lwoo": True, "home_class": "v4a", "profile": None, "programme": None},
+            {"id": 33, "student_number": "3002", "department": "h5", "forecast": None,
+             "lwoo": False, "home_class": None, "profile": None, "programme": None}],
+        "packages": [
+            {"participation_id": 31, "student_number": "3001", "department": "h4",
+             "subjects": ["ne", "wi"], "exemptions": []},
+            {"participation_id": 32, "student_number": "3001", "department": "v4",
+             "subjects": [], "exemptions": []},
+            {"participation_id": 33, "student_number": "3002", "department": "h5",
+             "subjects": [], "exemptions": []}],
+        "groups": [
+            {"id": 41, "code": "h4a", "department": "h4", "kind": "home_class",
+             "subject": None, "student_numbers": ["3001"]},
+            {"id": 42, "code": "v4a", "department": "v4", "kind": "home_class",
+             "subject": None, "student_numbers": ["3001"]}],
+        "students": [{"student_number": "3001", "home_class": "3h1"},
+                     {"student_number": "3002", "home_class": "4h1"}],
+    }
+    people = [{"code": "3001", **person("Sara", "Dijk")},
+              {"code": "3002", **person("Tom", "Veen")}]
+    doc = {"students": [{"student_number": "3001", "first_name": "Sara", "last_name": "Dijk",
+                         "previous_home_class": "3h1"},
+                        {"student_number": "3002", "first_name": "Tom", "last_name": "Veen",
+                         "previous_home_class": "4h1"}],
+           "participations": list(desktop_parts), "packages": list(desktop_packages),
+           "groups": []}
+    desktop = rules.check_snapshot(doc)
+    portal = rules.portal_view(state, people, desktop["students"], "2025-12-01T10:00:00+00:00")
+    return portal, desktop
+
+
+ONLY_H4 = [{"student_number": "3001", "department": "h4", "forecast": 100, "lwoo": False,
+            "home_class": "h4a", "profile": "NT"},
+           {"student_number": "3002", "department": "h5"}]
+
+
+def test_snapshot_takes_a_student_in_several_departments():
+    doc = {"students": [{"student_number": "3001"}],
+           "participations": [{"student_number": "3001", "department": "h4", "forecast": 60},
+                              {"student_number": "3001", "department": "v4", "forecast": 40}],
+           "packages": [{"student_number": "3001", "department": "v4", "subjects": ["ne"]}]}
+    clean = rules.check_snapshot(doc)
+    assert sorted(clean["participations"]["3001"]) == ["h4", "v4"]
+    assert rules.snapshot_counts(clean) == {"students": 1, "participations": 2, "packages": 1,
+                                            "groups": 0}
+    assert [(p["department"], p["forecast"])
+            for p in rules.snapshot_document(clean)["participations"]] == [("h4", 60),
+                                                                           ("v4", 40)]
+    assert rules.check_snapshot(rules.snapshot_document(clean)) == clean
+
+
+def test_portal_view_keeps_every_participation():
+    portal, _desktop = forecast_sides(ONLY_H4)
+    assert sorted(portal["participations"]["3001"]) == ["h4", "v4"]
+    assert portal["participations"]["3001"]["v4"]["id"] == 32
+    assert list(portal["students"]) == ["3001", "3002"]
+
+
+def test_forecasts_and_participations_per_department():
+    portal, desktop = forecast_sides(ONLY_H4)
+    parts = by_key(diff.participations_items(portal, desktop))
+    assert set(parts) == {("3001", "v4")}
+    assert parts[("3001", "v4")]["fields"] == {"department": {"P": "v4", "D": None}}
+    assert parts[("3001", "v4")]["student_departments"] == {"P": ["h4", "v4"], "D": ["h4"]}
+    forecasts = by_key(diff.forecasts_items(portal, desktop))
+    assert forecasts[("3001", "h4")]["fields"] == {"forecast": {"P": 60, "D": 100}}
+    assert forecasts[("3001", "v4")]["fields"] == {"forecast": {"P": 40, "D": None}}
+    status = diff.status(portal, desktop)
+    assert status["forecasts"]["differences"] == 1  # one student, two departments
+    assert status["participations"]["differences"] == 1
+    # the department filter: v4 shows the student's v4 forecast only
+    only_v4 = diff.differences("forecasts", portal, desktop, department="v4")
+    assert [(i["student_number"], i["department"]) for i in only_v4["items"]] == [("3001",
+                                                                                   "v4")]
+    # home classes follow each department's authority
+    homes = by_key(diff.home_classes_items(portal, desktop))
+    assert homes[("3001", "v4")]["direction"] == "upload"
+    assert ("3001", "h4") not in homes
+    # a per-student item names all departments and is found under each
+    personal = diff.differences("personal_data", portal,
+                                dict(desktop, students=dict(
+                                    desktop["students"],
+                                    **{"3001": dict(desktop["students"]["3001"],
+                                                    last_name="Dyk")})), department="v4")
+    assert personal["items"][0]["departments"] == ["h4", "v4"]
+
+
+def test_downloads_bring_the_desktop_to_the_portal():
+    portal, desktop = forecast_sides(ONLY_H4)
+    for category in ("participations", "forecasts", "lwoo"):
+        items = diff.ITEMS[category](portal, desktop)
+        changes = diff.apply_download(category, portal, desktop, items)
+        assert {(c["student_number"], c["department"]) for c in changes} == \
+            {(i["student_number"], i["department"]) for i in items}
+        assert diff.category_status(category, portal, desktop)["status"] == "ok"
+    assert {d: p["forecast"] for d, p in desktop["participations"]["3001"].items()} == \
+        {"h4": 60, "v4": 40}
+    rules.check_snapshot(rules.snapshot_document(desktop))
+
+
+def test_participations_download_removes_a_department_the_portal_lacks():
+    parts = ONLY_H4 + [{"student_number": "3001", "department": "v4", "forecast": 0},
+                       {"student_number": "3001", "department": "h5", "home_class": "h5x"}]
+    portal, desktop = forecast_sides(parts, [
+        {"student_number": "3001", "department": "h5", "subjects": ["ne"]}])
+    desktop["groups"]["h5x"] = {"department": "h5", "kind": "home_class", "subject": None,
+                                "student_numbers": ["3001"]}
+    items = diff.participations_items(portal, desktop)
+    gone = [i for i in items if i["department"] == "h5"]
+    assert gone[0]["fields"] == {"department": {"P": None, "D": "h5"}}
+    changes = diff.apply_download("participations", portal, desktop, gone)
+    assert changes == [{"student_number": "3001", "department": "h5", "action": "remove",
+                        "left_groups": ["h5x"]}]
+    assert sorted(desktop["participations"]["3001"]) == ["h4", "v4"]
+    assert "h5" not in desktop["packages"].get("3001", {})
+    assert desktop["groups"]["h5x"]["student_numbers"] == []
+    rules.check_snapshot(rules.snapshot_document(desktop))
+
+
+def test_packages_of_a_department_without_choices_in_the_portal_stay():
+    packages = [{"student_number": "3001", "department": "h4", "subjects": ["ne"]},
+                {"student_number": "3002", "department": "h5", "subjects": ["ne", "en"]}]
+    portal, desktop = forecast_sides(ONLY_H4, packages)
+    assert diff.package_departments(portal) == {"h4"}
+    items = by_key(diff.packages_items(portal, desktop))
+    # h4: the portal chose ne+wi; h5: the portal has no choices, 3002's desktop package stays
+    assert set(items) == {("3001", "h4")}
+    status = diff.status(portal, desktop)["packages"]
+    assert status["differences"] == 1 and status["download"] == 1
+    result = diff.differences("packages", portal, desktop)
+    rows = {d["code"]: d for d in result["departments"]}
+    assert rows["h5"]["packages_in_portal"] is False and rows["h5"]["left_alone"] == 1
+    assert "h5" in rows["h5"]["note"] and "blijven staan" in rows["h5"]["note"]
+    assert rows["h4"]["packages_in_portal"] is True and "note" not in rows["h4"]
+    # v4: the portal has no choices either, but nothing of the desktop's is at stake
+    assert rows["v4"]["packages_in_portal"] is False and rows["v4"]["left_alone"] == 0
+    assert diff.packages_skipped(portal, desktop) == [
+        {"department": "h5", "code": "no_packages_in_portal",
+         "message": diff.no_packages_note("h5"), "students": 1}]
+    # selected explicitly: still skipped, and said so
+    skipped = diff.packages_skipped(portal, desktop, departments={"h5", "v4"})
+    assert [(s["department"], s["students"]) for s in skipped] == [("h5", 1), ("v4", 0)]
+    selected = diff.select(diff.packages_items(portal, desktop), {"h5"})
+    assert selected == []
+    changes = diff.apply_download("packages", portal, desktop, diff.packages_items(portal,
+                                                                                   desktop))
+    assert changes == [{"student_number": "3001", "department": "h4", "action": "set",
+                        "values": {"subjects": ["ne", "wi"], "exemptions": []}}]
+    assert desktop["packages"]["3002"]["h5"]["subjects"] == ["ne", "en"]
+
+
+def test_home_class_ops_per_department():
+    parts = [dict(ONLY_H4[0], forecast=60),
+             {"student_number": "3001", "department": "v4", "forecast": 40, "lwoo": True,
+              "home_class": "v4b"}, ONLY_H4[1]]
+    portal, desktop = forecast_sides(parts)
+    items = [i for i in diff.home_classes_items(portal, desktop) if i["direction"] == "upload"]
+    assert [(i["student_number"], i["department"]) for i in items] == [("3001", "v4")]
+    ops, singles = plans.home_class_ops(portal, items)
+    assert {op["code"]: op["members"] for op in ops} == {"v4a": [], "v4b": ["3001"]}
+    assert all(op["department"] == "v4" for op in ops) and singles == []
+    # the student's h4 home class is not part of the plan
+    assert "h4a" not in {op["code"] for op in ops}
+
+
+def test_students_rows_place_in_every_department():
+    portal, desktop = forecast_sides(ONLY_H4)
+    desktop["students"]["3003"] = dict(desktop["students"]["3002"], first_name="Nina")
+    desktop["participations"]["3003"] = {
+        "h4": dict(diff.EMPTY_PARTICIPATION, department="h4", forecast=50),
+        "v4": dict(diff.EMPTY_PARTICIPATION, department="v4", forecast=50)}
+    items = [i for i in diff.students_items(portal, desktop) if i["action"] == "create"]
+    rows, skipped = plans.students_rows(portal, desktop, items)
+    assert skipped == []
+    assert [(p["department"], p["forecast"]) for p in rows[0]["participations"]] == [
+        ("h4", 50), ("v4", 50)]
 
 
 # --- the feed ----------------------------------------------------------------------------------

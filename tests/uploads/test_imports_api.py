@@ -236,6 +236,62 @@ def test_participations_import(system, school):
     assert [p["student_number"] for p in parts["items"]] == ["5003"]
 
 
+def test_participations_import_of_students_in_several_departments(system, school):
+    _inst, admin = school
+    pid = system.post(f"{API}/projects", token=admin, json={
+        "name": "Rooster 2026-2027", "school_year": "2026-2027", "branch": "01"}).json()["id"]
+    for code in ("h4", "v4"):
+        r = system.post(f"{API}/projects/{pid}/departments", token=admin, json={
+            "code": code, "year_of_education": 4, "education": code[0],
+            "home_class_authority": "portal"})
+        assert r.status_code == 201, r.text
+    for number in ("6001", "6002", "6003", "6004", "6005", "6006"):
+        r = system.post(f"{API}/students", token=admin, json={
+            "student_number": number, "type": "non_transfer", "initials": "A.",
+            "first_name": "Ali", "last_name": f"Leerling{number}"})
+        assert r.status_code == 201, r.text
+    r = system.post(f"{API}/projects/{pid}/participations", token=admin,
+                    json={"student_number": "6004", "department": "h4", "forecast": 70})
+    assert r.status_code == 201, r.text
+    content = ("leerlingcode;afdeling;Pr%\n"
+               "6001;h4;60\n"      # line 2: 6001 60% h4 ...
+               "6002;h4;70\n"      # 3
+               "6001;v4;40%\n"     # 4: ... and 40% v4
+               "6002;v4;50\n"      # 5: 70 + 50 > 100
+               "6003;h4;\n"        # 6: two rows, the first without a forecast
+               "6003;v4;50\n"      # 7
+               "6004;v4;30\n"      # 8: has a participation: left alone
+               "6005;h4;50\n"      # 9
+               "6005;h4;50\n"      # 10: the same department twice
+               "6006;h4;50\n"      # 11
+               "6006;v4;abc\n"     # 12: a bad forecast: 6006 is not placed at all
+               ).encode()
+    imp = upload(system, admin, content, kind="participations").json()
+    preview = mapping(system, admin, imp["id"], suggested(imp), project_id=pid).json()
+    rows = {r["row"]: r for r in preview["rows"]}
+
+    def codes(line):
+        return [e["code"] for e in rows[line]["errors"]]
+
+    assert rows[2]["action"] == "create" and rows[4]["action"] == "create"
+    assert rows[4]["changes"]["forecast"] == [None, 40]
+    assert codes(3) == codes(5) == ["forecast_total_exceeded"]
+    assert "120%" in rows[3]["errors"][0]["message"]
+    assert rows[3]["errors"][0]["column"] == "Pr%"
+    assert codes(6) == ["forecast_required"] and codes(7) == ["other_row_invalid"]
+    assert rows[8]["action"] == "unchanged"
+    assert codes(10) == ["duplicate_row"] and "regel 9" in rows[10]["errors"][0]["message"]
+    assert codes(9) == ["other_row_invalid"]
+    assert codes(12) == ["forecast_invalid"] and codes(11) == ["other_row_invalid"]
+    assert preview["counts"]["create"] == 2 and preview["counts"]["unchanged"] == 1
+    r = system.post(f"{API}/imports/{imp['id']}/commit", token=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"]["created"] == 2 and r.json()["counts"]["unchanged"] == 1
+    parts = system.get(f"{API}/projects/{pid}/participations", token=admin).json()["items"]
+    assert sorted((p["student_number"], p["department"], p["forecast"]) for p in parts) == [
+        ("6001", "h4", 60), ("6001", "v4", 40), ("6004", "h4", 70)]
+
+
 def test_not_a_csv_and_tenancy(system, school):
     inst, admin = school
     problem(upload(system, admin, b"PK\x03\x04rest"), 415, "not_csv")
