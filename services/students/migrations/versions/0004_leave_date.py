@@ -17,17 +17,18 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('students', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('leave_date', sa.Date(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_students_leave_date'), ['leave_date'], unique=False)
-        batch_op.add_column(sa.Column('archive_pending', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # plain ADD COLUMN (no batch table copy): SQLite would have to drop a table
+    # that participations and group_members refer to
+    op.add_column('students', sa.Column('leave_date', sa.Date(), nullable=True))
+    op.create_index(op.f('ix_students_leave_date'), 'students', ['leave_date'], unique=False)
+    op.add_column('students', sa.Column('archive_pending', sa.Boolean(), nullable=False,
+                                        server_default=sa.false()))
     # students who left before the date was kept: the day they were marked as left
     op.execute("UPDATE students SET leave_date = DATE(left_at) WHERE left_at IS NOT NULL")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('students', schema=None) as batch_op:
-        batch_op.drop_column('archive_pending')
-        batch_op.drop_index(batch_op.f('ix_students_leave_date'))
-        batch_op.drop_column('leave_date')
+    op.drop_index(op.f('ix_students_leave_date'), table_name='students')
+    # DROP COLUMN in place (SQLite 3.35+ has it): no table copy, as above
+    for column in ('archive_pending', 'leave_date'):
+        op.execute(f"ALTER TABLE students DROP COLUMN {column}")
