@@ -257,6 +257,20 @@ def rotate_upload_code(uow, institution_id):
     return {"institution_id": inst.id, "upload_code": inst.upload_code}
 
 
+def helpdesk_email(uow):
+    """The e-mail address of the platform's `helpdesk` account (where notices
+    for the helpdesk go), or None when the account has none, is archived or
+    does not exist."""
+    row = uow.session.execute(
+        sa.select(User.email, User.archived_at).join(
+            Institution, Institution.id == User.institution_id)
+        .where(Institution.key == rules.PLATFORM_KEY, User.code == rules.HELPDESK_CODE)
+    ).first()
+    if row is None or row.archived_at is not None:
+        return None
+    return row.email or None
+
+
 def institution_by_upload_code(uow, code):
     """The institution an upload code belongs to (id, name, school type), or
     404 for an unknown code or the platform's."""

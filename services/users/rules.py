@@ -20,6 +20,8 @@ GENDERS = ("M", "V", "X")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 PLATFORM_KEY = "platform"
+# code of the platform's helpdesk account (bootstrap.py creates it)
+HELPDESK_CODE = "helpdesk"
 
 CODE_MAX = 50
 # Optional personal text fields and their maximum length (models.User).
