@@ -235,6 +235,11 @@ class UploadsService:
                                          content, delimiter, encoding, (actor or {}).get("code"))
 
     @domain_rpc
+    def list_imports(self, institution_id, kind=None, status=None, page=1, page_size=50):
+        with self.db() as uow:
+            return imports.list_imports(uow, institution_id, kind, status, page, page_size)
+
+    @domain_rpc
     def get_import(self, import_id, institution_id):
         with self.db() as uow:
             return imports.get_import(uow, import_id, institution_id)
