@@ -167,9 +167,9 @@ class Jobs:
         if sub is None:
             return None
         if not recipient:
-            log.warning("submission %s awaits review; no helpdesk notice sent: no e-mail address "
-                     "known (set LEERLINGBUS_HELPDESK_EMAIL or the helpdesk account's e-mail)",
-                     sub["id"])
+            log.warning("submission %s awaits review; no helpdesk notice sent: no e-mail "
+                        "address known (set LEERLINGBUS_HELPDESK_EMAIL or the helpdesk "
+                        "account's e-mail)", sub["id"])
             return False
         return mailer.send(mailer.compose_helpdesk_notice(sub, school, recipient,
                                                           self.settings), self.settings)
