@@ -11,8 +11,13 @@ class OsoDeliveryPointCreate(BaseSchema):
         "description": "aanleverpuntnummer (as in Mijn OSO), e.g. 1",
         "oneOf": [{"type": "integer"}, {"type": "string"}]})
     key = fields.String(required=True, validate=length(1, 220), metadata={
-        "description": "the key as '<BRIN>-<sleutel uit Mijn OSO>' (docs/oso.md); "
+        "description": "the key as Mijn OSO shows it (e.g. "
+                       "018294B0-8DE2-4269-A422-E09C320A55C1), or '<BRIN>-<key>' (docs/oso.md); "
                        "never shown again in full"})
+    brin = fields.String(load_default=None, allow_none=True, validate=length(0, 10), metadata={
+        "description": "optional: the BRIN the delivery point belongs to; must be the "
+                       "institution's (422 brin_mismatch otherwise). Absent: the "
+                       "institution's BRIN"})
 
 
 class OsoDeliveryPoint(BaseSchema):

@@ -172,6 +172,53 @@ class ImportForm(BaseSchema):
     encoding = fields.String(load_default=None, allow_none=True, validate=length(1, 40))
 
 
+class ImportListQuery(PageQuery):
+    kind = fields.String(load_default=None, validate=one_of("users", "participations"))
+    status = fields.String(load_default=None, validate=one_of(
+        "uploaded", "previewed", "committed", "failed", "undone"))
+    institution_id = fields.Integer(load_default=None, metadata={
+        "description": "required for helpdesk; an admin sees their own institution"})
+
+
+class ImportCounts(BaseSchema):
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    archived = fields.Integer()
+    failed = fields.Integer()
+
+
+class ImportSummary(BaseSchema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"enum": ["users", "participations"]})
+    status = fields.String(metadata={"enum": ["uploaded", "previewed", "committed", "failed",
+                                              "undone"]})
+    filename = fields.String()
+    row_count = fields.Integer()
+    mode = fields.String(allow_none=True, metadata={
+        "description": "import, update or sync (from the mapping); null before the preview"})
+    as_students = fields.Boolean(allow_none=True)
+    counts = fields.Nested(ImportCounts, allow_none=True, metadata={
+        "description": "the commit's counts; before a commit the preview's, under the same "
+                       "names; null before the preview"})
+    counts_from = fields.String(allow_none=True, metadata={"enum": ["result", "preview"]})
+    undo_counts = fields.Dict(keys=fields.String(), values=fields.Integer(), allow_none=True,
+                              metadata={"description": "what the undo did (removed, restored, "
+                                                       "unarchived, skipped)"})
+    created_by = fields.String(allow_none=True, metadata={"description": "user code"})
+    created_at = fields.String()
+    previewed_at = fields.String(allow_none=True)
+    committed_at = fields.String(allow_none=True)
+    undone_at = fields.String(allow_none=True)
+
+
+class ImportPage(BaseSchema):
+    items = fields.List(fields.Nested(ImportSummary))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
 class ImportColumn(BaseSchema):
     index = fields.Integer()
     header = fields.String()

@@ -51,8 +51,8 @@ def list_delivery_points(ctx):
 
 @route("POST", "/oso/delivery-points", roles=ADMIN, body=s.OsoDeliveryPointCreate,
        response=s.OsoDeliveryPoint, status=201, tag=TAG, errors=(400, 401, 403, 422),
-       summary="Register (or replace) the delivery point; the key's BRIN must be the "
-               "institution's")
+       summary="Register (or replace) the delivery point with the key as Mijn OSO shows it; "
+               "a BRIN given (field brin, or in front of the key) must be the institution's")
 def register_delivery_point(ctx):
     return ctx.call("oso", "register_delivery_point", own(ctx), ctx.body, actor(ctx))
 

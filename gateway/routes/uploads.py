@@ -156,6 +156,16 @@ def create_import(ctx):
                     actor=actor(ctx))
 
 
+@route("GET", "/imports", roles=MANAGERS, query=s.ImportListQuery, response=s.ImportPage,
+       summary="The institution's CSV imports, newest first: who, when, kind, mode, counts, "
+       "status (helpdesk names institution_id)", tag="imports")
+def list_imports(ctx):
+    q = ctx.query
+    return ctx.call("uploads", "list_imports", ctx.institution_id(q["institution_id"]),
+                    kind=q["kind"], status=q["status"], page=q["page"],
+                    page_size=q["page_size"])
+
+
 @route("GET", "/imports/<int:import_id>", roles=("admin",), response=s.Import,
        summary="An import: columns, mapping, preview, result", tag="imports")
 def get_import(ctx, import_id):

@@ -144,24 +144,43 @@ def list_delivery_points(uow, institution_id):
     return {"items": items, "total": len(items), "page": 1, "page_size": max(len(items), 1)}
 
 
+def _brin_mismatch(code, field, text):
+    return DomainError(code, text, status=422, field=field,
+                       errors=[error_item(code, text, field=field)])
+
+
 def register_delivery_point(uow, institution_id, institution, data, brin_of_key, actor=None):
-    """Register (or replace) the institution's delivery point. `brin_of_key`
-    (number, key) -> (brin, secret) tells which BRIN the key belongs to."""
+    """Register (or replace) the institution's delivery point from `{number,
+    key, brin?}`: the key as Mijn OSO shows it (or `<BRIN>-<key>`).
+
+    `brin_of_key` (number, key) -> (brin or None, key as Mijn OSO shows it)
+    tells which BRIN the key belongs to when it can. A BRIN given in the
+    `brin` field or in front of the key must be the institution's; without
+    either the key is taken to be the institution's. The stored key is the one
+    Mijn OSO shows (without a BRIN in front)."""
+    data = data if isinstance(data, dict) else {}
     try:
-        number = rules.delivery_point_number((data or {}).get("number"))
-        key = str((data or {}).get("key") or "").strip()
+        number = rules.delivery_point_number(data.get("number"))
+        key = str(data.get("key") or "").strip()
         if not key:
             raise rules.RuleError("required", "Het veld 'key' is verplicht.", field="key")
-        key_brin, _secret = brin_of_key(number, key)
+        claimed = rules.claimed_brin(data.get("brin"))
+        key_brin, secret = brin_of_key(number, key)
     except rules.RuleError as exc:
         raise _rule_error(exc) from None
-    if not rules.brin_matches(key_brin, institution):
-        mine = rules.institution_brin(institution) or "(geen)"
-        msg = (f"De sleutel hoort bij BRIN {key_brin}, maar deze school heeft BRIN {mine}. "
-               f"Gebruik de sleutel van het aanleverpunt van uw eigen school (Mijn OSO > "
-               f"Aanleverpunten) en controleer of de BRIN-code in Leerlingbus klopt.")
-        raise DomainError("key_brin_mismatch", msg, status=422, field="key",
-                          errors=[error_item("key_brin_mismatch", msg, field="key")])
+    mine = rules.institution_brin(institution) or "(geen)"
+    if claimed is not None and not rules.brin_matches(claimed, institution):
+        raise _brin_mismatch(
+            "brin_mismatch", "brin",
+            f"Het BRIN-nummer {claimed} in het veld 'brin' is niet dat van deze school "
+            f"({mine}). Laat het veld leeg of vul het BRIN-nummer van uw eigen school in.")
+    if key_brin is not None and not rules.brin_matches(key_brin, institution):
+        raise _brin_mismatch(
+            "key_brin_mismatch", "key",
+            f"De sleutel hoort bij BRIN {key_brin}, maar deze school heeft BRIN {mine}. "
+            f"Gebruik de sleutel van het aanleverpunt van uw eigen school (Mijn OSO > "
+            f"Aanleverpunten) en controleer of de BRIN-code in Leerlingbus klopt.")
+    key = secret
     session = uow.session
     dp = session.execute(sa.select(DeliveryPoint).where(
         DeliveryPoint.institution_id == institution_id)).scalar_one_or_none()
@@ -525,7 +544,8 @@ def next_item(uow, batch_id):
     order = {
         "item_id": item.id, "batch_id": batch_id, "institution_id": batch.institution_id,
         "worklist_id": entry.id if entry is not None else None, "action": item.action,
-        "request": DossierRequest(brin=dp.brin, delivery_point=dp.number, key=dp.key,
+        "request": DossierRequest(brin=dp.brin, delivery_point=dp.number,
+                                  key=rules.source_key(dp.key),
                                   number=entry.number, kind=entry.kind)
         if (entry is not None and dp is not None) else None,
     }

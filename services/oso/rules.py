@@ -56,29 +56,68 @@ def identifier_message(value=None):
 
 # --- delivery point ---------------------------------------------------------------
 
-_KEY = re.compile(r"^\s*([0-9]{2}[A-Za-z0-9]{2}(?:[0-9]{2})?)\s*[-:]\s*"
-                  r"([A-Za-z0-9][A-Za-z0-9-]{7,199})\s*$")
+# The key as Mijn OSO shows it (Aanleverpunten > Sleutel), e.g.
+# 018294B0-8DE2-4269-A422-E09C320A55C1: letters, digits and hyphens.
+_KEY_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{7,199}$")
+# An older Leerlingbus form puts the BRIN in front: 00AB-<key> or 00AB01:<key>.
+_KEY_PREFIX = re.compile(r"^([0-9]{2}[A-Za-z0-9]{2}(?:[0-9]{2})?)\s*[-:]\s*(.+)$")
+KEY_INVALID_MESSAGE = (
+    "De sleutel is niet geldig. Plak de sleutel van het aanleverpunt zoals Mijn OSO die "
+    "toont (Aanleverpunten > Sleutel > Kopiëren), bijvoorbeeld "
+    "018294B0-8DE2-4269-A422-E09C320A55C1.")
 
 
 def key_brin(key):
-    """The BRIN a delivery-point key belongs to.
+    """(brin, key) of a delivery-point key as entered.
 
-    The OSO register that knows which school a key was issued to is out of
-    scope, so a Leerlingbus key carries its BRIN in front of the key that
-    Mijn OSO shows: `<BRIN>-<sleutel>`, e.g. `00AB-018294B0-8DE2-4269-A422-E09C320A55C1`
-    (BRIN of 4 characters, or 6 with the vestiging). Returns (brin, secret)."""
-    match = _KEY.match(key or "")
-    if not match:
-        raise RuleError(
-            "key_invalid",
-            "De sleutel heeft niet de verwachte vorm '<BRIN>-<sleutel uit Mijn OSO>', "
-            "bijvoorbeeld '00AB-018294B0-8DE2-4269-A422-E09C320A55C1'.", field="key")
+    The key is taken as Mijn OSO shows it (`018294B0-8DE2-…`); then brin is
+    None: the key does not say which school it belongs to, and the caller uses
+    the institution's BRIN. The form `<BRIN>-<key>` (or `<BRIN>:<key>`, BRIN of
+    4 characters or 6 with the vestiging) is still accepted: then brin is that
+    BRIN, which the caller checks against the institution's, and the key is the
+    part after it. A Mijn OSO key never starts with 4 or 6 characters and a
+    hyphen (its first group has 8), so the forms cannot be confused. Raises
+    RuleError key_invalid (field key) for anything else."""
+    text = str(key or "").strip()
+    match = _KEY_PREFIX.match(text)
+    if match:
+        try:
+            brin = normalize_brin(match.group(1))
+        except IdentifierError:
+            brin = None
+        if brin is not None:
+            secret = match.group(2).strip()
+            if not _KEY_SHAPE.match(secret):
+                raise RuleError("key_invalid", KEY_INVALID_MESSAGE, field="key")
+            return brin, secret
+    if not _KEY_SHAPE.match(text):
+        raise RuleError("key_invalid", KEY_INVALID_MESSAGE, field="key")
+    return None, text
+
+
+def claimed_brin(value):
+    """The optional `brin` field of a delivery point: None when absent or
+    empty, else the normalised BRIN; RuleError brin_invalid (field brin)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise RuleError("brin_invalid", "Het veld 'brin' moet een BRIN-nummer zijn "
+                        "(bijvoorbeeld 00AB of 00AB01).", field="brin")
     try:
-        brin = normalize_brin(match.group(1))
+        return normalize_brin(value)
     except IdentifierError:
-        raise RuleError("key_invalid", "De sleutel begint niet met een geldige BRIN-code.",
-                        field="key") from None
-    return brin, match.group(2)
+        raise RuleError("brin_invalid", f"Het veld 'brin' bevat geen geldig BRIN-nummer "
+                        f"({value.strip()[:10]}): twee cijfers en twee letters, eventueel "
+                        f"gevolgd door twee cijfers voor de vestiging.", field="brin") from None
+
+
+def source_key(stored):
+    """The key to send to a dossier source: the key as Mijn OSO shows it. Keys
+    registered before the BRIN prefix became optional were stored with it."""
+    try:
+        return key_brin(stored)[1]
+    except RuleError:
+        return stored
 
 
 def institution_brin(institution):

@@ -73,8 +73,11 @@ class DossierSource:
         raise NotImplementedError
 
     def brin_of_key(self, delivery_point, key):
-        """The BRIN a delivery-point key belongs to. Leerlingbus keys carry it
-        (rules.key_brin); a source that can ask the OSO register overrides this."""
+        """(brin, key): the BRIN a delivery-point key belongs to, or None when
+        unknown (the key as Mijn OSO shows it does not say: the institution's
+        BRIN is taken), and the key as Mijn OSO shows it (what `fetch` gets as
+        request.key). rules.key_brin reads a `<BRIN>-` in front of the key; a
+        source that can ask the OSO register overrides this."""
         return rules.key_brin(key)
 
     def describe(self):

@@ -48,6 +48,7 @@ def submission_dict(sub, errors_offset=0, errors_limit=DEFAULT_ERRORS_SHOWN, rev
         "reason": sub.reason, "decided_by": sub.decided_by, "decided_at": iso(sub.decided_at),
         "loaded": sub.loaded, "skipped": sub.skipped, "load_errors": list(sub.load_errors or []),
         "loaded_at": iso(sub.loaded_at), "purged": sub.purged_at is not None,
+        "helpdesk_notified_at": iso(sub.helpdesk_notified_at),
         "created_at": iso(sub.created_at), "updated_at": iso(sub.updated_at),
     }
     if reviewer:
@@ -382,6 +383,32 @@ def finish_validation(uow, submission_id, token, rows, errors, error_count, conf
         "error_count": error_count})
     uow.commit()
     return submission_dict(sub, reviewer=True)
+
+
+def claim_helpdesk_notice(uow, submission_id, now=None):
+    """Mark that the helpdesk is told of this list awaiting review: the
+    submission dict when this call marked it, None when it was marked before
+    (a redelivered event) or the list is no longer awaiting review."""
+    now = now or utcnow()
+    result = uow.session.execute(
+        sa.update(submissions).where(submissions.c.id == to_id(submission_id),
+                                     submissions.c.status == "awaiting_review",
+                                     submissions.c.helpdesk_notified_at.is_(None))
+        .values(helpdesk_notified_at=now))
+    if result.rowcount != 1:
+        uow.rollback()
+        return None
+    uow.commit()
+    return submission_dict(load_submission(uow.session, submission_id), errors_limit=0,
+                           reviewer=True)
+
+
+def helpdesk_notice_due(uow, submission_id):
+    """The submission dict when the helpdesk still has to be told of it."""
+    sub = uow.session.get(Submission, to_id(submission_id))
+    if sub is None or sub.status != "awaiting_review" or sub.helpdesk_notified_at is not None:
+        return None
+    return submission_dict(sub, errors_limit=0, reviewer=True)
 
 
 def set_report_ready(uow, submission_id):

@@ -14,17 +14,22 @@ archive_user, discard_users); participations through the students service.
 import hashlib
 import logging
 
+import sqlalchemy as sa
+
 from services.common.errors import DomainError, conflict, error_item, not_found, validation_error
 from services.common.ids import IdentifierError, normalize_email, normalize_postcode
 from services.common.outbox import utcnow
+from services.common.paging import page_args
 
 from . import csvfile, storage
 from .handlers import clean_filename, iso, to_id
-from .models import Import
+from .models import Import, imports
 
 log = logging.getLogger(__name__)
 
 ORIGINAL = "original.csv"
+KINDS = ("users", "participations")
+STATUSES = ("uploaded", "previewed", "committed", "failed", "undone")
 MODES = ("import", "update", "sync")
 ARCHIVE_GUARD = 0.10
 RPC_CHUNK = 2000
@@ -107,6 +112,72 @@ def create_import(uow, settings, institution_id, kind, filename, content, delimi
 
 def get_import(uow, import_id, institution_id):
     return import_dict(_load(uow.session, import_id, institution_id))
+
+
+# --- history ---------------------------------------------------------------------------
+
+# the preview's counts under the names of the commit's counts
+_PREVIEW_COUNTS = {"create": "created", "update": "updated", "unchanged": "unchanged",
+                   "archive": "archived", "error": "failed"}
+
+
+def history_counts(result, preview_counts):
+    """(counts, source): the commit's counts when there are any, else the
+    preview's renamed to the commit's names (create -> created, error ->
+    failed, ...), else (None, None)."""
+    counts = (result or {}).get("counts")
+    if counts:
+        return dict(counts), "result"
+    if preview_counts:
+        return {_PREVIEW_COUNTS.get(k, k): v for k, v in preview_counts.items()}, "preview"
+    return None, None
+
+
+def _choice(value, choices, field, label):
+    if value is None or value == "":
+        return None
+    if value not in choices:
+        raise validation_error([error_item(f"{field}_invalid", f"Onbekende {label}; kies uit "
+                                           + ", ".join(choices) + ".", field=field)])
+    return value
+
+
+def list_imports(uow, institution_id, kind=None, status=None, page=1, page_size=50):
+    """The institution's CSV imports, newest first: who, when, kind, mode,
+    counts, status and file name. The stored preview (every row) is not read:
+    only its counts."""
+    page, page_size = page_args(page, page_size)
+    kind = _choice(kind, KINDS, "kind", "soort import")
+    status = _choice(status, STATUSES, "status", "status")
+    where = [imports.c.institution_id == (to_id(institution_id) or -1)]
+    if kind:
+        where.append(imports.c.kind == kind)
+    if status:
+        where.append(imports.c.status == status)
+    session = uow.session
+    total = session.execute(sa.select(sa.func.count()).select_from(imports)
+                            .where(*where)).scalar_one()
+    rows = session.execute(
+        sa.select(imports.c.id, imports.c.kind, imports.c.status, imports.c.filename,
+                  imports.c.row_count, imports.c.options, imports.c.result,
+                  imports.c.preview["counts"].label("preview_counts"), imports.c.created_by,
+                  imports.c.created_at, imports.c.previewed_at, imports.c.committed_at,
+                  imports.c.undone_at)
+        .where(*where).order_by(imports.c.created_at.desc(), imports.c.id.desc())
+        .limit(page_size).offset((page - 1) * page_size)).all()
+    items = []
+    for row in rows:
+        counts, source = history_counts(row.result, row.preview_counts)
+        items.append({
+            "id": row.id, "kind": row.kind, "status": row.status, "filename": row.filename,
+            "row_count": row.row_count, "mode": (row.options or {}).get("mode"),
+            "as_students": (row.options or {}).get("as_students"),
+            "counts": counts, "counts_from": source,
+            "undo_counts": ((row.result or {}).get("undo") or {}).get("counts"),
+            "created_by": row.created_by, "created_at": iso(row.created_at),
+            "previewed_at": iso(row.previewed_at), "committed_at": iso(row.committed_at),
+            "undone_at": iso(row.undone_at)})
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
 # --- the mapping --------------------------------------------------------------------

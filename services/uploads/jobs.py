@@ -42,11 +42,12 @@ class Unreadable(Exception):
 
 
 class Jobs:
-    def __init__(self, db, settings, students, students_load=None):
+    def __init__(self, db, settings, students, students_load=None, users=None):
         self.db = db
         self.settings = settings
         self.students = students
         self.students_load = students_load or students
+        self.users = users
 
     # -- helpers --------------------------------------------------------------
     @contextlib.contextmanager
@@ -144,6 +145,34 @@ class Jobs:
         if done["status"] == "rejected":
             self.build_report(done["id"])
         return done
+
+    # -- the helpdesk's notice ----------------------------------------------------
+    def notify_helpdesk(self, submission_id):
+        """Tell the helpdesk, once, that the list awaits review (the
+        `submission_validated` event; a redelivered one finds it told).
+
+        The recipient is LEERLINGBUS_HELPDESK_EMAIL, else the e-mail address
+        of the platform's helpdesk account (users service); with neither
+        nothing is sent and one line is logged. The users service is asked
+        before the notice is marked, so a failing RPC leaves it due (the event
+        is retried); a mail that cannot be sent is logged (mailer.send)."""
+        with self.db() as uow:
+            due = handlers.helpdesk_notice_due(uow, submission_id)
+        if due is None:
+            return None
+        recipient = self.settings.helpdesk_email or self.users.helpdesk_email()
+        school = self.users.get_institution(due["institution_id"]) if recipient else {}
+        with self.db() as uow:
+            sub = handlers.claim_helpdesk_notice(uow, submission_id)
+        if sub is None:
+            return None
+        if not recipient:
+            log.warning("submission %s awaits review; no helpdesk notice sent: no e-mail "
+                        "address known (set LEERLINGBUS_HELPDESK_EMAIL or the helpdesk "
+                        "account's e-mail)", sub["id"])
+            return False
+        return mailer.send(mailer.compose_helpdesk_notice(sub, school, recipient,
+                                                          self.settings), self.settings)
 
     def _check_in_child(self, sub, folder, progress):
         """validate.check_file in a child process (checkproc.py); the

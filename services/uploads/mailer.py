@@ -1,5 +1,6 @@
 """E-mail to the submitter of a student list, in Dutch: on receipt (the
-verdict of the check), on approval (after loading) and on decline.
+verdict of the check), on approval (after loading) and on decline. And to
+the helpdesk: a new list awaits review (compose_helpdesk_notice).
 
 Sent over SMTP to LEERLINGBUS_SMTP_HOST:LEERLINGBUS_SMTP_PORT; with no host
 configured each message is written as an .eml file to <data dir>/outbox/.
@@ -94,6 +95,56 @@ def compose(kind, sub, sender):
     msg["Message-ID"] = make_msgid(domain="leerlingbus.nl")
     msg["X-Leerlingbus-Submission"] = str(sub["id"])
     msg["X-Leerlingbus-Kind"] = kind
+    msg.set_content("\n".join(lines), charset="utf-8")
+    return msg
+
+
+def review_link(sub, settings):
+    """Where the helpdesk reviews the list: the web page /uploads/{id}, under
+    LEERLINGBUS_WEB_URL when that is set."""
+    path = f"/uploads/{sub['id']}"
+    return f"{settings.web_url}{path}" if settings.web_url else path
+
+
+def compose_helpdesk_notice(sub, school, recipient, settings):
+    """The helpdesk's notice that a student list awaits review. `school` is the
+    institution record (name, brin)."""
+    if sub.get("source") == "public":
+        via = "via de uploadcode (zonder account)"
+    else:
+        via = "via het portaal" + (f", gebruiker {sub['submitted_by']}"
+                                   if sub.get("submitted_by") else "")
+    school_name = school.get("name") or f"instelling {sub['institution_id']}"
+    lines = [
+        "Beste helpdesk,", "",
+        "Er staat een nieuwe leerlinglijst klaar om te beoordelen. De lijst is gecontroleerd "
+        "en bevat geen fouten.", "",
+        f"School: {school_name}" + (f" (BRIN {school['brin']})" if school.get("brin") else ""),
+        f"Afzender: {sub['name']} <{sub['email']}>, {via}",
+        f"Bestand: {sub['filename']} "
+        f"({colspec.SCHOOL_TYPE_NL.get(sub['school_type'], sub['school_type'])}, "
+        f"{colspec.STUDENT_TYPE_NL.get(sub['student_type'], sub['student_type']).lower()})",
+        f"Aantal leerlingen: {sub['rows']}",
+        f"Ingestuurd op: {sub['created_at'][:10]}, kenmerk {sub['id']}",
+    ]
+    conflicts = len(sub.get("conflicts") or [])
+    if conflicts:
+        lines.append(f"Let op: {conflicts} leerlingnummer(s) bestaan al met een ander BSN "
+                     "(zie de lijst).")
+    if sub.get("note"):
+        lines += ["", "Toelichting van de afzender:", sub["note"]]
+    link = review_link(sub, settings)
+    lines += ["", f"Beoordelen: {link}" if settings.web_url
+              else f"Beoordelen: open in Leerlingbus de pagina {link}.",
+              "", "Leerlingbus"]
+    msg = EmailMessage()
+    msg["Subject"] = f"Nieuwe leerlinglijst ter beoordeling: {school_name}"
+    msg["From"] = settings.smtp_from
+    msg["To"] = recipient
+    msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+    msg["Message-ID"] = make_msgid(domain="leerlingbus.nl")
+    msg["X-Leerlingbus-Submission"] = str(sub["id"])
+    msg["X-Leerlingbus-Kind"] = "helpdesk_notice"
     msg.set_content("\n".join(lines), charset="utf-8")
     return msg
 

@@ -65,6 +65,8 @@ class Submission(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     purged_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # when the helpdesk was told the list awaits review (at most once per list)
+    helpdesk_notified_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 

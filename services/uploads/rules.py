@@ -13,6 +13,7 @@ import difflib
 import math
 import re
 
+from services.common.errors import error_item
 from services.common.ids import (IdentifierError, normalize_bsn, normalize_email,
                                  normalize_onderwijsnummer, normalize_postcode)
 
@@ -411,3 +412,21 @@ def students_rpc_row(clean, project_id=None):
     if project_id is not None and department:
         row["participation"] = {"department": department, "home_class": clean.get("home_class")}
     return row
+
+
+# --- the submission -------------------------------------------------------------------
+
+SCHOOL_TYPE_SHORT = {"vo": "VO", "mbo": "MBO"}
+
+
+def school_type_mismatch(chosen, institution_type):
+    """The error item when a list's school type is not the institution's (None
+    when it is, or when the institution has none on record)."""
+    if not institution_type or chosen == institution_type:
+        return None
+    mine = SCHOOL_TYPE_SHORT.get(institution_type, str(institution_type).upper())
+    theirs = SCHOOL_TYPE_SHORT.get(chosen, str(chosen).upper())
+    return error_item("school_type_mismatch",
+                      f"Deze school is een {mine}-school; u koos {theirs}. Kies bij "
+                      f"'school_type' {institution_type} en gebruik het format voor het {mine}.",
+                      field="school_type")

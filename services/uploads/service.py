@@ -13,6 +13,7 @@ import base64
 import binascii
 import logging
 
+import eventlet
 from eventlet import tpool
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
@@ -23,7 +24,7 @@ from services.common.errors import DomainError, error_item
 from services.common.rpc import ServiceRpc, domain_rpc
 
 from . import columns as colspec
-from . import handlers, imports, jobs, mailer, storage, templates, xlsxguard
+from . import handlers, imports, jobs, mailer, rules, storage, templates, xlsxguard
 from .settings import UploadSettings
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class UploadsService:
     students_load = ServiceRpc("students", timeout=300)
 
     def _jobs(self):
-        return jobs.Jobs(self.db, self.settings, self.students, self.students_load)
+        return jobs.Jobs(self.db, self.settings, self.students, self.students_load, self.users)
 
     @domain_rpc
     def health(self):
@@ -88,13 +89,18 @@ class UploadsService:
                 "content_b64": _b64(templates.template_bytes(school_type, student_type))}
 
     # --- submissions ------------------------------------------------------------
-    def _submit(self, institution_id, data, filename, content_b64, source, submitted_by):
+    def _submit(self, inst, data, filename, content_b64, source, submitted_by):
+        """`inst`: the institution record (id, school_type)."""
         limits = self.settings.limits
         fields = handlers.check_submission_fields(data)
+        mismatch = rules.school_type_mismatch(fields["school_type"], inst.get("school_type"))
+        if mismatch is not None:
+            raise DomainError(mismatch["code"], mismatch["message"], status=422,
+                              field="school_type", errors=[mismatch])
         content = decode_file(content_b64, limits)
         info = tpool.execute(xlsxguard.inspect_xlsx, content, limits)
         with self.db() as uow:
-            return handlers.create_submission(uow, self.settings, institution_id, fields,
+            return handlers.create_submission(uow, self.settings, inst["id"], fields,
                                               filename, content, info, source, submitted_by)
 
     @domain_rpc
@@ -104,7 +110,7 @@ class UploadsService:
         inst = self.users.get_institution(institution_id)
         if inst.get("is_platform"):
             raise DomainError("not_found", "Instelling niet gevonden.", status=404)
-        return self._submit(inst["id"], data, filename, content_b64, "portal",
+        return self._submit(inst, data, filename, content_b64, "portal",
                             (actor or {}).get("code"))
 
     @domain_rpc
@@ -127,7 +133,7 @@ class UploadsService:
             raise DomainError("upload_code_invalid", message, status=422, field="upload_code",
                               errors=[error_item("upload_code_invalid", message,
                                                  field="upload_code")])
-        result = self._submit(inst["id"], data, filename, content_b64, "public", None)
+        result = self._submit(inst, data, filename, content_b64, "public", None)
         return {"id": result["id"], "status": result["status"]}
 
     @domain_rpc
@@ -186,6 +192,21 @@ class UploadsService:
     def on_submission_received(self, payload):
         self._jobs().validate(payload["data"]["submission_id"])
 
+    @event_handler("uploads", "submission_validated", requeue_on_error=True)
+    def on_submission_validated(self, payload):
+        """A list awaiting review: the helpdesk gets one notice (jobs.notify_helpdesk).
+        A failure (users service down) requeues the message after a pause."""
+        if payload["data"].get("status") != "awaiting_review":
+            return
+        try:
+            self._jobs().notify_helpdesk(payload["data"]["submission_id"])
+        except Exception:
+            delay = self.settings.event_retry_delay
+            log.exception("the helpdesk notice of submission %s failed; retried in %.0f s",
+                          payload["data"].get("submission_id"), delay)
+            eventlet.sleep(delay)
+            raise
+
     @event_handler("uploads", "submission_approved")
     def on_submission_approved(self, payload):
         self._jobs().load(payload["data"]["submission_id"])
@@ -218,6 +239,11 @@ class UploadsService:
         with self.db() as uow:
             return imports.create_import(uow, self.settings, institution_id, kind, filename,
                                          content, delimiter, encoding, (actor or {}).get("code"))
+
+    @domain_rpc
+    def list_imports(self, institution_id, kind=None, status=None, page=1, page_size=50):
+        with self.db() as uow:
+            return imports.list_imports(uow, institution_id, kind, status, page, page_size)
 
     @domain_rpc
     def get_import(self, import_id, institution_id):

@@ -33,7 +33,12 @@ class UploadSettings:
     public_per_hour: int = 30
     public_bad_codes_per_hour: int = 10
     stale_seconds: float = 60.0
+    # where the notice of a new list awaiting review goes (else the e-mail of
+    # the platform's helpdesk account, asked from the users service)
     helpdesk_email: str | None = None
+    # the web pages' address, for links in e-mails (e.g. https://leerlingbus.example.nl)
+    web_url: str | None = None
+    event_retry_delay: float = 2.0
 
     @classmethod
     def from_config(cls, config=None):
@@ -56,4 +61,9 @@ class UploadSettings:
             public_per_hour=_int("LEERLINGBUS_PUBLIC_UPLOADS_PER_HOUR", config, 30),
             public_bad_codes_per_hour=_int("LEERLINGBUS_PUBLIC_BAD_CODES_PER_HOUR", config, 10),
             stale_seconds=_float("LEERLINGBUS_UPLOAD_STALE_SECONDS", config, 60.0),
+            helpdesk_email=(cfg.setting("LEERLINGBUS_HELPDESK_EMAIL", config) or "").strip()
+            or None,
+            web_url=(cfg.setting("LEERLINGBUS_WEB_URL", config) or "").strip().rstrip("/")
+            or None,
+            event_retry_delay=_float("UPLOADS_EVENT_RETRY_DELAY", config, 2.0),
         )

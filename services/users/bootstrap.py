@@ -22,10 +22,10 @@ from services.common import config as cfg
 from services.common.db import UnitOfWork, make_engine
 from services.common.errors import DomainError
 
-from . import handlers, passwords
+from . import handlers, passwords, rules
 from .models import User
 
-HELPDESK_CODE = "helpdesk"
+HELPDESK_CODE = rules.HELPDESK_CODE
 PASSWORD_FILE = "helpdesk-password.txt"
 PASSWORD_ENV = "LEERLINGBUS_HELPDESK_PASSWORD"
 

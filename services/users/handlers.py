@@ -268,6 +268,20 @@ def rotate_upload_code(uow, institution_id):
     return {"institution_id": inst.id, "upload_code": inst.upload_code}
 
 
+def helpdesk_email(uow):
+    """The e-mail address of the platform's `helpdesk` account (where notices
+    for the helpdesk go), or None when the account has none, is archived or
+    does not exist."""
+    row = uow.session.execute(
+        sa.select(User.email, User.archived_at).join(
+            Institution, Institution.id == User.institution_id)
+        .where(Institution.key == rules.PLATFORM_KEY, User.code == rules.HELPDESK_CODE)
+    ).first()
+    if row is None or row.archived_at is not None:
+        return None
+    return row.email or None
+
+
 def institution_by_upload_code(uow, code):
     """The institution an upload code belongs to (id, name, school type), or
     404 for an unknown code or the platform's."""
@@ -329,7 +343,8 @@ def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None):
     for index, clean in enumerate(cleans):
         row = {k: v for k, v in clean.items() if k != "password"}
         row.update(institution_id=inst_id, password_hash=hashes.get(index), archived_at=None,
-                   last_login_at=None, created_at=now, updated_at=now)
+                   last_login_at=None, created_at=now, updated_at=now,
+                   search_text=rules.search_text(row))
         values.append(row)
     try:
         created = session.execute(
@@ -462,6 +477,8 @@ def _apply_updates(uow, inst, items, batch):
         for field, new in updates.items():
             changes[field] = [getattr(user, field), new]
             setattr(user, field, new)
+        if any(field in updates for field in rules.SEARCH_FIELDS):
+            user.search_text = _search_text_of(user)
         if password is not None:
             user.password_hash = new_hash[id(user)]
             changes["password"] = ["***", "***"]
@@ -533,21 +550,15 @@ def get_users(uow, institution_id, codes):
     return [user_dict(found[c]) for c in wanted if c in found]
 
 
-def _like(value):
-    escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _search_text_of(user):
+    return rules.search_text({field: getattr(user, field) for field in rules.SEARCH_FIELDS})
 
 
 def _search_clause(q):
-    """`q` as a substring of first name, last name, prefix, full name, e-mail or code."""
-    pattern = _like(q)
-    full_name = (User.first_name + " " + sa.func.coalesce(User.prefix + " ", "")
-                 + User.last_name)
-    short_name = User.first_name + " " + User.last_name
-    return sa.or_(*(
-        sa.func.lower(column).like(pattern, escape="\\")
-        for column in (User.first_name, User.last_name, User.prefix, full_name,
-                       short_name, User.email, User.code)))
+    """`q` as a substring of first name, last name, prefix, full name, e-mail or
+    code, ignoring case and accents (rules.search_key on both sides: the stored
+    users.search_text and q), the same on SQLite and PostgreSQL."""
+    return User.search_text.like(rules.like_pattern(q), escape="\\")
 
 
 def find_codes(uow, institution_id, q=None, registered=None, types=("student",)):

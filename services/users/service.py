@@ -68,6 +68,12 @@ class UsersService:
             return handlers.rotate_upload_code(uow, institution_id)
 
     @domain_rpc
+    def helpdesk_email(self):
+        """The e-mail address of the platform's helpdesk account, or None."""
+        with self.db() as uow:
+            return handlers.helpdesk_email(uow)
+
+    @domain_rpc
     def institution_by_upload_code(self, code):
         with self.db() as uow:
             return handlers.institution_by_upload_code(uow, code)

@@ -183,3 +183,27 @@ def test_another_institutions_student_is_404(system, school):
     problem(system.post(f"{API}/students/3001/leave", token=other_admin, json={}), 404,
             "not_found")
     assert system.get(f"{API}/students?q={BSN}", token=other_admin).json()["total"] == 0
+
+
+def test_search_ignores_case_and_accents_on_users_and_students(system, school):
+    """q=ozil finds Özil, q=celik Çelik, q=danielle Daniëlle, through both
+    GET /users (users.list_users) and GET /students (users.find_codes)."""
+    inst, admin, mentor = school
+    people = [("3001", "Mesut", None, "Özil"), ("3002", "Ayşe", None, "Çelik"),
+              ("3003", "Daniëlle", "van 't", "Hof")]
+    for number, first, prefix, last in people:
+        r = system.post(f"{API}/students", token=admin, json=student(
+            number, type="non_transfer", first_name=first, prefix=prefix, last_name=last))
+        assert r.status_code == 201, r.text
+    cases = {"ozil": ["3001"], "ÖZIL": ["3001"], "Özil": ["3001"], "mesut ozil": ["3001"],
+             "celik": ["3002"], "ÇELİK": ["3002"], "ayse": ["3002"],
+             "danielle": ["3003"], "Daniëlle van 't hof": ["3003"], "o%il": [], "_zil": []}
+    for q, expected in cases.items():
+        users = system.get(f"{API}/users", token=admin, params={"q": q}).json()
+        assert [u["code"] for u in users["items"]] == expected, q
+        students = system.get(f"{API}/students", token=admin, params={"q": q}).json()
+        assert [s["student_number"] for s in students["items"]] == expected, q
+        assert students["total"] == len(expected)
+    # the mentor's view of the students searches the same way
+    found = system.get(f"{API}/students", token=mentor, params={"q": "ozil"}).json()
+    assert [s["student_number"] for s in found["items"]] == ["3001"]

@@ -16,7 +16,9 @@ EXAMPLE_BSN = {
     "Voorbeelddossier_OV_POPO_full.xml": "297816238",
     "Voorbeelddossier_OV_POPO_opt_out.xml": "210724894",
 }
-KEY = "00AB-018294B0-8DE2-4269-A422-E09C320A55C1"
+# the key as Mijn OSO shows it, and the older form with the BRIN in front
+KEY = "018294B0-8DE2-4269-A422-E09C320A55C1"
+KEY_PREFIXED = "00AB-" + KEY
 
 
 def example_bytes(name):

@@ -10,7 +10,7 @@ from openpyxl import Workbook
 
 from services.common.db import make_engine
 from tests.helpers import service_class, wait_until
-from tests.oso.oso_support import EXAMPLE_BSN, KEY, example_bytes, with_bsn
+from tests.oso.oso_support import EXAMPLE_BSN, KEY, KEY_PREFIXED, example_bytes, with_bsn
 from tests.helpers import problem
 
 API = "/api/v1"
@@ -34,8 +34,9 @@ def school(system):
     return inst, system.login("00AB", "beheer1", "Geheim-wachtwoord-1")
 
 
-def register(api, admin, key=KEY):
-    return api.post(f"{API}/oso/delivery-points", token=admin, json={"number": 1, "key": key})
+def register(api, admin, key=KEY, **extra):
+    return api.post(f"{API}/oso/delivery-points", token=admin,
+                    json={"number": 1, "key": key, **extra})
 
 
 def run_actions(api, admin, body):
@@ -71,6 +72,10 @@ def xlsx(values):
     return buf.getvalue()
 
 
+def r_text(body):
+    return json.dumps(body)
+
+
 def outbox_events(api):
     engine = make_engine(api.config["OSO_DATABASE_URL"])
     try:
@@ -91,18 +96,34 @@ def test_delivery_point_and_worklist(system, school, fake_las, standard_dir):
     b = problem(system.post(f"{base}/actions", token=admin,
                             json={"items": [{"bsn": BSN_FULL}]}), 409, "delivery_point_missing")
     assert "aanleverpunt" in b["detail"] and "sleutel" in b["detail"]
-    # the key's BRIN must be the institution's
-    b = problem(register(system, admin, "01CD-018294B0-8DE2-4269-A422-E09C320A55C1"), 422,
-                "key_brin_mismatch")
+    # a BRIN given in front of the key or in the `brin` field must be the institution's
+    b = problem(register(system, admin, "01CD-" + KEY), 422, "key_brin_mismatch")
     assert "01CD" in b["detail"] and "00AB" in b["detail"]
-    problem(register(system, admin, "geen-brin"), 422, "key_invalid")
-    r = register(system, admin)
+    assert b["errors"][0]["field"] == "key" and KEY[:8] not in r_text(b)
+    b = problem(register(system, admin, KEY, brin="01cd"), 422, "brin_mismatch")
+    assert b["errors"][0]["field"] == "brin"
+    assert "'brin'" in b["detail"] and "01CD" in b["detail"] and "00AB" in b["detail"]
+    b = problem(register(system, admin, KEY, brin="school"), 422, "brin_invalid")
+    assert b["errors"][0]["field"] == "brin"
+    b = problem(register(system, admin, "00AB-kort"), 422, "key_invalid")
+    assert b["errors"][0]["field"] == "key"
+    problem(register(system, admin, "sleutel met spaties"), 422, "key_invalid")
+    assert system.get(f"{base}/delivery-points", token=admin).json()["items"] == []
+    # the BRIN-prefixed form, with the right `brin` too, is accepted; the key is
+    # stored as Mijn OSO shows it
+    for key, extra in ((KEY_PREFIXED, {}), ("00ab:" + KEY, {"brin": "00AB"})):
+        r = register(system, admin, key, **extra)
+        assert r.status_code == 201, r.text
+        assert r.json()["brin"] == "00AB" and KEY[:8] not in r.text
+    # the key as Mijn OSO shows it, pasted as is
+    r = register(system, admin, f"  {KEY} ")
     assert r.status_code == 201, r.text
     dp = r.json()
     assert dp["number"] == "1" and dp["brin"] == "00AB"
-    assert dp["key"].endswith("55C1") and "018294B0" not in dp["key"]
+    assert dp["key"] == "*" * (len(KEY) - 4) + KEY[-4:] and KEY[:8] not in r.text
     listing = system.get(f"{base}/delivery-points", token=admin)
-    assert listing.status_code == 200 and "018294B0" not in listing.text
+    assert listing.status_code == 200 and KEY[:8] not in listing.text
+    assert listing.json()["total"] == 1
     assert listing.json()["items"][0]["number"] == "1"
 
     # worklist: one by one

@@ -123,14 +123,45 @@ def test_soft_data_is_validated():
 
 # -- key and BRIN -------------------------------------------------------------------
 
-def test_key_carries_its_brin():
-    assert rules.key_brin("00AB-018294B0-8DE2-4269-A422-E09C320A55C1") == \
-        ("00AB", "018294B0-8DE2-4269-A422-E09C320A55C1")
-    assert rules.key_brin(" 00ab01:018294B0-8DE2 ")[0] == "00AB01"
-    for bad in ("018294B0-8DE2-4269-A422-E09C320A55C1", "ZZ99-018294B0-8DE2", "00AB-kort", ""):
+KEY = "018294B0-8DE2-4269-A422-E09C320A55C1"
+
+
+def test_key_as_mijn_oso_shows_it_names_no_brin():
+    assert rules.key_brin(KEY) == (None, KEY)
+    assert rules.key_brin(f"  {KEY.lower()}\t") == (None, KEY.lower())
+    # a first group of 4 or 6 characters that is no BRIN is part of the key
+    assert rules.key_brin("ZZ99-018294B0-8DE2") == (None, "ZZ99-018294B0-8DE2")
+
+
+def test_key_may_carry_its_brin_in_front():
+    assert rules.key_brin("00AB-" + KEY) == ("00AB", KEY)
+    assert rules.key_brin(" 00ab01:018294B0-8DE2 ") == ("00AB01", "018294B0-8DE2")
+    assert rules.key_brin("00AB - " + KEY) == ("00AB", KEY)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "kort", "00AB-kort", "sleutel met spaties",
+                                 KEY + "!", "-" + KEY, "x" * 201])
+def test_key_of_another_shape_is_refused(bad):
+    with pytest.raises(rules.RuleError) as info:
+        rules.key_brin(bad)
+    assert info.value.code == "key_invalid" and info.value.field == "key"
+    assert "Mijn OSO" in info.value.message
+
+
+def test_claimed_brin():
+    assert rules.claimed_brin(None) is None and rules.claimed_brin("  ") is None
+    assert rules.claimed_brin(" 00ab ") == "00AB" and rules.claimed_brin("00ab01") == "00AB01"
+    for bad in ("school", "0000", 12):
         with pytest.raises(rules.RuleError) as info:
-            rules.key_brin(bad)
-        assert info.value.code == "key_invalid"
+            rules.claimed_brin(bad)
+        assert info.value.code == "brin_invalid" and info.value.field == "brin"
+        assert "'brin'" in info.value.message
+
+
+def test_source_key_drops_a_stored_brin_prefix():
+    assert rules.source_key(KEY) == KEY
+    assert rules.source_key("00AB-" + KEY) == KEY      # stored before the prefix was optional
+    assert rules.source_key("???") == "???"
 
 
 def test_brin_matches():
@@ -145,8 +176,7 @@ def test_brin_matches():
 
 
 def test_key_is_masked():
-    assert rules.mask_key("00AB-018294B0-8DE2-4269-A422-E09C320A55C1").endswith("55C1")
-    assert "018294B0" not in rules.mask_key("00AB-018294B0-8DE2-4269-A422-E09C320A55C1")
+    assert rules.mask_key(KEY) == "*" * (len(KEY) - 4) + "55C1"
 
 
 # -- identifiers and the worklist spreadsheet --------------------------------------------

@@ -310,3 +310,61 @@ def test_not_a_csv_and_tenancy(system, school):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT institution_id FROM imports")).scalar() == inst["id"]
     engine.dispose()
+
+
+def test_import_history_newest_first_with_who_when_mode_and_counts(system, school):
+    inst, admin = school
+    # one committed, one previewed only, one just uploaded
+    first = upload(system, admin, ZERMELO.encode("utf-8")).json()
+    assert mapping(system, admin, first["id"], suggested(first), as_students=True,
+                   mode="import").status_code == 200
+    assert system.post(f"{API}/imports/{first['id']}/commit", token=admin).status_code == 200
+    second = upload(system, admin, ("code\tfirstName\tlastName\n1001\tDaan\tBergh\n"
+                                    "1004\tEva\tDekker\n9x\t\tLeeg\n").encode("utf-8")).json()
+    r = mapping(system, admin, second["id"], suggested(second), mode="sync")
+    assert r.status_code == 200, r.text
+    third = upload(system, admin, b"code;naam\n1;x\n").json()
+
+    r = system.get(f"{API}/imports", token=admin)
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert page["total"] == 3 and page["page"] == 1 and page["page_size"] == 50
+    assert [i["id"] for i in page["items"]] == [third["id"], second["id"], first["id"]]
+    newest, previewed, committed = page["items"]
+    assert newest["status"] == "uploaded" and newest["mode"] is None
+    assert newest["counts"] is None and newest["counts_from"] is None
+    assert previewed["status"] == "previewed" and previewed["mode"] == "sync"
+    assert previewed["counts_from"] == "preview" and previewed["committed_at"] is None
+    assert previewed["counts"] == {"created": 1, "updated": 1, "unchanged": 0, "archived": 0,
+                                   "failed": 1}
+    assert committed == {**committed, "kind": "users", "status": "committed", "mode": "import",
+                         "as_students": True, "filename": "export.csv", "row_count": 3,
+                         "created_by": "beheer1", "counts_from": "result", "undone_at": None,
+                         "counts": {"created": 3, "updated": 0, "unchanged": 0,
+                                    "archived": 0, "failed": 0}}
+    assert committed["created_at"] <= committed["previewed_at"] <= committed["committed_at"]
+
+    # undone: still listed, with what the undo did
+    assert system.post(f"{API}/imports/{first['id']}/undo", token=admin).status_code == 200
+    undone = system.get(f"{API}/imports?status=undone", token=admin).json()
+    assert [i["id"] for i in undone["items"]] == [first["id"]] and undone["total"] == 1
+    assert undone["items"][0]["undone_at"] and undone["items"][0]["undo_counts"]["removed"] == 3
+    assert undone["items"][0]["counts"]["created"] == 3
+    # filters and paging
+    assert system.get(f"{API}/imports?kind=participations", token=admin).json()["total"] == 0
+    two = system.get(f"{API}/imports?page=2&page_size=2", token=admin).json()
+    assert [i["id"] for i in two["items"]] == [first["id"]] and two["total"] == 3
+    b = problem(system.get(f"{API}/imports?status=klaar", token=admin), 422)
+    assert b["errors"][0]["field"] == "status"
+    # helpdesk names the institution; another school's admin sees nothing of it
+    problem(system.get(f"{API}/imports"), 422, "institution_id_required")
+    assert system.get(f"{API}/imports?institution_id={inst['id']}").json()["total"] == 3
+    from tests.uploads.conftest import make_admin, make_institution
+    other_admin = make_admin(system, make_institution(system, brin="01CD", name="Ander"),
+                             code="beheer2")
+    assert system.get(f"{API}/imports", token=other_admin).json()["total"] == 0
+    problem(system.get(f"{API}/imports?institution_id={inst['id']}", token=other_admin), 404)
+    # in the OpenAPI document
+    spec = system.get("/openapi.json").json()
+    assert "ImportPage" in spec["components"]["schemas"]
+    assert "get" in spec["paths"]["/api/v1/imports"]

@@ -36,3 +36,36 @@ def test_an_unreachable_smtp_server_is_not_fatal(tmp_path):
     settings = UploadSettings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=1)
     assert mailer.notify("received", SUB, settings) is False
     assert not (tmp_path / "outbox").exists()
+
+
+def test_helpdesk_notice_names_school_sender_rows_and_the_review_page(tmp_path):
+    settings = UploadSettings(data_dir=tmp_path)
+    sub = dict(SUB, source="portal", submitted_by="beheer1", institution_id=3, note=None,
+               conflicts=[{"row": 2}])
+    msg = mailer.compose_helpdesk_notice(sub, {"name": "Het Lyceum", "brin": "05KQ"},
+                                         "helpdesk@example.nl", settings)
+    assert msg["To"] == "helpdesk@example.nl" and msg["X-Leerlingbus-Kind"] == "helpdesk_notice"
+    assert msg["Subject"] == "Nieuwe leerlinglijst ter beoordeling: Het Lyceum"
+    body = msg.get_content()
+    assert "School: Het Lyceum (BRIN 05KQ)" in body
+    assert "Afzender: Janneke Wolff <j.wolff@school.nl>, via het portaal, gebruiker beheer1" in body
+    assert "Aantal leerlingen: 3" in body and "1 leerlingnummer(s) bestaan al" in body
+    assert "Beoordelen: open in Leerlingbus de pagina /uploads/7." in body
+    # under a configured web address the link is absolute; written to the outbox
+    settings = UploadSettings(data_dir=tmp_path, web_url="https://lb.example.nl")
+    msg = mailer.compose_helpdesk_notice(dict(sub, source="public"), {"name": "Het Lyceum"},
+                                         "helpdesk@example.nl", settings)
+    assert "Beoordelen: https://lb.example.nl/uploads/7" in msg.get_content()
+    assert "via de uploadcode" in msg.get_content()
+    assert mailer.send(msg, settings) is True
+    (written,) = (tmp_path / "outbox").glob("*-helpdesk_notice-*.eml")
+    assert message_from_bytes(written.read_bytes(), policy=policy.default)["To"] == \
+        "helpdesk@example.nl"
+
+
+def test_settings_read_the_helpdesk_address_and_web_url(tmp_path):
+    settings = UploadSettings.from_config({
+        "LEERLINGBUS_DATA_DIR": str(tmp_path), "LEERLINGBUS_HELPDESK_EMAIL": " hd@example.nl ",
+        "LEERLINGBUS_WEB_URL": "https://lb.example.nl/"})
+    assert settings.helpdesk_email == "hd@example.nl"
+    assert settings.web_url == "https://lb.example.nl"

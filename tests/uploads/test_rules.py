@@ -294,3 +294,13 @@ def test_row_limit_also_holds_while_parsing(tmp_path):
                               tmp_path / "rows.jsonl.gz", 100, max_rows=3)
     assert [e["code"] for e in out.errors] == ["too_many_rows"]
     assert not (tmp_path / "rows.jsonl.gz").exists()
+
+
+def test_school_type_must_be_the_institutions():
+    assert rules.school_type_mismatch("vo", "vo") is None
+    assert rules.school_type_mismatch("mbo", None) is None      # nothing on record
+    item = rules.school_type_mismatch("mbo", "vo")
+    assert item["code"] == "school_type_mismatch" and item["field"] == "school_type"
+    assert item["message"].startswith("Deze school is een VO-school; u koos MBO.")
+    assert rules.school_type_mismatch("vo", "mbo")["message"].startswith(
+        "Deze school is een MBO-school; u koos VO.")

@@ -97,3 +97,26 @@ def test_too_short_env_password_is_refused(users_db, tmp_path):
     else:
         raise AssertionError("a 4-character password was accepted")
     assert counts(session_factory)[1] == 0
+
+
+def test_helpdesk_email_is_the_helpdesk_accounts(users_db, uow, tmp_path):
+    url, _session_factory = users_db
+    with uow() as u:
+        assert handlers.helpdesk_email(u) is None                 # no platform yet
+        school = handlers.create_institution(u, {"name": "L", "brin": "05KQ",
+                                                 "school_type": "vo"})
+    with uow() as u:   # a user coded helpdesk at a school is not the platform's
+        handlers.create_user(u, school["id"], {"code": "helpdesk", "first_name": "H",
+                                               "last_name": "D", "email": "h@school.nl"})
+    ensure_helpdesk(url, tmp_path, password="helpdesk-geheim-1")
+    with uow() as u:
+        assert handlers.helpdesk_email(u) is None                 # created without one
+        platform = handlers.ensure_platform(u).id
+    with uow() as u:
+        handlers.update_user(u, platform, "helpdesk", {"email": "Balie@Leerlingbus.nl"})
+    with uow() as u:
+        assert handlers.helpdesk_email(u) == "Balie@leerlingbus.nl"
+    with uow() as u:
+        handlers.archive_user(u, platform, "helpdesk")
+    with uow() as u:
+        assert handlers.helpdesk_email(u) is None

@@ -81,6 +81,45 @@ def test_find_codes(uow, school, users_db):
         assert exc.value.code == "user_type_invalid"
 
 
+ACCENTED = [
+    student("3001", first_name="Mesut", last_name="Özil"),
+    student("3002", first_name="Ayşe", last_name="Çelik", email="ayse.celik@school.nl"),
+    student("3003", first_name="Daniëlle", prefix="van 't", last_name="Hof"),
+    student("3004", first_name="Ozzy", last_name="Zilver"),
+]
+
+
+@pytest.mark.parametrize("q,expected", [
+    ("ozil", ["3001"]), ("ÖZIL", ["3001"]), ("Özil", ["3001"]), ("mesut özil", ["3001"]),
+    ("celik", ["3002"]), ("ÇELİK", ["3002"]), ("ayşe", ["3002"]),
+    ("danielle", ["3003"]), ("DANIËLLE VAN 'T HOF", ["3003"]), ("daniëlle hof", ["3003"]),
+    ("o_il", []), ("oz%l", []), ("ozil\\", []),
+])
+def test_find_codes_ignores_case_and_accents(uow, school, q, expected):
+    with uow() as u:
+        handlers.create_users(u, school["id"], ACCENTED, batch_events=True)
+    with uow() as u:
+        assert handlers.find_codes(u, school["id"], q=q) == expected
+
+
+def test_search_follows_changes_of_name_and_email(uow, school):
+    with uow() as u:
+        handlers.create_user(u, school["id"], student("1", first_name="Anna", last_name="Smit"))
+    with uow() as u:
+        handlers.update_users(u, school["id"], [{"code": "1", "last_name": "Şahin"}])
+    with uow() as u:
+        assert handlers.find_codes(u, school["id"], q="sahin") == ["1"]
+        assert handlers.find_codes(u, school["id"], q="smit") == []
+    with uow() as u:
+        handlers.update_user(u, school["id"], "1", {"first_name": "Ééntje", "prefix": "de",
+                                                    "email": "E.Sahin@Thuis.nl"})
+    with uow() as u:
+        assert handlers.find_codes(u, school["id"], q="EENTJE DE SAHIN") == ["1"]
+        assert handlers.find_codes(u, school["id"], q="eentje sahin") == ["1"]
+        assert handlers.find_codes(u, school["id"], q="sahin@thuis") == ["1"]
+        assert handlers.find_codes(u, school["id"], q="anna") == []
+
+
 def test_discard_users_removes_only_fresh_unused_accounts(uow, school, users_db):
     with uow() as u:
         handlers.create_users(u, school["id"], [student(c) for c in ("1", "2", "3", "4")])
@@ -117,3 +156,40 @@ def test_the_new_methods_over_rpc(container_factory, service_config):
         assert rpc.discard_users(school["id"], ["1", "2"]) == {"discarded": ["1", "2"],
                                                                "kept": []}
         assert rpc.find_codes(school["id"]) == []
+
+
+def test_migration_0002_backfills_the_search_text(make_db):
+    """Users written before 0002 are found by the folded search once migrated."""
+    from alembic import command
+    from services.common import migrate
+    from services.common.db import make_engine
+
+    url = make_db("users")
+    command.downgrade(migrate.alembic_config("users", url), "0001")
+    engine = make_engine(url)
+    now = utcnow()
+    try:
+        with engine.begin() as conn:
+            assert "search_text" not in {c["name"] for c in sa.inspect(conn).get_columns("users")}
+            iid = conn.execute(sa.text(
+                "INSERT INTO institutions (name, brin, school_type, is_platform, upload_code, "
+                "created_at) VALUES ('Lyceum', '05KQ', 'vo', false, 'c1', :now) RETURNING id"),
+                {"now": now}).scalar_one()
+            conn.execute(sa.text(
+                "INSERT INTO users (institution_id, code, type, first_name, prefix, last_name, "
+                "email, roles, created_at, updated_at) VALUES (:iid, :code, 'student', :first, "
+                ":prefix, :last, :email, '[\"student\"]', :now, :now)"),
+                [{"iid": iid, "code": str(1000 + i), "first": first, "prefix": prefix,
+                  "last": last, "email": email, "now": now}
+                 for i, (first, prefix, last, email) in enumerate([
+                     ("Mesut", None, "Özil", None), ("Daniëlle", "van", "Çelik", "d@x.nl")])])
+        migrate.upgrade("users", url)
+        with engine.connect() as conn:
+            texts = dict(conn.execute(sa.text("SELECT code, search_text FROM users")).all())
+            nullable = {c["name"]: c["nullable"]
+                        for c in sa.inspect(conn).get_columns("users")}["search_text"]
+    finally:
+        engine.dispose()
+    assert texts == {"1000": "mesut ozil\nmesut ozil\n\n1000",
+                     "1001": "danielle van celik\ndanielle celik\nd@x.nl\n1001"}
+    assert nullable is False

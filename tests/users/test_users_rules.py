@@ -256,3 +256,33 @@ def test_filter():
     with pytest.raises(DomainError) as exc:
         rules.check_filter("teachers")
     assert exc.value.code == "filter_invalid"
+
+
+# --- search folding -------------------------------------------------------------------
+
+@pytest.mark.parametrize("value,folded", [
+    ("Özil", "ozil"), ("ÖZIL", "ozil"), ("ozil", "ozil"),
+    ("Çelik", "celik"), ("Daniëlle", "danielle"), ("  Jan   de  Vries ", "jan de vries"),
+    ("Straße", "strasse"), ("STRASSE", "strasse"), ("ẞ", "ss"),       # ß folds to ss
+    ("ﬁnn", "finn"), ("Ĳsselmeer", "ijsselmeer"), ("œuvre", "oeuvre"),  # ligatures
+    ("Æsa", "aesa"),
+    ("İlker", "ilker"), ("Yıldız", "yildiz"), ("YILDIZ", "yildiz"),   # Turkish i: plain i
+    ("Øystein", "oystein"), ("Søren", "soren"), ("Łukasz", "lukasz"),
+    ("Ｆｕｌｌ", "full"), ("", ""), (None, ""),
+])
+def test_search_key_folds_case_and_accents(value, folded):
+    assert rules.search_key(value) == folded
+
+
+def test_search_text_holds_full_names_email_and_code():
+    text = rules.search_text({"first_name": "Mesut", "prefix": "van", "last_name": "Özil",
+                              "email": "M.Ozil@School.nl", "code": "1001"})
+    assert text.split(rules.SEARCH_SEPARATOR) == [
+        "mesut van ozil", "mesut ozil", "m.ozil@school.nl", "1001"]
+    assert rules.search_text({"first_name": "A", "last_name": "B", "code": "x"}) \
+        == rules.SEARCH_SEPARATOR.join(["a b", "a b", "", "x"])
+
+
+def test_like_pattern_folds_and_escapes():
+    assert rules.like_pattern("ÖZIL") == "%ozil%"
+    assert rules.like_pattern("50%_a\\b") == "%50\\%\\_a\\\\b%"
