@@ -427,13 +427,22 @@ def check_new_participations(uow, institution_id, project_id, rows):
     student allowed. Answers {"errors": [{row, field, code, message}]}: a
     forecast error about one department goes to that row, one about the
     total to every row of the student. Students' existing participations are
-    not counted (an import leaves a placed student alone)."""
-    lookups.load_project(uow.session, institution_id, project_id)
+    not counted (an import leaves a placed student alone). A home class in a
+    department whose home classes the desktop leads is refused on its row
+    (home_class_desktop_led), as it is for a person placing one student."""
+    project = lookups.load_project(uow.session, institution_id, project_id)
+    departments = lookups.departments_of(uow.session, project.id)
+    errors = []
+    for row in rows or []:
+        dept = departments.get(row.get("department")) if isinstance(row, dict) else None
+        if dept is not None and row.get("home_class") and dept.home_class_authority == "desktop":
+            message = rules.message("home_class_desktop_led", department=dept.code)
+            errors.append({"row": row.get("row"), "field": "home_class",
+                           "code": "home_class_desktop_led", "message": message})
     by_student = {}
     for row in rows or []:
         if isinstance(row, dict) and isinstance(row.get("student_number"), str):
             by_student.setdefault(row["student_number"], []).append(row)
-    errors = []
     for number, own in by_student.items():
         for item_ in rules.forecast_errors(number, own):
             for row in own:

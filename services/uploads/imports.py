@@ -493,7 +493,8 @@ def _preview_participations(imp, table, fields, options, students):
                                      f"Er is geen leerling met leerlingcode {code}."))
     # the forecast rules over each new student's rows, by the students service
     candidates = [{"row": number, "student_number": clean["student_number"],
-                   "department": clean["department"], "forecast": clean.get("forecast")}
+                   "department": clean["department"], "forecast": clean.get("forecast"),
+                   "home_class": clean.get("home_class")}
                   for number, clean, errors in parsed
                   if not errors and clean["student_number"] not in placed]
     if candidates:
@@ -505,8 +506,9 @@ def _preview_participations(imp, table, fields, options, students):
             by_row.setdefault(item.get("row"), []).append(item)
         for number, clean, errors in parsed:
             for item in by_row.get(number, []):
-                errors.append(_row_error(number, forecast_header, item.get("field") or "forecast",
-                                         item["code"], item["message"]))
+                field = item.get("field") or "forecast"
+                header = table.headers[fields[field]] if field in fields else forecast_header
+                errors.append(_row_error(number, header, field, item["code"], item["message"]))
     failing = {}
     for number, clean, errors in parsed:
         code = clean.get("student_number")

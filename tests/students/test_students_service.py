@@ -241,8 +241,11 @@ def test_create_participations_applies_each_students_rows_together(system, schoo
     check = rpc.check_new_participations(iid, pid, [
         {"row": 10, "student_number": "1002", "department": "h4", "forecast": 70},
         {"row": 11, "student_number": "1002", "department": "v4", "forecast": None},
-        {"row": 12, "student_number": "1004", "department": "h4", "forecast": None}])
-    assert [(e["row"], e["code"]) for e in check["errors"]] == [(11, "forecast_required")]
+        {"row": 12, "student_number": "1004", "department": "h4", "forecast": None},
+        {"row": 13, "student_number": "1005", "department": "v4", "home_class": "v4a"}])
+    assert [(e["row"], e["code"]) for e in check["errors"]] == [
+        (11, "forecast_required"), (13, "home_class_desktop_led")]
+    assert check["errors"][1]["field"] == "home_class" and "v4" in check["errors"][1]["message"]
     assert rpc.list_participations(iid, pid)["total"] == 3
 
 
