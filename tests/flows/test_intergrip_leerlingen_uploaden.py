@@ -6,12 +6,22 @@ import io
 from openpyxl import load_workbook
 
 from services.uploads import columns as colspec
+import pytest
+
 from tests.flows.conftest import API, NEXT_YEAR, ok, problem, wait_until
 from tests.uploads import xlsxfactory as xf
+from tests.uploads.test_helpdesk_notice import notices_of, set_account_email
 
 NAMES = (("Mesut", "Özil"), ("Ayşe", "Çelik"), ("Daniëlle", "de Vries"))
 FORM = {"school_type": "vo", "student_type": "potential_transfer", "name": "Janneke Wolff",
         "email": "j.wolff@school.nl", "note": "Nieuwe brugklassers"}
+
+
+@pytest.fixture
+def service_config(service_config):
+    config = dict(service_config)
+    config.pop("LEERLINGBUS_SMTP_HOST", None)   # mails land in <data dir>/outbox as .eml
+    return config
 
 
 def rows_with_accents():
@@ -58,14 +68,20 @@ def test_leerlingen_uploaden_via_portaal_beoordelen_en_vinden(school):
     assert (error["row"], error["column"], error["code"]) == (3, "BSN", "bsn_invalid")
     report = api.get(f"{API}/uploads/{first['id']}/report.xlsx", token=school.admin)
     assert report.status_code == 200 and report.content[:2] == b"PK"
-    # step 5: the corrected file
+    # step 5: the corrected file (the helpdesk's account has an address for its notices)
+    set_account_email(api, "helpdesk@leerlingbus.example.nl")
     rows[1]["BSN"] = xf.bsns(1, start=77_000_000)[0]
     second = ok(send(api, school.admin, xf.make_list(rows)), 202)
     assert status_of(api, school.admin, second["id"])["status"] == "awaiting_review"
     assert {u["id"]: u["status"] for u in ok(api.get(f"{API}/uploads", token=school.admin))[
         "items"]} == {first["id"]: "rejected", second["id"]: "awaiting_review"}
 
-    # the helpdesk: the review queue, a project of the school, approve
+    # the helpdesk hears of it, once, and finds it in the review queue
+    (notice,) = wait_until(lambda: notices_of(api, second["id"]), timeout=20)
+    assert notice["To"] == "helpdesk@leerlingbus.example.nl"
+    assert "Het Lyceum" in notice.get_content() and f"/uploads/{second['id']}" in \
+        notice.get_content()
+    assert notices_of(api, first["id"]) == []        # a rejected list waits for nobody
     queue = ok(api.get(f"{API}/uploads?status=awaiting_review"))["items"]
     assert [u["id"] for u in queue] == [second["id"]]
     project = school.project_for(NEXT_YEAR, [("b1", 1, "portal")])
@@ -84,6 +100,14 @@ def test_leerlingen_uploaden_via_portaal_beoordelen_en_vinden(school):
         assert expected in (found[0]["first_name"], found[0]["last_name"])
         users = ok(api.get(f"{API}/users?q={q}", token=school.admin))["items"]
         assert [u["code"] for u in users] == [found[0]["student_number"]], q
+
+
+def test_een_lijst_van_een_andere_schoolsoort_wordt_geweigerd(school):
+    body = problem(send(school.api, school.admin,
+                        xf.make_list([xf.student_row(1, school_type="mbo")], school_type="mbo"),
+                        school_type="mbo"), 422, "school_type_mismatch")
+    assert "VO-school" in body["detail"] and "MBO" in body["detail"]
+    assert body["errors"][0]["field"] == "school_type"
 
 
 def test_leerlingen_uploaden_via_leerlinglijst_nl(school):

@@ -92,6 +92,16 @@ def test_nieuwe_leerlingen_importeren_uit_de_administratie_en_afdelingsdeelnames
     assert (placed["1001"]["forecast"], placed["1001"]["home_class"]) == (100, "b1a")
     assert placed["1002"]["home_class"] == "b1b"
 
+    # the history of imports: who, when, what, counts, status
+    history = school.get("/imports")["items"]
+    assert [(h["kind"], h["status"]) for h in history] == [("participations", "committed"),
+                                                          ("users", "committed")]
+    assert history[1]["created_by"] == "beheer1" and history[1]["mode"] == "import"
+    assert history[1]["counts"]["created"] == 2 and history[0]["counts"]["created"] == 2
+    # participations listed by student
+    mine = school.get("/students/1001/participations")["items"]
+    assert [(p["department"], p["forecast"]) for p in mine] == [("b1", 100)]
+
     # the connector: the desktop knows 1001 already; 1002 is to be added, nobody removed
     ok(school.sync("PUT", project["id"], "snapshot", json={
         "students": [{"student_number": "1001", "first_name": "Daan", "prefix": "van den",

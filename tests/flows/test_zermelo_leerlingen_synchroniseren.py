@@ -1,13 +1,14 @@
-"""End to end over HTTP (all services and the gateway): a student with next
-year's forecasts in two departments, from the portal to the desktop through
-the connector; and a packages download that leaves departments without
-package choices in the portal alone."""
+"""zermelo-leerlingen-synchroniseren.txt, end to end over HTTP: Prognoses (a
+student with next year's forecasts in two departments, from the portal to the
+desktop through the connector), Pakketkeuzes (the tip: a download leaves
+departments without package choices in the portal alone) and
+Groepsindelingen (home classes of a student in two departments)."""
 import copy
 import csv
 import io
 
 from services.sync import client
-from tests.sync.conftest import API, ok, problem
+from tests.flows.conftest import API, ok, problem
 
 
 def next_year_project(school, departments):
@@ -24,7 +25,7 @@ def by_key(items):
     return {(i["student_number"], i["department"]): i for i in items}
 
 
-def test_forecasts_in_two_departments_reach_the_desktop(system, school):
+def test_prognoses_in_twee_afdelingen_downloaden_naar_de_desktop(system, school):
     project = next_year_project(school, [("h4", 4, "portal"), ("v4", 4, "desktop"),
                                          ("m4", 4, "portal")])
     pid = project["id"]
@@ -131,7 +132,8 @@ def test_forecasts_in_two_departments_reach_the_desktop(system, school):
                     ["3001", "h4", "", ""], ["3001", "v4", "", ""], ["3002", "h4", "", ""]]
 
 
-def test_packages_download_leaves_departments_without_choices_alone(system, school):
+def test_pakketkeuzes_downloaden_laat_afdelingen_zonder_keuzes_in_het_portal_met_rust(
+        system, school):
     project = next_year_project(school, [("h4", 4, "portal"), ("v6", 6, "portal")])
     pid = project["id"]
     for number, first in (("4001", "Anna"), ("4002", "Bram"), ("4003", "Cas")):
@@ -189,7 +191,7 @@ def test_packages_download_leaves_departments_without_choices_alone(system, scho
     assert rows["v6"]["packages_in_portal"] is True and "note" not in rows["v6"]
 
 
-def test_home_classes_of_a_student_in_two_departments(system, school):
+def test_stamklasindeling_van_een_leerling_in_twee_afdelingen(system, school):
     """h4: the portal leads; v4: the desktop leads. One student, one home class
     in each department: each moves its own way, and selecting the student moves
     what may move in the direction asked."""
