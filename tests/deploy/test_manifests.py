@@ -150,6 +150,22 @@ def test_compose_web_is_its_own_part(compose):
     assert "http://web:8080" in nginx and "listen 8080" in nginx
 
 
+def test_the_front_logs_no_query_string_and_no_bsn():
+    """A search for a BSN goes in the query string, OSO paths carry one: the
+    front's access log has neither (nginx's default format logs $request)."""
+    import re
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    servers = nginx.count("listen ")
+    assert nginx.count("access_log /var/log/nginx/access.log leerlingbus;") == servers == 2
+    fmt = nginx[nginx.index("log_format leerlingbus"):].split(";")[0]
+    assert not re.search(r"\$(request|args|query_string|request_uri|uri)\b", fmt), fmt
+    line = next(x for x in nginx.splitlines() if '"~^' in x)
+    regex = line.split('"~', 1)[1].split('" "', 1)[0]
+    regex = regex.replace("?<head>", "?P<head>").replace("?<tail>", "?P<tail>")
+    match = re.match(regex, "/api/v1/oso/students/123456782/x")
+    assert match and match["head"] + "*********" + match["tail"] == "/api/v1/oso/students/*********/x"
+
+
 def test_compose_migrate_is_a_one_shot_over_every_database(compose):
     migrate = compose["services"]["migrate"]
     assert migrate["restart"] == "no"
