@@ -19,7 +19,8 @@ JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
 def test_public_upload_with_the_upload_code(page, system, tmp_path):
-    inst, admin = system.school("41PU", "Het Openbaar College", admin="openbaar")
+    inst, admin = system.school("41PU", "Het Openbaar College", school_type="mbo",
+                                admin="openbaar")
     code = system.api("GET", f"/institutions/{inst['id']}/upload-code", admin).json()[
         "upload_code"]
     page.goto("/inloggen")
