@@ -97,3 +97,13 @@ def template_filename(school_type, student_type):
     kind = "potentiele-overstappers" if student_type == "potential_transfer" \
         else "niet-overstappers"
     return f"leerlinglijst-{school_type}-{kind}.xlsx"
+
+
+def title_key(title):
+    """How a column title is matched: surrounding and double spaces (also
+    non-breaking ones) and the case do not count ("voornaam " is Voornaam)."""
+    if title is None:
+        return ""
+    if isinstance(title, float) and title.is_integer():
+        title = int(title)
+    return " ".join(str(title).replace("\u00a0", " ").split()).casefold()

