@@ -88,7 +88,7 @@ def test_errors_per_row_and_column_and_the_report(system, school, smtp):
     assert found == {
         (5, "BSN", "bsn_invalid"),
         (6, "Leerlingnummer", "student_number_not_digits"),
-        (7, "BSN", "bsn_or_onderwijsnummer_required"),
+        (7, "BSN", "bsn_required"),
         (8, "Leerlingnummer", "student_number_duplicate"),
         (9, "Geboortedatum", "date_invalid"),
         (10, "E-mailadres", "email_invalid"),
