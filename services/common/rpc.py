@@ -2,7 +2,7 @@
 
 `domain_rpc`: an entrypoint for which DomainError is an expected answer, not a
 crash: the caller receives the DomainError itself, and the log gets one line
-(RefusalLogFilter), not a traceback.
+(quietlogs.RefusalLogFilter), not a traceback.
 
 `ServiceRpc`: nameko's RpcProxy with a deadline. The plain proxy waits forever
 for a reply; with a neighbour down that blocks the worker for good. Here each
@@ -10,12 +10,11 @@ call waits at most `timeout` seconds and then raises DomainError
 `service_unavailable` (503), and the request message carries the same TTL, so
 a neighbour that comes back later does not execute a call whose caller gave up.
 """
-import logging
-
 import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy, rpc
 
+from . import quietlogs
 from .errors import DomainError
 
 DEFAULT_TIMEOUT = 8.0
@@ -24,38 +23,7 @@ SERVICE_NAMES_NL = {"users": "gebruikers", "students": "leerlingen", "uploads": 
                     "sync": "koppeling", "oso": "OSO"}
 
 
-class RefusalLogFilter(logging.Filter):
-    """nameko logs every expected exception of an entrypoint at WARNING with
-    its traceback ("(expected) error handling worker ..."). A DomainError is
-    an answer (a 404, a 422 naming a field), not a fault: this makes the
-    record one line without traceback, at INFO for a refusal (4xx) and
-    WARNING for a 5xx (a neighbour down). Installed on nameko's container
-    logger when this module is imported (every service imports it)."""
-
-    def filter(self, record):
-        exc = record.exc_info[1] if record.exc_info else None
-        if not isinstance(exc, DomainError) or not str(record.msg).startswith("(expected)"):
-            return True
-        worker = record.args[0] if isinstance(record.args, tuple) and record.args else None
-        entrypoint = getattr(worker, "entrypoint", None)
-        where = (f"{getattr(worker, 'service_name', '?')}."
-                 f"{getattr(entrypoint, 'method_name', '?')}")
-        record.msg = "%s answered %s %s"
-        record.args = (where, exc.status, exc.code)
-        record.exc_info = None
-        record.exc_text = None
-        if exc.status < 500:
-            record.levelno, record.levelname = logging.INFO, "INFO"
-        return True
-
-
-def install_refusal_log():
-    logger = logging.getLogger("nameko.containers")
-    if not any(isinstance(f, RefusalLogFilter) for f in logger.filters):
-        logger.addFilter(RefusalLogFilter())
-
-
-install_refusal_log()
+quietlogs.install()
 
 
 def domain_rpc(fn):

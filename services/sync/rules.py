@@ -428,7 +428,7 @@ def _check_groups(rows, students, participations, errors):
         if members is not None and not isinstance(members, list):
             errors.add("type_invalid", f"groups.student_numbers (rij {index}) moet een lijst "
                                        f"zijn.", "groups.student_numbers", index)
-        for value in members or []:
+        for value in members if isinstance(members, list) else []:
             number = clean_number(value, "groups.student_numbers", index, errors)
             if number is None:
                 continue

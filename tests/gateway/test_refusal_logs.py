@@ -4,6 +4,9 @@ is one line without a traceback, from the first request of a fresh system on
 captured)."""
 import logging
 
+import pytest
+
+from gateway.bus import ServiceUnavailable
 from tests.helpers import API, make_admin, make_institution, problem
 
 
@@ -29,3 +32,18 @@ def test_refusals_log_one_line_each_and_no_traceback(system, caplog):
                         "users.create_user answered 422 postcode_invalid"]
     assert all(r.levelno == logging.INFO for r in records if " answered 4" in r.getMessage())
     assert not any("123456789" in r.getMessage() for r in records)
+
+
+def test_a_call_to_a_service_not_running_is_a_503_without_channel_warnings(system, caplog):
+    """As at a first start, while the services come up: the broker returns the
+    request (mandatory) and then acknowledges it; the gateway answers 503 and
+    the late acknowledgement is not logged as a channel warning."""
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        with pytest.raises(ServiceUnavailable):
+            system.app.bus.call("notrunning", "health", timeout=3)
+    r = system.get("/health")
+    assert r.status_code == 200, r.text
+    noisy = [f"{r.name}: {r.getMessage()}" for r in caplog.records
+             if r.levelno >= logging.WARNING]
+    assert noisy == []
