@@ -9,7 +9,6 @@ return values, or error items (services/common/errors.py) / DomainErrors.
 Error items never carry a BSN or onderwijsnummer, not even a rejected one.
 """
 import datetime as dt
-import math
 import re
 
 from services.common import fields as fieldrules

@@ -16,7 +16,6 @@ comes back as that text, never as a live formula.
 import datetime as dt
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 

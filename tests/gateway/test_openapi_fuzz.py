@@ -15,7 +15,7 @@ from pathlib import Path
 import eventlet
 from eventlet.green import subprocess
 
-from tests.helpers import API, make_admin, make_institution
+from tests.helpers import make_admin, make_institution
 
 MAX_EXAMPLES = int(os.environ.get("LEERLINGBUS_FUZZ_EXAMPLES", "4"))
 TIME_LIMIT = 240  # seconds; the run takes well under it
