@@ -218,6 +218,22 @@ class RowChecker:
                     raise FieldError("too_long", length=len(clean), limit=limit)
                 return clean
             return plain
+        direct = {"bsn": fieldrules.clean_bsn,
+                  "onderwijsnummer": fieldrules.clean_onderwijsnummer,
+                  "gender": fieldrules.clean_gender, "email": fieldrules.clean_email}
+        if field in direct:
+            return direct[field]
+        if field == "student_number":
+            limit, text = fieldrules.FIELDS[field].max_length, fieldrules.text
+
+            def number(value):
+                clean = text(value)
+                if not (clean.isascii() and clean.isdigit()):
+                    raise FieldError("student_number_not_digits")
+                if len(clean) > limit:
+                    raise FieldError("too_long", length=len(clean), limit=limit)
+                return clean
+            return number
         return lambda value: fieldrules.clean(field, value)
 
     def check(self, rownum, cells):
