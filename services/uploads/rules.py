@@ -25,8 +25,9 @@ MESSAGES = {
     "column_unknown_suggest": "De kolom '{title}' is onbekend. Bedoelt u '{suggestion}'?",
     "column_duplicate": "De kolom '{column}' staat meer dan eens in het bestand.",
     "column_title_missing": "Kolom {letter} heeft gegevens maar geen kolomtitel.",
-    "list_type_mismatch": "Dit is een leerlinglijst voor {found}, maar u koos {chosen}. Kies "
-                          "bij het opsturen {found_short}, of vul het format voor {chosen} in.",
+    "list_type_mismatch": "Dit is een lijst met {found}, maar u koos {chosen}. Kies bij het "
+                          "opsturen {found_choice}, of gebruik het format van de lijst die u "
+                          "koos.",
     "no_rows": "Het bestand bevat geen leerlingen: vul vanaf rij 2 één leerling per rij in.",
     "student_number_duplicate": "Leerlingnummer {value} staat ook in rij {first}.",
     "bsn_duplicate": "Dit BSN staat ook in rij {first}.",
@@ -68,8 +69,13 @@ def column_letter(index):
 # --- header ------------------------------------------------------------------
 
 def _list_name(school_type, student_type):
-    return (f"{colspec.STUDENT_TYPE_NL[student_type].lower()}s in het "
-            f"{colspec.SCHOOL_TYPE_NL[school_type].lower()}")
+    return (f"{colspec.STUDENT_TYPE_NL[student_type].lower()}s "
+            f"({colspec.SCHOOL_TYPE_NL[school_type].lower()})")
+
+
+def _list_choice(school_type, student_type):
+    return (f"'{colspec.STUDENT_TYPE_NL[student_type]}' en "
+            f"'{colspec.SCHOOL_TYPE_NL[school_type]}'")
 
 
 def other_template(header, school_type, student_type):
@@ -131,7 +137,7 @@ def check_header(header, cols, column_has_data=lambda index: False, chosen=None)
                 if other[0] == chosen[0] else "school_type", "code": "list_type_mismatch",
                 "message": message("list_type_mismatch", found=_list_name(*other),
                                    chosen=_list_name(*chosen),
-                                   found_short=f"{other[0]} / {other[1]}"),
+                                   found_choice=_list_choice(*other)),
                 "school_type": other[0], "student_type": other[1]}]
     missing_titles = [c.title for c in missing]
     suggested = set()
