@@ -25,6 +25,29 @@ access_log = logging.getLogger("gateway.access")
 
 
 _LONG_NUMBER = re.compile(r"\d{8,}")
+# Ids are 64-bit integers in every database: a larger one names nothing.
+MAX_ID = 2 ** 63 - 1
+# JSON nesting the API ever needs is shallow (a snapshot: 4 levels); deeper is refused.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth_ok(data, limit=MAX_JSON_DEPTH):
+    """True when `data` nests at most `limit` containers deep (iterative: no
+    recursion for a hostile body)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+    return True
 
 
 def loggable_path(path):
@@ -35,6 +58,31 @@ def loggable_path(path):
 def json_response(data, status=200, headers=None):
     return Response(json.dumps(data, ensure_ascii=False, default=str), status=status,
                     headers=headers or {}, content_type="application/json; charset=utf-8")
+
+
+def big_ints(data, prefix=""):
+    """The paths of integers in loaded request data beyond 64 bits (no
+    database holds them: refused as out of range instead of overflowing)."""
+    stack = [(data, prefix)]
+    found = []
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            if abs(value) > MAX_ID:
+                found.append(path or "body")
+        elif isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, path) for v in value)
+    return found
+
+
+def check_ints(data):
+    found = big_ints(data)
+    if found:
+        raise ValidationError({name: ["range_invalid"] for name in found})
 
 
 class RequestContext:
@@ -78,6 +126,8 @@ class RequestContext:
                                   status=422, field="institution_id",
                                   errors=[{"field": "institution_id", "code": "required",
                                            "message": "Het veld 'institution_id' is verplicht."}])
+            if not 0 < int(requested) <= MAX_ID:
+                raise not_found("institution", "Niet gevonden.")
             return int(requested)
         own = self.principal["institution_id"]
         if requested is not None and int(requested) != own:
@@ -108,6 +158,8 @@ class Gateway:
         try:
             adapter = self.url_map.bind_to_environ(request.environ)
             route, path_args = adapter.match()
+            if any(isinstance(v, int) and v > MAX_ID for v in path_args.values()):
+                raise not_found("record", "Niet gevonden.")
             ctx = RequestContext(self, request, route)
             if route.auth:
                 ctx.principal = self.authenticate(request)
@@ -115,12 +167,16 @@ class Gateway:
                     ctx.require(*route.roles)
             if route.query is not None:
                 ctx.query = route.query().load(request.args.to_dict())
+                check_ints(ctx.query)
             if route.body is not None:
                 ctx.body = route.body().load(self.json_body(request, route))
+                check_ints(ctx.body)
             elif route.body_doc is not None:
                 ctx.body = self.json_body(request, route)
+                check_ints(ctx.body)
             if route.form is not None or route.files:
                 self.multipart(ctx, request, route)
+                check_ints(ctx.form)
             result = route.handler(ctx, **path_args)
             if isinstance(result, Response):
                 return result
@@ -147,11 +203,17 @@ class Gateway:
             raise DomainError("unsupported_media_type",
                               "Stuur de gegevens als JSON (Content-Type: application/json).",
                               status=415)
+        too_deep = DomainError("json_too_deep", f"De JSON is te diep genest (hoogstens "
+                               f"{MAX_JSON_DEPTH} niveaus).", status=400)
         try:
             data = json.loads(raw)
+        except RecursionError:
+            raise too_deep from None
         except (ValueError, UnicodeDecodeError):
             raise DomainError("malformed_json", "De inhoud van het verzoek is geen geldige JSON.",
                               status=400) from None
+        if not json_depth_ok(data):
+            raise too_deep
         if not isinstance(data, dict):
             raise DomainError("invalid_body", "De inhoud van het verzoek moet een JSON-object zijn.",
                               status=400)

@@ -19,6 +19,10 @@ from kombu import Connection, Consumer, Exchange, Queue
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.exceptions import deserialize
 
+from services.common import quietlogs
+
+quietlogs.install()  # a call to a service not (yet) running is a 503, not a channel warning
+
 log = logging.getLogger(__name__)
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True, auto_delete=False)

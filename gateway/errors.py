@@ -34,6 +34,7 @@ FIELD_MESSAGES = {
     "invalid_type": "Het veld '{field}' heeft een ongeldige waarde.",
     "invalid": "Het veld '{field}' heeft een ongeldige waarde.",
     "choice_invalid": "Het veld '{field}' heeft een waarde die niet is toegestaan.",
+    "choice_invalid_listed": "Het veld '{field}' moet een van deze waarden zijn: {choices}.",
     "length_invalid": "Het veld '{field}' is te lang of te kort.",
     "range_invalid": "Het veld '{field}' valt buiten het toegestane bereik.",
     "invalid_body": "De inhoud van het verzoek moet een JSON-object zijn.",
@@ -71,15 +72,31 @@ def _flatten(messages, prefix=""):
         yield prefix, str(messages)
 
 
+def sentences(messages):
+    """Several messages as one text of sentences ("A is verplicht. B is te lang.")."""
+    out = []
+    for text in messages:
+        text = text.strip()
+        if text and text[-1] not in ".!?":
+            text += "."
+        out.append(text)
+    return " ".join(out)
+
+
 def validation_problem(exc: ValidationError):
     errors = []
     for field, code in _flatten(exc.messages):
+        key, _, choices = code.partition(":")
+        if key == "choice_invalid" and choices:
+            errors.append({"field": field, "code": key, "message": FIELD_MESSAGES[
+                "choice_invalid_listed"].format(field=field, choices=choices)})
+            continue
         if code not in FIELD_MESSAGES:
             code = "invalid"
         errors.append({"field": field, "code": code,
                        "message": FIELD_MESSAGES[code].format(field=field)})
     first = errors[0] if errors else {"code": "invalid", "message": "Ongeldige invoer."}
-    detail = first["message"] if len(errors) == 1 else "De invoer is niet geldig: " + "; ".join(
+    detail = first["message"] if len(errors) == 1 else "De invoer is niet geldig. " + sentences(
         e["message"] for e in errors)
     return problem(422, first["code"], detail, errors)
 

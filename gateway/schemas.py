@@ -5,6 +5,8 @@ which the gateway turns into Dutch messages naming the field.
 """
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.common.paging import MAX_PAGE
+
 _CODES = {
     "required": "required", "null": "null_not_allowed", "invalid": "invalid_type",
     "validator_failed": "invalid", "too_large": "range_invalid", "format": "invalid_type",
@@ -18,7 +20,8 @@ for _cls in (fields.Field, fields.String, fields.Integer, fields.Number, fields.
 
 
 def one_of(*choices):
-    return validate.OneOf(choices, error="choice_invalid")
+    # the choices travel with the code: the Dutch message lists them (errors.py)
+    return validate.OneOf(choices, error="choice_invalid:" + ", ".join(map(str, choices)))
 
 
 def length(lo=None, hi=None):
@@ -91,7 +94,7 @@ class Institution(BaseSchema):
 
 
 class PageQuery(QuerySchema):
-    page = fields.Integer(load_default=1, validate=between(1, None))
+    page = fields.Integer(load_default=1, validate=between(1, MAX_PAGE))
     page_size = fields.Integer(load_default=50, validate=between(1, 500))
 
 

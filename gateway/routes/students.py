@@ -216,7 +216,7 @@ def update_participation(ctx, participation_id):
                     actor(ctx))
 
 
-@route("DELETE", "/participations/<int:participation_id>", roles=ADMIN,
+@route("DELETE", "/participations/<int:participation_id>", roles=ADMIN, status=204,
        summary="Remove a participation", tag="placements", errors=(401, 403, 404))
 def delete_participation(ctx, participation_id):
     ctx.call("students", "delete_participation", own(ctx), participation_id, actor=actor(ctx))

@@ -80,6 +80,9 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FAST_EMAIL = re.compile(rf"^({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})$")
 
 
+_SPECIAL_DOMAINS = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
 def _fast_email(text):
     m = _FAST_EMAIL.match(text)
     if not m or len(text) > 254 or len(m.group(1)) > 64:
@@ -87,8 +90,9 @@ def _fast_email(text):
     domain = m.group(2).lower()
     if "xn--" in domain or "--" in domain:
         return None
-    for special in email_validator.SPECIAL_USE_DOMAIN_NAMES:
-        if domain == special or domain.endswith("." + special):
+    labels = domain.split(".")
+    for start in range(len(labels)):
+        if ".".join(labels[start:]) in _SPECIAL_DOMAINS:
             return None
     return f"{m.group(1)}@{domain}"
 

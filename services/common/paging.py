@@ -3,6 +3,8 @@ answered as {items, total, page, page_size}."""
 from .errors import error_item, validation_error
 
 MAX_PAGE_SIZE = 500
+# Far beyond any list (100,000 rows a page at a time); keeps OFFSET within 64 bits.
+MAX_PAGE = 10_000_000
 
 
 def page_args(page, page_size, default_size=50):
@@ -14,6 +16,10 @@ def page_args(page, page_size, default_size=50):
         raise validation_error([error_item(
             "page_invalid", "Paginanummer en paginagrootte moeten gehele getallen zijn.",
             field="page")]) from None
+    if page > MAX_PAGE:
+        raise validation_error([error_item(
+            "page_invalid", f"Het paginanummer is te groot (hoogstens {MAX_PAGE}).",
+            field="page")])
     return max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
 
 

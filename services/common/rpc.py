@@ -1,7 +1,8 @@
 """RPC helpers shared by the services.
 
 `domain_rpc`: an entrypoint for which DomainError is an expected answer, not a
-crash (nameko logs it as such and the caller receives the DomainError itself).
+crash: the caller receives the DomainError itself, and the log gets one line
+(quietlogs.RefusalLogFilter), not a traceback.
 
 `ServiceRpc`: nameko's RpcProxy with a deadline. The plain proxy waits forever
 for a reply; with a neighbour down that blocks the worker for good. Here each
@@ -13,12 +14,16 @@ import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy, rpc
 
+from . import quietlogs
 from .errors import DomainError
 
 DEFAULT_TIMEOUT = 8.0
 
 SERVICE_NAMES_NL = {"users": "gebruikers", "students": "leerlingen", "uploads": "uploads",
                     "sync": "koppeling", "oso": "OSO"}
+
+
+quietlogs.install()
 
 
 def domain_rpc(fn):

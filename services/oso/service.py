@@ -132,7 +132,9 @@ class OsoService:
         try:
             self.settings.source()
         except SourceError as exc:
-            raise DomainError(exc.code, exc.message, status=503) from None
+            # no source set up is the school's configuration, not an outage: 409
+            status = 409 if exc.code == "source_not_configured" else 503
+            raise DomainError(exc.code, exc.message, status=status, field="source") from None
         with self.db() as uow:
             return handlers.start_actions(uow, institution_id, data, actor)
 

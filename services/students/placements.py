@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from services.common.errors import (DomainError, conflict, error_item, forbidden, not_found,
                                     validation_error)
 from services.common.outbox import utcnow
+from services.common import safecells
 
 from . import lookups, rules
 from .models import (Department, Group, Participation, Project, Student, group_members,
@@ -823,7 +824,8 @@ PLACEMENTS_HEADER = ("leerlingnummer", "afdeling", "leerpad", "elementcode")
 
 def placements_csv(uow, institution_id, project_id):
     """`leerlingnummer;afdeling;leerpad;elementcode` per participation (UTF-8
-    text, CRLF line ends) for the administration: one row per participation
+    text, CRLF line ends; a formula-like value gets a leading apostrophe,
+    services/common/safecells.py) for the administration: one row per participation
     (a student in two departments has two), sorted by student number, then
     department."""
     session = uow.session
@@ -839,12 +841,12 @@ def placements_csv(uow, institution_id, project_id):
                   Department.code)).all()
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(PLACEMENTS_HEADER)
+    writer.writerow(safecells.csv_row(PLACEMENTS_HEADER))
     for number, dept_id, path in rows:
         dept = departments[dept_id]
         element = next((p.get("element_code") for p in dept.learning_paths or []
                         if p.get("code") == path), None) if path else None
-        writer.writerow([number, dept.code, path or "", element or ""])
+        writer.writerow(safecells.csv_row([number, dept.code, path, element]))
     return out.getvalue()
 
 

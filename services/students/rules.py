@@ -9,24 +9,23 @@ return values, or error items (services/common/errors.py) / DomainErrors.
 Error items never carry a BSN or onderwijsnummer, not even a rejected one.
 """
 import datetime as dt
-import math
 import re
 
+from services.common import fields as fieldrules
 from services.common.errors import (DomainError, conflict, error_item, forbidden,
                                     validation_error)
-from services.common.ids import IdentifierError, normalize_bsn, normalize_onderwijsnummer
+from services.common.fields import FieldError
 from services.common.paging import page_args  # noqa: F401  (re-exported)
 
 STUDENT_TYPES = ("potential_transfer", "non_transfer")
 AUTHORITIES = ("portal", "desktop")
 GROUP_KINDS = ("home_class", "cluster")
-STUDENT_NUMBER_MAX = 20
+STUDENT_NUMBER_MAX = fieldrules.FIELDS["student_number"].max_length
 MAX_BATCH_ROWS = 20000
 
 # Personal data: owned by the users service, forwarded there (users.rules
 # validates the formats; here only presence and text-ness are checked).
-PERSONAL_FIELDS = ("initials", "first_name", "prefix", "last_name", "gender", "email",
-                   "street", "house_number", "postcode", "city")
+PERSONAL_FIELDS = fieldrules.PERSONAL_FIELDS
 # The student record's own fields and their text limits (None: not text).
 RECORD_FIELDS = ("type", "bsn", "onderwijsnummer", "date_of_birth", "year_of_education",
                  "track", "home_class")
@@ -69,18 +68,11 @@ MESSAGES = {
     "student_number_not_digits": "Het leerlingnummer mag alleen cijfers bevatten.",
     "student_type_invalid": "Het type leerling moet potential_transfer (potentiële "
                             "overstapper) of non_transfer (niet-overstapper) zijn.",
-    "bsn_required": "Een potentiële overstapper heeft een BSN nodig, of een onderwijsnummer "
-                    "als er geen BSN is.",
-    "bsn_invalid": "Het BSN is niet geldig (9 cijfers die aan de elfproef voldoen).",
-    "onderwijsnummer_invalid": "Het onderwijsnummer is niet geldig (9 cijfers, beginnend met "
-                               "10, die aan de elfproef voldoen).",
+    "bsn_required": fieldrules.MESSAGES["bsn_required"],
     "date_invalid": "{label} is geen geldige datum (verwacht: JJJJ-MM-DD).",
-    "year_of_education_invalid": "Het leerjaar moet een geheel getal van 1 tot en met 10 zijn.",
     "school_year_invalid": "Het schooljaar moet de vorm 2025-2026 hebben: twee opeenvolgende "
                            "jaren.",
     "home_class_authority_invalid": "De stamklasindeling moet 'portal' of 'desktop' zijn.",
-    "forecast_invalid": "De prognose moet een geheel getal van 0 tot en met 100 zijn.",
-    "lwoo_invalid": "LWOO moet ja of nee zijn.",
     "learning_paths_invalid": "Geef de leerpaden als lijst met code, naam en elementcode.",
     "learning_path_duplicate": "Leerpad {code} komt meer dan eens voor.",
     "group_kind_invalid": "De soort groep moet home_class (stamklas) of cluster "
@@ -142,39 +134,32 @@ class InvalidValue(Exception):
 
 
 def text(value):
-    """A spreadsheet-ish value as stripped text; None for empty. Integers and
-    integral floats (Excel's 12345.0) become their digits; bool, lists, dicts
-    and control characters raise InvalidValue."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = value.strip()
-        if not value.isprintable():
-            raise InvalidValue()
-        return value or None
-    if isinstance(value, bool):
-        raise InvalidValue()
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidValue()
-        value = int(value) if value.is_integer() else value
-    if isinstance(value, (int, float)):
-        return str(value)
-    raise InvalidValue()
+    """A spreadsheet-ish value as stripped text; None for empty: the shared
+    field rules' coercion (services/common/fields.py). Integers and integral
+    floats (Excel's 12345.0) become their digits, a non-breaking space a
+    space; bool, lists, dicts and control characters raise InvalidValue."""
+    try:
+        return fieldrules.text(value)
+    except FieldError:
+        raise InvalidValue() from None
+
+
+def _field_error(field, exc, errors):
+    errors.append(fieldrules.item(field, exc, label(field)))
 
 
 def clean_text(field, value, errors, limit, required=False):
     try:
-        value = text(value)
-    except InvalidValue:
-        errors.append(value_invalid_item(field))
+        value = fieldrules.text(value)
+    except FieldError as exc:
+        _field_error(field, exc, errors)
         return None
     if value is None:
         if required:
             errors.append(required_item(field))
         return None
     if len(value) > limit:
-        errors.append(too_long_item(field, limit))
+        _field_error(field, FieldError("too_long", length=len(value), limit=limit), errors)
         return None
     return value
 
@@ -183,40 +168,24 @@ def clean_int(field, value, errors, low, high, code):
     """An integer in [low, high] from int, integral float or digit text; None for empty."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    number = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,6}", value.strip()):
-        number = int(value.strip())
-    if number is None or not low <= number <= high:
-        errors.append(item(code, field))
+    rule = fieldrules.FieldRule(field, label(field), "students", "int", low=low, high=high,
+                                code=code)
+    try:
+        return fieldrules.clean_int(rule, value)
+    except FieldError as exc:
+        _field_error(field, exc, errors)
         return None
-    return number
-
-
-_TRUE = ("true", "1", "ja", "j", "yes", "y", "x")
-_FALSE = ("false", "0", "nee", "n", "no", "")
 
 
 def clean_bool(field, value, errors, code, default=False):
     if value is None:
         return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-    errors.append(item(code, field))
-    return default
+    try:
+        return fieldrules.clean_bool(fieldrules.FieldRule(field, label(field), "students",
+                                                          "bool", code=code), value)
+    except FieldError as exc:
+        _field_error(field, exc, errors)
+        return default
 
 
 def parse_date(value):
@@ -237,30 +206,30 @@ def parse_date(value):
 
 
 def clean_date(field, value, errors, today=None):
+    if field == "date_of_birth":
+        if _blank(value):
+            return None
+        try:
+            return fieldrules.clean_date_of_birth(value, today)
+        except FieldError as exc:
+            _field_error(field, exc, errors)
+            return None
     try:
-        day = parse_date(value)
+        return parse_date(value)
     except InvalidValue:
         errors.append(item("date_invalid", field))
         return None
-    if day is not None and field == "date_of_birth":
-        today = today or dt.date.today()
-        if not dt.date(1900, 1, 1) <= day <= today:
-            errors.append(item("date_invalid", field))
-            return None
-    return day
 
 
 def clean_student_number(value, errors, field="student_number"):
-    number = clean_text(field, value, errors, 50, required=True)
-    if number is None:
+    if _blank(value):
+        errors.append(required_item(field))
         return None
-    if not (number.isascii() and number.isdigit()):
-        errors.append(item("student_number_not_digits", field))
+    try:
+        return fieldrules.clean("student_number", value)
+    except FieldError as exc:
+        _field_error(field, exc, errors)
         return None
-    if len(number) > STUDENT_NUMBER_MAX:
-        errors.append(too_long_item(field, STUDENT_NUMBER_MAX))
-        return None
-    return number
 
 
 def clean_type(value, errors, required=True):
@@ -278,23 +247,14 @@ def _blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _digit_count(value):
-    """How many characters a BSN-ish value has once spreadsheet noise is gone."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text_ = str(value).strip().replace(" ", "").replace(".", "").replace("-", "")
-    return len(text_)
-
-
 def bsn_or_none(value):
-    """The 9-digit BSN, or None when `value` is not a valid BSN. Only 9 digits,
-    or 8 (a leading zero lost by Excel), are accepted: python-stdnum would pad
-    any shorter number with zeros ("12" -> "000000012" passes the 11-test)."""
-    if value is None or isinstance(value, bool) or _digit_count(value) not in (8, 9):
+    """The 9-digit BSN, or None when `value` is not a valid BSN (an 8-digit
+    one is a leading zero Excel lost; the shared field rule)."""
+    if _blank(value):
         return None
     try:
-        return normalize_bsn(value)
-    except IdentifierError:
+        return fieldrules.clean_bsn(value)
+    except FieldError:
         return None
 
 
@@ -302,20 +262,20 @@ def clean_bsn(value, errors):
     """The 9-digit BSN (an 8-digit one left-padded), None when empty."""
     if _blank(value):
         return None
-    bsn = bsn_or_none(value)
-    if bsn is None:
-        errors.append(item("bsn_invalid", "bsn"))
+    try:
+        return fieldrules.clean_bsn(value)
+    except FieldError as exc:
+        _field_error("bsn", exc, errors)
         return False  # given but invalid
-    return bsn
 
 
 def clean_onderwijsnummer(value, errors):
     if _blank(value):
         return None
     try:
-        return normalize_onderwijsnummer(value)
-    except IdentifierError:
-        errors.append(item("onderwijsnummer_invalid", "onderwijsnummer"))
+        return fieldrules.clean_onderwijsnummer(value)
+    except FieldError as exc:
+        _field_error("onderwijsnummer", exc, errors)
         return False
 
 
@@ -323,10 +283,13 @@ def check_identity(student_type, bsn, onderwijsnummer, errors):
     """A potential transfer needs a valid BSN, or a valid onderwijsnummer when
     there is no BSN. `bsn`/`onderwijsnummer` are clean values: None (empty),
     False (given but invalid: already reported) or the number."""
-    if student_type != "potential_transfer":
-        return
-    if bsn is None and onderwijsnummer is None:
-        errors.append(item("bsn_required", "bsn"))
+    code = fieldrules.identity_missing(student_type, bsn, onderwijsnummer)
+    if code:
+        errors.append(item(code, "bsn"))
+
+
+def _limit(field):
+    return fieldrules.FIELDS[field].max_length
 
 
 def _record_values(data, errors, required_type=True):
@@ -337,24 +300,27 @@ def _record_values(data, errors, required_type=True):
         "date_of_birth": clean_date("date_of_birth", data.get("date_of_birth"), errors),
         "year_of_education": clean_int("year_of_education", data.get("year_of_education"),
                                        errors, 1, 10, "year_of_education_invalid"),
-        "track": clean_text("track", data.get("track"), errors, 50),
-        "home_class": clean_text("home_class", data.get("home_class"), errors, 50),
+        "track": clean_text("track", data.get("track"), errors, _limit("track")),
+        "home_class": clean_text("home_class", data.get("home_class"), errors,
+                                 _limit("home_class")),
     }
     return record
 
 
 def _personal_values(data, errors, required):
+    """The personal fields given, checked by the rules the users service
+    applies (the one table: services/common/fields.py), so a student is
+    refused here for the same reasons, in the same words."""
     personal = {}
     for field in PERSONAL_FIELDS:
         if field not in data:
             if field in required:
                 errors.append(required_item(field))
             continue
-        value = data[field]
         try:
-            value = text(value)
-        except InvalidValue:
-            errors.append(value_invalid_item(field))
+            value = fieldrules.clean(field, data[field])
+        except FieldError as exc:
+            _field_error(field, exc, errors)
             continue
         if value is None and field in required:
             errors.append(required_item(field))
@@ -422,7 +388,7 @@ def check_student_changes(current, changes):
             "year_of_education_invalid")
     for field in ("track", "home_class"):
         if field in changes:
-            new[field] = clean_text(field, changes[field], errors, 50)
+            new[field] = clean_text(field, changes[field], errors, _limit(field))
     merged = {f: current.get(f) for f in RECORD_FIELDS}
     merged.update({k: v for k, v in new.items() if v is not False})
     if not any(e.get("field") in ("type", "bsn", "onderwijsnummer") for e in errors):
@@ -612,15 +578,14 @@ def check_participation(data, departments):
 def _participation_values(data, errors, partial):
     clean = {}
     if not partial or "department" in data:
-        clean["department"] = clean_text("department", data.get("department"), errors, 20,
-                                         required=True)
+        clean["department"] = clean_text("department", data.get("department"), errors,
+                                         _limit("department"), required=True)
     if not partial or "forecast" in data:
         clean["forecast"] = clean_int("forecast", data.get("forecast"), errors, 0, 100,
                                       "forecast_invalid")
-    for field, limit in (("profile", 50), ("programme", 100), ("learning_path", 50),
-                         ("home_class", 50)):
+    for field in ("profile", "programme", "learning_path", "home_class"):
         if not partial or field in data:
-            clean[field] = clean_text(field, data.get(field), errors, limit)
+            clean[field] = clean_text(field, data.get(field), errors, _limit(field))
     if not partial or "lwoo" in data:
         clean["lwoo"] = clean_bool("lwoo", data.get("lwoo"), errors, "lwoo_invalid")
     return clean

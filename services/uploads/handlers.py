@@ -26,6 +26,11 @@ from .models import PublicAttempt, Submission, public_attempts, submissions
 STATUSES = ("validating", "rejected", "awaiting_review", "declined", "loading", "loaded",
             "load_failed")
 DEFAULT_ERRORS_SHOWN = 1000
+# How a school reads a status (messages are Dutch; the API's values stay English).
+STATUS_NL = {"validating": "wordt gecontroleerd", "rejected": "afgekeurd (bevat fouten)",
+             "awaiting_review": "wacht op controle", "declined": "afgewezen",
+             "loading": "wordt ingeladen", "loaded": "ingeladen",
+             "load_failed": "inladen mislukt"}
 
 
 # --- serialisation -----------------------------------------------------------
@@ -157,8 +162,8 @@ def wrong_state(sub, action):
         "approve": "Alleen een lijst die wacht op controle kan worden goedgekeurd.",
         "decline": "Alleen een lijst die wacht op controle kan worden afgewezen.",
     }
-    return DomainError("wrong_state", f"{messages[action]} Deze lijst heeft status "
-                                      f"'{sub.status}'.", status=409,
+    state = STATUS_NL.get(sub.status, sub.status)
+    return DomainError("wrong_state", f"{messages[action]} Deze lijst is {state}.", status=409,
                        extra={"status": sub.status})
 
 

@@ -16,8 +16,9 @@ import logging
 
 import sqlalchemy as sa
 
+from services.common import fields as fieldrules
 from services.common.errors import DomainError, conflict, error_item, not_found, validation_error
-from services.common.ids import IdentifierError, normalize_email, normalize_postcode
+from services.common.fields import FieldError
 from services.common.outbox import utcnow
 from services.common.paging import page_args
 
@@ -34,11 +35,6 @@ MODES = ("import", "update", "sync")
 ARCHIVE_GUARD = 0.10
 RPC_CHUNK = 2000
 SAMPLE_ROWS = 5
-USER_LIMITS = {"code": 50, "initials": 20, "first_name": 100, "prefix": 30, "last_name": 150,
-               "gender": 1, "street": 200, "house_number": 20, "postcode": 7, "city": 100,
-               "email": 254}
-PART_LIMITS = {"department": 20, "profile": 50, "programme": 50, "home_class": 50,
-               "learning_path": 50}
 LABELS = {
     "code": "Code", "initials": "Voorletters", "first_name": "Voornaam",
     "prefix": "Tussenvoegsel", "last_name": "Achternaam", "gender": "Geslacht",
@@ -49,8 +45,6 @@ LABELS = {
     "lwoo": "LWOO",
 }
 USER_TYPES_NL = {"employee": "medewerker", "guardian": "ouder/verzorger"}
-_TRUE = ("1", "ja", "j", "true", "yes", "y", "x")
-_FALSE = ("0", "nee", "n", "false", "no", "")
 
 
 # --- records ----------------------------------------------------------------------
@@ -238,53 +232,32 @@ def _row_error(row, header, field, code, message):
     return {"row": row, "column": header, "field": field, "code": code, "message": message}
 
 
+def _field_value(number, field, raw, header, errors):
+    """A CSV value by the one table of field rules (services/common/fields.py),
+    the message naming the file's column; None after an error."""
+    try:
+        return fieldrules.clean(field, raw)
+    except FieldError as exc:
+        errors.append(_row_error(number, header, field, exc.code,
+                                 fieldrules.error_message(exc, header or LABELS[field])))
+        return None
+
+
 def _user_values(number, values, fields, headers, as_students):
     """(clean values of the mapped fields, errors) of one users row."""
     clean, errors = {}, []
     for field, index in fields.items():
-        raw = values[index].strip() if index < len(values) else ""
-        header = headers[index]
-        if raw == "":
-            clean[field] = None
-            continue
-        if not raw.isprintable():
-            errors.append(_row_error(number, header, field, "value_invalid",
-                                     f"{LABELS[field]} bevat een tab of regelovergang."))
-            continue
-        if len(raw) > {"postcode": 100, "gender": 10}.get(field, USER_LIMITS[field]):
-            errors.append(_row_error(number, header, field, "too_long",
-                                     f"{LABELS[field]} is te lang."))
-            continue
-        if field == "email":
-            try:
-                raw = normalize_email(raw)
-            except IdentifierError:
-                errors.append(_row_error(number, header, field, "email_invalid",
-                                         "Het e-mailadres is niet geldig."))
-                continue
-        elif field == "postcode":
-            try:
-                raw = normalize_postcode(raw)
-            except IdentifierError:
-                errors.append(_row_error(number, header, field, "postcode_invalid",
-                                         "De postcode is niet geldig (verwacht: 1234 AB)."))
-                continue
-        elif field == "gender":
-            raw = {"MAN": "M", "VROUW": "V", "M": "M", "V": "V", "X": "X", "F": "V"}.get(
-                raw.upper())
-            if raw is None:
-                errors.append(_row_error(number, header, field, "gender_invalid",
-                                         "Het geslacht moet M, V of X zijn."))
-                continue
-        clean[field] = raw
+        raw = values[index] if index < len(values) else ""
+        clean[field] = _field_value(number, field, raw, headers[index], errors)
     code = clean.get("code")
-    if code is None and not errors:
-        errors.append(_row_error(number, headers[fields["code"]], "code", "required",
-                                 "De code is verplicht."))
+    header = headers[fields["code"]]
+    if code is None and not any(e["field"] == "code" for e in errors):
+        errors.append(_row_error(number, header, "code", "required",
+                                 fieldrules.required_message(header)))
     elif code is not None and as_students and not (code.isascii() and code.isdigit()):
-        errors.append(_row_error(number, headers[fields["code"]], "code",
-                                 "student_number_not_digits",
-                                 "De code van een leerling mag alleen cijfers bevatten."))
+        errors.append(_row_error(number, header, "code", "student_number_not_digits",
+                                 fieldrules.message("student_number_not_digits", header)
+                                 [:-1] + ": de code van een leerling is zijn leerlingnummer."))
     return clean, errors
 
 
@@ -397,40 +370,13 @@ def _preview_users(imp, table, fields, options, users):
 def _part_values(number, values, fields, headers):
     clean, errors = {}, []
     for field, index in fields.items():
-        raw = values[index].strip() if index < len(values) else ""
-        header = headers[index]
-        if raw == "":
-            clean[field] = None if field != "lwoo" else False
-            continue
-        if field == "student_number":
-            if not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
-                errors.append(_row_error(number, header, field, "student_number_not_digits",
-                                         "De leerlingcode mag alleen cijfers bevatten."))
-                continue
-        elif field == "forecast":
-            text = raw.rstrip("%").strip()
-            if not text.isdigit() or not 0 <= int(text) <= 100:
-                errors.append(_row_error(number, header, field, "forecast_invalid",
-                                         "De prognose moet een geheel getal van 0 tot en met "
-                                         "100 zijn."))
-                continue
-            raw = int(text)
-        elif field == "lwoo":
-            lowered = raw.lower()
-            if lowered not in _TRUE + _FALSE:
-                errors.append(_row_error(number, header, field, "lwoo_invalid",
-                                         "LWOO moet ja of nee zijn."))
-                continue
-            raw = lowered in _TRUE
-        elif len(raw) > PART_LIMITS[field]:
-            errors.append(_row_error(number, header, field, "too_long",
-                                     f"{LABELS[field]} is te lang."))
-            continue
-        clean[field] = raw
+        raw = values[index] if index < len(values) else ""
+        clean[field] = _field_value(number, field, raw, headers[index], errors)
     for field in ("student_number", "department"):
         if clean.get(field) is None and not any(e["field"] == field for e in errors):
-            errors.append(_row_error(number, headers[fields[field]], field, "required",
-                                     f"{LABELS[field]} is verplicht."))
+            header = headers[fields[field]]
+            errors.append(_row_error(number, header, field, "required",
+                                     fieldrules.required_message(header)))
     return clean, errors
 
 

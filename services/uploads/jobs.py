@@ -220,10 +220,10 @@ class Jobs:
             sub = handlers.load_submission(uow.session, submission_id)
             errors, error_count = list(sub.errors or []), sub.error_count
             sheet = sub.sheet_name or colspec.SHEET_TITLE
-            sid = sub.id
+            sid, kind = sub.id, (sub.school_type, sub.student_type)
         folder = storage.submission_dir(self.settings.data_dir, sid)
         data = tpool.execute(_report_bytes, folder / storage.ORIGINAL, sheet, errors,
-                             error_count)
+                             error_count, *kind)
         storage.write_atomic(folder / storage.REPORT, data)
         with self.db() as uow:
             handlers.set_report_ready(uow, sid)
@@ -321,5 +321,6 @@ def _map_row_errors(exc, todo):
     return out
 
 
-def _report_bytes(path, sheet, errors, error_count):
-    return report.build_report(validate.read_cells(path, sheet), errors, error_count)
+def _report_bytes(path, sheet, errors, error_count, school_type, student_type):
+    return report.build_report(validate.read_cells(path, sheet), errors, error_count,
+                               school_type, student_type)

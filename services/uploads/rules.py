@@ -10,40 +10,25 @@ column title. Nothing here touches a database or the broker.
 """
 import datetime as dt
 import difflib
-import math
-import re
 
+from services.common import fields as fieldrules
 from services.common.errors import error_item
-from services.common.ids import (IdentifierError, normalize_bsn, normalize_email,
-                                 normalize_onderwijsnummer, normalize_postcode)
+from services.common.fields import FieldError
 
 from . import columns as colspec
 
+# The file-level messages; a cell's message comes from the one table of field
+# rules (services/common/fields.py) with the column title as its label.
 MESSAGES = {
-    "column_missing": "De kolom '{column}' ontbreekt. Gebruik de kolomtitels van het format "
-                      "exact zo.",
+    "column_missing": "De kolom '{column}' ontbreekt. Gebruik de kolomtitels van het format.",
     "column_unknown": "De kolom '{title}' is onbekend.",
     "column_unknown_suggest": "De kolom '{title}' is onbekend. Bedoelt u '{suggestion}'?",
     "column_duplicate": "De kolom '{column}' staat meer dan eens in het bestand.",
     "column_title_missing": "Kolom {letter} heeft gegevens maar geen kolomtitel.",
+    "list_type_mismatch": "Dit is een lijst met {found}, maar u koos {chosen}. Kies bij het "
+                          "opsturen {found_choice}, of gebruik het format van de lijst die u "
+                          "koos.",
     "no_rows": "Het bestand bevat geen leerlingen: vul vanaf rij 2 één leerling per rij in.",
-    "required": "{column} is verplicht.",
-    "value_invalid": "{column} heeft geen geldige waarde.",
-    "too_long": "{column} is te lang (hoogstens {limit} tekens).",
-    "student_number_not_digits": "Het leerlingnummer mag alleen cijfers bevatten.",
-    "bsn_invalid": "Het BSN is niet geldig: 9 cijfers die aan de elfproef voldoen.",
-    "onderwijsnummer_invalid": "Het onderwijsnummer is niet geldig: 9 cijfers, beginnend met "
-                               "10, die aan de elfproef voldoen.",
-    "bsn_or_onderwijsnummer_required": "Een potentiële overstapper heeft een BSN nodig, of een "
-                                       "onderwijsnummer als er geen BSN is.",
-    "date_invalid": "{column} is geen geldige datum: gebruik een Excel-datum of dd-mm-jjjj.",
-    "date_out_of_range": "{column} ligt niet tussen 01-01-1900 en vandaag.",
-    "gender_invalid": "Het geslacht moet M, V of X zijn.",
-    "email_invalid": "Het e-mailadres is niet geldig.",
-    "postcode_invalid": "De postcode is niet geldig (verwacht: 1234 AB).",
-    "year_of_education_invalid": "Het leerjaar moet een geheel getal van 1 tot en met {high} "
-                                 "zijn.",
-    "track_invalid": "{column} moet een van deze waarden zijn: {choices}.",
     "student_number_duplicate": "Leerlingnummer {value} staat ook in rij {first}.",
     "bsn_duplicate": "Dit BSN staat ook in rij {first}.",
     "onderwijsnummer_duplicate": "Dit onderwijsnummer staat ook in rij {first}.",
@@ -53,7 +38,9 @@ MESSAGES = {
 
 
 def message(code, **kw):
-    return MESSAGES[code].format(**kw)
+    if code in MESSAGES:
+        return MESSAGES[code].format(**kw)
+    return fieldrules.message(code, kw.pop("column", None) or "", **kw)
 
 
 def item(code, row, column, field, **kw):
@@ -81,16 +68,46 @@ def column_letter(index):
 
 # --- header ------------------------------------------------------------------
 
-def check_header(header, cols, column_has_data=lambda index: False):
+def _list_name(school_type, student_type):
+    return (f"{colspec.STUDENT_TYPE_NL[student_type].lower()}s "
+            f"({colspec.SCHOOL_TYPE_NL[school_type].lower()})")
+
+
+def _list_choice(school_type, student_type):
+    return (f"'{colspec.STUDENT_TYPE_NL[student_type]}' en "
+            f"'{colspec.SCHOOL_TYPE_NL[school_type]}'")
+
+
+def other_template(header, school_type, student_type):
+    """(school type, student type) of another template whose titles the header
+    matches better than the chosen one's, or None."""
+    titles = {colspec.title_key(t) for t in header if colspec.title_key(t)}
+
+    def fit(cols):
+        wanted = {colspec.title_key(c.title) for c in cols}
+        return len(titles & wanted) - len(titles - wanted) - len(wanted - titles)
+
+    chosen = fit(colspec.columns(school_type, student_type))
+    best, best_fit = None, chosen
+    for key, cols in colspec.TEMPLATES.items():
+        score = fit(cols)
+        if key != (school_type, student_type) and score > best_fit:
+            best, best_fit = key, score
+    return best
+
+
+def check_header(header, cols, column_has_data=lambda index: False, chosen=None):
     """(positions, errors): positions maps field -> 0-based column index.
 
-    Titles must match the template exactly (surrounding spaces aside). An
-    unknown title is named, with the closest expected title as suggestion
-    (difflib); a missing one is named; a title twice is an error; a column
-    with data but no title is an error; an empty column without title is
-    ignored.
+    Titles match the template's without regard to case and spaces ("voornaam"
+    is Voornaam). When the header is another template's (the other student
+    type or school type: `chosen` is the (school type, student type) picked),
+    that is the one error. Otherwise an unknown title is named, with the
+    closest expected title as suggestion (difflib); a missing one is named; a
+    title twice is an error; a column with data but no title is an error; an
+    empty column without title is ignored.
     """
-    expected = {c.title: c for c in cols}
+    expected = {colspec.title_key(c.title): c for c in cols}
     positions, errors, unknown = {}, [], []
     seen = {}
     for index, raw in enumerate(header):
@@ -102,32 +119,43 @@ def check_header(header, cols, column_has_data=lambda index: False):
                                "code": "column_title_missing",
                                "message": message("column_title_missing", letter=letter)})
             continue
-        col = expected.get(title)
+        col = expected.get(colspec.title_key(title))
         if col is None:
             unknown.append((index, title))
             continue
-        if title in seen:
-            errors.append(item("column_duplicate", 1, title, col.field))
+        if col.title in seen:
+            errors.append(item("column_duplicate", 1, col.title, col.field))
             continue
-        seen[title] = index
+        seen[col.title] = index
         positions[col.field] = index
     missing = [c for c in cols if c.title not in seen]
+    if chosen is not None and (missing or unknown):
+        other = other_template(header, *chosen)
+        if other is not None:
+            return positions, [{
+                "row": 1, "column": None, "field": "student_type"
+                if other[0] == chosen[0] else "school_type", "code": "list_type_mismatch",
+                "message": message("list_type_mismatch", found=_list_name(*other),
+                                   chosen=_list_name(*chosen),
+                                   found_choice=_list_choice(*other)),
+                "school_type": other[0], "student_type": other[1]}]
     missing_titles = [c.title for c in missing]
     suggested = set()
     for index, title in unknown:
-        suggestion = _suggest(title, missing_titles) or _suggest(title, list(expected))
+        suggestion = _suggest(title, [t for t in missing_titles if t not in suggested])
         if suggestion:
             suggested.add(suggestion)
-            errors.append({"row": 1, "column": title, "field": expected[suggestion].field,
-                           "code": "column_unknown", "suggestion": suggestion,
-                           "message": message("column_unknown_suggest", title=title,
-                                              suggestion=suggestion)})
+            errors.append({"row": 1, "column": title, "field": expected[
+                colspec.title_key(suggestion)].field, "code": "column_unknown",
+                "suggestion": suggestion,
+                "message": message("column_unknown_suggest", title=title,
+                                   suggestion=suggestion)})
         else:
             errors.append({"row": 1, "column": title, "field": None, "code": "column_unknown",
                            "message": message("column_unknown", title=title)})
     for col in missing:
-        err = item("column_missing", 1, col.title, col.field)
-        errors.append(err)
+        if col.title not in suggested:  # one error per title: the suggestion names it
+            errors.append(item("column_missing", 1, col.title, col.field))
     errors.sort(key=lambda e: (e["code"] != "column_unknown", e["column"] or ""))
     return positions, errors
 
@@ -140,133 +168,22 @@ def _suggest(title, candidates):
     return lowered[match[0]] if match else None
 
 
-# --- cells ------------------------------------------------------------------
-
-class Bad(Exception):
-    def __init__(self, code, **kw):
-        super().__init__(code)
-        self.code = code
-        self.kw = kw
-
+# --- rows -------------------------------------------------------------------
 
 def blank(value):
     return value is None or value == "" or (isinstance(value, str) and not value.strip())
 
 
-def as_text(value, limit=None):
-    """Cell value -> stripped text (None for empty). Integral floats become
-    their digits (Excel's 123456.0)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text and not text.isprintable():
-            raise Bad("value_invalid")
-    elif isinstance(value, bool):
-        raise Bad("value_invalid")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise Bad("value_invalid")
-        text = str(int(value)) if value.is_integer() else repr(value)
-    elif isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, (dt.date, dt.datetime, dt.time, dt.timedelta)):
-        raise Bad("value_invalid")
-    else:
-        text = str(value).strip()
-    if not text:
-        return None
-    if limit is not None and len(text) > limit:
-        raise Bad("too_long", limit=limit)
-    return text
-
-
-_DMY = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})")
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-
-
-def as_date(value, today):
-    """An Excel date cell, or text dd-mm-jjjj (also d-m-jjjj, / or .), or
-    ISO jjjj-mm-dd."""
-    if isinstance(value, dt.datetime):
-        day = value.date()
-    elif isinstance(value, dt.date):
-        day = value
-    elif isinstance(value, str):
-        text = value.strip()
-        m = _DMY.fullmatch(text)
-        try:
-            if m:
-                day = dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-            elif (m := _ISO.fullmatch(text)):
-                day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            else:
-                raise Bad("date_invalid")
-        except ValueError:
-            raise Bad("date_invalid") from None
-    else:
-        raise Bad("date_invalid")
-    if not dt.date(1900, 1, 1) <= day <= today:
-        raise Bad("date_out_of_range")
-    return day
-
-
-def as_int(value):
-    if isinstance(value, bool):
-        raise Bad("value_invalid")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 4:
-        return int(value.strip())
-    raise Bad("value_invalid")
-
-
-def _ident(normalize, code, value):
-    try:
-        return normalize(value)
-    except IdentifierError:
-        raise Bad(code) from None
-
-
-_EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-# The common case (plain ASCII) checked and normalised like email-validator
-# does it (local part kept, domain lower-cased), at a fraction of its cost.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL_ASCII = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
-_SPECIAL_TLDS = {"arpa", "invalid", "local", "localhost", "onion", "test"}
-
-
-def _email(value):
-    text = as_text(value, 254)
-    fast = _EMAIL_ASCII.fullmatch(text)
-    if fast and len(fast.group(1)) <= 64:
-        domain = fast.group(2).lower()
-        if domain.rsplit(".", 1)[-1] not in _SPECIAL_TLDS:
-            return f"{fast.group(1)}@{domain}"
-    if not _EMAIL_SHAPE.fullmatch(text):
-        raise Bad("email_invalid")
-    try:
-        return normalize_email(text)
-    except IdentifierError:
-        raise Bad("email_invalid") from None
-
-
-# --- rows -------------------------------------------------------------------
-
 class RowChecker:
-    """Checks rows of one template; keeps the state the duplicate checks need."""
+    """Checks rows of one template with the field rules every path uses
+    (services/common/fields.py); keeps the state the duplicate checks need."""
 
     def __init__(self, school_type, student_type, positions, today=None):
         self.student_type = student_type
         self.cols = colspec.columns(school_type, student_type)
         self.positions = positions
         self.today = today or dt.date.today()
-        self.high_year = colspec.YEARS[school_type][-1]
-        self.years = set(colspec.YEARS[school_type])
-        self.transfer = student_type == "potential_transfer"
+        self.years = colspec.YEARS[school_type]
         self.first_number, self.first_bsn, self.first_onr = {}, {}, {}
         self.by_field = {c.field: c for c in self.cols}
         self.plan = [(c, positions[c.field], self._cleaner(c))
@@ -274,76 +191,56 @@ class RowChecker:
 
     def _cleaner(self, col):
         """The function that turns a non-blank cell of `col` into its clean
-        value or raises Bad."""
-        if col.field == "student_number":
-            limit = col.max_length
-
-            def number(value):
-                text = as_text(value, 50)
-                if not (text.isascii() and text.isdigit()):
-                    raise Bad("student_number_not_digits")
-                if len(text) > limit:
-                    raise Bad("too_long", limit=limit)
-                return text
-            return number
-        if col.field == "bsn":
-            return lambda value: _ident(normalize_bsn, "bsn_invalid", value)
-        if col.field == "onderwijsnummer":
-            return lambda value: _ident(normalize_onderwijsnummer, "onderwijsnummer_invalid",
-                                        value)
+        value or raises FieldError."""
+        field = col.field
         if col.kind == "date":
             today = self.today
-            return lambda value: as_date(value, today).isoformat()
-        if col.kind == "email":
-            return _email
+            return lambda value: fieldrules.clean_date_of_birth(value, today).isoformat()
         if col.kind == "postcode":
             cache = {}  # a school's students share postcodes: check each one once
-
-            def postcode(value):
-                text = as_text(value, 20)
-                found = cache.get(text)
-                if found is None:
-                    try:
-                        found = normalize_postcode(text)
-                    except IdentifierError:
-                        found = False
-                    if len(cache) < 100_000:
-                        cache[text] = found
-                if found is False:
-                    raise Bad("postcode_invalid")
-                return found
-            return postcode
-        if col.field == "gender":
-            def gender(value):
-                text = as_text(value, 10).upper()
-                if text not in colspec.GENDERS:
-                    raise Bad("gender_invalid")
-                return text
-            return gender
-        if col.field == "year_of_education":
-            years, high = self.years, self.high_year
-
-            def year(value):
-                try:
-                    number = as_int(value)
-                except Bad:
-                    raise Bad("year_of_education_invalid", high=high) from None
-                if number not in years:
-                    raise Bad("year_of_education_invalid", high=high)
-                return number
-            return year
-        if col.field == "track":
+            return lambda value: fieldrules.clean_postcode(value, cache)
+        if field == "year_of_education":
+            low, high = self.years[0], self.years[-1]
+            return lambda value: fieldrules.clean("year_of_education", value, low=low,
+                                                  high=high)
+        if field == "track":
             tracks = {t.lower(): t for t in col.choices}
             choices = ", ".join(col.choices)
 
             def track(value):
-                found = tracks.get(as_text(value, 50).lower())
+                found = tracks.get(fieldrules.clean("track", value).lower())
                 if found is None:
-                    raise Bad("track_invalid", choices=choices)
+                    raise FieldError("track_invalid", choices=choices)
                 return found
             return track
-        limit = col.max_length
-        return lambda value: as_text(value, limit)
+        if field in ("first_name", "last_name", "initials", "prefix", "street",
+                     "house_number", "city", "home_class", "department"):
+            rule = fieldrules.FIELDS[field]
+            limit, text = rule.max_length, fieldrules.text
+
+            def plain(value):
+                clean = text(value)
+                if clean is not None and len(clean) > limit:
+                    raise FieldError("too_long", length=len(clean), limit=limit)
+                return clean
+            return plain
+        direct = {"bsn": fieldrules.clean_bsn,
+                  "onderwijsnummer": fieldrules.clean_onderwijsnummer,
+                  "gender": fieldrules.clean_gender, "email": fieldrules.clean_email}
+        if field in direct:
+            return direct[field]
+        if field == "student_number":
+            limit, text = fieldrules.FIELDS[field].max_length, fieldrules.text
+
+            def number(value):
+                clean = text(value)
+                if not (clean.isascii() and clean.isdigit()):
+                    raise FieldError("student_number_not_digits")
+                if len(clean) > limit:
+                    raise FieldError("too_long", length=len(clean), limit=limit)
+                return clean
+            return number
+        return lambda value: fieldrules.clean(field, value)
 
     def check(self, rownum, cells):
         """(clean row or None, [error items]) for one sheet row."""
@@ -359,13 +256,15 @@ class RowChecker:
                 continue
             try:
                 clean[col.field] = cleaner(value)
-            except Bad as bad:
+            except FieldError as bad:
                 clean[col.field] = None
-                errors.append(item(bad.code, rownum, col.title, col.field, **bad.kw))
-        if self.transfer and clean.get("bsn") is None and clean.get("onderwijsnummer") is None \
-                and not any(e["field"] in ("bsn", "onderwijsnummer") for e in errors):
-            errors.append(item("bsn_or_onderwijsnummer_required", rownum,
-                               self.by_field["bsn"].title, "bsn"))
+                errors.append({"row": rownum, "column": col.title, "field": col.field,
+                               "code": bad.code,
+                               "message": fieldrules.error_message(bad, col.title)})
+        missing = fieldrules.identity_missing(self.student_type, clean.get("bsn"),
+                                              clean.get("onderwijsnummer"))
+        if missing and not any(e["field"] in ("bsn", "onderwijsnummer") for e in errors):
+            errors.append(item(missing, rownum, self.by_field["bsn"].title, "bsn"))
         self._duplicates(clean, rownum, errors)
         return (None if errors else clean), errors
 

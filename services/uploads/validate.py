@@ -97,7 +97,8 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
                 header = first[1]
             else:
                 pending = first
-        positions, header_errors = rules.check_header(header, cols)
+        positions, header_errors = rules.check_header(header, cols,
+                                                       chosen=(school_type, student_type))
         titled = {i for i, v in enumerate(header) if rules.normalize_title(v)}
         untitled_with_data = set()
         checker = None if header_errors else rules.RowChecker(
@@ -166,7 +167,8 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
         for err in header_errors:
             title = err.get("column")
             index = next((i for i, v in enumerate(header)
-                          if rules.normalize_title(v) == title), None)
+                          if title and colspec.title_key(v) == colspec.title_key(title)),
+                         None)
             err["cell"] = f"{rules.column_letter(index)}1" if index is not None else None
         file_errors = header_errors + file_errors
         if count == 0 and not file_errors:

@@ -7,8 +7,10 @@ takes values and returns values (or error items, see services/common/errors).
 import math
 import unicodedata
 
+from services.common import fields as fieldrules
 from services.common.errors import error_item, validation_error
-from services.common.ids import IdentifierError, normalize_brin, normalize_email, normalize_postcode
+from services.common.fields import FieldError
+from services.common.ids import IdentifierError, normalize_brin
 from services.common.paging import page_args  # noqa: F401  (re-exported)
 from services.common.times import as_utc  # noqa: F401  (re-exported)
 
@@ -16,20 +18,18 @@ SCHOOL_TYPES = ("vo", "mbo")
 USER_TYPES = ("student", "employee", "guardian")
 ROLES = ("admin", "scheduler", "mentor", "student")
 PLATFORM_ROLES = ("helpdesk",)
-GENDERS = ("M", "V", "X")
+GENDERS = fieldrules.GENDERS
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 PLATFORM_KEY = "platform"
 # code of the platform's helpdesk account (bootstrap.py creates it)
 HELPDESK_CODE = "helpdesk"
 
-CODE_MAX = 50
-# Optional personal text fields and their maximum length (models.User).
-PERSONAL_FIELDS = {
-    "initials": 20, "first_name": 100, "prefix": 30, "last_name": 150,
-    "gender": 1, "street": 200, "house_number": 20, "postcode": 7, "city": 100,
-    "email": 254,
-}
+CODE_MAX = fieldrules.FIELDS["code"].max_length
+# Personal fields and their maximum length (models.User): the one table of
+# field rules (services/common/fields.py), which uploads and students use too.
+PERSONAL_FIELDS = {name: fieldrules.FIELDS[name].max_length
+                   for name in fieldrules.PERSONAL_FIELDS}
 REQUIRED_PERSONAL = ("first_name", "last_name")
 # Keys an update may carry that are not changes (a client sending back a record).
 READ_ONLY_FIELDS = ("id", "institution_id", "archived", "archived_at", "last_login_at",
@@ -46,14 +46,12 @@ LABELS = {
 }
 
 MESSAGES = {
-    "student_number_not_digits": "De code van een leerling mag alleen cijfers bevatten.",
+    "student_number_not_digits": fieldrules.message("student_number_not_digits",
+                                                    "De code van een leerling"),
     "brin_invalid": "Het BRIN-nummer is niet geldig: twee cijfers en twee letters, "
                     "eventueel gevolgd door twee cijfers voor de vestiging.",
     "branch_invalid": "De vestiging moet uit twee cijfers bestaan en bij het BRIN-nummer passen.",
     "school_type_invalid": "De schoolsoort moet 'vo' of 'mbo' zijn.",
-    "postcode_invalid": "De postcode is niet geldig (verwacht: 1234 AB).",
-    "email_invalid": "Het e-mailadres is niet geldig.",
-    "gender_invalid": "Het geslacht moet M, V, X of leeg zijn.",
     "password_too_short": f"Het wachtwoord moet minstens {MIN_PASSWORD_LENGTH} tekens lang zijn.",
     "password_too_long": f"Het wachtwoord mag hoogstens {MAX_PASSWORD_LENGTH} tekens lang zijn.",
     "user_type_invalid": "De soort gebruiker moet leerling (student), medewerker (employee) "
@@ -98,37 +96,25 @@ class InvalidValue(Exception):
 
 
 def text(value):
-    """A spreadsheet-ish value as stripped text; None for empty.
-
-    Integers and integral floats (Excel's 12345.0) become their digits.
-    Raises InvalidValue for values that are not text-like (bool, list, dict...).
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise InvalidValue()
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidValue()
-        value = int(value) if value.is_integer() else value
-    if isinstance(value, (int, float)):
-        value = str(value)
-    if not isinstance(value, str):
-        raise InvalidValue()
-    value = value.strip()
-    if any(ord(ch) < 32 for ch in value):
-        raise InvalidValue()
-    return value or None
+    """A spreadsheet-ish value as stripped text; None for empty (the shared
+    field rules' coercion: integers and Excel's 12345.0 become digits, a
+    non-breaking space a space). Raises InvalidValue for values that are not
+    text-like (bool, list, dict, control characters)."""
+    try:
+        return fieldrules.text(value)
+    except FieldError:
+        raise InvalidValue() from None
 
 
 def _clean_text(field, value, errors, limit):
     try:
-        value = text(value)
-    except InvalidValue:
-        errors.append(value_invalid_item(field))
+        value = fieldrules.text(value)
+    except FieldError as exc:
+        errors.append(fieldrules.item(field, exc, _label(field)))
         return None
     if value is not None and len(value) > limit:
-        errors.append(too_long_item(field, limit))
+        errors.append(fieldrules.item(field, FieldError("too_long", length=len(value),
+                                                        limit=limit), _label(field)))
         return None
     return value
 
@@ -203,33 +189,12 @@ def parse_login_institution(value):
 # --- users ------------------------------------------------------------------
 
 def _clean_personal(field, value, errors):
-    # a postcode is judged after normalising ("1234ab", "1234 ab ", ...)
-    limit = 100 if field == "postcode" else PERSONAL_FIELDS[field]
-    value = _clean_text(field, value, errors, limit)
-    if value is None:
+    """A personal field by the one table of field rules (services/common/fields.py)."""
+    try:
+        return fieldrules.clean(field, value)
+    except FieldError as exc:
+        errors.append(fieldrules.item(field, exc, _label(field)))
         return None
-    if field == "gender":
-        value = value.upper()
-        if value not in GENDERS:
-            errors.append(error_item("gender_invalid", message("gender_invalid"), field=field))
-            return None
-    elif field == "postcode":
-        try:
-            value = normalize_postcode(value)
-        except IdentifierError:
-            errors.append(error_item("postcode_invalid", message("postcode_invalid"),
-                                     field=field))
-            return None
-    elif field == "email":
-        try:
-            value = normalize_email(value)
-        except IdentifierError:
-            errors.append(error_item("email_invalid", message("email_invalid"), field=field))
-            return None
-        if len(value) > PERSONAL_FIELDS["email"]:
-            errors.append(too_long_item(field, PERSONAL_FIELDS["email"]))
-            return None
-    return value
 
 
 def clean_code(value, errors):

@@ -187,3 +187,59 @@ def test_long_connector_call_with_sync_down_answers_503_within_the_deadline(syst
     r = system.put(f"{API}/sync/1/snapshot", token=admin, json={"students": []})
     body = problem(r, 503, "service_unavailable")
     assert body["service"] == "sync" and time.monotonic() - started < 10
+
+
+def test_what_fuzzing_found_answers_4xx_not_500(system, school):
+    """The server errors schemathesis found: ids beyond 64 bits, JSON nested
+    1,000 deep, a page number beyond any list, a non-list where a list
+    belongs; and executing OSO actions without a dossier source (the set-up,
+    not an outage)."""
+    _inst, admin = school
+    huge = "9" * 25
+    problem(system.get(f"{API}/participations/{huge}", token=admin), 404, "not_found")
+    problem(system.get(f"{API}/projects/{huge}/placements.csv", token=admin), 404, "not_found")
+    problem(system.delete(f"{API}/participations/{2 ** 63}", token=admin), 404, "not_found")
+    problem(system.get(f"{API}/students?page=99999999999999999999", token=admin), 422,
+            "range_invalid")
+    problem(system.get(f"{API}/users?page=10000001", token=admin), 422, "range_invalid")
+    deep = "[" * 1000 + "]" * 1000
+    r = system.post(f"{API}/projects", token=admin, data='{"name": ' + deep + "}",
+                    headers={"Content-Type": "application/json"})
+    problem(r, 400, "json_too_deep")
+    r = system.post(f"{API}/projects", token=admin, data="[" * 100000 + "]" * 100000,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    r = system.post(f"{API}/projects/1/participations", token=admin,
+                    json={"student_number": "1", "department": "h4", "forecast": 2 ** 70})
+    assert problem(r, 422)["errors"][0]["field"] == "forecast"
+    r = system.put(f"{API}/sync/1/snapshot", token=admin,
+                   json={"groups": [{"code": "g", "kind": "cluster", "student_numbers": True}]})
+    assert r.status_code in (403, 404, 422), r.text
+    r = system.post(f"{API}/oso/actions", token=admin,
+                    json={"items": [{"bsn": "020355889", "action": "import"}]})
+    body = problem(r, 409, "source_not_configured")
+    assert "LEERLINGBUS_OSO_SOURCE" in body["detail"]
+    r = system.post(f"{API}/projects", token=admin, json={"name": "R", "school_year": "2025-2026",
+                                                          "branch": "H", "extra": 1})
+    assert problem(r, 422)["detail"]
+    r = system.post(f"{API}/projects/1/departments", token=admin,
+                    json={"code": "h4", "home_class_authority": "beide"})
+    body = problem(r, 422)
+    choice = next(e for e in body["errors"] if e["field"] == "home_class_authority")
+    assert choice["code"] == "choice_invalid" and "portal, desktop" in choice["message"]
+    assert ".;" not in body["detail"]
+
+
+def test_the_document_describes_every_answer_and_body(system):
+    spec = system.get("/openapi.json").json()
+    paths = spec["paths"]
+    delete = paths["/api/v1/participations/{participation_id}"]["delete"]["responses"]
+    assert "204" in delete and "content" not in delete["204"]
+    for path in ("/api/v1/users/{code}/archive", "/api/v1/users/{code}/unarchive"):
+        assert "422" in paths[path]["post"]["responses"]
+    assert "409" in paths["/api/v1/oso/actions"]["post"]["responses"]
+    for path in ("/api/v1/uploads", "/api/v1/imports", "/api/v1/public/uploads"):
+        schema = paths[path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert schema["type"] == "object" and "allOf" not in schema
+        assert schema["properties"]["file"] == {"type": "string", "format": "binary"}
+        assert "file" in schema["required"]

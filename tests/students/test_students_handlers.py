@@ -535,6 +535,20 @@ def test_learning_paths_and_the_placements_export(world):
                         "1001;h4;H4EM;E9\r\n")
 
 
+def test_the_placements_export_writes_no_formulas(world):
+    """A department or learning path code that a spreadsheet would read as a
+    formula is exported as text (a leading apostrophe); plain values as they are."""
+    world.h(handlers.create_student, student("1001", bsn=BSN))
+    project = world.project()
+    world.p(placements.create_department, project["id"], {
+        "code": "=1+2", "year_of_education": 4, "education": "havo",
+        "learning_paths": [{"code": "@SUM(A1)", "element_code": "-E1+E2"}]})
+    world.participate(project["id"], "1001", department="=1+2", learning_path="@SUM(A1)")
+    csv_text = world.p(placements.placements_csv, project["id"])
+    assert csv_text == ("leerlingnummer;afdeling;leerpad;elementcode\r\n"
+                        "1001;'=1+2;'@SUM(A1);'-E1+E2\r\n")
+
+
 # --- several participations of one student in one project -------------------------------
 
 def test_forecast_rules_over_a_students_departments(world, students_db):

@@ -42,7 +42,7 @@ def test_valid_new_student_splits_record_and_personal_data():
 def test_student_number_digits_only():
     _r, _p, errors = rules.check_new_student(new(student_number="A123"))
     assert codes(errors) == [("student_number_not_digits", "student_number")]
-    assert errors[0]["message"] == "Het leerlingnummer mag alleen cijfers bevatten."
+    assert errors[0]["message"] == "Leerlingnummer mag alleen cijfers bevatten."
     record, _p, errors = rules.check_new_student(new(student_number=20355889.0))
     assert errors == [] and record["student_number"] == "20355889"
     _r, _p, errors = rules.check_new_student(new(student_number=None))
@@ -86,13 +86,15 @@ def test_non_transfer_needs_no_bsn_but_a_given_one_must_be_valid():
 
 
 def test_other_record_fields():
-    _r, _p, errors = rules.check_new_student(new(type="transfer", date_of_birth="04-03-2010",
+    _r, _p, errors = rules.check_new_student(new(type="transfer", date_of_birth="3 maart",
                                                  year_of_education=11))
     assert codes(errors) == [("student_type_invalid", "type"),
                              ("date_invalid", "date_of_birth"),
                              ("year_of_education_invalid", "year_of_education")]
     _r, _p, errors = rules.check_new_student(new(date_of_birth="2999-01-01"))
-    assert codes(errors) == [("date_invalid", "date_of_birth")]
+    assert codes(errors) == [("date_out_of_range", "date_of_birth")]  # the shared rule's code
+    record, _p, errors = rules.check_new_student(new(date_of_birth="04-03-2010"))
+    assert errors == [] and record["date_of_birth"].isoformat() == "2010-03-04"
 
 
 def test_initials_required_for_one_student_not_for_a_batch_row():

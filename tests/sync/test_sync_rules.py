@@ -154,6 +154,8 @@ def test_snapshot_unknown_keys_are_named():
     (lambda d: d["groups"][1]["student_numbers"].append("1002"), "home_class_mismatch",
      "groups.student_numbers"),
     (lambda d: d["packages"][0].update(subjects="ne"), "type_invalid", "packages.subjects"),
+    (lambda d: d["groups"][0].update(student_numbers=True), "type_invalid",   # found by fuzzing
+     "groups.student_numbers"),
     (lambda d: d["students"][0].update(gender="Q"), "gender_invalid", "students.gender"),
 ])
 def test_snapshot_rejects(mutate, code, field):

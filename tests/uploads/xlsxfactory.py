@@ -98,7 +98,9 @@ def make_list(rows, school_type="vo", student_type="potential_transfer", titles=
         values = [row.get(t) for t in titles] if isinstance(row, dict) else list(row)
         for c, value in enumerate(values, 1):
             if value is not None:
-                ws.cell(row=r, column=c, value=value)
+                cell = ws.cell(row=r, column=c, value=value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # typed into a text cell: text, even "=..."
     if extra is not None:
         extra(wb, ws)
     out = io.BytesIO()
