@@ -61,6 +61,7 @@ def spec_dict():
         if r.response is not None:
             ok["content"] = {"application/json": {"schema": r.response}}
         op["responses"][str(r.status)] = ok
+        op["responses"].update(r.extra.get("responses") or {})
         for code in r.errors:
             op["responses"][str(code)] = {
                 "description": TITLES.get(code, "Fout"),
