@@ -270,6 +270,12 @@ class ImportQuery(QuerySchema):
         "description": "how many preview rows to include (default all; the counts always)"})
 
 
+class ImportGetQuery(ImportQuery):
+    sample_rows = fields.Integer(load_default=0, validate=between(0, 20), metadata={
+        "description": "include the file's first rows again as `sample` (at most 20; none "
+                       "once the file is purged)"})
+
+
 class ImportCommitQuery(QuerySchema):
     async_ = fields.Boolean(data_key="async", load_default=False, metadata={
         "description": "true: answer 202 at once with the import (status committing, "

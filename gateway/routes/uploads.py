@@ -169,12 +169,14 @@ def list_imports(ctx):
                     page_size=q["page_size"])
 
 
-@route("GET", "/imports/<int:import_id>", roles=("admin",), query=s.ImportQuery,
+@route("GET", "/imports/<int:import_id>", roles=("admin",), query=s.ImportGetQuery,
        response=s.Import, summary="An import: columns, mapping, preview, result, the progress "
-       "of a commit in the background", tag="imports")
+       "of a commit in the background (?sample_rows=n: the file's first rows again)",
+       tag="imports")
 def get_import(ctx, import_id):
     return ctx.call("uploads", "get_import", import_id, ctx.principal["institution_id"],
-                    preview_rows=ctx.query["preview_rows"])
+                    preview_rows=ctx.query["preview_rows"],
+                    sample_rows=ctx.query["sample_rows"])
 
 
 @route("GET", "/imports/<int:import_id>/rows", roles=("admin",), query=s.ImportRowsQuery,

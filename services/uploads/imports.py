@@ -124,8 +124,18 @@ def create_import(uow, settings, institution_id, kind, filename, content, delimi
     return import_dict(imp, [values for _n, values in table.rows[:SAMPLE_ROWS]])
 
 
-def get_import(uow, import_id, institution_id, preview_rows=None):
-    return import_dict(_load(uow.session, import_id, institution_id), preview_rows=preview_rows)
+def get_import(uow, import_id, institution_id, preview_rows=None, sample_rows=0,
+               settings=None):
+    """The import; `sample_rows` > 0 reads that many first rows of the stored
+    file again (the sample the labelling shows; none once the file is purged)."""
+    imp = _load(uow.session, import_id, institution_id)
+    sample = None
+    if sample_rows and settings is not None and imp.purged_at is None:
+        try:
+            sample = [values for _n, values in _table(settings, imp).rows[:min(sample_rows, 20)]]
+        except (OSError, DomainError):
+            sample = []
+    return import_dict(imp, sample, preview_rows=preview_rows)
 
 
 def import_rows(uow, import_id, institution_id, page=1, page_size=50, action=None):

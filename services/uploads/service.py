@@ -247,9 +247,10 @@ class UploadsService:
             return imports.list_imports(uow, institution_id, kind, status, page, page_size)
 
     @domain_rpc
-    def get_import(self, import_id, institution_id, preview_rows=None):
+    def get_import(self, import_id, institution_id, preview_rows=None, sample_rows=0):
         with self.db() as uow:
-            return imports.get_import(uow, import_id, institution_id, preview_rows)
+            return imports.get_import(uow, import_id, institution_id, preview_rows,
+                                      sample_rows, self.settings)
 
     @domain_rpc
     def import_rows(self, import_id, institution_id, page=1, page_size=50, action=None):

@@ -395,6 +395,10 @@ def test_preview_rows_are_paged_and_the_answer_can_leave_them_out(system, school
     got = system.get(f"{API}/imports/{imp['id']}?preview_rows=0", token=admin).json()
     assert got["preview"]["rows"] == [] and got["preview"]["counts"]["create"] == 25
     assert got["progress"] == {"done": 0, "total": 0} and got["problem"] is None
+    assert got["sample"] == []
+    again = system.get(f"{API}/imports/{imp['id']}?preview_rows=0&sample_rows=2",
+                       token=admin).json()
+    assert again["sample"] == [["3000", "Eva0", "Dekker"], ["3001", "Eva1", "Dekker"]]
     assert len(system.get(f"{API}/imports/{imp['id']}", token=admin).json()["preview"]["rows"]) \
         == 26
     # paging, and one action at a time
