@@ -418,12 +418,12 @@ def _preview_users(imp, table, fields, options, users):
         students = _active_students(users, iid)
         missing = sorted(set(students) - set(seen))
         if students and len(missing) > ARCHIVE_GUARD * len(students) and not options["force"]:
-            share = round(100 * len(missing) / len(students))
+            share = 100 * len(missing) // len(students)  # 1195 of 1200: 99%, not 100%
             raise DomainError(
                 "archive_guard",
                 f"Synchroniseren zou {len(missing)} van de {len(students)} leerlingen "
-                f"({share}%) archiveren; dat is meer dan 10%. Controleer het bestand, of geef "
-                "force mee als dit echt de bedoeling is.", status=409,
+                f"({share}%) archiveren; dat is meer dan 10%. Controleer het bestand; is dit "
+                "echt de bedoeling, bevestig het dan (force).", status=409,
                 errors=[error_item("archive_guard", "Meer dan 10% van de leerlingen zou worden "
                                    "gearchiveerd.", field="archive_missing")],
                 extra={"archive": len(missing), "students": len(students)})
