@@ -157,6 +157,14 @@ def save_learning_paths(ctx, project_id, code):
         index += 1
     body = [{k: v for k, v in row.items() if v or k != "name"} for row in rows]
     form = Form()
+    for i, row in enumerate(rows):
+        if not row["code"]:
+            form.add(f"code-{i}", "Vul de code van het leerpad in.")
+        if not row["element_code"]:
+            form.add(f"element_code-{i}", "Vul de elementcode in: daarmee krijgt de leerling "
+                                          "de juiste plaatsing in de administratie.")
+    if form.has_errors:
+        return _paths_page(ctx, project_id, code, rows, form, 422)
     try:
         ctx.put(f"/projects/{project_id}/departments/{code}/learning-paths",
                 json={"learning_paths": body})
