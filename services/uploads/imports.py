@@ -16,6 +16,7 @@ import hashlib
 import logging
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from services.common.errors import DomainError, conflict, error_item, not_found, validation_error
 from services.common.ids import IdentifierError, normalize_email, normalize_postcode
@@ -64,26 +65,37 @@ def _import_not_found():
     return not_found("import", "Import niet gevonden.")
 
 
-def _load(session, import_id, institution_id):
-    imp = session.get(Import, to_id(import_id)) if to_id(import_id) is not None else None
+def _load(session, import_id, institution_id, light=False):
+    """The import (404 for another institution's). `light`: without the stored
+    preview and undo data (megabytes for a large file), loaded only when used."""
+    if to_id(import_id) is None:
+        raise _import_not_found()
+    if light:
+        imp = session.execute(sa.select(Import).where(Import.id == to_id(import_id))
+                              .options(orm.defer(Import.preview), orm.defer(Import.undo))
+                              ).scalar_one_or_none()
+    else:
+        imp = session.get(Import, to_id(import_id))
     if imp is None or imp.institution_id != to_id(institution_id):
         raise _import_not_found()
     return imp
 
 
-def _table(settings, imp):
+def _table(settings, imp, head=None):
     content = (storage.import_dir(settings.data_dir, imp.id) / ORIGINAL).read_bytes()
-    return csvfile.parse(content, imp.delimiter, imp.encoding, settings.limits.max_rows)
+    return csvfile.parse(content, imp.delimiter, imp.encoding, settings.limits.max_rows,
+                         head=head)
 
 
-def import_dict(imp, sample=None, preview_rows=None):
+def import_dict(imp, sample=None, preview_rows=None, counts=None):
     """The import as the API answers it. `preview_rows`: how many of the
     preview's rows to include (None: all; the counts are always there, the
     rows page through GET /imports/{id}/rows)."""
-    preview = imp.preview or None
+    preview = imp.preview or None if preview_rows != 0 or counts is None else {"counts": counts}
     rows = None
     if preview:
-        rows = preview["rows"] if preview_rows is None else preview["rows"][:max(0, preview_rows)]
+        rows = [] if preview_rows == 0 else \
+            preview["rows"] if preview_rows is None else preview["rows"][:max(0, preview_rows)]
     return {
         "id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
         "status": imp.status, "filename": imp.filename,
@@ -128,14 +140,20 @@ def get_import(uow, import_id, institution_id, preview_rows=None, sample_rows=0,
                settings=None):
     """The import; `sample_rows` > 0 reads that many first rows of the stored
     file again (the sample the labelling shows; none once the file is purged)."""
-    imp = _load(uow.session, import_id, institution_id)
+    light = preview_rows == 0
+    imp = _load(uow.session, import_id, institution_id, light=light)
+    counts = None
+    if light:  # the counts only, read out of the stored preview by the database
+        counts = uow.session.execute(sa.select(imports.c.preview["counts"]).where(
+            imports.c.id == imp.id)).scalar()
     sample = None
     if sample_rows and settings is not None and imp.purged_at is None:
         try:
-            sample = [values for _n, values in _table(settings, imp).rows[:min(sample_rows, 20)]]
+            sample = [values for _n, values in _table(settings, imp,
+                                                      head=min(sample_rows, 20)).rows]
         except (OSError, DomainError):
             sample = []
-    return import_dict(imp, sample, preview_rows=preview_rows)
+    return import_dict(imp, sample, preview_rows=preview_rows, counts=counts)
 
 
 def import_rows(uow, import_id, institution_id, page=1, page_size=50, action=None):
@@ -143,16 +161,20 @@ def import_rows(uow, import_id, institution_id, page=1, page_size=50, action=Non
     shows of a large import without carrying every row."""
     page, page_size = page_args(page, page_size)
     action = _choice(action, ROW_ACTIONS, "action", "actie")
-    imp = _load(uow.session, import_id, institution_id)
-    if not imp.preview:
+    imp = _load(uow.session, import_id, institution_id, light=True)
+    # the rows and counts only, read out of the stored preview by the database
+    # (not the plan and fingerprints beside them)
+    stored = uow.session.execute(sa.select(imports.c.preview["rows"], imports.c.preview["counts"])
+                                 .where(imports.c.id == imp.id)).first()
+    if stored is None or stored[1] is None:
         raise conflict("preview_required", "Deze import heeft nog geen voorvertoning: label "
                                            "eerst de kolommen (PUT /imports/{id}/mapping).")
-    rows = imp.preview["rows"]
+    rows, counts = stored[0] or [], stored[1]
     if action:
         rows = [row for row in rows if row["action"] == action]
     start = (page - 1) * page_size
     return {"items": rows[start:start + page_size], "total": len(rows), "page": page,
-            "page_size": page_size, "counts": imp.preview["counts"], "action": action}
+            "page_size": page_size, "counts": counts, "action": action}
 
 
 # --- history ---------------------------------------------------------------------------
@@ -329,11 +351,14 @@ def _user_values(number, values, fields, headers, as_students):
     return clean, errors
 
 
-def _users_by_code(users, institution_id, codes):
+def _users_by_code(users, institution_id, codes, fields=()):
+    """{code: user} of the existing ones: code, type, archived, updated_at and
+    the personal `fields` asked for (the users service's light answer)."""
     found = {}
     codes = list(codes)
     for start in range(0, len(codes), RPC_CHUNK):
-        for user in users.get_users(institution_id, codes[start:start + RPC_CHUNK]):
+        for user in users.get_users(institution_id, codes[start:start + RPC_CHUNK],
+                                    fields=list(fields)):
             found[user["code"]] = user
     return found
 
@@ -364,7 +389,7 @@ def _preview_users(imp, table, fields, options, users):
             else:
                 seen[code] = number
         parsed.append((number, clean, errors))
-    existing = _users_by_code(users, iid, seen)
+    existing = _users_by_code(users, iid, seen, [f for f in fields if f != "code"])
     rows, plan = [], {"create": [], "update": [], "archive": [], "students": []}
     fingerprints = {}
     for number, clean, errors in parsed:
@@ -614,7 +639,7 @@ def preview(db, settings, users, students, import_id, institution_id, mapping,
     """Label the columns and pick the mode: the preview, stored for commit.
     `preview_rows` limits how many rows the answer carries (all are stored)."""
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
+        imp = _load(uow.session, import_id, institution_id, light=True)
         _not_again(imp)
         fields, options = check_mapping(imp, mapping)
         table = _table(settings, imp)
@@ -626,7 +651,7 @@ def preview(db, settings, users, students, import_id, institution_id, mapping,
                                                            students)
     counts = _counts(rows)
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
+        imp = _load(uow.session, import_id, institution_id, light=True)
         _not_again(imp)
         imp.mapping = {str(i): f for f, i in fields.items()}
         imp.options = options
@@ -680,7 +705,7 @@ def _save(db, import_id, institution_id, holder=None, **values):
     """Write `values`; with `holder` (a claim), only while that worker holds
     the import (False when it lost it)."""
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
+        imp = _load(uow.session, import_id, institution_id, light=True)
         if holder is not None and imp.claim != holder:
             uow.rollback()
             return False

@@ -25,7 +25,7 @@ class Users:
         self.crash_after = crash_after
         self.calls = 0
 
-    def get_users(self, iid, codes):
+    def get_users(self, iid, codes, fields=None):
         return [self.users[c] for c in codes if c in self.users]
 
     def create_users(self, iid, rows, timeout=None):

@@ -130,15 +130,13 @@ def show(ctx, import_id):
 def label_columns(ctx, import_id):
     """Label the columns and choose the mode: the preview (PUT /imports/{id}/mapping)."""
     f = ctx.request.form
-    imp = ctx.get(f"/imports/{import_id}", params={"preview_rows": 0})
     form = Form(values={k: f.get(k, "") for k in f.keys() if k != "csrf_token"})
-    columns = {}
-    for column in imp["columns"]:
-        key = str(column["index"])
-        chosen = f.get(f"kolom-{key}", "")
-        columns[key] = chosen or None
+    # the columns as the form has them (one select per column of the file): no
+    # need to ask for the import first; the API checks every index
+    columns = {key[len("kolom-"):]: (f.get(key) or None) for key in f.keys()
+               if key.startswith("kolom-") and key[len("kolom-"):].isdigit()}
     body = {"columns": columns}
-    if imp["kind"] == "users":
+    if f.get("kind") != "participations":
         mode = f.get("mode", "import")
         body.update(mode=mode if mode in dict((m[0], m) for m in MODES) else "import",
                     as_students=f.get("as_students") == "1",
@@ -155,7 +153,7 @@ def label_columns(ctx, import_id):
         if exc.status == 409 and exc.code == "archive_guard":
             return _import_page(ctx, import_id, form, 409, guard=exc.problem)
         if exc.status in (400, 409, 422):
-            aliases = {f"columns.{c['index']}": f"kolom-{c['index']}" for c in imp["columns"]}
+            aliases = {f"columns.{key}": f"kolom-{key}" for key in columns}
             known = MAPPING_FIELDS + tuple(aliases.values())
             form.from_api(exc, known, aliases=aliases)
             return _import_page(ctx, import_id, form, exc.status)
