@@ -73,7 +73,8 @@ def test_portalconnector_status_en_verschillen_per_categorie(page, system):
     expect(table.locator("tr", has_text="LWOO")).to_contain_text("OK")
     expect(table.locator("tr", has_text="Pakketten")).to_contain_text("1 [1]")
     expect(table.locator("tr", has_text="Leerlingen").first).to_contain_text("2")
-    expect(page.get_by_test_id("snapshot")).to_have_text(re.compile(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}"))
+    expect(page.get_by_test_id("snapshot")).to_have_text(
+        re.compile(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}"))
     check_a11y(page)
     screenshot(page, "roostermaker-portalconnector")
 

@@ -9,6 +9,7 @@ import io
 import re
 import shutil
 
+import pytest
 from openpyxl import Workbook
 from playwright.sync_api import expect
 
@@ -33,7 +34,6 @@ def sheet(values):
 
 def test_oso_registreren_leerlingen_aanmaken_acties_uitvoeren_en_dossier(page, system,
                                                                           tmp_path):
-    import pytest
     if not (OSO_STANDARD / "examples" / FULL).is_file():
         pytest.skip(f"the OSO example dossiers are not at {OSO_STANDARD}")
     system.school("45OS", "Het OSO-college", admin="oso")
