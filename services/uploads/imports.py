@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 
+import eventlet
 import sqlalchemy as sa
 from sqlalchemy import orm
 
@@ -810,7 +811,30 @@ def run_commit(db, users, students, import_id, token, stale_seconds, chunk=PROGR
     job = claim_commit(db, import_id, token, stale_seconds)
     if job is None:
         return None
-    iid = job["institution_id"]
+    # a sign of life also while one chunk takes long (the users service
+    # creating hundreds of accounts), so the resume timer never takes it over
+    beat = eventlet.spawn(_heartbeat, db, job["id"], token, max(0.2, stale_seconds / 4))
+    try:
+        return _run_claimed(db, users, students, job, token, chunk)
+    finally:
+        beat.kill()
+
+
+def _heartbeat(db, import_id, token, interval):
+    while True:
+        eventlet.sleep(interval)
+        try:
+            with db() as uow:
+                uow.session.execute(sa.update(imports).where(
+                    imports.c.id == import_id, imports.c.claim == token)
+                    .values(claimed_at=utcnow()))
+                uow.commit()
+        except Exception:  # pragma: no cover - the next beat tries again
+            log.exception("heartbeat of the commit of import %s failed", import_id)
+
+
+def _run_claimed(db, users, students, job, token, chunk):
+    import_id, iid = job["id"], job["institution_id"]
     if job["interrupted"]:
         problem = {"code": "commit_interrupted", "status": 409,
                    "message": f"De verwerking is onderbroken na {job['done']} wijziging(en). "

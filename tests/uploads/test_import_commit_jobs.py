@@ -122,3 +122,29 @@ def test_a_worker_that_died_halfway_leaves_a_failed_import_that_undo_takes_back(
     assert "16" in failed["problem"]["message"] and len(users.users) == 16  # not re-applied
     undone = imports.undo(db, users, Students(), import_id, 7)
     assert undone["counts"]["removed"] == 16 and users.users == {}
+
+
+def test_a_long_chunk_keeps_the_claim_alive(db, tmp_path):
+    """One chunk longer than the stale time: the heartbeat keeps the claim, so
+    the resume timer does not take the commit over (it would apply rows twice)."""
+    import eventlet
+
+    class SlowUsers(Users):
+        def create_users(self, iid, rows, timeout=None):
+            eventlet.sleep(1.2)
+            return super().create_users(iid, rows, timeout)
+
+    users = SlowUsers()
+    import_id = previewed(db, tmp_path, users, n=10)
+    imports.start_commit(db, import_id, 7)
+    stale = []
+
+    def watch():
+        for _ in range(12):
+            eventlet.sleep(0.1)
+            with db() as uow:
+                stale.extend(imports.stale_commits(uow, 0.5, quiet_seconds=0.5))
+    watcher = eventlet.spawn(watch)
+    result = imports.run_commit(db, users, Students(), import_id, "worker-1", 0.5, chunk=10)
+    watcher.wait()
+    assert result["counts"]["created"] == 10 and stale == []

@@ -440,7 +440,7 @@ def test_commit_in_the_background_with_progress_then_undo(system, school):
     if during.status_code == 409:
         assert during.json()["code"] in ("import_committing", "import_committed")
     done = wait_until(committed, timeout=120, interval=0.3)
-    assert done["status"] == "committed", done
+    assert done["status"] == "committed", (done["problem"], done["progress"])
     assert done["progress"] == {"done": 1200, "total": 1200}
     assert done["result"]["counts"] == {"created": 1200, "updated": 0, "unchanged": 0,
                                         "archived": 0, "failed": 0}
