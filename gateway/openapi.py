@@ -96,6 +96,7 @@ def spec_dict():
         if r.response is not None and r.status != 204:
             ok["content"] = {"application/json": {"schema": r.response}}
         op["responses"][str(r.status)] = ok
+        op["responses"].update(r.extra.get("responses") or {})
         for code in sorted(answers(r)):
             op["responses"][str(code)] = {
                 "description": TITLES.get(code, "Fout"),

@@ -388,12 +388,19 @@ class Participation(BaseSchema):
     learning_path = fields.String(allow_none=True)
     home_class = fields.String(allow_none=True)
     lwoo = fields.Boolean()
+    first_name = fields.String(allow_none=True, metadata={"description": "with ?names=true"})
+    prefix = fields.String(allow_none=True, metadata={"description": "with ?names=true"})
+    last_name = fields.String(allow_none=True, metadata={"description": "with ?names=true"})
 
 
 class ParticipationQuery(PageQuery):
     department = fields.String(load_default=None)
     student_number = fields.String(load_default=None, validate=length(1, 50), metadata={
         "description": "only this student's participations (one per department)"})
+    home_class = fields.String(load_default=None, validate=length(1, 50), metadata={
+        "description": "only participations with this home class (regardless of case)"})
+    names = fields.Boolean(load_default=False, metadata={
+        "description": "true: each item carries the student's first_name, prefix, last_name"})
 
 
 class StudentParticipation(Participation):
@@ -421,6 +428,49 @@ class Group(GroupCreate):
 
 class GroupMembers(BaseSchema):
     student_numbers = fields.List(fields.String(validate=length(1, 20)), required=True)
+
+
+class MentorClasses(BaseSchema):
+    mentor = fields.String(dump_only=True, metadata={"description": "the mentor's user code"})
+    home_classes = fields.List(fields.String(validate=length(1, 50)), required=True, metadata={
+        "description": "the home classes the mentor looks after (at most 50); their students "
+                       "are those whose record's home class is one of them"})
+
+
+class MentorStudentsQuery(PageQuery):
+    project_id = fields.Integer(load_default=None, metadata={
+        "description": "the project whose participations are shown (default: the newest "
+                       "school year's)"})
+
+
+class MentorParticipation(Participation):
+    home_class_authority = fields.String(metadata={"enum": ["portal", "desktop"]})
+    may_change = fields.List(fields.String(), metadata={
+        "description": "what the mentor may change here: forecast, and home_class where the "
+                       "portal leads the department's home classes"})
+
+
+class MentorStudent(BaseSchema):
+    student_number = fields.String()
+    first_name = fields.String(allow_none=True)
+    prefix = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    home_class = fields.String(allow_none=True, metadata={"description": "the record's (now)"})
+    year_of_education = fields.Integer(allow_none=True)
+    track = fields.String(allow_none=True)
+    status = LEAVE_STATUS
+    participations = fields.List(fields.Nested(MentorParticipation), metadata={
+        "description": "in the project, one per department"})
+
+
+class MentorStudentPage(BaseSchema):
+    items = fields.List(fields.Nested(MentorStudent))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    mentor = fields.String()
+    home_classes = fields.List(fields.String())
+    project = fields.Nested(Project, allow_none=True)
 
 
 def page_of(schema_cls):

@@ -163,6 +163,11 @@ class OsoDossier(OsoWorklistEntry):
     applied_at = fields.String()
     enrolled_at = fields.String(allow_none=True)
     data = fields.Dict(metadata={"description": "the parsed hard data (docs/oso.md)"})
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "readable Dutch labels of the coded values in data, by dotted path: "
+                       "{\"advice.advice\": \"vmbo gemengde of theoretische leerweg\", "
+                       "\"guardians.0.relation\": \"vader\", …}; a code without a label is "
+                       "not listed (services/oso/codelists.py)"})
     attachments = fields.List(fields.Dict())
 
 

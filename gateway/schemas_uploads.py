@@ -172,10 +172,13 @@ class ImportForm(BaseSchema):
     encoding = fields.String(load_default=None, allow_none=True, validate=length(1, 40))
 
 
+IMPORT_STATUSES = ("uploaded", "previewed", "committing", "committed", "failed", "undone")
+ROW_ACTIONS = ("create", "update", "unchanged", "archive", "error")
+
+
 class ImportListQuery(PageQuery):
     kind = fields.String(load_default=None, validate=one_of("users", "participations"))
-    status = fields.String(load_default=None, validate=one_of(
-        "uploaded", "previewed", "committed", "failed", "undone"))
+    status = fields.String(load_default=None, validate=one_of(*IMPORT_STATUSES))
     institution_id = fields.Integer(load_default=None, metadata={
         "description": "required for helpdesk; an admin sees their own institution"})
 
@@ -191,8 +194,7 @@ class ImportCounts(BaseSchema):
 class ImportSummary(BaseSchema):
     id = fields.Integer()
     kind = fields.String(metadata={"enum": ["users", "participations"]})
-    status = fields.String(metadata={"enum": ["uploaded", "previewed", "committed", "failed",
-                                              "undone"]})
+    status = fields.String(metadata={"enum": list(IMPORT_STATUSES)})
     filename = fields.String()
     row_count = fields.Integer()
     mode = fields.String(allow_none=True, metadata={
@@ -225,10 +227,20 @@ class ImportColumn(BaseSchema):
     suggested_field = fields.String(allow_none=True)
 
 
+class ImportProblem(BaseSchema):
+    code = fields.String()
+    message = fields.String()
+    status = fields.Integer()
+
+
 class Import(BaseSchema):
     id = fields.Integer()
     kind = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={
+        "enum": list(IMPORT_STATUSES),
+        "description": "committing: a commit in the background (?async=true) is running; "
+                       "poll until committed, failed or uploaded (records changed since the "
+                       "preview: preview again); `problem` says why it stopped"})
     filename = fields.String()
     delimiter = fields.String()
     encoding = fields.String()
@@ -238,8 +250,42 @@ class Import(BaseSchema):
     fields_available = fields.List(fields.String())
     mapping = fields.Dict(allow_none=True)
     options = fields.Dict(allow_none=True)
-    preview = fields.Dict(allow_none=True)
+    preview = fields.Dict(allow_none=True, metadata={
+        "description": "{rows, counts}; ?preview_rows=n limits the rows (page through them "
+                       "with GET /imports/{id}/rows)"})
     result = fields.Dict(allow_none=True)
+    created_by = fields.String(allow_none=True)
+    created_at = fields.String()
+    previewed_at = fields.String(allow_none=True)
+    committed_at = fields.String(allow_none=True)
+    undone_at = fields.String(allow_none=True)
+    progress = fields.Nested(UploadProgress, metadata={
+        "description": "a commit in the background: changes applied of those planned"})
+    problem = fields.Nested(ImportProblem, allow_none=True, metadata={
+        "description": "why the last commit stopped (Dutch message), else null"})
+
+
+class ImportQuery(QuerySchema):
+    preview_rows = fields.Integer(load_default=None, validate=between(0, 100_000), metadata={
+        "description": "how many preview rows to include (default all; the counts always)"})
+
+
+class ImportGetQuery(ImportQuery):
+    sample_rows = fields.Integer(load_default=0, validate=between(0, 20), metadata={
+        "description": "include the file's first rows again as `sample` (at most 20; none "
+                       "once the file is purged)"})
+
+
+class ImportCommitQuery(QuerySchema):
+    async_ = fields.Boolean(data_key="async", load_default=False, metadata={
+        "description": "true: answer 202 at once with the import (status committing, "
+                       "progress {done, total}) and commit in the background; poll GET "
+                       "/imports/{id}. false (default): commit and answer the counts"})
+
+
+class ImportRowsQuery(PageQuery):
+    action = fields.String(load_default=None, validate=one_of(*ROW_ACTIONS), metadata={
+        "description": "only rows with this action"})
 
 
 class ImportMapping(BaseSchema):
@@ -265,6 +311,17 @@ class ImportPreviewRow(BaseSchema):
 class ImportPreview(BaseSchema):
     rows = fields.List(fields.Nested(ImportPreviewRow))
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    total = fields.Integer(metadata={"description": "rows in the preview (all of them, also "
+                                                    "when ?preview_rows= limits `rows`)"})
+
+
+class ImportRowPage(BaseSchema):
+    items = fields.List(fields.Nested(ImportPreviewRow))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    action = fields.String(allow_none=True)
 
 
 class ImportStudents(BaseSchema):

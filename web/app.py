@@ -55,6 +55,11 @@ NAVIGATION = [
     ("/uploads", "Mijn lijsten", ("admin",)),
     ("/leerlingen", "Leerlingen", ("admin", "mentor")),
     ("/gebruikers", "Gebruikers", ("admin",)),
+    ("/importeren", "Importeren", ("admin",)),
+    ("/projecten", "Projecten", ("admin",)),
+    ("/oso", "OSO", ("admin",)),
+    ("/portalconnector", "Portalconnector", ("scheduler",)),
+    ("/mentor", "Mijn leerlingen", ("mentor",)),
 ]
 
 _LONG_NUMBER = re.compile(r"\d{8,}")
@@ -200,6 +205,12 @@ class Ctx:
 
     def delete(self, path, **kw):
         return self.api("DELETE", path, **kw)
+
+    def put(self, path, **kw):
+        return self.api("PUT", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.api("PATCH", path, **kw)
 
     # -- one-time messages -------------------------------------------------------------
     def flash(self, message, kind="success"):

@@ -17,6 +17,25 @@ SOURCE = {"portal": "Portaal", "public": "Uploadcode"}
 GENDER = {"M": "Man", "V": "Vrouw", "X": "Anders / onbekend"}
 ROLE = {"helpdesk": "Helpdesk", "admin": "Beheerder", "scheduler": "Roostermaker",
         "mentor": "Mentor", "student": "Leerling"}
+IMPORT_STATUS = {"uploaded": "Ingelezen", "previewed": "Voorvertoning klaar",
+                 "committing": "Wordt doorgevoerd", "committed": "Doorgevoerd",
+                 "failed": "Mislukt", "undone": "Ongedaan gemaakt"}
+IMPORT_KIND = {"users": "Gebruikers", "participations": "Afdelingsdeelnames"}
+IMPORT_MODE = {"import": "Importeren", "update": "Bijwerken", "sync": "Synchroniseren"}
+# what a preview row will do, in the manual's words
+IMPORT_ACTION = {"create": "Nieuw", "update": "Bijwerken", "unchanged": "Ongewijzigd",
+                 "archive": "Archiveren", "error": "Fout"}
+# the fields a CSV column can be labelled with (the API's names)
+IMPORT_FIELDS = {
+    "code": "Gebruikerscode (leerlingnummer)", "initials": "Voorletters",
+    "first_name": "Voornaam", "prefix": "Tussenvoegsel", "last_name": "Achternaam",
+    "gender": "Geslacht", "email": "E-mailadres", "street": "Straat",
+    "house_number": "Huisnummer", "postcode": "Postcode", "city": "Woonplaats",
+    "student_number": "Leerlingcode", "department": "Afdeling", "forecast": "Prognose (Pr%)",
+    "profile": "Profiel", "programme": "Opleiding", "home_class": "Stamklas",
+    "learning_path": "Leerpad", "lwoo": "LWOO",
+}
+AUTHORITY = {"portal": "Portal leidend", "desktop": "Desktop leidend"}
 
 
 def _parse(value):
@@ -87,6 +106,18 @@ def number(value):
     return f"{int(value):,}".replace(",", ".")
 
 
+def shown(value):
+    """A value as a cell shows it: empty for None, ja/nee for booleans, a list
+    joined."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(shown(v) for v in value)
+    return str(value)
+
+
 def query(base, **params):
     """A link to `base` with the non-empty params."""
     clean = {k: v for k, v in params.items() if v not in (None, "")}
@@ -102,6 +133,13 @@ def install(env):
         source=lambda s: SOURCE.get(s, s or ""),
         gender=lambda s: GENDER.get(s, s or ""),
         role=lambda s: ROLE.get(s, s or ""),
+        import_status=lambda s: IMPORT_STATUS.get(s, s or ""),
+        import_kind=lambda s: IMPORT_KIND.get(s, s or ""),
+        import_mode=lambda s: IMPORT_MODE.get(s, s or ""),
+        import_action=lambda s: IMPORT_ACTION.get(s, s or ""),
+        field_label=lambda s: IMPORT_FIELDS.get(s, s or ""),
+        authority=lambda s: AUTHORITY.get(s, s or ""),
+        shown=shown,
     )
     env.globals.update(query=query, UPLOAD_STATUS=UPLOAD_STATUS, STUDENT_TYPE=STUDENT_TYPE,
                        SCHOOL_TYPE=SCHOOL_TYPE)

@@ -179,13 +179,15 @@ def placements_csv(ctx, project_id):
 # -- participations and packages -----------------------------------------------
 @route("GET", "/projects/<int:project_id>/participations", roles=READERS,
        query=s.ParticipationQuery, response=s.ParticipationPage,
-       summary="Participations of a project (?department=, ?student_number=)",
+       summary="Participations of a project (?department=, ?student_number=, ?home_class=; "
+       "?names=true adds the students' names)",
        tag="placements")
 def list_participations(ctx, project_id):
     q = ctx.query
     return ctx.call("students", "list_participations", own(ctx), project_id,
                     department=q["department"], page=q["page"], page_size=q["page_size"],
-                    student_number=q["student_number"])
+                    student_number=q["student_number"], home_class=q["home_class"],
+                    names=q["names"])
 
 
 @route("POST", "/projects/<int:project_id>/participations", roles=ADMIN,
@@ -260,3 +262,39 @@ def create_group(ctx, project_id):
 def set_group_members(ctx, group_id):
     return ctx.call("students", "set_group_members", own(ctx), group_id,
                     ctx.body["student_numbers"], actor(ctx))
+
+
+# -- mentors -------------------------------------------------------------------
+def mentor_self_or_admin(ctx, code):
+    """An admin reads any mentor; a mentor only themselves."""
+    if not has_role(ctx.principal, "admin") and ctx.principal["code"] != code:
+        raise forbidden("Een mentor ziet alleen de eigen leerlingen.")
+
+
+@route("GET", "/mentors/<code>/classes", roles=("admin", "mentor"), response=s.MentorClasses,
+       summary="The home classes a mentor looks after (admin; a mentor their own)",
+       tag="placements")
+def get_mentor_classes(ctx, code):
+    mentor_self_or_admin(ctx, code)
+    return ctx.call("students", "get_mentor_classes", own(ctx), code)
+
+
+@route("PUT", "/mentors/<code>/classes", roles=ADMIN, body=s.MentorClasses,
+       response=s.MentorClasses, summary="Set the home classes a mentor looks after (the user "
+       "needs the role mentor: 422 not_a_mentor)", tag="placements",
+       errors=(400, 401, 403, 404, 422))
+def set_mentor_classes(ctx, code):
+    return ctx.call("students", "set_mentor_classes", own(ctx), code,
+                    ctx.body["home_classes"])
+
+
+@route("GET", "/mentors/<code>/students", roles=("admin", "mentor"),
+       query=s.MentorStudentsQuery, response=s.MentorStudentPage,
+       summary="A mentor's students (home class one of theirs, not left) with their "
+       "participations in the project and what the mentor may change on each (admin; a "
+       "mentor their own)", tag="placements")
+def mentor_students(ctx, code):
+    mentor_self_or_admin(ctx, code)
+    q = ctx.query
+    return ctx.call("students", "mentor_students", own(ctx), code, project_id=q["project_id"],
+                    page=q["page"], page_size=q["page_size"])

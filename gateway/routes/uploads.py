@@ -2,6 +2,7 @@
 tenancy are checked here; the checks of the files live in the uploads service.
 Files travel to the service base64-encoded in the RPC payload."""
 import base64
+import os
 
 from werkzeug.wrappers import Response
 
@@ -13,6 +14,8 @@ from ..routing import route
 MANAGERS = ("admin", "helpdesk")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_ERRORS = (400, 401, 403, 404, 413, 415, 422)
+# A synchronous commit or undo of a large import: its own deadline (seconds).
+IMPORT_DEADLINE = float(os.environ.get("LEERLINGBUS_IMPORT_DEADLINE", "300"))
 
 
 def actor(ctx):
@@ -166,31 +169,63 @@ def list_imports(ctx):
                     page_size=q["page_size"])
 
 
-@route("GET", "/imports/<int:import_id>", roles=("admin",), response=s.Import,
-       summary="An import: columns, mapping, preview, result", tag="imports")
+@route("GET", "/imports/<int:import_id>", roles=("admin",), query=s.ImportGetQuery,
+       response=s.Import, summary="An import: columns, mapping, preview, result, the progress "
+       "of a commit in the background (?sample_rows=n: the file's first rows again)",
+       tag="imports")
 def get_import(ctx, import_id):
-    return ctx.call("uploads", "get_import", import_id, ctx.principal["institution_id"])
+    return ctx.call("uploads", "get_import", import_id, ctx.principal["institution_id"],
+                    preview_rows=ctx.query["preview_rows"],
+                    sample_rows=ctx.query["sample_rows"])
+
+
+@route("GET", "/imports/<int:import_id>/rows", roles=("admin",), query=s.ImportRowsQuery,
+       response=s.ImportRowPage, summary="The preview's rows, paged (?action= narrows to one "
+       "action); 409 preview_required before the mapping", tag="imports",
+       errors=(401, 403, 404, 409, 422))
+def import_rows(ctx, import_id):
+    q = ctx.query
+    return ctx.call("uploads", "import_rows", import_id, ctx.principal["institution_id"],
+                    page=q["page"], page_size=q["page_size"], action=q["action"])
 
 
 @route("PUT", "/imports/<int:import_id>/mapping", roles=("admin",), body=s.ImportMapping,
-       response=s.ImportPreview, summary="Label the columns, choose the mode: the preview of "
-       "what commit will do", tag="imports", errors=(400, 401, 403, 404, 409, 422))
+       query=s.ImportQuery, response=s.ImportPreview, summary="Label the columns, choose the "
+       "mode: the preview of what commit will do (?preview_rows=n: only the first n rows in "
+       "the answer)", tag="imports", errors=(400, 401, 403, 404, 409, 422))
 def map_import(ctx, import_id):
     return ctx.call("uploads", "preview_import", import_id, ctx.principal["institution_id"],
-                    ctx.body)
+                    ctx.body, preview_rows=ctx.query["preview_rows"])
 
 
-@route("POST", "/imports/<int:import_id>/commit", roles=("admin",), response=s.ImportResult,
-       summary="Apply exactly what the preview showed (409 when records changed since); a "
-       "second commit changes nothing", tag="imports", errors=(401, 403, 404, 409, 422))
+def long_call(ctx, method, *args, **kwargs):
+    """A commit or undo of thousands of rows takes longer than the usual
+    deadline: a quick probe first (a service that is down still answers 503
+    at once), then the call with IMPORT_DEADLINE."""
+    ctx.app.bus.call("uploads", "health", timeout=ctx.app.settings.health_timeout)
+    return ctx.app.bus.call("uploads", method, *args, timeout=IMPORT_DEADLINE, **kwargs)
+
+
+@route("POST", "/imports/<int:import_id>/commit", roles=("admin",), query=s.ImportCommitQuery,
+       response=s.ImportResult, summary="Apply exactly what the preview showed (409 when "
+       "records changed since); a second commit changes nothing. ?async=true: 202 with the "
+       "import (status committing, progress) and the commit runs in the background",
+       tag="imports", errors=(401, 403, 404, 409, 422), extra={"responses": {"202": {
+           "description": "?async=true: the commit runs in the background; poll GET "
+                          "/imports/{id} (progress {done, total}, status)",
+           "content": {"application/json": {"schema": {
+               "$ref": "#/components/schemas/Import"}}}}}})
 def commit_import(ctx, import_id):
-    return ctx.call("uploads", "commit_import", import_id, ctx.principal["institution_id"],
-                    actor=actor(ctx))
+    if ctx.query["async_"]:
+        return ctx.call("uploads", "start_commit_import", import_id,
+                        ctx.principal["institution_id"], actor=actor(ctx)), 202
+    return long_call(ctx, "commit_import", import_id, ctx.principal["institution_id"],
+                     actor=actor(ctx))
 
 
 @route("POST", "/imports/<int:import_id>/undo", roles=("admin",), response=s.ImportResult,
        summary="Restore what the commit changed, where nothing touched those records since",
        tag="imports", errors=(401, 403, 404, 409))
 def undo_import(ctx, import_id):
-    return ctx.call("uploads", "undo_import", import_id, ctx.principal["institution_id"],
-                    actor=actor(ctx))
+    return long_call(ctx, "undo_import", import_id, ctx.principal["institution_id"],
+                     actor=actor(ctx))

@@ -26,6 +26,7 @@ from services.common.ids import IdentifierError, mask, normalize_bsn, normalize_
 from services.common.outbox import utcnow
 from services.common.times import iso
 
+from . import codelists
 from . import dossier as dossier_mod
 from . import rules
 from .models import (Attachment, Audit, Batch, BatchItem, DeliveryPoint, Dossier,
@@ -709,6 +710,7 @@ def dossier_dict(entry, d):
         "applied_at": iso(d.applied_at),
         "enrolled_at": iso(d.enrolled_at),
         "data": d.hard,
+        "labels": codelists.labels_for(d.hard),
         "attachments": d.hard.get("attachments") or [],
     }
 

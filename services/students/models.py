@@ -10,6 +10,8 @@ participations    afdelingsdeelname: a student in a department of a project (one
                   LWOO and the package (subjects + exemptions)
 groups            home-class and cluster groups of a project; group_members
 bsn_audit         every creation, change and reveal of a BSN/onderwijsnummer
+mentor_classes    which home classes a mentor looks after (their students: those
+                  whose record's home class is one of them)
 outbox, processed_events   the shared event tables
 
 Every row carries `institution_id` (directly, or through its project) so a
@@ -159,6 +161,19 @@ class BsnAudit(Base):
     at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 
 
+class MentorClass(Base):
+    """A home class a mentor (a user with the role mentor, by code) looks after."""
+    __tablename__ = "mentor_classes"
+    __table_args__ = (sa.UniqueConstraint("institution_id", "mentor_code", "home_class"),
+                      sa.Index(None, "institution_id", "home_class"))
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    institution_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    mentor_code: Mapped[str] = mapped_column(sa.String(50), nullable=False)
+    home_class: Mapped[str] = mapped_column(sa.String(50), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
+
+
 students = Student.__table__
 projects = Project.__table__
 departments = Department.__table__
@@ -166,5 +181,6 @@ participations = Participation.__table__
 groups = Group.__table__
 group_members = GroupMember.__table__
 bsn_audit = BsnAudit.__table__
+mentor_classes = MentorClass.__table__
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

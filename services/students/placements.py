@@ -455,10 +455,11 @@ def check_new_participations(uow, institution_id, project_id, rows):
 
 
 def list_participations(uow, institution_id, project_id, department=None, page=1,
-                        page_size=50, student_number=None):
+                        page_size=50, student_number=None, home_class=None, users=None):
     """A project's participations by department, then student number;
-    `department` and `student_number` narrow the list (a student placed in
-    several departments has one item per department)."""
+    `department`, `student_number` and `home_class` narrow the list (a
+    student placed in several departments has one item per department). With
+    `users` (the users service) each item carries the student's name."""
     session = uow.session
     project = lookups.load_project(session, institution_id, project_id)
     page, page_size = rules.page_args(page, page_size)
@@ -475,6 +476,12 @@ def list_participations(uow, institution_id, project_id, department=None, page=1
     if student_number is not None:
         query = query.where(Student.student_number
                             == (lookups.student_number_arg(student_number) or ""))
+    if home_class is not None:
+        try:
+            wanted = rules.text(home_class)
+        except rules.InvalidValue:
+            wanted = None
+        query = query.where(sa.func.lower(Participation.home_class) == (wanted or "").lower())
     total = session.execute(
         sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(
@@ -483,6 +490,13 @@ def list_participations(uow, institution_id, project_id, department=None, page=1
         .limit(page_size).offset((page - 1) * page_size)).all()
     items = [lookups.participation_view(part, number, code, project.school_year)
              for part, number, code in rows]
+    if users is not None and items:
+        session.commit()  # end the read before asking the users service
+        people = {u["code"]: u for u in users.get_users(
+            project.institution_id, list(dict.fromkeys(i["student_number"] for i in items)))}
+        for view in items:
+            person = people.get(view["student_number"]) or {}
+            view.update({k: person.get(k) for k in ("first_name", "prefix", "last_name")})
     return lookups.page_result(items, total, page, page_size)
 
 

@@ -94,6 +94,10 @@ MESSAGES = {
     "student_already_left": "Deze leerling heeft de school al verlaten. Zet de gebruiker "
                             "terug (Gebruikers > Terugzetten) om dat ongedaan te maken.",
     "left_invalid": "Het filter vertrokken moet true of false zijn.",
+    "not_a_mentor": "Gebruiker {code} is geen mentor; geef de gebruiker eerst de rol mentor "
+                    "(Beheer > Gebruikers).",
+    "mentor_classes_invalid": "Geef de stamklassen als lijst met codes.",
+    "mentor_classes_too_many": "Geef hoogstens {limit} stamklassen.",
     "home_class_desktop_led": "De stamklassen van afdeling {department} worden in de "
                               "roosterapplicatie (desktop) ingedeeld; de stamklas kan hier niet "
                               "worden gewijzigd.",
@@ -914,3 +918,44 @@ def student_exists_message(number):
 
 def bsn_exists_message():
     return "Er bestaat al een leerling met dit BSN binnen deze instelling."
+
+
+# --- mentors ------------------------------------------------------------------------
+
+MENTOR_CLASSES_MAX = 50
+HOME_CLASS_MAX = 50
+
+
+def clean_mentor_classes(values):
+    """The home classes a mentor looks after: a list of class codes, each at
+    most 50 characters, duplicates (regardless of case) once, at most 50.
+    (codes in the order given, errors)."""
+    if not isinstance(values, (list, tuple)):
+        return [], [error_item("mentor_classes_invalid", message("mentor_classes_invalid"),
+                               field="home_classes")]
+    errors, out, seen = [], [], set()
+    for index, value in enumerate(values):
+        field = f"home_classes.{index}"
+        code = clean_text(field, value, errors, HOME_CLASS_MAX, required=True)
+        if code is not None and code.lower() not in seen:
+            seen.add(code.lower())
+            out.append(code)
+    if len(out) > MENTOR_CLASSES_MAX:
+        errors.append(error_item("mentor_classes_too_many",
+                                 message("mentor_classes_too_many", limit=MENTOR_CLASSES_MAX),
+                                 field="home_classes"))
+    return out, errors
+
+
+def check_mentor(user, code):
+    """A mentor's classes belong to a user with the role mentor (422 otherwise)."""
+    if "mentor" not in (user or {}).get("roles", []):
+        raise validation_error([error_item("not_a_mentor", message("not_a_mentor", code=code),
+                                           field="code")])
+
+
+def mentor_may_change(authority):
+    """What the mentor page offers to change on a participation: the forecast
+    always; the home class only where the portal leads the department's home
+    classes (check_home_class_authority refuses it elsewhere, for every role)."""
+    return ["forecast", "home_class"] if authority == "portal" else ["forecast"]

@@ -22,7 +22,7 @@ from services.common.db import Database
 from services.common.errors import DomainError, validation_error
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import accounts, handlers, placements, rules
+from . import accounts, handlers, mentors, placements, rules
 
 log = logging.getLogger(__name__)
 
@@ -246,10 +246,30 @@ class StudentsService:
 
     @domain_rpc
     def list_participations(self, institution_id, project_id, department=None, page=1,
-                            page_size=50, student_number=None):
+                            page_size=50, student_number=None, home_class=None, names=False):
         with self.db() as uow:
             return placements.list_participations(uow, institution_id, project_id,
-                                                  department, page, page_size, student_number)
+                                                  department, page, page_size, student_number,
+                                                  home_class, self.users if names else None)
+
+    # --- mentors -------------------------------------------------------------------------
+
+    @domain_rpc
+    def get_mentor_classes(self, institution_id, code):
+        with self.db() as uow:
+            return mentors.get_mentor_classes(uow, institution_id, code)
+
+    @domain_rpc
+    def set_mentor_classes(self, institution_id, code, home_classes):
+        with self.db() as uow:
+            return mentors.set_mentor_classes(uow, self.users, institution_id, code,
+                                              home_classes)
+
+    @domain_rpc
+    def mentor_students(self, institution_id, code, project_id=None, page=1, page_size=50):
+        with self.db() as uow:
+            return mentors.mentor_students(uow, self.users, institution_id, code, project_id,
+                                           page, page_size)
 
     @domain_rpc
     def list_student_participations(self, institution_id, student_number, page=1,

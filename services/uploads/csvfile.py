@@ -166,7 +166,9 @@ class CsvTable:
     encoding: str
 
 
-def parse(content: bytes, delimiter=None, encoding=None, max_rows=100_000) -> CsvTable:
+def parse(content: bytes, delimiter=None, encoding=None, max_rows=100_000,
+          head=None) -> CsvTable:
+    """The table; with `head`, only the first `head` data rows (a sample)."""
     text, enc = decode(content, encoding)
     if delimiter is not None:
         if delimiter not in DELIMITERS:
@@ -188,6 +190,8 @@ def parse(content: bytes, delimiter=None, encoding=None, max_rows=100_000) -> Cs
             if not any(v.strip() for v in record):
                 continue
             rows.append((number - header_number + 1, [v.strip() for v in record]))
+            if head is not None and len(rows) >= head:
+                break
             if len(rows) > max_rows:
                 raise _bad(422, "too_many_rows", f"Het bestand heeft meer dan {max_rows} "
                                                  "regels.")

@@ -11,10 +11,13 @@ where nothing has touched those records since.
 Users go through the users service's batch RPCs (create_users, update_users,
 archive_user, discard_users); participations through the students service.
 """
+import datetime as dt
 import hashlib
 import logging
 
+import eventlet
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from services.common import fields as fieldrules
 from services.common.errors import DomainError, conflict, error_item, not_found, validation_error
@@ -30,10 +33,14 @@ log = logging.getLogger(__name__)
 
 ORIGINAL = "original.csv"
 KINDS = ("users", "participations")
-STATUSES = ("uploaded", "previewed", "committed", "failed", "undone")
+STATUSES = ("uploaded", "previewed", "committing", "committed", "failed", "undone")
 MODES = ("import", "update", "sync")
 ARCHIVE_GUARD = 0.10
 RPC_CHUNK = 2000
+# a commit in the background applies its changes in smaller chunks, so its
+# progress moves visibly (POST /imports/{id}/commit?async=true)
+PROGRESS_CHUNK = 500
+ROW_ACTIONS = ("create", "update", "unchanged", "archive", "error")
 SAMPLE_ROWS = 5
 LABELS = {
     "code": "Code", "initials": "Voorletters", "first_name": "Voornaam",
@@ -53,20 +60,37 @@ def _import_not_found():
     return not_found("import", "Import niet gevonden.")
 
 
-def _load(session, import_id, institution_id):
-    imp = session.get(Import, to_id(import_id)) if to_id(import_id) is not None else None
+def _load(session, import_id, institution_id, light=False):
+    """The import (404 for another institution's). `light`: without the stored
+    preview and undo data (megabytes for a large file), loaded only when used."""
+    if to_id(import_id) is None:
+        raise _import_not_found()
+    if light:
+        imp = session.execute(sa.select(Import).where(Import.id == to_id(import_id))
+                              .options(orm.defer(Import.preview), orm.defer(Import.undo))
+                              ).scalar_one_or_none()
+    else:
+        imp = session.get(Import, to_id(import_id))
     if imp is None or imp.institution_id != to_id(institution_id):
         raise _import_not_found()
     return imp
 
 
-def _table(settings, imp):
+def _table(settings, imp, head=None):
     content = (storage.import_dir(settings.data_dir, imp.id) / ORIGINAL).read_bytes()
-    return csvfile.parse(content, imp.delimiter, imp.encoding, settings.limits.max_rows)
+    return csvfile.parse(content, imp.delimiter, imp.encoding, settings.limits.max_rows,
+                         head=head)
 
 
-def import_dict(imp, sample=None):
-    preview = imp.preview or None
+def import_dict(imp, sample=None, preview_rows=None, counts=None):
+    """The import as the API answers it. `preview_rows`: how many of the
+    preview's rows to include (None: all; the counts are always there, the
+    rows page through GET /imports/{id}/rows)."""
+    preview = imp.preview or None if preview_rows != 0 or counts is None else {"counts": counts}
+    rows = None
+    if preview:
+        rows = [] if preview_rows == 0 else \
+            preview["rows"] if preview_rows is None else preview["rows"][:max(0, preview_rows)]
     return {
         "id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
         "status": imp.status, "filename": imp.filename,
@@ -75,9 +99,12 @@ def import_dict(imp, sample=None):
         "row_count": imp.row_count, "fields_available": list(csvfile.FIELDS[imp.kind]),
         "sample": sample if sample is not None else [],
         "mapping": imp.mapping, "options": imp.options,
-        "preview": {"rows": preview["rows"], "counts": preview["counts"]} if preview else None,
-        "result": imp.result, "created_at": iso(imp.created_at),
+        "preview": {"rows": rows, "counts": preview["counts"]} if preview else None,
+        "result": imp.result, "created_by": imp.created_by,
+        "created_at": iso(imp.created_at), "previewed_at": iso(imp.previewed_at),
         "committed_at": iso(imp.committed_at), "undone_at": iso(imp.undone_at),
+        "progress": {"done": imp.progress_done or 0, "total": imp.progress_total or 0},
+        "problem": imp.problem,
     }
 
 
@@ -104,8 +131,45 @@ def create_import(uow, settings, institution_id, kind, filename, content, delimi
     return import_dict(imp, [values for _n, values in table.rows[:SAMPLE_ROWS]])
 
 
-def get_import(uow, import_id, institution_id):
-    return import_dict(_load(uow.session, import_id, institution_id))
+def get_import(uow, import_id, institution_id, preview_rows=None, sample_rows=0,
+               settings=None):
+    """The import; `sample_rows` > 0 reads that many first rows of the stored
+    file again (the sample the labelling shows; none once the file is purged)."""
+    light = preview_rows == 0
+    imp = _load(uow.session, import_id, institution_id, light=light)
+    counts = None
+    if light:  # the counts only, read out of the stored preview by the database
+        counts = uow.session.execute(sa.select(imports.c.preview["counts"]).where(
+            imports.c.id == imp.id)).scalar()
+    sample = None
+    if sample_rows and settings is not None and imp.purged_at is None:
+        try:
+            sample = [values for _n, values in _table(settings, imp,
+                                                      head=min(sample_rows, 20)).rows]
+        except (OSError, DomainError):
+            sample = []
+    return import_dict(imp, sample, preview_rows=preview_rows, counts=counts)
+
+
+def import_rows(uow, import_id, institution_id, page=1, page_size=50, action=None):
+    """The stored preview's rows, paged, optionally of one action: what a page
+    shows of a large import without carrying every row."""
+    page, page_size = page_args(page, page_size)
+    action = _choice(action, ROW_ACTIONS, "action", "actie")
+    imp = _load(uow.session, import_id, institution_id, light=True)
+    # the rows and counts only, read out of the stored preview by the database
+    # (not the plan and fingerprints beside them)
+    stored = uow.session.execute(sa.select(imports.c.preview["rows"], imports.c.preview["counts"])
+                                 .where(imports.c.id == imp.id)).first()
+    if stored is None or stored[1] is None:
+        raise conflict("preview_required", "Deze import heeft nog geen voorvertoning: label "
+                                           "eerst de kolommen (PUT /imports/{id}/mapping).")
+    rows, counts = stored[0] or [], stored[1]
+    if action:
+        rows = [row for row in rows if row["action"] == action]
+    start = (page - 1) * page_size
+    return {"items": rows[start:start + page_size], "total": len(rows), "page": page,
+            "page_size": page_size, "counts": counts, "action": action}
 
 
 # --- history ---------------------------------------------------------------------------
@@ -261,11 +325,14 @@ def _user_values(number, values, fields, headers, as_students):
     return clean, errors
 
 
-def _users_by_code(users, institution_id, codes):
+def _users_by_code(users, institution_id, codes, fields=()):
+    """{code: user} of the existing ones: code, type, archived, updated_at and
+    the personal `fields` asked for (the users service's light answer)."""
     found = {}
     codes = list(codes)
     for start in range(0, len(codes), RPC_CHUNK):
-        for user in users.get_users(institution_id, codes[start:start + RPC_CHUNK]):
+        for user in users.get_users(institution_id, codes[start:start + RPC_CHUNK],
+                                    fields=list(fields)):
             found[user["code"]] = user
     return found
 
@@ -296,7 +363,7 @@ def _preview_users(imp, table, fields, options, users):
             else:
                 seen[code] = number
         parsed.append((number, clean, errors))
-    existing = _users_by_code(users, iid, seen)
+    existing = _users_by_code(users, iid, seen, [f for f in fields if f != "code"])
     rows, plan = [], {"create": [], "update": [], "archive": [], "students": []}
     fingerprints = {}
     for number, clean, errors in parsed:
@@ -350,12 +417,12 @@ def _preview_users(imp, table, fields, options, users):
         students = _active_students(users, iid)
         missing = sorted(set(students) - set(seen))
         if students and len(missing) > ARCHIVE_GUARD * len(students) and not options["force"]:
-            share = round(100 * len(missing) / len(students))
+            share = 100 * len(missing) // len(students)  # 1195 of 1200: 99%, not 100%
             raise DomainError(
                 "archive_guard",
                 f"Synchroniseren zou {len(missing)} van de {len(students)} leerlingen "
-                f"({share}%) archiveren; dat is meer dan 10%. Controleer het bestand, of geef "
-                "force mee als dit echt de bedoeling is.", status=409,
+                f"({share}%) archiveren; dat is meer dan 10%. Controleer het bestand; is dit "
+                "echt de bedoeling, bevestig het dan (force).", status=409,
                 errors=[error_item("archive_guard", "Meer dan 10% van de leerlingen zou worden "
                                    "gearchiveerd.", field="archive_missing")],
                 extra={"archive": len(missing), "students": len(students)})
@@ -506,12 +573,21 @@ def _counts(rows):
     return counts
 
 
-def preview(db, settings, users, students, import_id, institution_id, mapping):
+def _not_again(imp):
+    if imp.status == "committing":
+        raise _committing()
+    if imp.status in ("committed", "undone"):
+        raise conflict("import_committed", "Deze import is al verwerkt; begin een nieuwe "
+                                           "import.")
+
+
+def preview(db, settings, users, students, import_id, institution_id, mapping,
+            preview_rows=None):
+    """Label the columns and pick the mode: the preview, stored for commit.
+    `preview_rows` limits how many rows the answer carries (all are stored)."""
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
-        if imp.status in ("committed", "undone"):
-            raise conflict("import_committed", "Deze import is al verwerkt; begin een nieuwe "
-                                               "import.")
+        imp = _load(uow.session, import_id, institution_id, light=True)
+        _not_again(imp)
         fields, options = check_mapping(imp, mapping)
         table = _table(settings, imp)
         snapshot = Import(id=imp.id, institution_id=imp.institution_id, kind=imp.kind)
@@ -522,17 +598,18 @@ def preview(db, settings, users, students, import_id, institution_id, mapping):
                                                            students)
     counts = _counts(rows)
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
-        if imp.status in ("committed", "undone"):
-            raise conflict("import_committed", "Deze import is al verwerkt.")
+        imp = _load(uow.session, import_id, institution_id, light=True)
+        _not_again(imp)
         imp.mapping = {str(i): f for f, i in fields.items()}
         imp.options = options
         imp.preview = {"rows": rows, "counts": counts, "plan": plan,
                        "fingerprints": fingerprints}
         imp.status = "previewed"
         imp.previewed_at = utcnow()
+        imp.problem = None
         uow.commit()
-    return {"rows": rows, "counts": counts}
+    return {"rows": rows if preview_rows is None else rows[:max(0, preview_rows)],
+            "counts": counts, "total": len(rows)}
 
 
 # --- commit and undo ---------------------------------------------------------------------
@@ -550,7 +627,7 @@ def _changed_since(users, iid, fingerprints):
     return changed
 
 
-def _register_students(students, iid, codes):
+def _register_students(students, iid, codes, beat=None):
     """Student records for the imported student accounts (the students service
     owns them; its reaction to the accounts' events may have added some
     already). When it does not answer, that reaction adds them shortly after;
@@ -562,6 +639,8 @@ def _register_students(students, iid, codes):
             result = students.register_students(iid, codes[start:start + RPC_CHUNK],
                                                 timeout=120)
             registered += len(result["registered"]) + len(result["existing"])
+            if beat is not None:
+                beat()
     except DomainError as exc:
         log.warning("student records of an import deferred to the account events: %s",
                     exc.code)
@@ -569,58 +648,217 @@ def _register_students(students, iid, codes):
     return registered
 
 
-def _save(db, import_id, institution_id, **values):
+def _save(db, import_id, institution_id, holder=None, **values):
+    """Write `values`; with `holder` (a claim), only while that worker holds
+    the import (False when it lost it)."""
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
+        imp = _load(uow.session, import_id, institution_id, light=True)
+        if holder is not None and imp.claim != holder:
+            uow.rollback()
+            return False
         for key, value in values.items():
             setattr(imp, key, value)
         uow.commit()
-        return imp
+        return True
+
+
+def _problem(exc):
+    return {"code": exc.code, "message": exc.message, "status": exc.status}
+
+
+def _preview_required():
+    return conflict("preview_required", "Bekijk eerst de voorvertoning (PUT "
+                                        "/imports/{id}/mapping).")
+
+
+def _committing():
+    return conflict("import_committing", "Deze import wordt al verwerkt; volg de voortgang "
+                                         "(GET /imports/{id}).")
+
+
+def planned_changes(kind, plan):
+    """How many changes a commit applies: the total of its progress."""
+    if kind == "users":
+        return len(plan["create"]) + len(plan["update"]) + len(plan["archive"])
+    return len(plan["participations"])
+
+
+def _job(imp):
+    return {"id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
+            "preview": imp.preview, "options": imp.options or {}}
 
 
 def commit(db, settings, users, students, import_id, institution_id, actor=None):
+    """Apply the stored preview now and answer the counts (the original
+    contract of POST /imports/{id}/commit)."""
     with db() as uow:
         imp = _load(uow.session, import_id, institution_id)
         if imp.status in ("committed", "undone"):
             return dict(imp.result or {}, repeated=True)
+        if imp.status == "committing":
+            raise _committing()
         if imp.status != "previewed" or not imp.preview:
-            raise conflict("preview_required", "Bekijk eerst de voorvertoning (PUT "
-                                               "/imports/{id}/mapping).")
-        kind, iid = imp.kind, imp.institution_id
-        preview_ = imp.preview
-        options = imp.options or {}
-    plan, counts = preview_["plan"], preview_["counts"]
+            raise _preview_required()
+        job = _job(imp)
+    return _apply(db, users, students, job)
+
+
+def start_commit(db, import_id, institution_id, actor=None):
+    """POST /imports/{id}/commit?async=true: mark the import `committing` and
+    leave the work to the service's own event (import_commit_requested); the
+    answer is the import with its progress ({done, total}: changes applied of
+    those planned). A committed (or committing) import answers as it is."""
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        if imp.status not in ("committing", "committed", "undone"):
+            if imp.status != "previewed" or not imp.preview:
+                raise _preview_required()
+            imp.status = "committing"
+            imp.progress_done = 0
+            imp.progress_total = planned_changes(imp.kind, imp.preview["plan"])
+            imp.problem = None
+            imp.claim = None
+            imp.claimed_at = utcnow()
+            uow.add_event("import_commit_requested", imp.institution_id,
+                          {"import_id": imp.id, "kind": imp.kind,
+                           "changes": imp.progress_total})
+            uow.commit()
+        return import_dict(imp, preview_rows=0)
+
+
+def claim_commit(db, import_id, token, stale_seconds, now=None):
+    """Take a `committing` import for this worker when nobody holds it (or the
+    holder went quiet); the job dict, or None."""
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(seconds=stale_seconds)
+    with db() as uow:
+        result = uow.session.execute(
+            sa.update(imports)
+            .where(imports.c.id == to_id(import_id), imports.c.status == "committing",
+                   sa.or_(imports.c.claim.is_(None), imports.c.claimed_at < cutoff))
+            .values(claim=token, claimed_at=now))
+        if result.rowcount != 1:
+            uow.rollback()
+            return None
+        uow.commit()
+        imp = uow.session.get(Import, to_id(import_id))
+        job = _job(imp)
+        job["interrupted"] = bool(imp.undo)
+        job["undo"] = imp.undo
+        job["done"] = imp.progress_done
+        return job
+
+
+def run_commit(db, users, students, import_id, token, stale_seconds, chunk=PROGRESS_CHUNK):
+    """The background commit: claim, apply in chunks recording progress (and
+    what undo needs) after each, finish. A commit whose worker stopped halfway
+    is not applied twice: it becomes `failed` with what it did so far, which
+    undo can take back. Returns the result, or None when not claimed."""
+    job = claim_commit(db, import_id, token, stale_seconds)
+    if job is None:
+        return None
+    # a sign of life also while one chunk takes long (the users service
+    # creating hundreds of accounts), so the resume timer never takes it over
+    beat = eventlet.spawn(_heartbeat, db, job["id"], token, max(0.2, stale_seconds / 4))
+    try:
+        return _run_claimed(db, users, students, job, token, chunk)
+    finally:
+        beat.kill()
+
+
+def _heartbeat(db, import_id, token, interval):
+    while True:
+        eventlet.sleep(interval)
+        try:
+            with db() as uow:
+                uow.session.execute(sa.update(imports).where(
+                    imports.c.id == import_id, imports.c.claim == token)
+                    .values(claimed_at=utcnow()))
+                uow.commit()
+        except Exception:  # pragma: no cover - the next beat tries again
+            log.exception("heartbeat of the commit of import %s failed", import_id)
+
+
+def _run_claimed(db, users, students, job, token, chunk):
+    import_id, iid = job["id"], job["institution_id"]
+    if job["interrupted"]:
+        problem = {"code": "commit_interrupted", "status": 409,
+                   "message": f"De verwerking is onderbroken na {job['done']} wijziging(en). "
+                              "Wat al was doorgevoerd kunt u ongedaan maken; begin daarna "
+                              "een nieuwe import."}
+        _save(db, import_id, iid, holder=token, status="failed", problem=problem, claim=None)
+        return None
+    try:
+        return _apply(db, users, students, job, chunk=chunk, claim=token)
+    except DomainError as exc:
+        log.info("background commit of import %s stopped: %s", import_id, exc.code)
+        return None
+
+
+def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
+    """Apply a job's preview. With `claim` (the background commit) progress,
+    the worker's sign of life and the undo data are written after every
+    chunk; a lost claim stops the work."""
+    import_id, iid, kind = job["id"], job["institution_id"], job["kind"]
+    preview_, options = job["preview"], job["options"]
+    plan, counts = preview_["plan"], dict(preview_["counts"])
+    done = 0
+
+    def step(undo, n=0):
+        nonlocal done
+        done += n
+        if claim is None:
+            return
+        if not _save(db, import_id, iid, holder=claim, progress_done=done,
+                     claimed_at=utcnow(), undo=undo):
+            raise DomainError("import_claim_lost", "Een andere verwerker heeft deze import "
+                              "overgenomen.", status=409)
+
+    def stopped(status, undo, result, exc):
+        values = {"status": status, "problem": _problem(exc), "claim": None,
+                  "progress_done": done}
+        if undo is not None:
+            values.update(undo=undo, result=result)
+        _save(db, import_id, iid, holder=claim, **values)
+
     if kind == "users":
         changed = _changed_since(users, iid, preview_["fingerprints"])
         if changed:
-            _save(db, import_id, institution_id, status="uploaded")
-            raise DomainError("import_changed", f"{len(changed)} gebruiker(s) zijn gewijzigd "
+            exc = DomainError("import_changed", f"{len(changed)} gebruiker(s) zijn gewijzigd "
                               "sinds de voorvertoning; bekijk de voorvertoning opnieuw.",
                               status=409, extra={"codes": changed[:50]})
+            stopped("uploaded", None, None, exc)
+            raise exc
         undo = {"created": {}, "updated": {}, "archived": {}}
         old = {r["code"]: {f: pair[0] for f, pair in r["changes"].items()}
                for r in preview_["rows"] if r["action"] == "update"}
+
+        def partial():
+            return {"counts": {"created": len(undo["created"]), "updated": len(undo["updated"]),
+                               "archived": len(undo["archived"]), "unchanged": 0,
+                               "failed": counts["error"]}}
         try:
-            for start in range(0, len(plan["create"]), RPC_CHUNK):
-                created = users.create_users(iid, plan["create"][start:start + RPC_CHUNK],
-                                             timeout=120)
+            for start in range(0, len(plan["create"]), chunk):
+                part = plan["create"][start:start + chunk]
+                created = users.create_users(iid, part, timeout=120)
                 undo["created"].update({u["code"]: u["updated_at"] for u in created["created"]})
-            for start in range(0, len(plan["update"]), RPC_CHUNK):
-                updated = users.update_users(iid, plan["update"][start:start + RPC_CHUNK],
-                                             timeout=120)
+                step(undo, len(part))
+            for start in range(0, len(plan["update"]), chunk):
+                part = plan["update"][start:start + chunk]
+                updated = users.update_users(iid, part, timeout=120)
                 undo["updated"].update({u["code"]: {"old": old[u["code"]],
                                                     "at": u["updated_at"]}
                                         for u in updated["updated"]})
+                step(undo, len(part))
             for code in plan["archive"]:
                 user = users.archive_user(iid, code)
                 undo["archived"][code] = user["updated_at"]
-            registered = _register_students(students, iid, plan.get("students") or [])
-        except DomainError:
-            _save(db, import_id, institution_id, status="failed", undo=undo,
-                  result={"counts": {"created": len(undo["created"]),
-                                     "updated": len(undo["updated"]),
-                                     "archived": len(undo["archived"]), "unchanged": 0,
-                                     "failed": counts["error"]}})
+                step(undo, 1)
+            registered = _register_students(students, iid, plan.get("students") or [],
+                                            beat=lambda: step(undo))
+        except DomainError as exc:
+            if exc.code != "import_claim_lost":
+                stopped("failed", undo, partial(), exc)
             raise
         result = {"counts": {"created": len(undo["created"]), "updated": len(undo["updated"]),
                              "unchanged": counts["unchanged"],
@@ -630,25 +868,56 @@ def commit(db, settings, users, students, import_id, institution_id, actor=None)
     else:
         undo = {"participations": []}
         failed = counts["error"]
-        for chunk in _student_chunks(plan["participations"]):
-            done = students.create_participations(iid, options["project_id"], chunk,
-                                                  timeout=120)
-            undo["participations"].extend(part["id"] for part in done["created"])
-            counts["unchanged"] += len(done["skipped"])  # placed meanwhile: not changed
-            failed += len(done["failed"])
+        try:
+            for part in _student_chunks(plan["participations"], size=chunk):
+                placed = students.create_participations(iid, options["project_id"], part,
+                                                        timeout=120)
+                undo["participations"].extend(p["id"] for p in placed["created"])
+                counts["unchanged"] += len(placed["skipped"])  # placed meanwhile: unchanged
+                failed += len(placed["failed"])
+                step(undo, len(part))
+        except DomainError as exc:
+            if exc.code != "import_claim_lost":
+                stopped("failed", undo, {"counts": {
+                    "created": len(undo["participations"]), "updated": 0,
+                    "unchanged": counts["unchanged"], "archived": 0, "failed": failed}}, exc)
+            raise
         result = {"counts": {"created": len(undo["participations"]), "updated": 0,
                              "unchanged": counts["unchanged"], "archived": 0,
                              "failed": failed}}
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
+        imp = _load(uow.session, import_id, iid)
+        if claim is not None and imp.claim != claim:
+            uow.rollback()
+            return None
         imp.status = "committed"
         imp.result = result
         imp.undo = undo
         imp.committed_at = utcnow()
+        imp.progress_done = done
+        imp.progress_total = max(imp.progress_total or 0, done)
+        imp.claim = None
+        imp.problem = None
         uow.add_event("import_committed", imp.institution_id, {
             "import_id": imp.id, "kind": imp.kind, "counts": result["counts"]})
         uow.commit()
     return result
+
+
+def stale_commits(uow, stale_seconds, now=None, quiet_seconds=10):
+    """Background commits whose worker is gone: requested but never taken up
+    (a lost event) or held by a worker that went quiet."""
+    now = now or utcnow()
+    stale = now - dt.timedelta(seconds=stale_seconds)
+    quiet = now - dt.timedelta(seconds=quiet_seconds)
+    rows = uow.session.execute(
+        sa.select(imports.c.id).where(
+            imports.c.status == "committing",
+            sa.or_(sa.and_(imports.c.claim.is_(None),
+                           sa.or_(imports.c.claimed_at.is_(None), imports.c.claimed_at < quiet)),
+                   imports.c.claimed_at < stale))
+        .order_by(imports.c.id).limit(20)).all()
+    return [r.id for r in rows]
 
 
 def undo(db, users, students, import_id, institution_id):
@@ -656,6 +925,8 @@ def undo(db, users, students, import_id, institution_id):
         imp = _load(uow.session, import_id, institution_id)
         if imp.status == "undone":
             return dict(imp.result.get("undo") or {}, repeated=True)
+        if imp.status == "committing":
+            raise _committing()
         if imp.status not in ("committed", "failed") or not imp.undo:
             raise conflict("not_committed", "Alleen een verwerkte import kan ongedaan worden "
                                             "gemaakt.")

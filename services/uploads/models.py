@@ -85,7 +85,7 @@ class Import(Base):
     encoding: Mapped[str] = mapped_column(sa.String(40), nullable=False)
     columns: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
     row_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    # uploaded | previewed | committed | undone
+    # uploaded | previewed | committing | committed | failed | undone
     status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     mapping: Mapped[dict | None] = mapped_column(sa.JSON)
     options: Mapped[dict | None] = mapped_column(sa.JSON)
@@ -98,6 +98,16 @@ class Import(Base):
     committed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     undone_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     purged_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # a commit in the background (POST /imports/{id}/commit?async=true): the
+    # worker holding it and its last sign of life, the changes applied so far
+    progress_done: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0,
+                                               server_default="0")
+    progress_total: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0,
+                                                server_default="0")
+    claim: Mapped[str | None] = mapped_column(sa.String(36))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # why the last background commit stopped: {code, message, status}
+    problem: Mapped[dict | None] = mapped_column(sa.JSON)
 
 
 class PublicAttempt(Base):

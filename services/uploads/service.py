@@ -12,6 +12,7 @@ institution_id explicitly (None: helpdesk, every institution).
 import base64
 import binascii
 import logging
+import uuid
 
 import eventlet
 from eventlet import tpool
@@ -246,19 +247,48 @@ class UploadsService:
             return imports.list_imports(uow, institution_id, kind, status, page, page_size)
 
     @domain_rpc
-    def get_import(self, import_id, institution_id):
+    def get_import(self, import_id, institution_id, preview_rows=None, sample_rows=0):
         with self.db() as uow:
-            return imports.get_import(uow, import_id, institution_id)
+            return imports.get_import(uow, import_id, institution_id, preview_rows,
+                                      sample_rows, self.settings)
 
     @domain_rpc
-    def preview_import(self, import_id, institution_id, mapping):
+    def import_rows(self, import_id, institution_id, page=1, page_size=50, action=None):
+        with self.db() as uow:
+            return imports.import_rows(uow, import_id, institution_id, page, page_size, action)
+
+    @domain_rpc
+    def preview_import(self, import_id, institution_id, mapping, preview_rows=None):
         return imports.preview(self.db, self.settings, self.users, self.students, import_id,
-                               institution_id, mapping)
+                               institution_id, mapping, preview_rows)
 
     @domain_rpc
     def commit_import(self, import_id, institution_id, actor=None):
         return imports.commit(self.db, self.settings, self.users, self.students, import_id,
                               institution_id, actor)
+
+    @domain_rpc
+    def start_commit_import(self, import_id, institution_id, actor=None):
+        """The commit in the background (202): the import with its progress."""
+        return imports.start_commit(self.db, import_id, institution_id, actor)
+
+    @event_handler("uploads", "import_commit_requested")
+    def on_import_commit_requested(self, payload):
+        imports.run_commit(self.db, self.users, self.students, payload["data"]["import_id"],
+                           str(uuid.uuid4()), self.settings.stale_seconds)
+
+    @timer(interval=5)
+    def resume_commits(self):
+        """Background commits that were never taken up (a lost event) or whose
+        worker went quiet: taken up, or marked as interrupted."""
+        with self.db() as uow:
+            stale = imports.stale_commits(uow, self.settings.stale_seconds)
+        for import_id in stale:
+            try:
+                imports.run_commit(self.db, self.users, self.students, import_id,
+                                   str(uuid.uuid4()), self.settings.stale_seconds)
+            except Exception:
+                log.exception("resuming the commit of import %s failed", import_id)
 
     @domain_rpc
     def undo_import(self, import_id, institution_id, actor=None):

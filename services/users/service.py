@@ -112,9 +112,9 @@ class UsersService:
             return handlers.get_user(uow, institution_id, code)
 
     @domain_rpc
-    def get_users(self, institution_id, codes):
+    def get_users(self, institution_id, codes, fields=None):
         with self.db() as uow:
-            return handlers.get_users(uow, institution_id, codes)
+            return handlers.get_users(uow, institution_id, codes, fields)
 
     @domain_rpc
     def list_users(self, institution_id, filter="all", q=None, page=1, page_size=50):

@@ -109,14 +109,20 @@ class RabbitVhost:
                         timeout=10)
 
 
+OSO_STANDARD = ROOT.parent / "shared" / "standards" / "oso"
+
+
 class System:
     """The running system: its web address, its gateway, and API helpers to set
-    up what a test needs before the person starts (through the public API)."""
+    up what a test needs before the person starts (through the public API).
+    `oso_dir` is the OSO dossier source (a folder: a primary school's LAS that
+    put dossiers ready)."""
 
-    def __init__(self, web, gateway, data_dir):
+    def __init__(self, web, gateway, data_dir, oso_dir=None):
         self.web = web
         self.gateway = gateway
         self.data_dir = data_dir
+        self.oso_dir = oso_dir
         self.http = requests.Session()
 
     def url(self, path):
@@ -136,6 +142,20 @@ class System:
     @property
     def helpdesk(self):
         return self.token("platform", "helpdesk", HELPDESK_PASSWORD)
+
+    def user(self, token, code, roles, password="Medewerker-wachtwoord-1", first="Mo",
+             last="Mentor"):
+        """An employee of the admin's school with these roles; returns their password."""
+        r = self.api("POST", "/users", token, json={
+            "code": code, "first_name": first, "last_name": last, "password": password,
+            "roles": list(roles), "email": f"{code}@school.nl"})
+        assert r.status_code == 201, r.text
+        return password
+
+    def ok(self, method, path, token, status=(200, 201), **kwargs):
+        r = self.api(method, path, token, **kwargs)
+        assert r.status_code in ((status,) if isinstance(status, int) else status), r.text
+        return r.json() if r.content else None
 
     def school(self, brin, name, school_type="vo", admin="beheer",
                password="Beheer-wachtwoord-1"):
@@ -160,6 +180,8 @@ def system(tmp_path_factory):
         pytest.fail(f"CI must run the browser tests: {reason}")
     tmp = tmp_path_factory.mktemp("browser-system")
     data_dir = tmp / "var"
+    oso_dir = tmp / "oso-dossiers"
+    oso_dir.mkdir()
     port, web_port = free_port(), free_port()
     with RabbitVhost() as amqp_uri:
         env = {k: v for k, v in os.environ.items()
@@ -167,7 +189,10 @@ def system(tmp_path_factory):
         env.update({"AMQP_URI": amqp_uri, "LEERLINGBUS_HTTP_PORT": str(port),
                     "LEERLINGBUS_WEB_PORT": str(web_port), "LEERLINGBUS_DATA_DIR": str(data_dir),
                     "LEERLINGBUS_HELPDESK_PASSWORD": HELPDESK_PASSWORD,
-                    "LEERLINGBUS_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+                    "LEERLINGBUS_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+                    "LEERLINGBUS_OSO_SOURCE_DIR": str(oso_dir)})
+        if OSO_STANDARD.is_dir():
+            env["LEERLINGBUS_OSO_STANDARD_DIR"] = str(OSO_STANDARD)
         log_path = tmp / "run.log"
         log = open(log_path, "w+")
         proc = subprocess.Popen([sys.executable, "-m", "deploy.run", "--no-rabbitmq",
@@ -182,7 +207,7 @@ def system(tmp_path_factory):
             match = re.search(r">>> (http://127\.0\.0\.1:\d+)/ <<<", log_path.read_text())
             assert match and match.group(1) == f"http://127.0.0.1:{web_port}", \
                 "make run prints the web pages as the address to open"
-            yield System(match.group(1), f"http://127.0.0.1:{port}", data_dir)
+            yield System(match.group(1), f"http://127.0.0.1:{port}", data_dir, oso_dir)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

@@ -38,6 +38,22 @@ def test_public_upload_with_the_upload_code(page, system, tmp_path):
     rows = [xf.student_row(i, "mbo", "non_transfer") for i in range(1, 4)]
     path = tmp_path / "lijst.xlsx"
     path.write_bytes(xf.make_list(rows, "mbo", "non_transfer"))
+    # an MBO school choosing VO: refused, in words the sender can act on
+    rows_vo = [xf.student_row(i, "vo", "non_transfer") for i in range(1, 3)]
+    vo_path = tmp_path / "vo.xlsx"
+    vo_path.write_bytes(xf.make_list(rows_vo, "vo", "non_transfer"))
+    page.goto("/leerlinglijst-opsturen")
+    page.get_by_role("button", name="Voortgezet Onderwijs").click()
+    page.get_by_role("button", name="Niet-overstapper").click()
+    page.get_by_label("Uploadcode").fill(code)
+    page.get_by_label("Uw naam").fill("Piet Pieters")
+    page.get_by_label("Uw e-mailadres").fill("piet@openbaar.nl")
+    page.get_by_label("Leerlingbestand").set_input_files(str(vo_path))
+    page.get_by_role("button", name="Opsturen").click()
+    expect(page.locator("form .field-error").first).to_contain_text("MBO")
+    page.goto("/leerlinglijst-opsturen")
+    page.get_by_role("button", name="Middelbaar Beroepsonderwijs").click()
+    page.get_by_role("button", name="Niet-overstapper").click()
     page.get_by_label("Uploadcode").fill("verkeerde-code")
     page.get_by_label("Uw naam").fill("Piet Pieters")
     page.get_by_label("Uw e-mailadres").fill("piet@openbaar.nl")

@@ -207,3 +207,78 @@ def test_search_ignores_case_and_accents_on_users_and_students(system, school):
     # the mentor's view of the students searches the same way
     found = system.get(f"{API}/students", token=mentor, params={"q": "ozil"}).json()
     assert [s["student_number"] for s in found["items"]] == ["3001"]
+
+
+def test_mentor_classes_and_the_mentors_students(system, school):
+    inst, admin, mentor = school
+    for number, klass, first in (("2001", "3h1", "Daan"), ("2002", "3H1", "Eva"),
+                                 ("2003", "3h2", "Finn"), ("2004", "3v1", "Noor")):
+        r = system.post(f"{API}/students", token=admin, json=student(
+            number, first_name=first, home_class=klass, type="non_transfer"))
+        assert r.status_code == 201, r.text
+    project = system.post(f"{API}/projects", token=admin, json={
+        "name": "Rooster volgend jaar", "school_year": "2030-2031", "branch": "Hoofd"}).json()
+    for code, authority in (("h4", "portal"), ("v4", "desktop")):
+        assert system.post(f"{API}/projects/{project['id']}/departments", token=admin, json={
+            "code": code, "year_of_education": 4, "education": code,
+            "home_class_authority": authority}).status_code == 201
+    for number, dept, forecast in (("2001", "h4", 60), ("2001", "v4", 40), ("2002", "h4", None),
+                                   ("2003", "h4", None)):
+        r = system.post(f"{API}/projects/{project['id']}/participations", token=admin,
+                        json={"student_number": number, "department": dept,
+                              "forecast": forecast})
+        assert r.status_code == 201, r.text
+
+    # nobody assigned yet: the mentor sees an empty list, with the project
+    empty = system.get(f"{API}/mentors/mentor1/students", token=mentor).json()
+    assert empty["items"] == [] and empty["home_classes"] == []
+    assert empty["project"]["id"] == project["id"]
+    # only an admin assigns classes, only to a mentor
+    problem(system.put(f"{API}/mentors/mentor1/classes", token=mentor,
+                       json={"home_classes": ["3h1"]}), 403)
+    b = problem(system.put(f"{API}/mentors/beheer1/classes", token=admin,
+                           json={"home_classes": ["3h1"]}), 422, "not_a_mentor")
+    assert "mentor" in b["errors"][0]["message"]
+    problem(system.put(f"{API}/mentors/niemand/classes", token=admin,
+                       json={"home_classes": ["3h1"]}), 404)
+    problem(system.put(f"{API}/mentors/mentor1/classes", token=admin,
+                       json={"home_classes": [""]}), 422)
+    r = system.put(f"{API}/mentors/mentor1/classes", token=admin,
+                   json={"home_classes": ["3h1", "3h2", "3H1"]})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"mentor": "mentor1", "home_classes": ["3h1", "3h2"]}
+    assert system.get(f"{API}/mentors/mentor1/classes", token=mentor).json()["home_classes"] \
+        == ["3h1", "3h2"]
+
+    page = system.get(f"{API}/mentors/mentor1/students", token=mentor).json()
+    assert [s["student_number"] for s in page["items"]] == ["2001", "2002", "2003"]
+    daan = page["items"][0]
+    assert (daan["first_name"], daan["home_class"]) == ("Daan", "3h1")
+    by_dept = {p["department"]: p for p in daan["participations"]}
+    assert by_dept["h4"]["forecast"] == 60 and by_dept["h4"]["may_change"] == ["forecast",
+                                                                                 "home_class"]
+    assert by_dept["v4"]["home_class_authority"] == "desktop"
+    assert by_dept["v4"]["may_change"] == ["forecast"]
+    # a mentor reads only their own; an admin any mentor's
+    problem(system.get(f"{API}/mentors/beheer1/students", token=mentor), 403)
+    assert system.get(f"{API}/mentors/mentor1/students?page_size=1&page=3",
+                      token=admin).json()["items"][0]["student_number"] == "2003"
+    # what the page offers is what the rules allow: forecast yes, home class only portal-led
+    r = system.patch(f"{API}/participations/{by_dept['h4']['id']}", token=mentor,
+                     json={"forecast": 55, "home_class": "h4b"})
+    assert r.status_code == 200, r.text
+    problem(system.patch(f"{API}/participations/{by_dept['v4']['id']}", token=mentor,
+                         json={"home_class": "v4a"}), 409, "home_class_desktop_led")
+    problem(system.patch(f"{API}/participations/{by_dept['v4']['id']}", token=mentor,
+                         json={"forecast": 50}), 422, "forecast_total_exceeded")  # 55 + 50
+
+    # the project's participations: filters and names
+    parts = system.get(f"{API}/projects/{project['id']}/participations?names=true&department=h4",
+                       token=admin).json()
+    assert [(p["student_number"], p["first_name"]) for p in parts["items"]] == [
+        ("2001", "Daan"), ("2002", "Eva"), ("2003", "Finn")]
+    assert "first_name" not in system.get(f"{API}/projects/{project['id']}/participations",
+                                          token=admin).json()["items"][0]
+    klass = system.get(f"{API}/projects/{project['id']}/participations?home_class=H4B",
+                       token=admin).json()
+    assert [p["student_number"] for p in klass["items"]] == ["2001"]

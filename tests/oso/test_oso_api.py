@@ -202,6 +202,7 @@ def test_actions_merge_rules_and_definitive_lock(system, school, fake_las, stand
     assert d["data"]["student"]["last_name"] == "Berg"
     assert d["data"]["student"]["date_of_birth"] == "2003-03-17"
     assert d["data"]["advice"]["advice"] == "40"
+    assert d["labels"]["advice.advice"] == "vmbo gemengde of theoretische leerweg"
     assert d["data"]["final_test"]["results"][0]["standard_score"] == "525"
     png = next(a for a in d["attachments"] if a["filename"] == "cet_uitslag.png")
     r = system.get(f"{base}/dossiers/{BSN_FULL}/attachments/{png['id']}", token=admin)

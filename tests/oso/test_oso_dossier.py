@@ -201,3 +201,33 @@ def test_onderwijsnummer_dossier(validator):
 def test_a_bsn_of_another_student_in_the_same_shape(validator):
     content = with_bsn(example_bytes("Voorbeelddossier_OV_POVO_opt_out.xml"), "111222333")
     assert check(content, validator, "111222333").data["student"]["bsn"] == "111222333"
+
+
+def test_codes_get_readable_labels_and_unknown_codes_none(validator):
+    from services.oso import codelists
+    name = "Voorbeelddossier_OV_POVO_full.xml"
+    data = check(example_bytes(name), validator, EXAMPLE_BSN[name]).data
+    labels = codelists.labels_for(data)
+    assert labels["advice.advice"] == "vmbo gemengde of theoretische leerweg"  # code 40
+    assert labels["advice.student_wish"] == "havo"                              # code 50
+    assert "advice.parents_wish" not in labels  # 42: not labelled, shown as the code
+    assert labels["advice.profile"] == "plus"
+    assert labels["student.gender"] == "man"
+    assert labels["guardians.0.relation"] == "vader" and labels["guardians.4.relation"] == \
+        "voogd"
+    assert "guardians.1.relation" not in labels  # 6: not documented in the standard's files
+    assert labels["student.addresses.0.kind"] == "woonadres (bezoekadres)"
+    assert labels["student.communication.0.label"] == "privé"
+    assert labels["metadata.transfer"] == "van primair naar voortgezet onderwijs"
+    assert labels["metadata.categories.cat_vve"] == "mag niet worden meegeleverd"
+    assert labels["final_test.results.0.kind"] == "Centrale Eindtoets (CET)"
+    assert labels["final_test.results.0.exemption"] == "nee"
+    assert labels["final_test.results.0.parts.0.domains.0.reference_level"] == "lager dan 1F"
+    assert labels["school_career.0.year_group"] == "groep 1"
+    # every label belongs to a value that is in the data
+    for path in labels:
+        value = data
+        for part in path.split("."):
+            value = value[int(part)] if isinstance(value, list) else value[part]
+        assert value not in (None, "")
+    assert codelists.label("advice", "99") is None and codelists.label("nope", "1") is None

@@ -5,6 +5,7 @@ archive guard, participations."""
 import sqlalchemy as sa
 
 from services.common.db import make_engine
+from tests.helpers import wait_until
 from tests.uploads.conftest import API, problem
 
 ZERMELO = ("code\tfirstName\tprefix\tlastName\temail\n"
@@ -368,3 +369,116 @@ def test_import_history_newest_first_with_who_when_mode_and_counts(system, schoo
     spec = system.get("/openapi.json").json()
     assert "ImportPage" in spec["components"]["schemas"]
     assert "get" in spec["paths"]["/api/v1/imports"]
+
+
+def big_users_csv(n, start=200000):
+    lines = ["leerlingnummer;voornaam;achternaam;email"]
+    lines += [f"{start + i};Leerling{i};Achter{i};l{start + i}@school.nl" for i in range(n)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_preview_rows_are_paged_and_the_answer_can_leave_them_out(system, school):
+    _inst, admin = school
+    text = ("code;voornaam;achternaam\n" + "".join(f"{3000 + i};Eva{i};Dekker\n"
+                                                   for i in range(25))
+            + "12x;Fout;Code\n")
+    imp = upload(system, admin, text.encode("utf-8")).json()
+    problem(system.get(f"{API}/imports/{imp['id']}/rows", token=admin), 409, "preview_required")
+    r = system.put(f"{API}/imports/{imp['id']}/mapping?preview_rows=3", token=admin,
+                   json={"columns": suggested(imp), "as_students": True, "mode": "import"})
+    assert r.status_code == 200, r.text
+    preview = r.json()
+    assert len(preview["rows"]) == 3 and preview["total"] == 26
+    assert preview["counts"] == {"create": 25, "update": 0, "unchanged": 0, "archive": 0,
+                                 "error": 1}
+    # the import without its rows, with its counts
+    got = system.get(f"{API}/imports/{imp['id']}?preview_rows=0", token=admin).json()
+    assert got["preview"]["rows"] == [] and got["preview"]["counts"]["create"] == 25
+    assert got["progress"] == {"done": 0, "total": 0} and got["problem"] is None
+    assert got["sample"] == []
+    again = system.get(f"{API}/imports/{imp['id']}?preview_rows=0&sample_rows=2",
+                       token=admin).json()
+    assert again["sample"] == [["3000", "Eva0", "Dekker"], ["3001", "Eva1", "Dekker"]]
+    assert len(system.get(f"{API}/imports/{imp['id']}", token=admin).json()["preview"]["rows"]) \
+        == 26
+    # paging, and one action at a time
+    page = system.get(f"{API}/imports/{imp['id']}/rows?page=3&page_size=10", token=admin).json()
+    assert (page["total"], page["page"], len(page["items"])) == (26, 3, 6)
+    assert page["items"][-1]["code"] is None or page["items"][-1]["action"] == "error"
+    errors = system.get(f"{API}/imports/{imp['id']}/rows?action=error", token=admin).json()
+    assert errors["total"] == 1 and errors["items"][0]["row"] == 27
+    assert errors["items"][0]["errors"][0]["code"] == "student_number_not_digits"
+    b = problem(system.get(f"{API}/imports/{imp['id']}/rows?action=alles", token=admin), 422)
+    assert b["errors"][0]["field"] == "action"
+    spec = system.get("/openapi.json").json()
+    assert "get" in spec["paths"]["/api/v1/imports/{import_id}/rows"]
+    assert "202" in spec["paths"]["/api/v1/imports/{import_id}/commit"]["post"]["responses"]
+
+
+def test_commit_in_the_background_with_progress_then_undo(system, school):
+    _inst, admin = school
+    imp = upload(system, admin, big_users_csv(1200)).json()
+    problem(system.post(f"{API}/imports/{imp['id']}/commit?async=true", token=admin), 409,
+            "preview_required")
+    assert mapping(system, admin, imp["id"], suggested(imp), as_students=True,
+                   mode="sync").status_code == 200
+    r = system.post(f"{API}/imports/{imp['id']}/commit?async=true", token=admin)
+    assert r.status_code == 202, r.text
+    started = r.json()
+    assert started["status"] == "committing" and started["progress"] == {"done": 0,
+                                                                          "total": 1200}
+    assert started["preview"]["rows"] == []
+    # while it runs: no second preview, no undo; the synchronous commit says it runs
+    seen = []
+
+    def committed():
+        got = system.get(f"{API}/imports/{imp['id']}?preview_rows=0", token=admin).json()
+        seen.append((got["status"], got["progress"]["done"]))
+        return got if got["status"] != "committing" else None
+    during = system.put(f"{API}/imports/{imp['id']}/mapping", token=admin,
+                        json={"columns": suggested(imp), "mode": "sync"})
+    if during.status_code == 409:
+        assert during.json()["code"] in ("import_committing", "import_committed")
+    done = wait_until(committed, timeout=120, interval=0.3)
+    assert done["status"] == "committed", (done["problem"], done["progress"])
+    assert done["progress"] == {"done": 1200, "total": 1200}
+    assert done["result"]["counts"] == {"created": 1200, "updated": 0, "unchanged": 0,
+                                        "archived": 0, "failed": 0}
+    assert done["result"]["students"]["registered"] == 1200
+    progress = [d for s, d in seen if s == "committing"]
+    assert progress == sorted(progress)  # it only moves forward
+    listed = system.get(f"{API}/users?filter=students&page_size=1&q=Achter", token=admin)
+    assert listed.json()["total"] == 1200
+    # again: answers the committed import, changes nothing
+    again = system.post(f"{API}/imports/{imp['id']}/commit?async=true", token=admin)
+    assert again.status_code == 202 and again.json()["status"] == "committed"
+    assert system.post(f"{API}/imports/{imp['id']}/commit", token=admin).json()["counts"][
+        "created"] == 1200
+    history = system.get(f"{API}/imports?status=committed", token=admin).json()
+    assert history["items"][0]["id"] == imp["id"]
+    undone = system.post(f"{API}/imports/{imp['id']}/undo", token=admin)
+    assert undone.status_code == 200 and undone.json()["counts"]["removed"] == 1200
+
+
+def test_background_commit_stops_when_records_changed_since_the_preview(system, school):
+    _inst, admin = school
+    imp = upload(system, admin, ZERMELO.encode("utf-8")).json()
+    assert mapping(system, admin, imp["id"], suggested(imp), mode="sync").status_code == 200
+    # meanwhile someone adds user 1002 by hand
+    r = system.post(f"{API}/users", token=admin, json={"code": "1002", "first_name": "Zoë",
+                                                      "last_name": "Jansen"})
+    assert r.status_code == 201, r.text
+    assert system.post(f"{API}/imports/{imp['id']}/commit?async=true",
+                       token=admin).status_code == 202
+
+    def stopped():
+        got = system.get(f"{API}/imports/{imp['id']}", token=admin).json()
+        return got if got["status"] != "committing" else None
+    got = wait_until(stopped, timeout=30, interval=0.2)
+    assert got["status"] == "uploaded"
+    assert got["problem"]["code"] == "import_changed" and "voorvertoning" in \
+        got["problem"]["message"]
+    assert "1001" not in users_of(system, admin)  # nothing applied
+    # previewed again, it goes through
+    assert mapping(system, admin, imp["id"], suggested(imp), mode="sync").status_code == 200
+    assert system.get(f"{API}/imports/{imp['id']}", token=admin).json()["problem"] is None

@@ -402,6 +402,19 @@ def test_get_users_omits_missing_and_other_institutions(uow, people):
         assert exc.value.status == 404
 
 
+def test_get_users_with_fields_answers_only_those_and_the_same_stamp(uow, people):
+    with uow() as u:
+        full = {f["code"]: f for f in handlers.get_users(u, people, ["1", "2"])}
+        light = handlers.get_users(u, people, ["2", "nope", "1"],
+                                   fields=["first_name", "email", "password_hash", "bogus"])
+    assert [f["code"] for f in light] == ["2", "1"]
+    for item in light:
+        same = full[item["code"]]
+        assert set(item) == {"code", "type", "is_student", "archived", "updated_at",
+                             "first_name", "email"}  # never the hash, nothing unknown
+        assert {k: same[k] for k in item} == item  # the same values, the same updated_at
+
+
 # --- authentication and throttling -----------------------------------------------------------
 
 @pytest.fixture

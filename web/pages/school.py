@@ -343,3 +343,36 @@ def unarchive(ctx, code):
     ctx.post(f"/users/{code}/unarchive")
     ctx.flash(f"Gebruiker {code} is teruggezet.")
     return ctx.redirect(_back_to_users(ctx))
+
+
+# -- a mentor's home classes ----------------------------------------------------------------
+def _mentor_classes_page(ctx, code, form=None, status=200):
+    person = ctx.get(f"/users/{code}")
+    classes = ctx.get(f"/mentors/{code}/classes")
+    form = form or Form(values={"home_classes": ", ".join(classes.get("home_classes") or [])})
+    return ctx.render("school/mentor_classes.html", status=status,
+                      title=f"Stamklassen van {code}", person=person, form=form)
+
+
+@page("GET", "/gebruikers/<code>/stamklassen", roles=ADMIN)
+def mentor_classes(ctx, code):
+    return _mentor_classes_page(ctx, code)
+
+
+@page("POST", "/gebruikers/<code>/stamklassen", roles=ADMIN)
+def save_mentor_classes(ctx, code):
+    raw = ctx.request.form.get("home_classes", "")
+    form = Form(values={"home_classes": raw.strip()})
+    classes = [c.strip() for c in raw.replace(";", ",").split(",") if c.strip()]
+    try:
+        saved = ctx.put(f"/mentors/{code}/classes", json={"home_classes": classes})
+    except ApiError as exc:
+        if exc.status not in (400, 422):
+            raise
+        aliases = {f"home_classes.{i}": "home_classes" for i in range(len(classes))}
+        aliases["code"] = "home_classes"
+        form.from_api(exc, ("home_classes",), aliases=aliases)
+        return _mentor_classes_page(ctx, code, form, exc.status)
+    ctx.flash(f"Mentor {code} ziet nu de leerlingen van "
+              f"{', '.join(saved['home_classes']) or 'geen enkele stamklas'}.")
+    return ctx.redirect("/gebruikers?filter=employees")

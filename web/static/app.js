@@ -7,6 +7,7 @@
   function pollProgress(block) {
     var url = block.getAttribute("data-poll");
     var status = block.getAttribute("data-status");
+    var unit = block.getAttribute("data-unit") || "rijen";
     var bar = block.querySelector("progress");
     var text = block.querySelector("[data-progress-text]");
     var stopped = false;
@@ -21,8 +22,8 @@
           if (p.status !== status) { stopped = true; window.location.reload(); return; }
           if (p.total) { bar.max = p.total; bar.value = p.done; }
           var label = p.label || p.status;
-          if (p.total) { label += ": " + fmt(p.done) + " van " + fmt(p.total) + " rijen"; }
-          else if (p.done) { label += ": " + fmt(p.done) + " rijen"; }
+          if (p.total) { label += ": " + fmt(p.done) + " van " + fmt(p.total) + " " + unit; }
+          else if (p.done) { label += ": " + fmt(p.done) + " " + unit; }
           text.textContent = label;
           window.setTimeout(tick, 1000);
         })

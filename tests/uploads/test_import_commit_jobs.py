@@ -1,0 +1,150 @@
+"""The background commit of a CSV import as a state machine on a real uploads
+database (SQLite, and PostgreSQL with -m db): claimed by one worker, progress
+per chunk, and a worker that dies halfway leaves an import that is never
+applied twice but can be undone. The users and students services are small
+in-memory stand-ins here; tests/uploads/test_imports_api.py runs the same
+through the real services."""
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from services.common.db import UnitOfWork, make_engine
+from services.common.errors import DomainError
+from services.uploads import imports
+from services.uploads.settings import UploadSettings
+
+
+class Crash(Exception):
+    pass
+
+
+class Users:
+    """The users service as far as an import needs it."""
+
+    def __init__(self, crash_after=None):
+        self.users = {}
+        self.crash_after = crash_after
+        self.calls = 0
+
+    def get_users(self, iid, codes, fields=None):
+        return [self.users[c] for c in codes if c in self.users]
+
+    def create_users(self, iid, rows, timeout=None):
+        self.calls += 1
+        if self.crash_after is not None and self.calls > self.crash_after:
+            raise Crash("the worker died")
+        created = []
+        for row in rows:
+            user = {"code": row["code"], "updated_at": f"t{len(self.users)}", "archived": False,
+                    "type": "student"}
+            self.users[row["code"]] = user
+            created.append(user)
+        return {"created": created}
+
+    def discard_users(self, iid, codes, batch_events=False, timeout=None):
+        for code in codes:
+            self.users.pop(code)
+        return {"discarded": codes, "kept": []}
+
+    def update_users(self, iid, rows, timeout=None):
+        return {"updated": []}
+
+
+class Students:
+    def register_students(self, iid, codes, timeout=None):
+        return {"registered": list(codes), "existing": []}
+
+
+@pytest.fixture
+def db(make_db, tmp_path):
+    engine = make_engine(make_db("uploads"))
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    yield lambda: UnitOfWork(factory, "uploads")
+    engine.dispose()
+
+
+def previewed(db, tmp_path, users, n=30):
+    settings = UploadSettings(data_dir=tmp_path / "var")
+    text = "code;voornaam;achternaam\n" + "".join(f"{500 + i};Eva;Dekker{i}\n" for i in range(n))
+    with db() as uow:
+        imp = imports.create_import(uow, settings, 7, "users", "export.csv", text.encode(),
+                                    actor_code="beheer")
+    imports.preview(db, settings, users, Students(), imp["id"], 7, {
+        "columns": {"0": "code", "1": "first_name", "2": "last_name"}, "mode": "import",
+        "as_students": True})
+    return imp["id"]
+
+
+def get(db, import_id):
+    with db() as uow:
+        return imports.get_import(uow, import_id, 7, preview_rows=0)
+
+
+def test_one_worker_progress_per_chunk_and_a_second_claim_finds_it_done(db, tmp_path):
+    users = Users()
+    import_id = previewed(db, tmp_path, users)
+    started = imports.start_commit(db, import_id, 7)
+    assert started["status"] == "committing" and started["progress"] == {"done": 0, "total": 30}
+    # no new preview, no synchronous commit, no undo while it runs
+    for call in (lambda: imports.preview(db, UploadSettings(data_dir=tmp_path / "var"), users,
+                                         Students(), import_id, 7, {"columns": {"0": "code"}}),
+                 lambda: imports.commit(db, None, users, Students(), import_id, 7),
+                 lambda: imports.undo(db, users, Students(), import_id, 7)):
+        with pytest.raises(DomainError) as exc:
+            call()
+        assert exc.value.code == "import_committing"
+    with db() as uow:
+        assert imports.stale_commits(uow, 60, now=imports.utcnow()) == []  # just asked
+    result = imports.run_commit(db, users, Students(), import_id, "worker-1", 60, chunk=8)
+    assert result["counts"]["created"] == 30 and users.calls == 4  # 8 + 8 + 8 + 6
+    done = get(db, import_id)
+    assert done["status"] == "committed" and done["progress"] == {"done": 30, "total": 30}
+    # a redelivered event: nothing to claim, nothing applied twice
+    assert imports.run_commit(db, users, Students(), import_id, "worker-2", 0) is None
+    assert users.calls == 4
+
+
+def test_a_worker_that_died_halfway_leaves_a_failed_import_that_undo_takes_back(db, tmp_path):
+    users = Users(crash_after=2)
+    import_id = previewed(db, tmp_path, users)
+    imports.start_commit(db, import_id, 7)
+    with pytest.raises(Crash):
+        imports.run_commit(db, users, Students(), import_id, "worker-1", 60, chunk=8)
+    halfway = get(db, import_id)
+    assert halfway["status"] == "committing" and halfway["progress"]["done"] == 16
+    # the resume timer finds it once the worker has been quiet long enough
+    with db() as uow:
+        assert imports.stale_commits(uow, 60) == []
+        assert imports.stale_commits(uow, 0) == [import_id]
+    users.crash_after = None
+    assert imports.run_commit(db, users, Students(), import_id, "worker-2", 0) is None
+    failed = get(db, import_id)
+    assert failed["status"] == "failed" and failed["problem"]["code"] == "commit_interrupted"
+    assert "16" in failed["problem"]["message"] and len(users.users) == 16  # not re-applied
+    undone = imports.undo(db, users, Students(), import_id, 7)
+    assert undone["counts"]["removed"] == 16 and users.users == {}
+
+
+def test_a_long_chunk_keeps_the_claim_alive(db, tmp_path):
+    """One chunk longer than the stale time: the heartbeat keeps the claim, so
+    the resume timer does not take the commit over (it would apply rows twice)."""
+    import eventlet
+
+    class SlowUsers(Users):
+        def create_users(self, iid, rows, timeout=None):
+            eventlet.sleep(1.2)
+            return super().create_users(iid, rows, timeout)
+
+    users = SlowUsers()
+    import_id = previewed(db, tmp_path, users, n=10)
+    imports.start_commit(db, import_id, 7)
+    stale = []
+
+    def watch():
+        for _ in range(12):
+            eventlet.sleep(0.1)
+            with db() as uow:
+                stale.extend(imports.stale_commits(uow, 0.5, quiet_seconds=0.5))
+    watcher = eventlet.spawn(watch)
+    result = imports.run_commit(db, users, Students(), import_id, "worker-1", 0.5, chunk=10)
+    watcher.wait()
+    assert result["counts"]["created"] == 10 and stale == []
