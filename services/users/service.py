@@ -81,14 +81,16 @@ class UsersService:
     # --- users ------------------------------------------------------------------
 
     @domain_rpc
-    def create_user(self, institution_id, data, origin=None):
+    def create_user(self, institution_id, data, origin=None, origin_key=None):
         with self.db() as uow:
-            return handlers.create_user(uow, institution_id, data, origin)
+            return handlers.create_user(uow, institution_id, data, origin, origin_key)
 
     @domain_rpc
-    def create_users(self, institution_id, rows, batch_events=False, origin=None):
+    def create_users(self, institution_id, rows, batch_events=False, origin=None,
+                     origin_key=None):
         with self.db() as uow:
-            return handlers.create_users(uow, institution_id, rows, batch_events, origin)
+            return handlers.create_users(uow, institution_id, rows, batch_events, origin,
+                                         origin_key)
 
     @domain_rpc
     def discard_users(self, institution_id, codes, batch_events=False):
