@@ -17,13 +17,13 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('students', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('origin_key', sa.String(length=80), nullable=True))
+    # plain ADD COLUMN (no batch table copy): SQLite would have to drop a table
+    # that participations and group_members refer to
+    op.add_column('students', sa.Column('origin_key', sa.String(length=80), nullable=True))
     op.create_index(op.f('ix_students_institution_id_origin_key'), 'students',
                     ['institution_id', 'origin_key'], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index(op.f('ix_students_institution_id_origin_key'), table_name='students')
-    with op.batch_alter_table('students', schema=None) as batch_op:
-        batch_op.drop_column('origin_key')
+    op.execute("ALTER TABLE students DROP COLUMN origin_key")

@@ -14,8 +14,8 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('origin_key', sa.String(length=80), nullable=True))
+    # a nullable column: plain ADD COLUMN, no table copy
+    op.add_column('users', sa.Column('origin_key', sa.String(length=80), nullable=True))
 
 
 def downgrade():
