@@ -305,6 +305,8 @@ class Jobs:
                     institution_id, [rules.students_rpc_row(r, project_id) for r in todo],
                     project_id=project_id, actor=actor, origin_key=origin)
             except DomainError as exc:
+                if exc.status >= 500:
+                    raise  # a neighbour down: not the list's fault, resumed later
                 if exc.status == 409 and attempt == 0:
                     last = exc
                     continue  # created meanwhile (a duplicate message): ask again

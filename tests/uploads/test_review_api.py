@@ -80,7 +80,8 @@ def test_approve_loads_in_chunks_once_and_mails(system, school, smtp):
     engine.dispose()
     publish_again(system.config, "submission_approved", inst["id"], {"submission_id": up["id"]})
     redone = verdict(system, admin, up["id"], until=("loading",))
-    assert redone["status"] == "loaded" and redone["skipped"] == 10 and redone["loaded"] == 0
+    # the counts are what this list stored, whatever attempt stored it
+    assert redone["status"] == "loaded" and redone["loaded"] == 10 and redone["skipped"] == 0
     assert students_total(system, admin) == 10
     problem(system.post(f"{API}/uploads/{up['id']}/decline", json={"reason": "x"}), 409,
             "wrong_state")
