@@ -148,6 +148,15 @@ class StudentsService:
         with self.db() as uow:
             return {"carried_out": handlers.carry_out_planned_leaves(uow, self.users, day)}
 
+    @timer(interval=300)
+    def sweep_unfinished_creates(self):
+        """Accounts left by a single create that crashed and was never retried."""
+        try:
+            with self.db() as uow:
+                accounts.sweep_unfinished_creates(uow, self.users)
+        except Exception:
+            log.exception("sweeping unfinished creates failed; tried again later")
+
     @timer(interval=PLANNED_LEAVES_INTERVAL)
     def planned_leaves(self):
         with self.db() as uow:

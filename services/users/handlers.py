@@ -481,6 +481,26 @@ def discard_users(uow, institution_id, codes, batch_events=False, now=None):
             "kept": [u.code for u in found if u.id not in gone_ids]}
 
 
+def unfinished_accounts(uow, key_prefix, min_age_seconds, now=None, limit=500):
+    """Accounts an operation created (origin_key starting with `key_prefix`)
+    at least `min_age_seconds` ago that discard_users could still remove (never
+    logged in, younger than DISCARD_WINDOW): the candidates whose creator
+    checks that its own second step finished. Oldest first."""
+    if not isinstance(key_prefix, str) or not key_prefix:
+        raise validation_error([error_item("value_invalid", "Geef een herkomst op.",
+                                           field="key_prefix")])
+    now = now or utcnow()
+    newest = now - dt.timedelta(seconds=max(float(min_age_seconds), 0.0))
+    rows = uow.session.execute(
+        sa.select(users.c.institution_id, users.c.code, users.c.origin_key)
+        .where(users.c.origin_key.startswith(key_prefix, autoescape=True),
+               users.c.last_login_at.is_(None),
+               users.c.created_at >= now - DISCARD_WINDOW, users.c.created_at <= newest)
+        .order_by(users.c.id).limit(limit)).all()
+    return [{"institution_id": r.institution_id, "code": r.code, "origin_key": r.origin_key}
+            for r in rows]
+
+
 # --- changing users -----------------------------------------------------------------
 
 def _apply_updates(uow, inst, items, batch):

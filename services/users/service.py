@@ -99,6 +99,13 @@ class UsersService:
             return handlers.discard_users(uow, institution_id, codes, batch_events)
 
     @domain_rpc
+    def unfinished_accounts(self, key_prefix, min_age_seconds):
+        """Accounts of operations (origin key prefix) whose creator may not have
+        finished: see handlers.unfinished_accounts."""
+        with self.db() as uow:
+            return handlers.unfinished_accounts(uow, key_prefix, min_age_seconds)
+
+    @domain_rpc
     def update_user(self, institution_id, code, changes):
         with self.db() as uow:
             return handlers.update_user(uow, institution_id, code, changes)

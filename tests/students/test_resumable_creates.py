@@ -131,3 +131,33 @@ def test_users_adopt_only_accounts_of_the_same_operation(world, users_db):
     plain = users.create_user(world.iid, {**row, "code": "2003"})
     with raises("user_exists", 409):
         users.create_users(world.iid, [{**row, "code": plain["code"]}], origin_key="request:a")
+
+
+def test_an_unfinished_create_nobody_retries_is_swept(world, students_db, users_db,
+                                                      monkeypatch):
+    from services.students import accounts
+    world.h(handlers.create_student, student("1001"), ADMIN, request_id="done")
+    monkeypatch.setattr(handlers, "_insert_student", crash)
+    with pytest.raises(Crash):
+        world.h(handlers.create_student, student("1002", bsn=None, type="non_transfer"),
+                ADMIN, request_id="crashed")
+    monkeypatch.setattr(handlers, "_bulk_insert", crash)
+    with pytest.raises(Crash):  # a list's accounts: left to the list's resume
+        world.h(handlers.create_students, batch_rows(2, with_participation=False),
+                origin_key="submission:1:x")
+    monkeypatch.undo()
+    assert accounts_without_record(world) == {"1002", "300000", "300001"}
+
+    with students_db.uow() as uow:  # too young: a retry may still come
+        assert accounts.sweep_unfinished_creates(uow, world.users) == []
+    with students_db.uow() as uow:
+        assert accounts.sweep_unfinished_creates(uow, world.users, min_age_seconds=0) == [
+            "1002"]
+    assert accounts_without_record(world) == {"300000", "300001"}
+    assert [e["data"]["code"] for e in users_db.events("user_discarded")] == ["1002"]
+    # the number is free again
+    made = world.h(handlers.create_student, student("1002", bsn=None, type="non_transfer"),
+                   ADMIN, request_id="new")
+    assert made["student_number"] == "1002"
+    with students_db.uow() as uow:
+        assert accounts.sweep_unfinished_creates(uow, world.users, min_age_seconds=0) == []
