@@ -796,6 +796,14 @@ def enrol_data(uow, institution_id, number, student_number, student_type):
                                       student_type)
 
 
+def enrol_request_id(institution_id, number, student_number):
+    """The students.create_student request id of enrolling this dossier as this
+    student number: the same on every retry, so a retry after a crash between
+    the create and mark_enrolled answers the student made the first time."""
+    digest = hashlib.sha256(f"{institution_id}:{number}:{student_number}".encode())
+    return "oso-" + digest.hexdigest()[:40]
+
+
 def mark_enrolled(uow, institution_id, number, student_number, actor=None):
     session = uow.session
     entry, d = _dossier_or_404(session, institution_id, number)

@@ -188,7 +188,10 @@ class OsoService:
         with self.db() as uow:
             student_data = handlers.enrol_data(uow, institution_id, number,
                                                data.get("student_number"), student_type)
-        student = self.students.create_student(institution_id, student_data, actor)
+        student = self.students.create_student(
+            institution_id, student_data, actor,
+            request_id=handlers.enrol_request_id(institution_id, number,
+                                                 student_data.get("student_number")))
         with self.db() as uow:
             dossier = handlers.mark_enrolled(uow, institution_id, number,
                                              student.get("student_number")

@@ -422,7 +422,10 @@ def _upload_students(students, iid, pid, P, D, departments, numbers):
     applied = []
     if rows:
         try:
-            students.create_students(iid, rows, project_id=pid, timeout=LONG_RPC_TIMEOUT)
+            # the project's origin key: an upload repeated after a crash between
+            # the users and students commits adopts the accounts it left
+            students.create_students(iid, rows, project_id=pid, origin_key=f"sync:{iid}:{pid}",
+                                     timeout=LONG_RPC_TIMEOUT)
         except DomainError as exc:
             if exc.errors:
                 raise _row_errors_to_students(exc, rows) from None
