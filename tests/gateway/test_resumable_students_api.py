@@ -108,9 +108,10 @@ def test_a_key_is_scoped_to_its_caller_and_checked(system, school):
     assert records(system.config, "2002") == 0
 
 
-def call_twice(config, method, args, kwargs):
+def call_twice(config, method, args, kwargs, together=False):
     """One nameko RPC request message delivered twice (as RabbitMQ redelivers
-    a message whose consumer died before acking); both replies."""
+    a message whose consumer died before acking); both replies. `together`:
+    the second is sent before the first is answered (two workers at once)."""
     exchange = Exchange("nameko-rpc", type="topic", durable=True)
     name = f"test-replies-{uuid.uuid4().hex}"
     queue = Queue(name, exchange=exchange, routing_key=name, auto_delete=True)
@@ -126,7 +127,7 @@ def call_twice(config, method, args, kwargs):
                 producer.publish({"args": args, "kwargs": kwargs}, exchange=exchange,
                                  routing_key=f"students.{method}", reply_to=name,
                                  correlation_id=f"delivery-{attempt}")
-                while len(replies) <= attempt:
+                while len(replies) <= attempt and not (together and attempt == 0):
                     conn.drain_events(timeout=30)
     return replies
 
@@ -147,3 +148,17 @@ def test_a_redelivered_rpc_answers_as_the_first_delivery(system, school):
     assert first["error"] is None
     assert second["error"]["exc_type"] == "DomainError"
     assert "student_exists" in second["error"]["value"]
+
+
+def test_two_deliveries_at_once_create_one_student(system, school):
+    inst, _admin = school
+    actor = {"user_id": 1, "code": "beheer1", "roles": ["admin"]}
+    for number in ("4001", "4002", "4003"):
+        first, second = call_twice(system.config, "create_student",
+                                   [inst["id"], student(number, bsn=None, type="non_transfer"),
+                                    actor], {"request_id": "gw-" + uuid.uuid4().hex},
+                                   together=True)
+        assert first["error"] is None and second["error"] is None, (first, second)
+        assert second["result"]["id"] == first["result"]["id"]
+        assert second["result"]["user_id"] == first["result"]["user_id"]
+        assert (accounts(system.config, number), records(system.config, number)) == (1, 1)
