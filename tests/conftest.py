@@ -21,8 +21,17 @@ PG_URL = os.environ.get("LEERLINGBUS_TEST_POSTGRES_URL")
 
 
 def pytest_collection_modifyitems(config, items):
+    """Mark `db` what runs again on PostgreSQL: every test that works on a
+    database directly, and of the tests on the whole system (gateway and five
+    services) the flow tests; the other whole-system tests check HTTP answers
+    that do not depend on the database engine, so one pass on SQLite does."""
     for item in items:
-        if "make_db" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "make_db" not in names:
+            continue
+        whole_system = "gateway_settings" in names
+        if not whole_system or "/tests/flows/" in str(item.fspath) \
+                or item.get_closest_marker("pg") is not None:
             item.add_marker(pytest.mark.db)
 
 

@@ -19,6 +19,8 @@ from services.common.db import make_engine
 from services.students import handlers as students_handlers
 from tests.helpers import make_admin, make_institution, problem
 
+pytestmark = pytest.mark.pg  # whole system, also on PostgreSQL
+
 API = "/api/v1"
 
 

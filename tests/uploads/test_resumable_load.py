@@ -17,6 +17,8 @@ from tests.uploads import xlsxfactory as xf
 from tests.uploads.conftest import API, submit, verdict
 from tests.uploads.test_review_api import make_student, publish_again, students_total
 
+pytestmark = pytest.mark.pg  # whole system, also on PostgreSQL
+
 
 @pytest.fixture
 def service_config(service_config):

@@ -44,6 +44,7 @@ def publish_again(config, event_type, institution_id, data):
                          declare=[events_exchange("uploads")])
 
 
+@pytest.mark.pg
 def test_approve_loads_in_chunks_once_and_mails(system, school, smtp):
     inst, admin = school
     rows = [xf.student_row(i) for i in range(1, 11)]
