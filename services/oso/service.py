@@ -2,7 +2,8 @@
 
     nameko run --config deploy/config.yaml services.oso.service
 
-Entrypoints only; the use cases are in handlers.py, the rules in rules.py.
+Entrypoints only; the use cases are in one module per job
+(worklist.py, batches.py, dossiers.py, enrolment.py, ...), the rules in rules.py.
 The gateway passes institution_id explicitly and does the role and tenancy
 checks. Executing actions is queued by `start_actions` and worked off by the
 `process_batches` timer, so it survives a restart and spreads over instances.
@@ -17,7 +18,8 @@ from services.common.db import Database
 from services.common.errors import DomainError
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import handlers, rules, validation
+from . import (batches, delivery_points, dossiers, enrolment, helpers, rules, validation,
+               worklist)
 from .sources import SourceError, source_from_config
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ class OsoService:
     def health(self):
         try:
             with self.db() as uow:
-                return handlers.health(uow)
+                return helpers.health(uow)
         except Exception:
             raise DomainError("unavailable", "De OSO-dienst kan zijn database niet bereiken.",
                               status=503) from None
@@ -90,7 +92,7 @@ class OsoService:
     @domain_rpc
     def list_delivery_points(self, institution_id):
         with self.db() as uow:
-            return handlers.list_delivery_points(uow, institution_id)
+            return delivery_points.list_delivery_points(uow, institution_id)
 
     @domain_rpc
     def register_delivery_point(self, institution_id, data, actor=None):
@@ -100,7 +102,7 @@ class OsoService:
         except SourceError:
             brin_of_key = lambda _number, key: rules.key_brin(key)  # noqa: E731
         with self.db() as uow:
-            return handlers.register_delivery_point(uow, institution_id, institution, data,
+            return delivery_points.register_delivery_point(uow, institution_id, institution, data,
                                                     brin_of_key, actor)
 
     # --- worklist ------------------------------------------------------------------
@@ -108,22 +110,22 @@ class OsoService:
     @domain_rpc
     def list_worklist(self, institution_id, page=1, page_size=50, status=None):
         with self.db() as uow:
-            return handlers.list_worklist(uow, institution_id, page, page_size, status)
+            return worklist.list_worklist(uow, institution_id, page, page_size, status)
 
     @domain_rpc
     def add_to_worklist(self, institution_id, data, actor=None):
         with self.db() as uow:
-            return handlers.add_to_worklist(uow, institution_id, data, actor)
+            return worklist.add_to_worklist(uow, institution_id, data, actor)
 
     @domain_rpc
     def import_worklist(self, institution_id, filename, content_b64, actor=None):
         with self.db() as uow:
-            return handlers.import_worklist(uow, institution_id, filename, content_b64, actor)
+            return worklist.import_worklist(uow, institution_id, filename, content_b64, actor)
 
     @domain_rpc
     def remove_from_worklist(self, institution_id, number, actor=None):
         with self.db() as uow:
-            return handlers.remove_from_worklist(uow, institution_id, number, actor)
+            return worklist.remove_from_worklist(uow, institution_id, number, actor)
 
     # --- actions -------------------------------------------------------------------
 
@@ -136,21 +138,21 @@ class OsoService:
             status = 409 if exc.code == "source_not_configured" else 503
             raise DomainError(exc.code, exc.message, status=status, field="source") from None
         with self.db() as uow:
-            return handlers.start_actions(uow, institution_id, data, actor)
+            return batches.start_actions(uow, institution_id, data, actor)
 
     @domain_rpc
     def get_batch(self, institution_id, batch_id):
         with self.db() as uow:
-            return handlers.get_batch(uow, institution_id, batch_id)
+            return batches.get_batch(uow, institution_id, batch_id)
 
     @timer(interval=0.5)
     def process_batches(self):
         while True:
             with self.db() as uow:
-                batch_id = handlers.claim_batch(uow)
+                batch_id = batches.claim_batch(uow)
             if batch_id is None:
                 return
-            handlers.run_batch(self.db, batch_id, self.settings.source,
+            batches.run_batch(self.db, batch_id, self.settings.source,
                                self.settings.validator)
 
     # --- dossiers ------------------------------------------------------------------
@@ -158,27 +160,27 @@ class OsoService:
     @domain_rpc
     def get_dossier(self, institution_id, number, actor=None):
         with self.db() as uow:
-            return handlers.get_dossier(uow, institution_id, number, actor)
+            return dossiers.get_dossier(uow, institution_id, number, actor)
 
     @domain_rpc
     def get_source_file(self, institution_id, number, actor=None):
         with self.db() as uow:
-            return handlers.get_source_file(uow, institution_id, number, actor)
+            return dossiers.get_source_file(uow, institution_id, number, actor)
 
     @domain_rpc
     def get_attachment(self, institution_id, number, ref, actor=None):
         with self.db() as uow:
-            return handlers.get_attachment(uow, institution_id, number, ref, actor)
+            return dossiers.get_attachment(uow, institution_id, number, ref, actor)
 
     @domain_rpc
     def update_report(self, institution_id, number, changes, actor=None):
         with self.db() as uow:
-            return handlers.update_report(uow, institution_id, number, changes, actor)
+            return dossiers.update_report(uow, institution_id, number, changes, actor)
 
     @domain_rpc
     def finalize_report(self, institution_id, number, actor=None):
         with self.db() as uow:
-            return handlers.finalize_report(uow, institution_id, number, actor)
+            return dossiers.finalize_report(uow, institution_id, number, actor)
 
     @domain_rpc
     def enrol(self, institution_id, number, data, actor=None):
@@ -186,11 +188,11 @@ class OsoService:
         data = data or {}
         student_type = data.get("type") or "potential_transfer"
         with self.db() as uow:
-            student_data = handlers.enrol_data(uow, institution_id, number,
+            student_data = enrolment.enrol_data(uow, institution_id, number,
                                                data.get("student_number"), student_type)
         student = self.students.create_student(institution_id, student_data, actor)
         with self.db() as uow:
-            dossier = handlers.mark_enrolled(uow, institution_id, number,
+            dossier = enrolment.mark_enrolled(uow, institution_id, number,
                                              student.get("student_number")
                                              or student_data["student_number"], actor)
         return {"student": student, "dossier": dossier}

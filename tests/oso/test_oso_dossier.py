@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from services.oso import dossier, handlers, validation
+from services.oso import checking, dossier, validation
 from services.oso.sources import DossierRequest
 
 from tests.oso.oso_support import EXAMPLE_BSN, example_bytes, with_bsn
@@ -20,7 +20,7 @@ def request_for(bsn, kind="bsn"):
 
 
 def check(content, validator, bsn):
-    return handlers.check_dossier(content, "test", validator, request_for(bsn))
+    return checking.check_dossier(content, "test", validator, request_for(bsn))
 
 
 def refused(content, validator, bsn="269326728"):
@@ -193,7 +193,7 @@ def test_without_the_standard_the_own_parser_applies_and_says_validation_is_off(
 def test_onderwijsnummer_dossier(validator):
     content = example_bytes("Voorbeelddossier_OV_POVO_opt_out.xml").replace(
         b"<bsn>246263738</bsn>", b"<onderwijsnummer>101010108</onderwijsnummer>")
-    got = handlers.check_dossier(content, "t", validator,
+    got = checking.check_dossier(content, "t", validator,
                                  request_for("101010108", "onderwijsnummer"))
     assert got.data["student"]["onderwijsnummer"] == "101010108"
 
