@@ -46,7 +46,8 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from services.common import migrate  # noqa: E402
 from services.common.db import UnitOfWork, make_engine  # noqa: E402
-from services.sync import diff, handlers, rules  # noqa: E402
+from services.sync import diff, rules, store  # noqa: E402
+from services.sync import snapshots as snapshot_cases  # noqa: E402
 from services.sync.models import snapshots  # noqa: E402
 
 CATEGORIES = rules.CATEGORIES
@@ -160,7 +161,7 @@ def timed(fn, repeat, paused_gc=False):
     for _ in range(repeat):
         start = time.perf_counter()
         if paused_gc:
-            with handlers._paused_gc():
+            with store._paused_gc():
                 result = fn()
         else:
             result = fn()
@@ -235,15 +236,15 @@ def bench_size(n, repeat, backends, pg_url, tmp, split=0.0):
 
         def put():
             with uow() as u:
-                return handlers.put_snapshot(u, stub, stub, 1, 1, document)
+                return snapshot_cases.put_snapshot(u, stub, stub, 1, 1, document)
 
         def get_status():
             with uow() as u:
-                return handlers.status(u, stub, stub, 1, 1)
+                return snapshot_cases.status(u, stub, stub, 1, 1)
 
         def get_differences():
             with uow() as u:
-                return handlers.differences(u, stub, stub, 1, 1, largest)
+                return snapshot_cases.differences(u, stub, stub, 1, 1, largest)
 
         def stale_status():  # the portal was read again: compare both sides
             with uow() as u:

@@ -1,0 +1,73 @@
+"""Downloads: the changes the desktop must apply, from the portal read the
+differences showed.
+"""
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+
+from services.common.outbox import utcnow
+
+from . import diff, rules
+from .models import portal_reads, snapshots
+
+log = logging.getLogger(__name__)
+from .portal import _portal
+from .selection import _selected
+from .store import (
+    _dumps,
+    _ids,
+    _iso,
+    _load_snapshot,
+    _loads,
+    _paused_gc,
+    _release,
+    _row,
+    _snapshot_missing,
+)
+
+
+def download(uow, students, users, institution_id, project_id, category, departments=None,
+             student_numbers=None):
+    """The changes the desktop must apply for the selected differences (from the
+    portal read the differences showed); the stored snapshot is changed to
+    match, so the category is ok afterwards for the selection. A packages
+    download never touches the desktop's packages of a department for which
+    the portal holds no package choices: such departments of the selection are
+    answered under `skipped` (code no_packages_in_portal)."""
+    iid, pid = _ids(institution_id, project_id)
+    rules.check_category(category)
+    refusal = rules.wrong_direction_for_category(category, "download")
+    if refusal is not None:
+        if _row(uow.session, snapshots, iid, pid, columns=[snapshots.c.id]) is None:
+            _release(uow)
+            raise _snapshot_missing(students, iid, pid)  # 404 before 409
+        raise refusal
+    departments, numbers = rules.check_selection(departments, student_numbers)
+    stored = _row(uow.session, portal_reads, iid, pid)
+    if stored is not None:
+        portal = _loads(stored.data)
+    else:
+        _row_, desktop = _load_snapshot(uow, students, iid, pid)
+        portal = _portal(uow, students, users, iid, pid, desktop, refresh=True)
+    # read-modify-write of the snapshot under a row lock (PostgreSQL)
+    row, desktop = _load_snapshot(uow, students, iid, pid, for_update=True)
+    with _paused_gc():
+        items = _selected(category, "download", portal, desktop, departments, numbers)
+        skipped = diff.packages_skipped(portal, desktop, departments, numbers) \
+            if category == "packages" else []
+        changes = diff.apply_download(category, portal, desktop, items)
+        categories = diff.status(portal, desktop) if changes else None
+    if changes:
+        uow.session.execute(sa.update(snapshots).where(snapshots.c.id == row.id).values(
+            data=_dumps(desktop), student_count=len(desktop["students"]),
+            updated_at=utcnow(), status=_dumps(categories),
+            status_of=_iso(dt.datetime.fromisoformat(portal["as_of"]))))
+        uow.commit()
+        entry = categories[category]
+    else:
+        _release(uow)
+        with _paused_gc():
+            entry = diff.category_status(category, portal, desktop)
+    return {"project_id": pid, "category": category, "as_of": portal["as_of"],
+            "changes": changes, "count": len(changes), "skipped": skipped, "status": entry}

@@ -1,0 +1,147 @@
+"""The sync service's stored rows (snapshots, portal reads) and the helpers
+the use cases share to read and write them.
+"""
+import datetime as dt
+import gc
+import json
+import logging
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from services.common.errors import conflict, not_found
+
+from .models import mutations, snapshots
+
+log = logging.getLogger(__name__)
+
+
+def health(uow):
+    uow.session.execute(sa.text("SELECT 1"))
+    return {"service": "sync", "status": "ok"}
+
+
+def _id(value, what):
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise not_found(what, "Niet gevonden.")
+    return value
+
+
+def _ids(institution_id, project_id):
+    return _id(institution_id, "institution"), _id(project_id, "project")
+
+
+def _iso(value):
+    """ISO text in UTC (SQLite hands back naive UTC, PostgreSQL the session's zone)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat()
+
+
+def _dumps(data):
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+@contextmanager
+def _paused_gc():
+    """Pure, allocation-heavy work (parsing a project, comparing it) without the
+    cyclic collector scanning every live object again and again. Nothing in
+    such a block does I/O, so no other green thread runs meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _loads(text):
+    with _paused_gc():
+        return json.loads(text)
+
+
+def _release(uow):
+    """End the read transaction: the connection goes back to the pool."""
+    uow.session.commit()
+
+
+def _row(session, table, iid, pid, for_update=False, columns=None):
+    query = sa.select(*(columns or [table])).where(table.c.institution_id == iid,
+                                                   table.c.project_id == pid)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).first()
+
+
+_META = [snapshots.c.id, snapshots.c.received_at, snapshots.c.updated_at, snapshots.c.status,
+         snapshots.c.status_of]
+
+
+def _upsert(session, table, iid, pid, values):
+    """Update the (institution, project) row or insert it."""
+    result = session.execute(sa.update(table).where(
+        table.c.institution_id == iid, table.c.project_id == pid).values(**values))
+    if result.rowcount == 0:
+        session.execute(sa.insert(table).values(institution_id=iid, project_id=pid, **values))
+
+
+def _save(uow, table, iid, pid, values):
+    try:
+        _upsert(uow.session, table, iid, pid, values)
+        uow.commit()
+    except IntegrityError:  # inserted at the same moment by another worker
+        uow.rollback()
+        _upsert(uow.session, table, iid, pid, values)
+        uow.commit()
+
+
+def _snapshot_missing(students, iid, pid):
+    """404 for a project that is not the institution's, else 409."""
+    students.get_project(iid, pid)
+    return conflict("snapshot_required", "Er is voor dit roosterproject nog geen momentopname "
+                                         "van de desktop: stuur die eerst (PUT "
+                                         f"/sync/{pid}/snapshot).")
+
+
+def _load_snapshot(uow, students, iid, pid, for_update=False):
+    row = _row(uow.session, snapshots, iid, pid, for_update=for_update)
+    if row is None:
+        _release(uow)
+        raise _snapshot_missing(students, iid, pid)
+    return row, _loads(row.data)
+
+
+def _mutations_since(session, iid, pid, since_iso):
+    since = dt.datetime.fromisoformat(since_iso) if since_iso else None
+    query = sa.select(sa.func.count()).select_from(mutations).where(
+        mutations.c.institution_id == iid,
+        sa.or_(mutations.c.project_id == pid, mutations.c.project_id.is_(None)))
+    if since is not None:
+        query = query.where(mutations.c.recorded_at > since)
+    return session.execute(query).scalar_one()
+
+
+def _status_body(uow, iid, pid, as_of, categories, meta, updated_at=None):
+    body = {"project_id": pid, "as_of": as_of,
+            "snapshot_received_at": _iso(meta.received_at),
+            "snapshot_updated_at": _iso(updated_at or meta.updated_at),
+            "mutations_since_as_of": _mutations_since(uow.session, iid, pid, as_of)}
+    body.update(categories)
+    return body
+
+
+def _keep_status(uow, meta, categories, as_of):
+    """Store the status computed for this version of the snapshot (a newer
+    snapshot written meanwhile keeps its own)."""
+    uow.session.execute(sa.update(snapshots).where(
+        snapshots.c.id == meta.id, snapshots.c.updated_at == meta.updated_at).values(
+        status=_dumps(categories), status_of=as_of))
+    uow.commit()
