@@ -10,7 +10,7 @@ changes, 10% packages (2% exemptions), 1% portal-only and 1% desktop-only
 students, 3% cluster memberships.
 
 Measured, median of --repeat runs:
-  pure      rules.check_snapshot (PUT validation), rules.portal_view, diff.status
+  pure      snapshot_check.check_snapshot (PUT validation), rules.portal_view, diff.status
             (all eight categories), diff.differences per category
   service   the sync service's use cases on a real database without the broker:
             put_snapshot (validation, storing both sides, the status answer; the
@@ -46,7 +46,7 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from services.common import migrate  # noqa: E402
 from services.common.db import UnitOfWork, make_engine  # noqa: E402
-from services.sync import diff, rules, store  # noqa: E402
+from services.sync import diff, rules, snapshot_check, store  # noqa: E402
 from services.sync import snapshots as snapshot_cases  # noqa: E402
 from services.sync.models import snapshots  # noqa: E402
 
@@ -211,7 +211,7 @@ def bench_size(n, repeat, backends, pg_url, tmp, split=0.0):
     state, people, document = build(n, split=split)
     out = {"n": n}
     # pure functions measured as the service runs them: the cyclic GC paused
-    out["validate"], desktop = timed(lambda: rules.check_snapshot(document), repeat, True)
+    out["validate"], desktop = timed(lambda: snapshot_check.check_snapshot(document), repeat, True)
     out["portal_view"], portal = timed(
         lambda: rules.portal_view(state, people, desktop["students"], "2025-11-25T10:00:00"),
         repeat, True)

@@ -6,7 +6,7 @@ import logging
 
 from services.common.outbox import utcnow
 
-from . import diff, rules
+from . import diff, rules, snapshot_check
 from .models import portal_reads, snapshots
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def put_snapshot(uow, students, users, institution_id, project_id, snapshot):
     problem), read the portal afresh and answer the status."""
     iid, pid = _ids(institution_id, project_id)
     with _paused_gc():
-        desktop = rules.check_snapshot(snapshot)
+        desktop = snapshot_check.check_snapshot(snapshot)
     portal = read_portal(students, users, iid, pid, desktop)  # 404: not this institution's
     categories = _compare(portal, desktop)
     now = utcnow()
@@ -46,7 +46,7 @@ def put_snapshot(uow, students, users, institution_id, project_id, snapshot):
                                          portal["as_of"]))})
     meta = _row(uow.session, snapshots, iid, pid, columns=_META)
     body = {"project_id": pid, "received_at": now.isoformat(), "as_of": portal["as_of"],
-            "counts": rules.snapshot_counts(desktop),
+            "counts": snapshot_check.snapshot_counts(desktop),
             "status": _status_body(uow, iid, pid, portal["as_of"], categories, meta)}
     _release(uow)
     return body
@@ -55,7 +55,7 @@ def put_snapshot(uow, students, users, institution_id, project_id, snapshot):
 def get_snapshot(uow, students, institution_id, project_id):
     iid, pid = _ids(institution_id, project_id)
     row, desktop = _load_snapshot(uow, students, iid, pid)
-    out = rules.snapshot_document(desktop)
+    out = snapshot_check.snapshot_document(desktop)
     return {"project_id": pid, "received_at": _iso(row.received_at),
             "updated_at": _iso(row.updated_at), "snapshot": out}
 

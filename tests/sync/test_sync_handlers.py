@@ -138,7 +138,7 @@ def test_migration_0003_rewrites_stored_snapshots(make_db):
 
     import alembic.command
     from services.common import migrate
-    from services.sync import rules
+    from services.sync import snapshot_check
     from services.sync.models import portal_reads, snapshots
 
     url = make_db("sync")
@@ -179,7 +179,7 @@ def test_migration_0003_rewrites_stored_snapshots(make_db):
                                                    "exemptions": []}}
         assert data["packages"]["1003"] == {"": {"department": None, "subjects": ["en"],
                                                  "exemptions": []}}
-        document = rules.snapshot_document(data)
+        document = snapshot_check.snapshot_document(data)
         assert [(p["student_number"], p["department"]) for p in document["participations"]] \
             == [("1001", "h4"), ("1002", "v4")]
         # a second department, then back down: the first department (by code) stays

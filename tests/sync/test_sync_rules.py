@@ -3,7 +3,7 @@ category, downloads applied to the snapshot, upload plans, the feed mapping."""
 import pytest
 
 from services.common.errors import DomainError
-from services.sync import diff, feed, plans, rules
+from services.sync import diff, feed, plans, rules, snapshot_check
 
 
 def person(first, last, **kw):
@@ -93,7 +93,7 @@ def desktop_doc():
 
 @pytest.fixture
 def sides():
-    desktop = rules.check_snapshot(desktop_doc())
+    desktop = snapshot_check.check_snapshot(desktop_doc())
     state, people = portal_state()
     portal = rules.portal_view(state, people, desktop["students"], "2025-11-25T10:00:00+00:00")
     return portal, desktop
@@ -102,20 +102,20 @@ def sides():
 # --- the snapshot ---------------------------------------------------------------------
 
 def test_snapshot_normalises_and_missing_or_null_is_empty():
-    clean = rules.check_snapshot(desktop_doc())
+    clean = snapshot_check.check_snapshot(desktop_doc())
     assert clean["students"]["1001"]["postcode"] == "7311 BA"
     assert clean["participations"]["1002"]["v4"]["lwoo"] is False
     # a package without department belongs to the student's only participation
     assert clean["packages"]["1001"]["h4"]["subjects"] == ["wi", "ne", "en"]
     assert clean["groups"]["h5b"]["student_numbers"] == ["1003"]
-    empty = rules.check_snapshot({"students": None})
+    empty = snapshot_check.check_snapshot({"students": None})
     assert empty == {"students": {}, "participations": {}, "packages": {}, "groups": {}}
-    assert rules.check_snapshot(None) == empty
+    assert snapshot_check.check_snapshot(None) == empty
 
 
 def test_snapshot_unknown_keys_are_named():
     with pytest.raises(DomainError) as exc:
-        rules.check_snapshot({"students": [], "leerlingen": [], "extra": 1})
+        snapshot_check.check_snapshot({"students": [], "leerlingen": [], "extra": 1})
     assert exc.value.status == 422 and exc.value.code == "field_unknown"
     assert "extra" in exc.value.message and "leerlingen" in exc.value.message
     assert {e["field"] for e in exc.value.errors} == {"leerlingen", "extra"}
@@ -123,7 +123,7 @@ def test_snapshot_unknown_keys_are_named():
     doc["students"][0]["nickname"] = "D"
     doc["participations"][0]["grade"] = 8
     with pytest.raises(DomainError) as exc:
-        rules.check_snapshot(doc)
+        snapshot_check.check_snapshot(doc)
     fields = {e["field"] for e in exc.value.errors}
     assert fields == {"students.nickname", "participations.grade"}
     assert all(e["code"] == "field_unknown" for e in exc.value.errors)
@@ -162,15 +162,15 @@ def test_snapshot_rejects(mutate, code, field):
     doc = desktop_doc()
     mutate(doc)
     with pytest.raises(DomainError) as exc:
-        rules.check_snapshot(doc)
+        snapshot_check.check_snapshot(doc)
     assert exc.value.status == 422
     assert (code, field) in {(e["code"], e["field"]) for e in exc.value.errors}, \
         exc.value.errors
 
 
 def test_snapshot_round_trip_document():
-    clean = rules.check_snapshot(desktop_doc())
-    again = rules.check_snapshot(rules.snapshot_document(clean))
+    clean = snapshot_check.check_snapshot(desktop_doc())
+    again = snapshot_check.check_snapshot(snapshot_check.snapshot_document(clean))
     assert again == clean
 
 
@@ -274,7 +274,7 @@ def test_download_makes_the_category_ok(sides, category):
                  if i["direction"] == "download"]
     assert remaining == []
     # what the connector stores is still a valid snapshot
-    rules.check_snapshot(rules.snapshot_document(desktop))
+    snapshot_check.check_snapshot(snapshot_check.snapshot_document(desktop))
 
 
 def test_download_home_classes_moves_listed_groups(sides):
@@ -294,7 +294,7 @@ def test_download_home_classes_moves_listed_groups(sides):
     assert desktop["groups"]["h4a"]["student_numbers"] == ["1001"]
     assert desktop["groups"]["h4b"]["student_numbers"] == ["1002"]
     assert desktop["participations"]["1002"]["h4"]["home_class"] == "h4b"
-    rules.check_snapshot(rules.snapshot_document(desktop))
+    snapshot_check.check_snapshot(snapshot_check.snapshot_document(desktop))
 
 
 def test_download_students_add_and_remove(sides):
@@ -392,7 +392,7 @@ def forecast_sides(desktop_parts, desktop_packages=()):
                          "previous_home_class": "4h1"}],
            "participations": list(desktop_parts), "packages": list(desktop_packages),
            "groups": []}
-    desktop = rules.check_snapshot(doc)
+    desktop = snapshot_check.check_snapshot(doc)
     portal = rules.portal_view(state, people, desktop["students"], "2025-12-01T10:00:00+00:00")
     return portal, desktop
 
@@ -407,14 +407,14 @@ def test_snapshot_takes_a_student_in_several_departments():
            "participations": [{"student_number": "3001", "department": "h4", "forecast": 60},
                               {"student_number": "3001", "department": "v4", "forecast": 40}],
            "packages": [{"student_number": "3001", "department": "v4", "subjects": ["ne"]}]}
-    clean = rules.check_snapshot(doc)
+    clean = snapshot_check.check_snapshot(doc)
     assert sorted(clean["participations"]["3001"]) == ["h4", "v4"]
-    assert rules.snapshot_counts(clean) == {"students": 1, "participations": 2, "packages": 1,
+    assert snapshot_check.snapshot_counts(clean) == {"students": 1, "participations": 2, "packages": 1,
                                             "groups": 0}
     assert [(p["department"], p["forecast"])
-            for p in rules.snapshot_document(clean)["participations"]] == [("h4", 60),
+            for p in snapshot_check.snapshot_document(clean)["participations"]] == [("h4", 60),
                                                                            ("v4", 40)]
-    assert rules.check_snapshot(rules.snapshot_document(clean)) == clean
+    assert snapshot_check.check_snapshot(snapshot_check.snapshot_document(clean)) == clean
 
 
 def test_portal_view_keeps_every_participation():
@@ -463,7 +463,7 @@ def test_downloads_bring_the_desktop_to_the_portal():
         assert diff.category_status(category, portal, desktop)["status"] == "ok"
     assert {d: p["forecast"] for d, p in desktop["participations"]["3001"].items()} == \
         {"h4": 60, "v4": 40}
-    rules.check_snapshot(rules.snapshot_document(desktop))
+    snapshot_check.check_snapshot(snapshot_check.snapshot_document(desktop))
 
 
 def test_participations_download_removes_a_department_the_portal_lacks():
@@ -482,7 +482,7 @@ def test_participations_download_removes_a_department_the_portal_lacks():
     assert sorted(desktop["participations"]["3001"]) == ["h4", "v4"]
     assert "h5" not in desktop["packages"].get("3001", {})
     assert desktop["groups"]["h5x"]["student_numbers"] == []
-    rules.check_snapshot(rules.snapshot_document(desktop))
+    snapshot_check.check_snapshot(snapshot_check.snapshot_document(desktop))
 
 
 def test_packages_of_a_department_without_choices_in_the_portal_stay():
