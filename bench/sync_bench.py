@@ -10,8 +10,8 @@ changes, 10% packages (2% exemptions), 1% portal-only and 1% desktop-only
 students, 3% cluster memberships.
 
 Measured, median of --repeat runs:
-  pure      snapshot_check.check_snapshot (PUT validation), rules.portal_view, diff.status
-            (all eight categories), diff.differences per category
+  pure      snapshot_check.check_snapshot (PUT validation), rules.portal_view, compare.status
+            (all eight categories), compare.differences per category
   service   the sync service's use cases on a real database without the broker:
             put_snapshot (validation, storing both sides, the status answer; the
             portal read is a stub returning the synthetic state); status when it
@@ -46,7 +46,7 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from services.common import migrate  # noqa: E402
 from services.common.db import UnitOfWork, make_engine  # noqa: E402
-from services.sync import diff, rules, snapshot_check, store  # noqa: E402
+from services.sync import compare, rules, snapshot_check, store  # noqa: E402
 from services.sync import snapshots as snapshot_cases  # noqa: E402
 from services.sync.models import snapshots  # noqa: E402
 
@@ -215,12 +215,12 @@ def bench_size(n, repeat, backends, pg_url, tmp, split=0.0):
     out["portal_view"], portal = timed(
         lambda: rules.portal_view(state, people, desktop["students"], "2025-11-25T10:00:00"),
         repeat, True)
-    out["status"], status = timed(lambda: diff.status(portal, desktop), repeat, True)
+    out["status"], status = timed(lambda: compare.status(portal, desktop), repeat, True)
     out["counts"] = {c: status[c]["differences"] for c in CATEGORIES}
     out["exemptions"] = status["packages"]["exemptions"]
     per = {}
     for category in CATEGORIES:
-        per[category], _ = timed(lambda c=category: diff.differences(c, portal, desktop),
+        per[category], _ = timed(lambda c=category: compare.differences(c, portal, desktop),
                                  repeat, True)
     out["differences"] = per
     stub = Portal(state, people)

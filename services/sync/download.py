@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from services.common.outbox import utcnow
 
-from . import diff, rules
+from . import apply_download, compare, diff_packages, rules
 from .models import portal_reads, snapshots
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,10 @@ def download(uow, students, users, institution_id, project_id, category, departm
     row, desktop = _load_snapshot(uow, students, iid, pid, for_update=True)
     with _paused_gc():
         items = _selected(category, "download", portal, desktop, departments, numbers)
-        skipped = diff.packages_skipped(portal, desktop, departments, numbers) \
+        skipped = diff_packages.packages_skipped(portal, desktop, departments, numbers) \
             if category == "packages" else []
-        changes = diff.apply_download(category, portal, desktop, items)
-        categories = diff.status(portal, desktop) if changes else None
+        changes = apply_download.apply_download(category, portal, desktop, items)
+        categories = compare.status(portal, desktop) if changes else None
     if changes:
         uow.session.execute(sa.update(snapshots).where(snapshots.c.id == row.id).values(
             data=_dumps(desktop), student_count=len(desktop["students"]),
@@ -68,6 +68,6 @@ def download(uow, students, users, institution_id, project_id, category, departm
     else:
         _release(uow)
         with _paused_gc():
-            entry = diff.category_status(category, portal, desktop)
+            entry = compare.category_status(category, portal, desktop)
     return {"project_id": pid, "category": category, "as_of": portal["as_of"],
             "changes": changes, "count": len(changes), "skipped": skipped, "status": entry}

@@ -8,7 +8,7 @@ import eventlet
 
 from services.common.outbox import utcnow
 
-from . import diff, rules
+from . import compare, rules
 from .models import portal_reads
 
 log = logging.getLogger(__name__)
@@ -56,4 +56,4 @@ def _portal(uow, students, users, iid, pid, desktop, refresh=False):
 
 def _compare(portal, desktop):
     with _paused_gc():
-        return diff.status(portal, desktop)
+        return compare.status(portal, desktop)

@@ -3,7 +3,7 @@ import logging
 
 from services.common.errors import DomainError, error_item
 
-from . import diff, rules
+from . import compare, rules
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,12 @@ def _home_class_selection(P, items, direction, departments, numbers):
                 wrong |= codes
     if wrong:
         raise rules.wrong_direction_departments(direction, wrong)
-    return [i for i in diff.select(items, departments, numbers) if i["direction"] == direction]
+    return [i for i in compare.select(items, departments, numbers) if i["direction"] == direction]
 
 
 def _selected(category, direction, P, D, departments, numbers):
     _check_departments(P, D, departments)
-    items = diff.ITEMS[category](P, D)
+    items = compare.ITEMS[category](P, D)
     if category == "home_classes":
         return _home_class_selection(P, items, direction, departments, numbers)
-    return [i for i in diff.select(items, departments, numbers) if i["direction"] == direction]
+    return [i for i in compare.select(items, departments, numbers) if i["direction"] == direction]

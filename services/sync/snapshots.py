@@ -6,7 +6,7 @@ import logging
 
 from services.common.outbox import utcnow
 
-from . import diff, rules, snapshot_check
+from . import compare, rules, snapshot_check
 from .models import portal_reads, snapshots
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,6 @@ def differences(uow, students, users, institution_id, project_id, category, depa
     portal = _portal(uow, students, users, iid, pid, desktop)
     _release(uow)
     with _paused_gc():
-        result = diff.differences(category, portal, desktop, department)
+        result = compare.differences(category, portal, desktop, department)
     result["project_id"] = pid
     return result
