@@ -14,7 +14,7 @@ from services.common.ids import IdentifierError
 from services.common.outbox import utcnow
 from services.common.times import iso
 
-from . import dossier as dossier_mod
+from . import dossier_xml
 from . import rules
 from .checking import retrieve
 from .delivery_points import _delivery_point_or_refuse
@@ -277,7 +277,7 @@ def run_batch(db, batch_id, source_factory, validator_factory):
             retrieved = retrieve(source, validator, order["request"], off_reason)
         except SourceError as exc:
             status, code, message = "failed", exc.code, exc.message
-        except dossier_mod.DossierRefused as exc:
+        except dossier_xml.DossierRefused as exc:
             status, code, message = "failed", exc.code, exc.message
         except Exception:  # a bug must not stop the batch; no BSN in the log
             log.exception("oso: unexpected error on batch item %s", order["item_id"])

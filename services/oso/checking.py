@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from services.common.ids import IdentifierError, mask, normalize_bsn, normalize_onderwijsnummer
 
 from . import dossier as dossier_mod
+from . import dossier_xml
 from .helpers import _date
 
 
@@ -33,8 +34,8 @@ def retrieve(source, validator, request, validation_off_reason=None):
 
 
 def check_dossier(content, origin, validator, request, validation_off_reason=None):
-    root = dossier_mod.read_xml(content)
-    dossier_mod.check_root(root)
+    root = dossier_xml.read_xml(content)
+    dossier_xml.check_root(root)
     if validator is not None:
         validator.check_xsd(root)
         meldingen = validator.meldingen(root)
@@ -52,13 +53,13 @@ def check_dossier(content, origin, validator, request, validation_off_reason=Non
     try:
         number = normalize_bsn(number) if kind == "bsn" else normalize_onderwijsnummer(number)
     except IdentifierError:
-        raise dossier_mod.DossierRefused(
+        raise dossier_xml.DossierRefused(
             "dossier_bsn_invalid",
             f"Het {'BSN' if kind == 'bsn' else 'onderwijsnummer'} in het dossier is ongeldig "
             f"(11-proef); het dossier is niet ingelezen.") from None
     if (kind, number) != (request.kind, request.number):
         label = "BSN" if request.kind == "bsn" else "onderwijsnummer"
-        raise dossier_mod.DossierRefused(
+        raise dossier_xml.DossierRefused(
             "dossier_bsn_mismatch",
             f"Het dossier is geweigerd: het {'BSN' if kind == 'bsn' else 'onderwijsnummer'} in "
             f"het dossier ({mask(number)}) is niet het {label} van de leerling op de werklijst "

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from services.oso import checking, dossier, validation
+from services.oso import checking, dossier_xml, validation
 from services.oso.sources import DossierRequest
 
 from tests.oso.oso_support import EXAMPLE_BSN, example_bytes, with_bsn
@@ -24,7 +24,7 @@ def check(content, validator, bsn):
 
 
 def refused(content, validator, bsn="269326728"):
-    with pytest.raises(dossier.DossierRefused) as info:
+    with pytest.raises(dossier_xml.DossierRefused) as info:
         check(content, validator, bsn)
     return info.value
 
@@ -148,7 +148,7 @@ def test_forbidden_category_with_data_is_refused(validator):
     assert exc.code == "dossier_category_forbidden"
     assert "Verzuim" in exc.message and "verboden" in exc.message
     # the official business rules say the same
-    root = dossier.read_xml(content)
+    root = dossier_xml.read_xml(content)
     texts = [m["text"] for m in validator.meldingen(root)]
     assert any("Verzuim" in t and "verboden" in t for t in texts)
 
