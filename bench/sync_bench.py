@@ -161,7 +161,7 @@ def timed(fn, repeat, paused_gc=False):
     for _ in range(repeat):
         start = time.perf_counter()
         if paused_gc:
-            with store._paused_gc():
+            with store.paused_gc():
                 result = fn()
         else:
             result = fn()
@@ -211,7 +211,8 @@ def bench_size(n, repeat, backends, pg_url, tmp, split=0.0):
     state, people, document = build(n, split=split)
     out = {"n": n}
     # pure functions measured as the service runs them: the cyclic GC paused
-    out["validate"], desktop = timed(lambda: snapshot_check.check_snapshot(document), repeat, True)
+    out["validate"], desktop = timed(lambda: snapshot_check.check_snapshot(document), repeat,
+                                     True)
     out["portal_view"], portal = timed(
         lambda: rules.portal_view(state, people, desktop["students"], "2025-11-25T10:00:00"),
         repeat, True)

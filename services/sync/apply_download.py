@@ -1,8 +1,8 @@
 """A download: what the desktop must change, applied to the stored snapshot
 (the internal shape of rules.py).
 """
-from .diff import _NO_PARTS, EMPTY_PACKAGE, EMPTY_PARTICIPATION, _key
-from .rules import NO_DEPARTMENT, PARTICIPATION_FIELDS, PERSONAL_FIELDS
+from .diff import EMPTY_PACKAGE, EMPTY_PARTICIPATION, NO_PARTS
+from .rules import NO_DEPARTMENT, PARTICIPATION_FIELDS, PERSONAL_FIELDS, number_key
 
 
 def _new_student(P, number):
@@ -30,7 +30,7 @@ def _move_home_class_group(D, number, department, new_code):
             continue
         members = group["student_numbers"]
         if code == new_code and number not in members:
-            group["student_numbers"] = sorted(members + [number], key=_key)
+            group["student_numbers"] = sorted(members + [number], key=number_key)
         elif code != new_code and number in members:
             group["student_numbers"] = [n for n in members if n != number]
 
@@ -126,7 +126,7 @@ def apply_download(category, P, D, items):
             if category == "home_classes":
                 _move_home_class_group(D, number, department, part["home_class"])
         elif category == "packages":
-            ppkg = (P["packages"].get(number) or _NO_PARTS).get(department) or EMPTY_PACKAGE
+            ppkg = (P["packages"].get(number) or NO_PARTS).get(department) or EMPTY_PACKAGE
             own = dpackages.setdefault(number, {})
             own.pop(NO_DEPARTMENT, None)
             own[department] = {"department": department, "subjects": list(ppkg["subjects"]),

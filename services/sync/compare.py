@@ -3,7 +3,7 @@ diff_packages.py counted, filtered and summarised per department.
 """
 from collections import defaultdict
 
-from .diff import (_authority, forecasts_items, groups_details, groups_items, home_classes_items,
+from .diff import (authority_of, forecasts_items, groups_details, groups_items, home_classes_items,
                    item_departments, lwoo_items, participation_pairs, participations_items,
                    personal_data_items, sort_items, students_items)
 from .diff_packages import (no_packages_note, package_departments, packages_items,
@@ -74,7 +74,7 @@ def department_summary(category, P, D, items):
     left = packages_left_alone(P, D, with_packages) if category == "packages" else {}
     rows = []
     for code in sorted(codes):
-        authority = _authority(P, code) if code in P["departments"] else None
+        authority = authority_of(P, code) if code in P["departments"] else None
         row = {"code": code, "home_class_authority": authority,
                "in_portal": code in P["departments"], "differences": counts.get(code, 0)}
         if category == "home_classes" and authority is not None:

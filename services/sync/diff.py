@@ -51,7 +51,8 @@ Status counts students: `differences` the students with at least one item,
 """
 from collections import defaultdict
 
-from .rules import PARTICIPATION_FIELDS, PERSONAL_FIELDS, home_class_direction
+from .rules import PARTICIPATION_FIELDS, PERSONAL_FIELDS, home_class_direction, number_key
+
 
 EMPTY_PARTICIPATION = {"department": None, "forecast": None, "lwoo": False,
                        "home_class": None, "profile": None, "programme": None}
@@ -72,7 +73,7 @@ def first_department(parts):
     return min(parts) if parts else None
 
 
-def _item(number, P, D, department, direction, fields):
+def make_item(number, P, D, department, direction, fields):
     person = P["students"].get(number) or D["students"].get(number)
     return {"student_number": number, "name": full_name(person), "department": department,
             "direction": direction, "fields": fields}
@@ -81,13 +82,13 @@ def _item(number, P, D, department, direction, fields):
 def _student_item(number, P, D, direction, fields):
     """An item about the student as a whole (students, personal data, groups)."""
     parts = P["participations"].get(number) or D["participations"].get(number) or {}
-    item = _item(number, P, D, first_department(parts), direction, fields)
+    item = make_item(number, P, D, first_department(parts), direction, fields)
     if len(parts) > 1:
         item["departments"] = sorted(parts)
     return item
 
 
-def _authority(P, department):
+def authority_of(P, department):
     dept = P["departments"].get(department)
     return dept["authority"] if dept else "portal"
 
@@ -136,7 +137,7 @@ def personal_data_items(P, D):
     return items
 
 
-_NO_PARTS = {}
+NO_PARTS = {}
 
 
 def participations_items(P, D):
@@ -145,7 +146,7 @@ def participations_items(P, D):
     for number, pparts in pp.items():
         if number not in ds:
             continue
-        dparts = dp.get(number) or _NO_PARTS
+        dparts = dp.get(number) or NO_PARTS
         if len(pparts) == 1:  # the common case, without a loop
             for department, ppart in pparts.items():
                 dpart = dparts.get(department)
@@ -172,7 +173,7 @@ def participations_items(P, D):
                         fields[field] = {"P": ppart[field], "D": dpart[field]}
                 if not fields:
                     continue
-            item = _item(number, P, D, department, "download", fields)
+            item = make_item(number, P, D, department, "download", fields)
             item["student_departments"] = sets
             items.append(item)
     return items
@@ -218,11 +219,11 @@ def _field_items(category, P, D, pairs=None):
             dv = empty
         fields = {field: {"P": pv, "D": dv}}
         if home:
-            authority = _authority(P, department)
-            item = _item(number, P, D, department, home_class_direction(authority), fields)
+            authority = authority_of(P, department)
+            item = make_item(number, P, D, department, home_class_direction(authority), fields)
             item["home_class_authority"] = authority
         else:
-            item = _item(number, P, D, department, "download", fields)
+            item = make_item(number, P, D, department, "download", fields)
         if dpart is None:
             item["in_desktop"] = False
         items.append(item)
@@ -285,7 +286,8 @@ def groups_details(P, D):
         if added or removed or pgroup is None or kind_differs:
             row = {"code": code, "department": group["department"], "kind": group["kind"],
                    "subject": group["subject"], "in_portal": pgroup is not None,
-                   "added": sorted(added, key=_key), "removed": sorted(removed, key=_key)}
+                   "added": sorted(added, key=number_key),
+                   "removed": sorted(removed, key=number_key)}
             if kind_differs:
                 row["problem"] = "kind_differs"
             changed.append(row)
@@ -300,10 +302,6 @@ def groups_details(P, D):
 
 def groups_items(P, D):
     return groups_details(P, D)[0]
-
-
-def _key(number):
-    return (len(number), number)
 
 
 def sort_items(items):

@@ -4,7 +4,7 @@ choices at all.
 """
 from collections import defaultdict
 
-from .diff import _NO_PARTS, EMPTY_PACKAGE, NO_PACKAGES_CODE, _item, participation_pairs
+from .diff import EMPTY_PACKAGE, NO_PACKAGES_CODE, NO_PARTS, make_item, participation_pairs
 from .rules import NO_DEPARTMENT
 
 
@@ -50,7 +50,7 @@ def _package_pairs(P, D):
     for number, pparts in pp.items():
         if number not in ds:
             continue
-        pown, down = pk.get(number) or _NO_PARTS, dk.get(number) or _NO_PARTS
+        pown, down = pk.get(number) or NO_PARTS, dk.get(number) or NO_PARTS
         single = len(pparts) == 1
         for department in pparts:
             yield (number, department, pown.get(department) or EMPTY_PACKAGE,
@@ -67,8 +67,8 @@ def packages_items(P, D, pairs=None):
                                                else participation_pairs(P, D)):
         if department not in with_packages:
             continue  # the portal holds no package choices there: never wiped
-        ppkg = (pk.get(number) or _NO_PARTS).get(department) or EMPTY_PACKAGE
-        down = dk.get(number) or _NO_PARTS
+        ppkg = (pk.get(number) or NO_PARTS).get(department) or EMPTY_PACKAGE
+        down = dk.get(number) or NO_PARTS
         dpkg = down.get(department)
         if dpkg is None:
             dpkg = (down.get(NO_DEPARTMENT) if len(pp[number]) == 1 else None) \
@@ -77,7 +77,7 @@ def packages_items(P, D, pairs=None):
             continue
         fields, exemptions_differ = _package_fields(ppkg, dpkg)
         if fields:
-            item = _item(number, P, D, department, "download", fields)
+            item = make_item(number, P, D, department, "download", fields)
             item["exemptions_differ"] = exemptions_differ
             items.append(item)
     return items

@@ -13,11 +13,10 @@ from services.common.outbox import utcnow
 
 from . import feed
 from .models import mutations, processed_events, snapshots
+from .store import find_row, iso_utc, parse_ids, release, to_json
 
 log = logging.getLogger(__name__)
-from .store import _dumps, _ids, _iso, _release, _row
 
-log = logging.getLogger(__name__)
 
 MAX_FEED_PAGE = 1000
 
@@ -26,9 +25,9 @@ def list_mutations(uow, students, institution_id, project_id, since=None, page=1
                    page_size=500):
     """What changed in the portal (as the feed learned it) after `since`
     (an ISO timestamp: pass the previous answer's `as_of`), oldest first."""
-    iid, pid = _ids(institution_id, project_id)
-    if _row(uow.session, snapshots, iid, pid, columns=[snapshots.c.id]) is None:
-        _release(uow)
+    iid, pid = parse_ids(institution_id, project_id)
+    if find_row(uow.session, snapshots, iid, pid, columns=[snapshots.c.id]) is None:
+        release(uow)
         students.get_project(iid, pid)  # 404 for another institution's project
     since_at = None
     if since is not None:
@@ -56,11 +55,11 @@ def list_mutations(uow, students, institution_id, project_id, since=None, page=1
                             .where(*where)).scalar_one()
     rows = session.execute(sa.select(mutations).where(*where).order_by(mutations.c.id)
                            .limit(page_size).offset((page - 1) * page_size)).all()
-    _release(uow)
+    release(uow)
     items = [{"id": r.id, "event_id": r.event_id, "type": r.event_type,
               "category": r.category, "student_number": r.student_number,
               "project_id": r.project_id, "department": r.department,
-              "occurred_at": _iso(r.occurred_at), "recorded_at": _iso(r.recorded_at),
+              "occurred_at": iso_utc(r.occurred_at), "recorded_at": iso_utc(r.recorded_at),
               **json.loads(r.data)} for r in rows]
     return {"items": items, "total": total, "page": page, "page_size": page_size,
             "since": since_at.isoformat() if since_at else None, "as_of": as_of.isoformat()}
@@ -83,7 +82,7 @@ def on_event(uow, source, payload):
              "project_id": e["project_id"], "category": e["category"],
              "student_number": e["student_number"],
              "department": (e["department"] or None) and str(e["department"])[:20],
-             "data": _dumps(e["data"]), "occurred_at": occurred, "recorded_at": now}
+             "data": to_json(e["data"]), "occurred_at": occurred, "recorded_at": now}
             for e in feed.entries(source, event_type, data)]
     try:
         if rows:

@@ -2,7 +2,6 @@
 the last read. No database connection is held while another service is called.
 """
 import datetime as dt
-import logging
 
 import eventlet
 
@@ -10,9 +9,7 @@ from services.common.outbox import utcnow
 
 from . import compare, rules
 from .models import portal_reads
-
-log = logging.getLogger(__name__)
-from .store import _dumps, _loads, _paused_gc, _release, _row, _save
+from .store import find_row, from_json, paused_gc, release, save_row, to_json
 
 
 def read_portal(students, users, iid, pid, desktop):
@@ -32,28 +29,28 @@ def read_portal(students, users, iid, pid, desktop):
                      - set(desktop["students"]), key=rules.number_key)
     if missing:
         people = people + users.get_users(iid, missing)
-    with _paused_gc():
+    with paused_gc():
         return rules.portal_view(state, people, desktop["students"], utcnow().isoformat())
 
 
-def _store_portal(uow, iid, pid, portal):
-    _save(uow, portal_reads, iid, pid, {"data": _dumps(portal),
-                                        "as_of": dt.datetime.fromisoformat(portal["as_of"])})
+def store_portal(uow, iid, pid, portal):
+    save_row(uow, portal_reads, iid, pid, {"data": to_json(portal),
+                                            "as_of": dt.datetime.fromisoformat(portal["as_of"])})
 
 
-def _portal(uow, students, users, iid, pid, desktop, refresh=False):
+def current_portal(uow, students, users, iid, pid, desktop, refresh=False):
     """The stored portal read, or a fresh one (stored) when there is none or
     `refresh`."""
     if not refresh:
-        row = _row(uow.session, portal_reads, iid, pid)
+        row = find_row(uow.session, portal_reads, iid, pid)
         if row is not None:
-            return _loads(row.data)
-    _release(uow)
+            return from_json(row.data)
+    release(uow)
     portal = read_portal(students, users, iid, pid, desktop)
-    _store_portal(uow, iid, pid, portal)
+    store_portal(uow, iid, pid, portal)
     return portal
 
 
-def _compare(portal, desktop):
-    with _paused_gc():
+def compare_sides(portal, desktop):
+    with paused_gc():
         return compare.status(portal, desktop)

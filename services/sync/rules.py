@@ -25,7 +25,8 @@ the broker.
 from services.common import fields as fieldrules
 from services.common.errors import DomainError, conflict, error_item
 
-from .snapshot_fields import SnapshotErrors, _text, clean_number
+from .snapshot_fields import SnapshotErrors, clean_number, clean_text
+
 
 CATEGORIES = ("students", "personal_data", "participations", "lwoo", "home_classes",
               "forecasts", "packages", "groups")
@@ -147,7 +148,7 @@ def check_selection(departments=None, student_numbers=None):
         else:
             depts = set()
             for index, code in enumerate(departments, 1):
-                text = _text(code, 20, "departments", index, errors)
+                text = clean_text(code, 20, "departments", index, errors)
                 if text is not None:
                     depts.add(text)
     numbers = None

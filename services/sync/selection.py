@@ -1,14 +1,10 @@
 """Which differences a download or upload selection takes."""
-import logging
-
 from services.common.errors import DomainError, error_item
 
 from . import compare, rules
 
-log = logging.getLogger(__name__)
 
-
-def _check_departments(P, D, departments):
+def check_departments(P, D, departments):
     if departments is None:
         return
     known = set(P["departments"]) | {d for parts in D["participations"].values() for d in parts}
@@ -48,8 +44,8 @@ def _home_class_selection(P, items, direction, departments, numbers):
     return [i for i in compare.select(items, departments, numbers) if i["direction"] == direction]
 
 
-def _selected(category, direction, P, D, departments, numbers):
-    _check_departments(P, D, departments)
+def selected_items(category, direction, P, D, departments, numbers):
+    check_departments(P, D, departments)
     items = compare.ITEMS[category](P, D)
     if category == "home_classes":
         return _home_class_selection(P, items, direction, departments, numbers)

@@ -7,8 +7,8 @@ from services.common.errors import DomainError, error_item
 from .rules import (GENDERS, GROUP_KEYS, GROUP_KINDS, MAX_STUDENTS, NO_DEPARTMENT, PACKAGE_KEYS,
                     PARTICIPATION_KEYS, PARTICIPATION_TEXT, STUDENT_KEYS, STUDENT_TEXT, TOP_KEYS,
                     number_key)
-from .snapshot_fields import (SnapshotErrors, _codes, _list, _text, _unknown, clean_number,
-                              normalize_postcode)
+from .snapshot_fields import (SnapshotErrors, clean_codes, clean_number, clean_text, list_field,
+                              normalize_postcode, unknown_fields)
 
 
 def check_snapshot(snapshot):
@@ -30,12 +30,12 @@ def check_snapshot(snapshot):
                           errors=[error_item("field_unknown", f"Onbekend veld: {k}.",
                                              field=str(k)) for k in unknown])
 
-    students = _check_students(_list(snapshot, "students", errors), errors)
-    participations = _check_participations(_list(snapshot, "participations", errors),
+    students = _check_students(list_field(snapshot, "students", errors), errors)
+    participations = _check_participations(list_field(snapshot, "participations", errors),
                                            students, errors)
-    packages = _check_packages(_list(snapshot, "packages", errors), students, participations,
+    packages = _check_packages(list_field(snapshot, "packages", errors), students, participations,
                                errors)
-    groups = _check_groups(_list(snapshot, "groups", errors), students, participations,
+    groups = _check_groups(list_field(snapshot, "groups", errors), students, participations,
                            errors)
     errors.raise_if_any()
     return {"students": students, "participations": participations, "packages": packages,
@@ -55,14 +55,14 @@ def _check_students(rows, errors):
             continue
         number = clean_number(item.get("student_number"), "students.student_number", index,
                               errors)
-        _unknown(item, STUDENT_KEYS, "students", index, errors, number)
+        unknown_fields(item, STUDENT_KEYS, "students", index, errors, number)
         record = {}
         for field, limit in STUDENT_TEXT.items():
             value = item.get(field)
             if isinstance(value, (int, float)) and not isinstance(value, bool) \
                     and field in ("house_number", "postcode"):
                 value = str(value)
-            record[field] = _text(value, limit, f"students.{field}", index, errors, number)
+            record[field] = clean_text(value, limit, f"students.{field}", index, errors, number)
         if record["gender"] is not None:
             record["gender"] = record["gender"].upper()
             if record["gender"] not in GENDERS:
@@ -129,9 +129,9 @@ def _check_participations(rows, students, errors):
             continue
         number = clean_number(item.get("student_number"), "participations.student_number",
                               index, errors)
-        _unknown(item, PARTICIPATION_KEYS, "participations", index, errors, number)
-        record = {field: _text(item.get(field), limit, f"participations.{field}", index,
-                               errors, number)
+        unknown_fields(item, PARTICIPATION_KEYS, "participations", index, errors, number)
+        record = {field: clean_text(item.get(field), limit, f"participations.{field}", index,
+                                    errors, number)
                   for field, limit in PARTICIPATION_TEXT.items()}
         raw_dept = item.get("department")
         if raw_dept is None or (isinstance(raw_dept, str) and not raw_dept.strip()):
@@ -171,14 +171,14 @@ def _check_packages(rows, students, participations, errors):
             continue
         number = clean_number(item.get("student_number"), "packages.student_number", index,
                               errors)
-        _unknown(item, PACKAGE_KEYS, "packages", index, errors, number)
+        unknown_fields(item, PACKAGE_KEYS, "packages", index, errors, number)
         record = {
-            "department": _text(item.get("department"), 20, "packages.department", index,
-                                errors, number),
-            "subjects": _codes(item.get("subjects"), "packages.subjects", index, errors,
-                               number),
-            "exemptions": _codes(item.get("exemptions"), "packages.exemptions", index, errors,
-                                 number),
+            "department": clean_text(item.get("department"), 20, "packages.department", index,
+                                     errors, number),
+            "subjects": clean_codes(item.get("subjects"), "packages.subjects", index, errors,
+                                    number),
+            "exemptions": clean_codes(item.get("exemptions"), "packages.exemptions", index, errors,
+                                      number),
         }
         if number is None:
             continue
@@ -214,11 +214,11 @@ def _check_groups(rows, students, participations, errors):
             errors.add("type_invalid", f"groups (rij {index}) moet een object zijn.",
                        "groups", index)
             continue
-        _unknown(item, GROUP_KEYS, "groups", index, errors)
+        unknown_fields(item, GROUP_KEYS, "groups", index, errors)
         raw_code = item.get("code")
         if isinstance(raw_code, (int, float)) and not isinstance(raw_code, bool):
             raw_code = str(raw_code)
-        code = _text(raw_code, 50, "groups.code", index, errors)
+        code = clean_text(raw_code, 50, "groups.code", index, errors)
         if raw_code is None or (isinstance(raw_code, str) and not raw_code.strip()):
             errors.add("required", f"groups.code (rij {index}) is verplicht.", "groups.code",
                        index)
@@ -226,12 +226,12 @@ def _check_groups(rows, students, participations, errors):
         if kind not in GROUP_KINDS:
             errors.add("group_kind_invalid", f"De soort groep (rij {index}) moet home_class of "
                                              f"cluster zijn.", "groups.kind", index)
-        department = _text(item.get("department"), 20, "groups.department", index, errors)
+        department = clean_text(item.get("department"), 20, "groups.department", index, errors)
         if kind == "home_class" and department is None:
             errors.add("required", f"Een stamklas (rij {index}) hoort bij een afdeling: "
                                    f"groups.department is verplicht.", "groups.department",
                        index)
-        subject = _text(item.get("subject"), 20, "groups.subject", index, errors)
+        subject = clean_text(item.get("subject"), 20, "groups.subject", index, errors)
         members = item.get("student_numbers")
         numbers = []
         if members is not None and not isinstance(members, list):

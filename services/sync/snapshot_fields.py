@@ -6,6 +6,7 @@ import re
 from services.common import fields as fieldrules
 from services.common.errors import DomainError, error_item
 
+
 STUDENT_NUMBER_MAX = fieldrules.FIELDS["student_number"].max_length
 MAX_ERRORS = 100
 
@@ -45,7 +46,7 @@ class SnapshotErrors:
                           errors=self.items)
 
 
-def _text(value, limit, field, row, errors, number=None):
+def clean_text(value, limit, field, row, errors, number=None):
     """A stripped string or None ('' is None); other types are an error."""
     if value is None:
         return None
@@ -106,14 +107,14 @@ def normalize_postcode(value):
     return value
 
 
-def _unknown(item, allowed, list_name, row, errors, number=None):
+def unknown_fields(item, allowed, list_name, row, errors, number=None):
     extra = [k for k in item if k not in allowed]
     for key in extra:
         errors.add("field_unknown", f"Onbekend veld {key!r} in {list_name} (rij {row}).",
                    f"{list_name}.{key}", row, number)
 
 
-def _list(snapshot, key, errors):
+def list_field(snapshot, key, errors):
     value = snapshot.get(key)
     if value is None:
         return []
@@ -123,7 +124,7 @@ def _list(snapshot, key, errors):
     return value
 
 
-def _codes(value, field, row, errors, number):
+def clean_codes(value, field, row, errors, number):
     if value is None:
         return []
     if not isinstance(value, list):
@@ -134,7 +135,7 @@ def _codes(value, field, row, errors, number):
     for code in value:
         if isinstance(code, (int, float)) and not isinstance(code, bool):
             code = str(code)
-        text = _text(code, 20, field, row, errors, number)
+        text = clean_text(code, 20, field, row, errors, number)
         if text is not None and text not in out:
             out.append(text)
     return out

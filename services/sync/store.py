@@ -4,7 +4,6 @@ the use cases share to read and write them.
 import datetime as dt
 import gc
 import json
-import logging
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -13,8 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from services.common.errors import conflict, not_found
 
 from .models import mutations, snapshots
-
-log = logging.getLogger(__name__)
 
 
 def health(uow):
@@ -32,11 +29,11 @@ def _id(value, what):
     return value
 
 
-def _ids(institution_id, project_id):
+def parse_ids(institution_id, project_id):
     return _id(institution_id, "institution"), _id(project_id, "project")
 
 
-def _iso(value):
+def iso_utc(value):
     """ISO text in UTC (SQLite hands back naive UTC, PostgreSQL the session's zone)."""
     if value is None:
         return None
@@ -45,12 +42,12 @@ def _iso(value):
     return value.astimezone(dt.timezone.utc).isoformat()
 
 
-def _dumps(data):
+def to_json(data):
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 @contextmanager
-def _paused_gc():
+def paused_gc():
     """Pure, allocation-heavy work (parsing a project, comparing it) without the
     cyclic collector scanning every live object again and again. Nothing in
     such a block does I/O, so no other green thread runs meanwhile."""
@@ -63,17 +60,17 @@ def _paused_gc():
             gc.enable()
 
 
-def _loads(text):
-    with _paused_gc():
+def from_json(text):
+    with paused_gc():
         return json.loads(text)
 
 
-def _release(uow):
+def release(uow):
     """End the read transaction: the connection goes back to the pool."""
     uow.session.commit()
 
 
-def _row(session, table, iid, pid, for_update=False, columns=None):
+def find_row(session, table, iid, pid, for_update=False, columns=None):
     query = sa.select(*(columns or [table])).where(table.c.institution_id == iid,
                                                    table.c.project_id == pid)
     if for_update:
@@ -81,8 +78,8 @@ def _row(session, table, iid, pid, for_update=False, columns=None):
     return session.execute(query).first()
 
 
-_META = [snapshots.c.id, snapshots.c.received_at, snapshots.c.updated_at, snapshots.c.status,
-         snapshots.c.status_of]
+SNAPSHOT_META = [snapshots.c.id, snapshots.c.received_at, snapshots.c.updated_at,
+                 snapshots.c.status, snapshots.c.status_of]
 
 
 def _upsert(session, table, iid, pid, values):
@@ -93,7 +90,7 @@ def _upsert(session, table, iid, pid, values):
         session.execute(sa.insert(table).values(institution_id=iid, project_id=pid, **values))
 
 
-def _save(uow, table, iid, pid, values):
+def save_row(uow, table, iid, pid, values):
     try:
         _upsert(uow.session, table, iid, pid, values)
         uow.commit()
@@ -103,7 +100,7 @@ def _save(uow, table, iid, pid, values):
         uow.commit()
 
 
-def _snapshot_missing(students, iid, pid):
+def snapshot_missing(students, iid, pid):
     """404 for a project that is not the institution's, else 409."""
     students.get_project(iid, pid)
     return conflict("snapshot_required", "Er is voor dit roosterproject nog geen momentopname "
@@ -111,12 +108,12 @@ def _snapshot_missing(students, iid, pid):
                                          f"/sync/{pid}/snapshot).")
 
 
-def _load_snapshot(uow, students, iid, pid, for_update=False):
-    row = _row(uow.session, snapshots, iid, pid, for_update=for_update)
+def load_snapshot(uow, students, iid, pid, for_update=False):
+    row = find_row(uow.session, snapshots, iid, pid, for_update=for_update)
     if row is None:
-        _release(uow)
-        raise _snapshot_missing(students, iid, pid)
-    return row, _loads(row.data)
+        release(uow)
+        raise snapshot_missing(students, iid, pid)
+    return row, from_json(row.data)
 
 
 def _mutations_since(session, iid, pid, since_iso):
@@ -129,19 +126,19 @@ def _mutations_since(session, iid, pid, since_iso):
     return session.execute(query).scalar_one()
 
 
-def _status_body(uow, iid, pid, as_of, categories, meta, updated_at=None):
+def status_body(uow, iid, pid, as_of, categories, meta, updated_at=None):
     body = {"project_id": pid, "as_of": as_of,
-            "snapshot_received_at": _iso(meta.received_at),
-            "snapshot_updated_at": _iso(updated_at or meta.updated_at),
+            "snapshot_received_at": iso_utc(meta.received_at),
+            "snapshot_updated_at": iso_utc(updated_at or meta.updated_at),
             "mutations_since_as_of": _mutations_since(uow.session, iid, pid, as_of)}
     body.update(categories)
     return body
 
 
-def _keep_status(uow, meta, categories, as_of):
+def keep_status(uow, meta, categories, as_of):
     """Store the status computed for this version of the snapshot (a newer
     snapshot written meanwhile keeps its own)."""
     uow.session.execute(sa.update(snapshots).where(
         snapshots.c.id == meta.id, snapshots.c.updated_at == meta.updated_at).values(
-        status=_dumps(categories), status_of=as_of))
+        status=to_json(categories), status_of=as_of))
     uow.commit()

@@ -4,7 +4,6 @@ update_participation), so its rules hold and its events fire; the portal is
 re-read first and afterwards.
 """
 import datetime as dt
-import logging
 
 import eventlet
 
@@ -12,11 +11,11 @@ from services.common.errors import DomainError
 
 from . import plans, rules
 from .models import snapshots
+from .portal import compare_sides, read_portal, store_portal
+from .selection import check_departments, selected_items
+from .store import (find_row, iso_utc, keep_status, load_snapshot, parse_ids, release,
+                    snapshot_missing)
 
-log = logging.getLogger(__name__)
-from .portal import _compare, _store_portal, read_portal
-from .selection import _check_departments, _selected
-from .store import _ids, _iso, _keep_status, _load_snapshot, _release, _row, _snapshot_missing
 
 # Calls to the students service an upload makes side by side.
 UPLOAD_CONCURRENCY = 8
@@ -27,8 +26,8 @@ LONG_RPC_TIMEOUT = 120.0
 def _fresh(uow, students, users, iid, pid):
     """(snapshot row, snapshot, fresh portal read): uploads always start from
     the portal as it is."""
-    row, desktop = _load_snapshot(uow, students, iid, pid)
-    _release(uow)
+    row, desktop = load_snapshot(uow, students, iid, pid)
+    release(uow)
     return row, desktop, read_portal(students, users, iid, pid, desktop)
 
 
@@ -47,7 +46,7 @@ def _row_errors_to_students(exc, rows):
 
 
 def _upload_students(students, iid, pid, P, D, departments, numbers):
-    items = [i for i in _selected("students", "upload", P, D, departments, numbers)
+    items = [i for i in selected_items("students", "upload", P, D, departments, numbers)
              if i["action"] == "create"]
     rows, skipped = plans.students_rows(P, D, items)
     applied = []
@@ -70,7 +69,7 @@ def _upload_students(students, iid, pid, P, D, departments, numbers):
 
 
 def _upload_home_classes(students, iid, P, D, departments, numbers):
-    items = _selected("home_classes", "upload", P, D, departments, numbers)
+    items = selected_items("home_classes", "upload", P, D, departments, numbers)
     ops, singles = plans.home_class_ops(P, items)
     pid = P["project"]["id"]
     for op in ops:
@@ -107,7 +106,7 @@ def _upload_groups(students, iid, P, D, departments, numbers):
     """Cluster groups are independent of each other: their calls run side by
     side (UPLOAD_CONCURRENCY). Home-class groups move students between them,
     so they go one after the other."""
-    _check_departments(P, D, departments)
+    check_departments(P, D, departments)
     ops, skipped = plans.group_ops(P, D, departments, numbers)
     pid = P["project"]["id"]
     clusters = [op for op in ops if (op["create"] or {}).get("kind", "cluster") == "cluster"
@@ -125,13 +124,13 @@ def upload(uow, students, users, institution_id, project_id, category, departmen
            student_numbers=None):
     """Carry the selected desktop changes into the portal through the students
     service, then read the portal again (so status shows the result)."""
-    iid, pid = _ids(institution_id, project_id)
+    iid, pid = parse_ids(institution_id, project_id)
     rules.check_category(category)
     refusal = rules.wrong_direction_for_category(category, "upload")
     if refusal is not None:
-        if _row(uow.session, snapshots, iid, pid, columns=[snapshots.c.id]) is None:
-            _release(uow)
-            raise _snapshot_missing(students, iid, pid)  # 404 before 409
+        if find_row(uow.session, snapshots, iid, pid, columns=[snapshots.c.id]) is None:
+            release(uow)
+            raise snapshot_missing(students, iid, pid)  # 404 before 409
         raise refusal
     departments, numbers = rules.check_selection(departments, student_numbers)
     row, desktop, portal = _fresh(uow, students, users, iid, pid)
@@ -145,9 +144,9 @@ def upload(uow, students, users, institution_id, project_id, category, departmen
         applied, skipped = _upload_groups(students, iid, portal, desktop, departments, numbers)
     if applied:
         portal = read_portal(students, users, iid, pid, desktop)
-    _store_portal(uow, iid, pid, portal)
-    categories = _compare(portal, desktop)
-    _keep_status(uow, row, categories, _iso(dt.datetime.fromisoformat(portal["as_of"])))
+    store_portal(uow, iid, pid, portal)
+    categories = compare_sides(portal, desktop)
+    keep_status(uow, row, categories, iso_utc(dt.datetime.fromisoformat(portal["as_of"])))
     return {"project_id": pid, "category": category, "as_of": portal["as_of"],
             "applied": applied, "count": len(applied), "skipped": skipped,
             "status": categories[category]}

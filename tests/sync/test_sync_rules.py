@@ -410,8 +410,8 @@ def test_snapshot_takes_a_student_in_several_departments():
            "packages": [{"student_number": "3001", "department": "v4", "subjects": ["ne"]}]}
     clean = snapshot_check.check_snapshot(doc)
     assert sorted(clean["participations"]["3001"]) == ["h4", "v4"]
-    assert snapshot_check.snapshot_counts(clean) == {"students": 1, "participations": 2, "packages": 1,
-                                            "groups": 0}
+    assert snapshot_check.snapshot_counts(clean) == {"students": 1, "participations": 2,
+                                                     "packages": 1, "groups": 0}
     assert [(p["department"], p["forecast"])
             for p in snapshot_check.snapshot_document(clean)["participations"]] == [("h4", 60),
                                                                            ("v4", 40)]
@@ -447,10 +447,10 @@ def test_forecasts_and_participations_per_department():
     assert ("3001", "h4") not in homes
     # a per-student item names all departments and is found under each
     personal = compare.differences("personal_data", portal,
-                                dict(desktop, students=dict(
-                                    desktop["students"],
-                                    **{"3001": dict(desktop["students"]["3001"],
-                                                    last_name="Dyk")})), department="v4")
+                                   dict(desktop, students=dict(
+                                       desktop["students"],
+                                       **{"3001": dict(desktop["students"]["3001"],
+                                                       last_name="Dyk")})), department="v4")
     assert personal["items"][0]["departments"] == ["h4", "v4"]
 
 
@@ -511,8 +511,8 @@ def test_packages_of_a_department_without_choices_in_the_portal_stay():
     assert [(s["department"], s["students"]) for s in skipped] == [("h5", 1), ("v4", 0)]
     selected = compare.select(diff_packages.packages_items(portal, desktop), {"h5"})
     assert selected == []
-    changes = apply_download.apply_download("packages", portal, desktop, diff_packages.packages_items(portal,
-                                                                                   desktop))
+    changes = apply_download.apply_download("packages", portal, desktop,
+                                            diff_packages.packages_items(portal, desktop))
     assert changes == [{"student_number": "3001", "department": "h4", "action": "set",
                         "values": {"subjects": ["ne", "wi"], "exemptions": []}}]
     assert desktop["packages"]["3002"]["h5"]["subjects"] == ["ne", "en"]
