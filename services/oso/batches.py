@@ -14,12 +14,11 @@ from services.common.ids import IdentifierError
 from services.common.outbox import utcnow
 from services.common.times import iso
 
-from . import dossier_xml
-from . import rules
+from . import dossier_xml, rules
 from .checking import retrieve
-from .delivery_points import _delivery_point_or_refuse
-from .helpers import _actor, _audit
-from .merge import _apply
+from .delivery_points import delivery_point_or_refuse
+from .helpers import actor_code, record_audit
+from .merge import apply_dossier
 from .models import Batch, BatchItem, DeliveryPoint, Dossier, WorklistEntry
 from .sources import DossierRequest, SourceError
 
@@ -43,13 +42,23 @@ def batch_dict(session, batch):
     }
 
 
+def require_source(source_factory):
+    """Refuse to queue actions without a usable dossier source: no source set up
+    is the school's configuration (409), a broken one an outage (503)."""
+    try:
+        source_factory()
+    except SourceError as exc:
+        status = 409 if exc.code == "source_not_configured" else 503
+        raise DomainError(exc.code, exc.message, status=status, field="source") from None
+
+
 def start_actions(uow, institution_id, data, actor=None):
     """Queue the chosen actions; they run in the background. `data` is
     {items: [{bsn, action?}]} and/or {all: true, action?}: without an action
     a student gets the default (import when never fetched, else none)."""
     session = uow.session
     data = data or {}
-    _delivery_point_or_refuse(session, institution_id)
+    delivery_point_or_refuse(session, institution_id)
     wanted = []   # (entry, action)
     errors = []
     seen = set()
@@ -105,7 +114,7 @@ def start_actions(uow, institution_id, data, actor=None):
                            "die klaar is.")
     now = utcnow()
     batch = Batch(institution_id=institution_id, status="queued", total=len(wanted), done=0,
-                  actor=_actor(actor), created_at=now)
+                  actor=actor_code(actor), created_at=now)
     session.add(batch)
     session.flush()
     for entry, action in wanted:
@@ -118,7 +127,7 @@ def start_actions(uow, institution_id, data, actor=None):
         session.add(BatchItem(batch_id=batch.id, worklist_id=entry.id, number=entry.number,
                               action=action, status="queued"))
         entry.status, entry.status_code, entry.status_message = "queued", None, None
-        _audit(session, institution_id, actor, f"action_{action}", entry.id)
+        record_audit(session, institution_id, actor, f"action_{action}", entry.id)
     if batch.done == batch.total:
         batch.status, batch.finished_at = "done", now
     session.flush()
@@ -209,7 +218,7 @@ def finish_item(uow, order, status, code=None, message=None, retrieved=None):
     outcome = None
     if status == "applied" and retrieved is not None:
         try:
-            outcome = _apply(session, entry, action, retrieved, now)
+            outcome = apply_dossier(session, entry, action, retrieved, now)
         except rules.RuleError as exc:
             status, code, message = "failed", exc.code, exc.message
         else:
@@ -255,6 +264,16 @@ _DOCUMENT_REFUSALS = {
     "dossier_bsn_mismatch", "dossier_bsn_invalid", "dossier_student_missing",
     "dossier_attachment_invalid", "dossier_validation_failed",
 }
+
+
+def process_batches(db, source_factory, validator_factory):
+    """Claim and run queued batches until none is left (the service's timer)."""
+    while True:
+        with db() as uow:
+            batch_id = claim_batch(uow)
+        if batch_id is None:
+            return
+        run_batch(db, batch_id, source_factory, validator_factory)
 
 
 def run_batch(db, batch_id, source_factory, validator_factory):

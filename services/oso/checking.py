@@ -10,7 +10,7 @@ from services.common.ids import IdentifierError, mask, normalize_bsn, normalize_
 
 from . import dossier as dossier_mod
 from . import dossier_xml
-from .helpers import _date
+from .helpers import parse_date
 
 
 @dataclass
@@ -66,4 +66,4 @@ def check_dossier(content, origin, validator, request, validation_off_reason=Non
             f"({mask(request.number)}). Het BSN bepaalt welke leerling het is.")
     return Retrieved(content=content, origin=origin, data=data, contents=contents,
                      meldingen=meldingen, validation=validation,
-                     dossier_date=_date(data["metadata"].get("date")))
+                     dossier_date=parse_date(data["metadata"].get("date")))

@@ -3,7 +3,6 @@
 Use cases take an entered UnitOfWork (services/common/db.py), commit where they
 change something and return plain JSON-able values.
 """
-
 import sqlalchemy as sa
 
 from services.common.errors import DomainError, error_item
@@ -11,8 +10,9 @@ from services.common.outbox import utcnow
 from services.common.times import iso
 
 from . import rules
-from .helpers import _actor, _audit, _rule_error
+from .helpers import actor_code, record_audit, rule_error
 from .models import DeliveryPoint
+from .sources import SourceError
 
 
 def delivery_point_dict(dp):
@@ -30,6 +30,15 @@ def list_delivery_points(uow, institution_id):
 def _brin_mismatch(code, field, text):
     return DomainError(code, text, status=422, field=field,
                        errors=[error_item(code, text, field=field)])
+
+
+def brin_of_key(source_factory):
+    """(number, key) -> (brin or None, key as Mijn OSO shows it): the configured
+    source's reading, or the BRIN in front of the key when no source is set up."""
+    try:
+        return source_factory().brin_of_key
+    except SourceError:
+        return lambda _number, key: rules.key_brin(key)
 
 
 def register_delivery_point(uow, institution_id, institution, data, brin_of_key, actor=None):
@@ -50,7 +59,7 @@ def register_delivery_point(uow, institution_id, institution, data, brin_of_key,
         claimed = rules.claimed_brin(data.get("brin"))
         key_brin, secret = brin_of_key(number, key)
     except rules.RuleError as exc:
-        raise _rule_error(exc) from None
+        raise rule_error(exc) from None
     mine = rules.institution_brin(institution) or "(geen)"
     if claimed is not None and not rules.brin_matches(claimed, institution):
         raise _brin_mismatch(
@@ -71,15 +80,15 @@ def register_delivery_point(uow, institution_id, institution, data, brin_of_key,
         dp = DeliveryPoint(institution_id=institution_id)
         session.add(dp)
     dp.number, dp.key, dp.brin = number, key, rules.institution_brin(institution)[:6]
-    dp.registered_at, dp.registered_by = utcnow(), _actor(actor)
-    _audit(session, institution_id, actor, "delivery_point_registered", detail=f"nr {number}")
+    dp.registered_at, dp.registered_by = utcnow(), actor_code(actor)
+    record_audit(session, institution_id, actor, "delivery_point_registered", detail=f"nr {number}")
     session.flush()
     result = delivery_point_dict(dp)
     uow.commit()
     return result
 
 
-def _delivery_point_or_refuse(session, institution_id):
+def delivery_point_or_refuse(session, institution_id):
     dp = session.execute(sa.select(DeliveryPoint).where(
         DeliveryPoint.institution_id == institution_id)).scalar_one_or_none()
     if dp is None:

@@ -17,8 +17,8 @@ marked `geheim`; bank account numbers of guardians are not kept.
 import hashlib
 from xml.etree.ElementTree import Element
 
-from .dossier_xml import (_Attachments, _bool, check_root, _child, _children, _documents,
-                          DossierRefused, _generic, _local, _path, _text)
+from .dossier_xml import (DossierRefused, _Attachments, _bool, check_root, _child, _children,
+                          _documents, _generic, _local, _path, _text)
 
 
 # categorie_uitlevering → the elements that belong to that category (from the

@@ -10,8 +10,7 @@ import mimetypes
 import zipfile
 from xml.etree.ElementTree import Element, ParseError
 
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeET
+from defusedxml import DefusedXmlException, ElementTree as SafeET
 
 
 NS = "http://www.edustandaard.nl/oso_gegevensset/2019/dossier"

@@ -10,14 +10,14 @@ from services.common.outbox import utcnow
 from services.common.times import iso
 
 from . import codelists, rules
-from .helpers import _actor, _audit, _rule_error
+from .helpers import actor_code, record_audit, rule_error
 from .models import Attachment
-from .worklist import _dossier_of, _entry_or_404, entry_dict
+from .worklist import dossier_of, entry_dict, entry_or_404
 
 
-def _dossier_or_404(session, institution_id, number):
-    entry = _entry_or_404(session, institution_id, number)
-    d = _dossier_of(session, entry.id)
+def dossier_or_404(session, institution_id, number):
+    entry = entry_or_404(session, institution_id, number)
+    d = dossier_of(session, entry.id)
     if d is None:
         raise DomainError("dossier_not_fetched",
                           "Voor deze leerling is nog geen OSO-dossier opgehaald. Voer eerst de "
@@ -44,8 +44,8 @@ def dossier_dict(entry, d):
 
 def get_dossier(uow, institution_id, number, actor=None):
     session = uow.session
-    entry, d = _dossier_or_404(session, institution_id, number)
-    _audit(session, institution_id, actor, "dossier_read", entry.id)
+    entry, d = dossier_or_404(session, institution_id, number)
+    record_audit(session, institution_id, actor, "dossier_read", entry.id)
     result = dossier_dict(entry, d)
     uow.commit()
     return result
@@ -53,8 +53,8 @@ def get_dossier(uow, institution_id, number, actor=None):
 
 def get_source_file(uow, institution_id, number, actor=None):
     session = uow.session
-    entry, d = _dossier_or_404(session, institution_id, number)
-    _audit(session, institution_id, actor, "source_read", entry.id)
+    entry, d = dossier_or_404(session, institution_id, number)
+    record_audit(session, institution_id, actor, "source_read", entry.id)
     result = {"filename": f"oso-dossier-{entry.id}.xml", "content_type": "application/xml",
               "content": base64.b64encode(d.xml).decode("ascii")}
     uow.commit()
@@ -63,12 +63,12 @@ def get_source_file(uow, institution_id, number, actor=None):
 
 def get_attachment(uow, institution_id, number, ref, actor=None):
     session = uow.session
-    entry, d = _dossier_or_404(session, institution_id, number)
+    entry, d = dossier_or_404(session, institution_id, number)
     att = session.execute(sa.select(Attachment).where(
         Attachment.dossier_id == d.id, Attachment.ref == str(ref))).scalar_one_or_none()
     if att is None:
         raise not_found("attachment", "Deze bijlage bestaat niet in het dossier.")
-    _audit(session, institution_id, actor, "attachment_read", entry.id, detail=att.ref)
+    record_audit(session, institution_id, actor, "attachment_read", entry.id, detail=att.ref)
     result = {"filename": att.filename, "content_type": att.content_type, "size": att.size,
               "description": att.description,
               "content": base64.b64encode(att.content).decode("ascii")}
@@ -79,16 +79,16 @@ def get_attachment(uow, institution_id, number, ref, actor=None):
 def update_report(uow, institution_id, number, changes, actor=None):
     """Change the soft data (the school's own notes). Locked once definitive."""
     session = uow.session
-    entry, d = _dossier_or_404(session, institution_id, number)
+    entry, d = dossier_or_404(session, institution_id, number)
     if d.definitive:
         raise conflict("report_definitive",
                        "Het rapport is definitief en kan niet meer worden gewijzigd.")
     try:
         d.soft = rules.clean_soft(changes, d.soft)
     except rules.RuleError as exc:
-        raise _rule_error(exc) from None
+        raise rule_error(exc) from None
     d.updated_at = utcnow()
-    _audit(session, institution_id, actor, "report_update", entry.id)
+    record_audit(session, institution_id, actor, "report_update", entry.id)
     session.flush()
     result = dossier_dict(entry, d)["report"]
     uow.commit()
@@ -99,11 +99,11 @@ def finalize_report(uow, institution_id, number, actor=None):
     """Make the report definitive (idempotent): from now on a fetch only
     supplements or overwrites the final-test data."""
     session = uow.session
-    entry, d = _dossier_or_404(session, institution_id, number)
+    entry, d = dossier_or_404(session, institution_id, number)
     if not d.definitive:
-        d.definitive, d.finalized_at, d.finalized_by = True, utcnow(), _actor(actor)
+        d.definitive, d.finalized_at, d.finalized_by = True, utcnow(), actor_code(actor)
         d.updated_at = d.finalized_at
-        _audit(session, institution_id, actor, "report_finalize", entry.id)
+        record_audit(session, institution_id, actor, "report_finalize", entry.id)
     session.flush()
     result = dossier_dict(entry, d)
     uow.commit()

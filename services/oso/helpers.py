@@ -10,27 +10,28 @@ from services.common.outbox import utcnow
 from . import rules
 from .models import Audit
 
+
 _RULE_STATUS = {"file_type_invalid": 415}
 
 
-def _date(text):
+def parse_date(text):
     try:
         return dt.date.fromisoformat(text) if text else None
     except (TypeError, ValueError):
         return None
 
 
-def _actor(actor):
+def actor_code(actor):
     return (actor or {}).get("code")
 
 
-def _rule_error(exc: rules.RuleError):
+def rule_error(exc: rules.RuleError):
     status = _RULE_STATUS.get(exc.code, 422)
     return DomainError(exc.code, exc.message, status=status, field=exc.field,
                        errors=[error_item(exc.code, exc.message, field=exc.field)])
 
 
-def _identifier(value, field_name="bsn"):
+def identifier_or_422(value, field_name="bsn"):
     try:
         return rules.student_identifier(value)
     except IdentifierError:
@@ -39,9 +40,9 @@ def _identifier(value, field_name="bsn"):
                           errors=[error_item("bsn_invalid", msg, field=field_name)]) from None
 
 
-def _audit(session, institution_id, actor, action, worklist_id=None, detail=None):
+def record_audit(session, institution_id, actor, action, worklist_id=None, detail=None):
     session.add(Audit(institution_id=institution_id, worklist_id=worklist_id, at=utcnow(),
-                      actor=_actor(actor), action=action, detail=detail))
+                      actor=actor_code(actor), action=action, detail=detail))
 
 
 def health(uow):

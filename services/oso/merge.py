@@ -5,11 +5,11 @@ import sqlalchemy as sa
 
 from . import rules
 from .models import Attachment, Dossier
-from .worklist import _dossier_of
+from .worklist import dossier_of
 
 
-def _apply(session, entry, action, retrieved, now):
-    d = _dossier_of(session, entry.id)
+def apply_dossier(session, entry, action, retrieved, now):
+    d = dossier_of(session, entry.id)
     old = d.hard if d is not None else None
     definitive = bool(d.definitive) if d is not None else False
     hard, outcome = rules.merge(old, retrieved.data, action, definitive)

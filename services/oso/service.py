@@ -2,25 +2,21 @@
 
     nameko run --config deploy/config.yaml services.oso.service
 
-Entrypoints only; the use cases are in one module per job
-(worklist.py, batches.py, dossiers.py, enrolment.py, ...), the rules in rules.py.
+Entrypoints only; the use cases are in one module per job (delivery_points.py,
+worklist.py, batches.py, dossiers.py, enrolment.py), the configured source and
+validator in settings.py, the rules in rules.py.
 The gateway passes institution_id explicitly and does the role and tenancy
 checks. Executing actions is queued by `start_actions` and worked off by the
 `process_batches` timer, so it survives a restart and spreads over instances.
 """
-import logging
-
 from nameko.timer import timer
 
 from services.common.db import Database
 from services.common.errors import DomainError
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import batches, delivery_points, dossiers, enrolment, helpers, rules, worklist
+from . import batches, delivery_points, dossiers, enrolment, helpers, worklist
 from .settings import OsoSettings
-from .sources import SourceError
-
-log = logging.getLogger(__name__)
 
 
 class OsoService:
@@ -55,13 +51,10 @@ class OsoService:
     @domain_rpc
     def register_delivery_point(self, institution_id, data, actor=None):
         institution = self.users.get_institution(institution_id)
-        try:
-            brin_of_key = self.settings.source().brin_of_key
-        except SourceError:
-            brin_of_key = lambda _number, key: rules.key_brin(key)  # noqa: E731
+        brin_of_key = delivery_points.brin_of_key(self.settings.source)
         with self.db() as uow:
             return delivery_points.register_delivery_point(uow, institution_id, institution, data,
-                                                    brin_of_key, actor)
+                                                           brin_of_key, actor)
 
     # --- worklist ------------------------------------------------------------------
 
@@ -89,12 +82,7 @@ class OsoService:
 
     @domain_rpc
     def start_actions(self, institution_id, data, actor=None):
-        try:
-            self.settings.source()
-        except SourceError as exc:
-            # no source set up is the school's configuration, not an outage: 409
-            status = 409 if exc.code == "source_not_configured" else 503
-            raise DomainError(exc.code, exc.message, status=status, field="source") from None
+        batches.require_source(self.settings.source)
         with self.db() as uow:
             return batches.start_actions(uow, institution_id, data, actor)
 
@@ -105,13 +93,7 @@ class OsoService:
 
     @timer(interval=0.5)
     def process_batches(self):
-        while True:
-            with self.db() as uow:
-                batch_id = batches.claim_batch(uow)
-            if batch_id is None:
-                return
-            batches.run_batch(self.db, batch_id, self.settings.source,
-                               self.settings.validator)
+        batches.process_batches(self.db, self.settings.source, self.settings.validator)
 
     # --- dossiers ------------------------------------------------------------------
 
@@ -143,17 +125,7 @@ class OsoService:
     @domain_rpc
     def enrol(self, institution_id, number, data, actor=None):
         """Create the student from the dossier's personal data (students service)."""
-        data = data or {}
-        student_type = data.get("type") or "potential_transfer"
-        with self.db() as uow:
-            student_data = enrolment.enrol_data(uow, institution_id, number,
-                                               data.get("student_number"), student_type)
-        student = self.students.create_student(institution_id, student_data, actor)
-        with self.db() as uow:
-            dossier = enrolment.mark_enrolled(uow, institution_id, number,
-                                             student.get("student_number")
-                                             or student_data["student_number"], actor)
-        return {"student": student, "dossier": dossier}
+        return enrolment.enrol(self.db, self.students, institution_id, number, data, actor)
 
     # --- outbox --------------------------------------------------------------------
 

@@ -14,14 +14,15 @@ from services.common.outbox import utcnow
 from services.common.times import iso
 
 from . import rules
-from .helpers import _audit, _identifier, _rule_error
+from .helpers import identifier_or_422, record_audit, rule_error
 from .models import Attachment, BatchItem, Dossier, WorklistEntry
+
 
 STATUS_NL = {"not_fetched": "Dossier nog niet opgehaald", "queued": "In de wachtrij",
              "fetching": "Wordt opgehaald", "fetched": "Opgehaald", "failed": "Mislukt"}
 
 
-def _entry(session, institution_id, number, lock=False):
+def find_entry(session, institution_id, number, lock=False):
     try:
         _kind, number = rules.student_identifier(number)
     except IdentifierError:
@@ -33,14 +34,14 @@ def _entry(session, institution_id, number, lock=False):
     return session.execute(q).scalar_one_or_none()
 
 
-def _entry_or_404(session, institution_id, number):
-    entry = _entry(session, institution_id, number)
+def entry_or_404(session, institution_id, number):
+    entry = find_entry(session, institution_id, number)
     if entry is None:
         raise not_found("worklist_entry", "Deze leerling staat niet op de OSO-werklijst.")
     return entry
 
 
-def _dossier_of(session, entry_id):
+def dossier_of(session, entry_id):
     return session.execute(sa.select(Dossier).where(Dossier.worklist_id == entry_id)
                            ).scalar_one_or_none()
 
@@ -97,7 +98,7 @@ def _new_entry(institution_id, kind, number):
 def add_to_worklist(uow, institution_id, data, actor=None):
     data = data or {}
     if data.get("bsn") not in (None, ""):
-        kind, number = _identifier(data["bsn"], "bsn")
+        kind, number = identifier_or_422(data["bsn"], "bsn")
     elif data.get("onderwijsnummer") not in (None, ""):
         try:
             kind, number = "onderwijsnummer", normalize_onderwijsnummer(data["onderwijsnummer"])
@@ -112,7 +113,7 @@ def add_to_worklist(uow, institution_id, data, actor=None):
         raise DomainError("required", msg, status=422, field="bsn",
                           errors=[error_item("required", msg, field="bsn")])
     session = uow.session
-    if _entry(session, institution_id, number) is not None:
+    if find_entry(session, institution_id, number) is not None:
         raise conflict("already_on_worklist", "Deze leerling staat al op de OSO-werklijst.",
                        field=kind)
     entry = _new_entry(institution_id, kind, number)
@@ -123,7 +124,7 @@ def add_to_worklist(uow, institution_id, data, actor=None):
         uow.rollback()
         raise conflict("already_on_worklist", "Deze leerling staat al op de OSO-werklijst.",
                        field=kind) from None
-    _audit(session, institution_id, actor, "worklist_add", entry.id)
+    record_audit(session, institution_id, actor, "worklist_add", entry.id)
     result = entry_dict(entry)
     uow.commit()
     return result
@@ -145,7 +146,7 @@ def import_worklist(uow, institution_id, filename, content_b64, actor=None):
     try:
         entries, errors = rules.read_worklist_xlsx(content)
     except rules.RuleError as exc:
-        raise _rule_error(exc) from None
+        raise rule_error(exc) from None
     session = uow.session
     existing = set()
     numbers = [n for _r, _k, n in entries]
@@ -165,7 +166,7 @@ def import_worklist(uow, institution_id, filename, content_b64, actor=None):
         added.append(entry)
     session.flush()
     for entry in added:
-        _audit(session, institution_id, actor, "worklist_add", entry.id, detail="xlsx")
+        record_audit(session, institution_id, actor, "worklist_add", entry.id, detail="xlsx")
     result = {"added": len(added), "items": [entry_dict(e) for e in added],
               "errors": sorted(errors, key=lambda e: e["row"]), "rows": len(entries) + sum(
                   1 for e in errors if e["code"] != "already_on_worklist")}
@@ -176,19 +177,19 @@ def import_worklist(uow, institution_id, filename, content_b64, actor=None):
 def remove_from_worklist(uow, institution_id, number, actor=None):
     """Removes the entry and, with it, its stored dossier and attachments."""
     session = uow.session
-    entry = _entry_or_404(session, institution_id, number)
+    entry = entry_or_404(session, institution_id, number)
     busy = session.execute(sa.select(sa.func.count()).select_from(BatchItem).where(
         BatchItem.worklist_id == entry.id,
         BatchItem.status.in_(("queued", "running")))).scalar_one()
     if busy:
         raise conflict("action_in_progress",
                        "Voor deze leerling loopt nog een actie; verwijder hem als die klaar is.")
-    d = _dossier_of(session, entry.id)
+    d = dossier_of(session, entry.id)
     if d is not None:
         session.execute(sa.delete(Attachment).where(Attachment.dossier_id == d.id))
         session.delete(d)
         session.flush()
-    _audit(session, institution_id, actor, "worklist_remove", entry.id)
+    record_audit(session, institution_id, actor, "worklist_remove", entry.id)
     session.delete(entry)
     uow.commit()
     return {"removed": True}
