@@ -21,7 +21,6 @@ The portal side adds "departments" {code: {id, authority, ...}}, "accounts"
 participation and group ids, and "as_of". Nothing here touches a database or
 the broker.
 """
-
 from services.common import fields as fieldrules
 from services.common.errors import DomainError, conflict, error_item
 

@@ -14,11 +14,6 @@ from services.common.errors import conflict, not_found
 from .models import mutations, snapshots
 
 
-def health(uow):
-    uow.session.execute(sa.text("SELECT 1"))
-    return {"service": "sync", "status": "ok"}
-
-
 def _id(value, what):
     if isinstance(value, bool):
         value = None
