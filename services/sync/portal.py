@@ -1,5 +1,10 @@
 """Reading the portal (students.project_state + users.get_users) and keeping
-the last read. No database connection is held while another service is called.
+the last read.
+
+The portal is read when a snapshot arrives, on status?refresh, and after every
+upload; `as_of` tells when. Status, differences and downloads compare against
+that read, so a download moves exactly what the differences showed. No
+database connection is held while another service is called.
 """
 import datetime as dt
 
