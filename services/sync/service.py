@@ -7,9 +7,9 @@ Entrypoints only; the use cases are in snapshots.py, download.py, upload.py and
 mutation_feed.py (sharing store.py, portal.py, selection.py), the comparison in
 diff.py, diff_packages.py and compare.py, a download's effect on the snapshot
 in apply_download.py, the upload plans in plans.py, the rules in rules.py and
-snapshot_check.py, the mutation feed's mapping in feed.py. The gateway passes institution_id explicitly and
-does the role and tenancy checks; a project of another institution is a 404
-from the students service.
+snapshot_check.py, the mutation feed's mapping in feed.py. The gateway passes
+institution_id explicitly and does the role and tenancy checks; a project of
+another institution is a 404 from the students service.
 """
 import logging
 
