@@ -7,7 +7,8 @@ import stat
 
 import pytest
 
-from web.app import Form, local_path
+from web.app import local_path
+from web.forms import Form
 from web.client import ApiError
 from web.filters import date_nl, datetime_nl, parse_date_nl
 from web.sessions import ANONYMOUS, SESSION, FileSessionStore, Signer, new_id

@@ -1,8 +1,9 @@
 """The helpdesk's pages (UI.md: Helpdesk): schools, their administrators and
 upload code, the review queue and a list's page (shared with the school's
 administrator, who sees it without the review actions)."""
-from ..app import Form, PageError, file_response, json_response, page
+from ..app import PageError, file_response, json_response, page
 from ..client import ApiError
+from ..forms import Form
 
 HELPDESK = ("helpdesk",)
 MANAGERS = ("helpdesk", "admin")
@@ -31,18 +32,13 @@ def schools(ctx):
 
 @page("POST", "/scholen", roles=HELPDESK)
 def add_school(ctx):
-    f = ctx.request.form
-    form = Form(values={k: f.get(k, "").strip() for k in SCHOOL_FIELDS})
+    form = Form.typed(ctx.request.form, SCHOOL_FIELDS)
     body = {k: form.values[k] for k in ("name", "brin", "school_type")}
     if form.values["branch"]:
         body["branch"] = form.values["branch"]
-    try:
-        school = ctx.post("/institutions", json=body)
-    except ApiError as exc:
-        if exc.status in (400, 409, 422):
-            form.from_api(exc, SCHOOL_FIELDS)
-            return _schools_page(ctx, form, exc.status)
-        raise
+    school = form.submit(lambda: ctx.post("/institutions", json=body), SCHOOL_FIELDS)
+    if form.has_errors:
+        return _schools_page(ctx, form, form.status)
     ctx.flash(f"School {school['name']} is toegevoegd. Voeg nu een beheerder toe.")
     return ctx.redirect(f"/scholen/{school['id']}")
 
@@ -66,7 +62,7 @@ def school(ctx, institution_id):
 @page("POST", "/scholen/<int:institution_id>/beheerders", roles=HELPDESK)
 def add_admin(ctx, institution_id):
     f = ctx.request.form
-    form = Form(values={k: f.get(k, "").strip() for k in ADMIN_FIELDS if k != "password"})
+    form = Form.typed(f, [k for k in ADMIN_FIELDS if k != "password"])
     body = {"institution_id": institution_id, "roles": ["admin"],
             "password": f.get("password", "")}
     body.update({k: v for k, v in form.values.items() if v})
@@ -75,17 +71,11 @@ def add_admin(ctx, institution_id):
     if not body["password"]:
         body.pop("password")
         form.add("password", "Kies een wachtwoord voor de beheerder.")
-    if not form.has_errors:
-        try:
-            user = ctx.post("/users", json=body)
-        except ApiError as exc:
-            if exc.status not in (400, 409, 422):
-                raise
-            form.from_api(exc, ADMIN_FIELDS)
-        else:
-            ctx.flash(f"Beheerder {user['code']} is toegevoegd.")
-            return ctx.redirect(f"/scholen/{institution_id}")
-    return _school_page(ctx, institution_id, form, 422)
+    user = form.submit(lambda: ctx.post("/users", json=body), ADMIN_FIELDS)
+    if form.has_errors:
+        return _school_page(ctx, institution_id, form, 422)
+    ctx.flash(f"Beheerder {user['code']} is toegevoegd.")
+    return ctx.redirect(f"/scholen/{institution_id}")
 
 
 @page("POST", "/scholen/<int:institution_id>/uploadcode", roles=HELPDESK)
@@ -187,13 +177,9 @@ def approve(ctx, upload_id):
     raw = ctx.request.form.get("project_id", "").strip()
     form = Form(values={"project_id": raw})
     body = {"project_id": int(raw)} if raw.isdigit() else {}
-    try:
-        ctx.post(f"/uploads/{upload_id}/approve", json=body)
-    except ApiError as exc:
-        if exc.status not in (400, 409, 422):
-            raise
-        form.from_api(exc, ("project_id",))
-        return _upload_page(ctx, upload_id, form, exc.status)
+    form.submit(lambda: ctx.post(f"/uploads/{upload_id}/approve", json=body), ("project_id",))
+    if form.has_errors:
+        return _upload_page(ctx, upload_id, form, form.status)
     ctx.flash("De lijst is goedgekeurd; de leerlingen worden ingeladen.")
     return ctx.redirect(f"/uploads/{upload_id}")
 
@@ -204,13 +190,9 @@ def decline(ctx, upload_id):
     form = Form(values={"reason": reason})
     if not reason:
         form.add("reason", "Vul de reden in; de school krijgt die per e-mail.")
-        return _upload_page(ctx, upload_id, form, 422)
-    try:
-        ctx.post(f"/uploads/{upload_id}/decline", json={"reason": reason})
-    except ApiError as exc:
-        if exc.status not in (400, 409, 422):
-            raise
-        form.from_api(exc, ("reason",))
-        return _upload_page(ctx, upload_id, form, exc.status)
+    form.submit(lambda: ctx.post(f"/uploads/{upload_id}/decline", json={"reason": reason}),
+                ("reason",))
+    if form.has_errors:
+        return _upload_page(ctx, upload_id, form, form.status)
     ctx.flash("De lijst is afgewezen; de afzender krijgt de reden per e-mail.")
     return ctx.redirect(f"/uploads/{upload_id}")

@@ -9,9 +9,10 @@ the preview per row (paged: a 5,000-row file is never carried whole) →
 "Ongedaan maken". Participations: code + afdeling (+ Pr%, profiel, opleiding,
 stamklas) into a project, import only.
 """
-from ..app import Form, json_response, page
+from ..app import json_response, page
 from ..client import ApiError
 from ..filters import IMPORT_ACTION, IMPORT_FIELDS, IMPORT_STATUS
+from ..forms import Form
 
 ADMIN = ("admin",)
 DELIMITERS = [("", "Automatisch herkennen"), ("tab", "Tab"), (";", "Puntkomma (;)"),
@@ -67,14 +68,11 @@ def upload(ctx):
     data = {"kind": kind}
     if form.values["delimiter"] in ("tab", ";", ","):
         data["delimiter"] = form.values["delimiter"]
-    try:
-        created = ctx.post("/imports", data=data, files={
-            "file": (upload_.filename, upload_.stream, upload_.mimetype or "text/csv")})
-    except ApiError as exc:
-        if exc.status in (400, 413, 415, 422):
-            form.from_api(exc, UPLOAD_FIELDS)
-            return _upload_form(ctx, kind, form, exc.status)
-        raise
+    created = form.submit(lambda: ctx.post("/imports", data=data, files={
+        "file": (upload_.filename, upload_.stream, upload_.mimetype or "text/csv")}),
+        UPLOAD_FIELDS, refusals=(400, 413, 415, 422))
+    if form.has_errors:
+        return _upload_form(ctx, kind, form, form.status)
     return ctx.redirect(f"/importeren/{created['id']}")
 
 
