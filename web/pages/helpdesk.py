@@ -18,16 +18,12 @@ ERRORS_PER_PAGE = 100
 
 
 # -- schools ----------------------------------------------------------------------
-def _schools_page(ctx, form, status=200):
+@page("GET", "/scholen", roles=HELPDESK)
+def schools(ctx, form=None, status=200):
     result = ctx.get("/institutions", params={"page": ctx.int_query("pagina"),
                                               "page_size": 25})
     return ctx.render("helpdesk/schools.html", status=status, title="Scholen", schools=result,
-                      form=form)
-
-
-@page("GET", "/scholen", roles=HELPDESK)
-def schools(ctx):
-    return _schools_page(ctx, Form(values={"school_type": "vo"}))
+                      form=form or Form(values={"school_type": "vo"}))
 
 
 @page("POST", "/scholen", roles=HELPDESK)
@@ -38,12 +34,13 @@ def add_school(ctx):
         body["branch"] = form.values["branch"]
     school = form.submit(lambda: ctx.post("/institutions", json=body), SCHOOL_FIELDS)
     if form.has_errors:
-        return _schools_page(ctx, form, form.status)
+        return schools(ctx, form, form.status)
     ctx.flash(f"School {school['name']} is toegevoegd. Voeg nu een beheerder toe.")
     return ctx.redirect(f"/scholen/{school['id']}")
 
 
-def _school_page(ctx, institution_id, form, status=200):
+@page("GET", "/scholen/<int:institution_id>", roles=HELPDESK)
+def school(ctx, institution_id, form=None, status=200):
     school = ctx.get(f"/institutions/{institution_id}")
     staff = ctx.get("/users", params={"institution_id": institution_id, "filter": "employees",
                                       "page_size": 500})
@@ -51,12 +48,7 @@ def _school_page(ctx, institution_id, form, status=200):
     code = ctx.get(f"/institutions/{institution_id}/upload-code")
     return ctx.render("helpdesk/school.html", status=status, title=school["name"],
                       school=school, admins=admins, upload_code=code.get("upload_code"),
-                      form=form)
-
-
-@page("GET", "/scholen/<int:institution_id>", roles=HELPDESK)
-def school(ctx, institution_id):
-    return _school_page(ctx, institution_id, Form())
+                      form=form or Form())
 
 
 @page("POST", "/scholen/<int:institution_id>/beheerders", roles=HELPDESK)
@@ -73,7 +65,7 @@ def add_admin(ctx, institution_id):
         form.add("password", "Kies een wachtwoord voor de beheerder.")
     user = form.submit(lambda: ctx.post("/users", json=body), ADMIN_FIELDS)
     if form.has_errors:
-        return _school_page(ctx, institution_id, form, 422)
+        return school(ctx, institution_id, form, 422)
     ctx.flash(f"Beheerder {user['code']} is toegevoegd.")
     return ctx.redirect(f"/scholen/{institution_id}")
 
@@ -127,7 +119,8 @@ def projects_for(ctx, institution_id):
     return result.get("items", []) if isinstance(result, dict) else list(result or [])
 
 
-def _upload_page(ctx, upload_id, form=None, status=200):
+@page("GET", "/uploads/<int:upload_id>", roles=MANAGERS)
+def upload(ctx, upload_id, form=None, status=200):
     errors_page = ctx.int_query("foutpagina")
     upload = ctx.get(f"/uploads/{upload_id}", params={
         "errors_offset": (errors_page - 1) * ERRORS_PER_PAGE, "errors_limit": ERRORS_PER_PAGE})
@@ -144,11 +137,6 @@ def _upload_page(ctx, upload_id, form=None, status=200):
                       title=f"Leerlinglijst {upload['id']}", upload=upload, rows=rows,
                       school=school, reviewer=reviewer, projects=projects,
                       form=form or Form(), errors_result=errors_result)
-
-
-@page("GET", "/uploads/<int:upload_id>", roles=MANAGERS)
-def upload(ctx, upload_id):
-    return _upload_page(ctx, upload_id)
 
 
 @page("GET", "/uploads/<int:upload_id>/voortgang", roles=MANAGERS)
@@ -179,7 +167,7 @@ def approve(ctx, upload_id):
     body = {"project_id": int(raw)} if raw.isdigit() else {}
     form.submit(lambda: ctx.post(f"/uploads/{upload_id}/approve", json=body), ("project_id",))
     if form.has_errors:
-        return _upload_page(ctx, upload_id, form, form.status)
+        return upload(ctx, upload_id, form, form.status)
     ctx.flash("De lijst is goedgekeurd; de leerlingen worden ingeladen.")
     return ctx.redirect(f"/uploads/{upload_id}")
 
@@ -193,6 +181,6 @@ def decline(ctx, upload_id):
     form.submit(lambda: ctx.post(f"/uploads/{upload_id}/decline", json={"reason": reason}),
                 ("reason",))
     if form.has_errors:
-        return _upload_page(ctx, upload_id, form, form.status)
+        return upload(ctx, upload_id, form, form.status)
     ctx.flash("De lijst is afgewezen; de afzender krijgt de reden per e-mail.")
     return ctx.redirect(f"/uploads/{upload_id}")

@@ -95,7 +95,8 @@ def _mapping_values(imp):
     return values
 
 
-def _import_page(ctx, import_id, form=None, status=200, guard=None):
+@page("GET", "/importeren/<int:import_id>", roles=ADMIN)
+def show(ctx, import_id, form=None, status=200, guard=None):
     imp = ctx.get(f"/imports/{import_id}", params={"preview_rows": 0,
                                                    "sample_rows": SAMPLE_ROWS})
     action = ctx.query("actie")
@@ -117,11 +118,6 @@ def _import_page(ctx, import_id, form=None, status=200, guard=None):
                       projects=projects, samples=samples,
                       fields=[(f, IMPORT_FIELDS.get(f, f)) for f in imp["fields_available"]],
                       start=KIND_START.get(imp["kind"], "/importeren"))
-
-
-@page("GET", "/importeren/<int:import_id>", roles=ADMIN)
-def show(ctx, import_id):
-    return _import_page(ctx, import_id)
 
 
 @page("POST", "/importeren/<int:import_id>/kolommen", roles=ADMIN)
@@ -149,12 +145,12 @@ def label_columns(ctx, import_id):
         ctx.put(f"/imports/{import_id}/mapping", params={"preview_rows": 0}, json=body)
     except ApiError as exc:
         if exc.status == 409 and exc.code == "archive_guard":
-            return _import_page(ctx, import_id, form, 409, guard=exc.problem)
+            return show(ctx, import_id, form, 409, guard=exc.problem)
         if exc.status in (400, 409, 422):
             aliases = {f"columns.{key}": f"kolom-{key}" for key in columns}
             known = MAPPING_FIELDS + tuple(aliases.values())
             form.from_api(exc, known, aliases=aliases)
-            return _import_page(ctx, import_id, form, exc.status)
+            return show(ctx, import_id, form, exc.status)
         raise
     return ctx.redirect(f"/importeren/{import_id}#voorvertoning")
 

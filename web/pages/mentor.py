@@ -17,7 +17,8 @@ def _projects(ctx):
     return result.get("items", []) if isinstance(result, dict) else list(result or [])
 
 
-def _mentor_page(ctx, forms=None, status=200):
+@page("GET", "/mentor", roles=MENTORS)
+def students(ctx, forms=None, status=200):
     code = (ctx.session.get("user") or {}).get("code")
     params = {"page": ctx.int_query("pagina"), "page_size": PAGE_SIZE}
     project = ctx.query("project")
@@ -28,11 +29,6 @@ def _mentor_page(ctx, forms=None, status=200):
     return ctx.render("mentor/students.html", status=status, title="Mijn leerlingen",
                       result=result, projects=_projects(ctx), forms=forms or {},
                       request_args=args, request_query=urlencode(args))
-
-
-@page("GET", "/mentor", roles=MENTORS)
-def students(ctx):
-    return _mentor_page(ctx)
 
 
 @page("POST", "/mentor/deelnames/<int:participation_id>", roles=MENTORS)
@@ -56,7 +52,7 @@ def save(ctx, participation_id):
     part = form.submit(lambda: ctx.patch(f"/participations/{participation_id}", json=body),
                        ("forecast", "home_class"), refusals=(400, 403, 409, 422))
     if form.has_errors:
-        return _mentor_page(ctx, {participation_id: form}, 422)
+        return students(ctx, {participation_id: form}, 422)
     ctx.flash(f"Opgeslagen: leerling {part['student_number']}, afdeling "
               f"{part['department']}.")
     return ctx.redirect(back + f"#deelname-{participation_id}")

@@ -33,7 +33,8 @@ def status_text(entry):
 
 
 # -- the OSO page -----------------------------------------------------------------------------
-def _oso_page(ctx, point_form=None, add_form=None, excel_form=None, status=200,
+@page("GET", "/oso", roles=ADMIN)
+def oso(ctx, point_form=None, add_form=None, excel_form=None, status=200,
               excel_result=None):
     config = ctx.get("/oso/configuration")
     points = ctx.get("/oso/delivery-points").get("items", [])
@@ -46,11 +47,6 @@ def _oso_page(ctx, point_form=None, add_form=None, excel_form=None, status=200,
                       point_form=point_form or Form(), add_form=add_form or Form(),
                       excel_form=excel_form or Form(), actions=ACTIONS,
                       excel_result=excel_result)
-
-
-@page("GET", "/oso", roles=ADMIN)
-def oso(ctx):
-    return _oso_page(ctx)
 
 
 @page("POST", "/oso/aanleverpunt", roles=ADMIN)
@@ -66,7 +62,7 @@ def register(ctx):
         "number": form.values["number"], "key": key}), ("number", "key", "brin"),
         refusals=(400, 422), aliases={"brin": "key"})
     if form.has_errors:
-        return _oso_page(ctx, point_form=form, status=422)
+        return oso(ctx, point_form=form, status=422)
     ctx.flash(f"Aanleverpunt {point['number']} is geregistreerd voor BRIN "
               f"{point['brin']}. U kunt nu OSO-dossiers ophalen.")
     return ctx.redirect("/oso")
@@ -80,7 +76,7 @@ def add_student(ctx):
     form.submit(lambda: ctx.post("/oso/students", json={"bsn": form.values["bsn"]}), ("bsn",),
                 aliases={"onderwijsnummer": "bsn"})
     if form.has_errors:
-        return _oso_page(ctx, add_form=form, status=422)
+        return oso(ctx, add_form=form, status=422)
     ctx.flash(f"{form.values['bsn']} staat in het overzicht aangemaakte leerlingen.")
     return ctx.redirect("/oso#werklijst")
 
@@ -91,14 +87,14 @@ def import_excel(ctx):
     upload = ctx.request.files.get("file")
     if upload is None or not upload.filename:
         form.add("file", "Kies het Excel-bestand (.xlsx) met de kolom BSN.")
-        return _oso_page(ctx, excel_form=form, status=422)
+        return oso(ctx, excel_form=form, status=422)
     result = form.submit(lambda: ctx.post("/oso/students/import", files={
         "file": (upload.filename, upload.stream, upload.mimetype
                  or "application/octet-stream")}), ("file",), refusals=(400, 413, 415, 422))
     if form.has_errors:
-        return _oso_page(ctx, excel_form=form, status=form.status)
+        return oso(ctx, excel_form=form, status=form.status)
     if result.get("errors"):
-        return _oso_page(ctx, excel_result=result)
+        return oso(ctx, excel_result=result)
     ctx.flash(f"{result['added']} van de {result['rows']} BSN's uit het Excel-bestand staan in "
               "het overzicht.")
     return ctx.redirect("/oso#werklijst")
@@ -169,7 +165,8 @@ def batch_progress(ctx, batch_id):
 
 
 # -- one dossier ----------------------------------------------------------------------------------
-def _dossier_page(ctx, number, form=None, status=200, finalize_error=None):
+@page("GET", "/oso/<number>", roles=ADMIN)
+def dossier(ctx, number, form=None, status=200, finalize_error=None):
     dossier = ctx.get(f"/oso/dossiers/{_digits(number)}")
     dossier["status_text"] = status_text(dossier)
     return ctx.render("oso/dossier.html", status=status, title="OSO-dossier", d=dossier,
@@ -178,15 +175,10 @@ def _dossier_page(ctx, number, form=None, status=200, finalize_error=None):
                       action_names=ACTION_NL)
 
 
-@page("GET", "/oso/<number>", roles=ADMIN)
-def dossier(ctx, number):
-    return _dossier_page(ctx, number)
-
-
 @page("POST", "/oso/<number>/definitief", roles=ADMIN)
 def finalize(ctx, number):
     if ctx.request.form.get("confirm") != "ja":
-        return _dossier_page(ctx, number, status=422, finalize_error=(
+        return dossier(ctx, number, status=422, finalize_error=(
             "Bevestig dat het rapport definitief wordt: daarna worden alleen de "
             "eindtoetsgegevens nog aangevuld of overschreven."))
     ctx.post(f"/oso/dossiers/{_digits(number)}/report/finalize")
@@ -203,7 +195,7 @@ def enrol(ctx, number):
     result = form.submit(lambda: ctx.post(f"/oso/dossiers/{_digits(number)}/enrol", json={
         "student_number": form.values["student_number"]}), ("student_number",))
     if form.has_errors:
-        return _dossier_page(ctx, number, form, form.status)
+        return dossier(ctx, number, form, form.status)
     ctx.flash(f"De leerling is ingeschreven met leerlingnummer "
               f"{result['student']['student_number']}.")
     return ctx.redirect(f"/oso/{number}")

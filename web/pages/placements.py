@@ -22,14 +22,10 @@ def _items(result):
 
 
 # -- projects -------------------------------------------------------------------------------
-def _projects_page(ctx, form=None, status=200):
+@page("GET", "/projecten", roles=ADMIN)
+def projects(ctx, form=None, status=200):
     return ctx.render("placements/projects.html", status=status, title="Projecten",
                       projects=_items(ctx.get("/projects")), form=form or Form())
-
-
-@page("GET", "/projecten", roles=ADMIN)
-def projects(ctx):
-    return _projects_page(ctx)
 
 
 @page("POST", "/projecten", roles=ADMIN)
@@ -37,7 +33,7 @@ def create_project(ctx):
     form = Form.typed(ctx.request.form, PROJECT_FIELDS)
     project = form.submit(lambda: ctx.post("/projects", json=dict(form.values)), PROJECT_FIELDS)
     if form.has_errors:
-        return _projects_page(ctx, form, form.status)
+        return projects(ctx, form, form.status)
     ctx.flash(f"Roosterproject {project['name']} is aangemaakt. Voeg nu de afdelingen toe.")
     return ctx.redirect(f"/projecten/{project['id']}")
 
@@ -48,7 +44,8 @@ def _participation_filters(ctx):
             "stamklas": ctx.query("stamklas")}
 
 
-def _project_page(ctx, project_id, dept_form=None, status=200, authority_form=None):
+@page("GET", "/projecten/<int:project_id>", roles=ADMIN)
+def project(ctx, project_id, dept_form=None, status=200, authority_form=None):
     project = ctx.get(f"/projects/{project_id}")
     departments = _items(ctx.get(f"/projects/{project_id}/departments"))
     filters = _participation_filters(ctx)
@@ -71,11 +68,6 @@ def _project_page(ctx, project_id, dept_form=None, status=200, authority_form=No
                       authority_form=authority_form or Form(), authorities=AUTHORITIES)
 
 
-@page("GET", "/projecten/<int:project_id>", roles=ADMIN)
-def project(ctx, project_id):
-    return _project_page(ctx, project_id)
-
-
 @page("POST", "/projecten/<int:project_id>/afdelingen", roles=ADMIN)
 def create_department(ctx, project_id):
     form = Form.typed(ctx.request.form, DEPARTMENT_FIELDS)
@@ -84,13 +76,13 @@ def create_department(ctx, project_id):
         body["year_of_education"] = int(body["year_of_education"])
     elif body["year_of_education"]:
         form.add("year_of_education", "Vul het leerjaar in als getal.")
-        return _project_page(ctx, project_id, form, 422)
+        return project(ctx, project_id, form, 422)
     else:
         body.pop("year_of_education")
     form.submit(lambda: ctx.post(f"/projects/{project_id}/departments", json=body),
                 DEPARTMENT_FIELDS)
     if form.has_errors:
-        return _project_page(ctx, project_id, form, form.status)
+        return project(ctx, project_id, form, form.status)
     ctx.flash(f"Afdeling {body['code']} is toegevoegd.")
     return ctx.redirect(f"/projecten/{project_id}#afdelingen")
 
@@ -120,7 +112,8 @@ def _department(ctx, project_id, code):
     raise PageError(404, "Niet gevonden", f"Afdeling {code} bestaat niet in dit project.")
 
 
-def _paths_page(ctx, project_id, code, rows=None, form=None, status=200):
+@page("GET", "/projecten/<int:project_id>/afdelingen/<code>/leerpaden", roles=ADMIN)
+def learning_paths(ctx, project_id, code, rows=None, form=None, status=200):
     project = ctx.get(f"/projects/{project_id}")
     dept = _department(ctx, project_id, code)
     rows = rows if rows is not None else [dict(p) for p in dept.get("learning_paths") or []]
@@ -128,11 +121,6 @@ def _paths_page(ctx, project_id, code, rows=None, form=None, status=200):
     return ctx.render("placements/learning_paths.html", status=status,
                       title=f"Leerpaden van {code}", project=project, dept=dept, rows=rows,
                       form=form or Form())
-
-
-@page("GET", "/projecten/<int:project_id>/afdelingen/<code>/leerpaden", roles=ADMIN)
-def learning_paths(ctx, project_id, code):
-    return _paths_page(ctx, project_id, code)
 
 
 @page("POST", "/projecten/<int:project_id>/afdelingen/<code>/leerpaden", roles=ADMIN)
@@ -158,7 +146,7 @@ def save_learning_paths(ctx, project_id, code):
                                 json={"learning_paths": body}),
                 tuple(aliases.values()), refusals=(400, 422), aliases=aliases)
     if form.has_errors:
-        return _paths_page(ctx, project_id, code, rows, form, form.status)
+        return learning_paths(ctx, project_id, code, rows, form, form.status)
     ctx.flash(f"De leerpaden van afdeling {code} zijn opgeslagen.")
     return ctx.redirect(f"/projecten/{project_id}#afdelingen")
 
@@ -190,17 +178,13 @@ def _part_body(form, partial=False):
     return body
 
 
-def _add_page(ctx, project_id, form=None, status=200):
+@page("GET", "/projecten/<int:project_id>/toevoegen", roles=ADMIN)
+def add_form(ctx, project_id, form=None, status=200):
     project = ctx.get(f"/projects/{project_id}")
     departments = _items(ctx.get(f"/projects/{project_id}/departments"))
     return ctx.render("placements/add.html", status=status, title="Afdelingsdeelname toevoegen",
                       project=project, departments=departments,
                       form=form or Form(values={"student_number": ctx.query("leerling")}))
-
-
-@page("GET", "/projecten/<int:project_id>/toevoegen", roles=ADMIN)
-def add_form(ctx, project_id):
-    return _add_page(ctx, project_id)
 
 
 @page("POST", "/projecten/<int:project_id>/toevoegen", roles=ADMIN)
@@ -214,7 +198,7 @@ def add(ctx, project_id):
     created = form.submit(lambda: ctx.post(f"/projects/{project_id}/participations", json=body),
                           PART_FIELDS, refusals=(400, 404, 409, 422))
     if form.has_errors:
-        return _add_page(ctx, project_id, form, 422)
+        return add_form(ctx, project_id, form, 422)
     ctx.flash(f"Leerling {created['student_number']} is geplaatst in afdeling "
               f"{created['department']}.")
     return ctx.redirect(f"/projecten/{project_id}?leerling={created['student_number']}"
@@ -230,7 +214,8 @@ def _participation(ctx, project_id, participation_id):
     return part
 
 
-def _part_page(ctx, project_id, participation_id, form=None, status=200):
+@page("GET", "/projecten/<int:project_id>/deelnames/<int:participation_id>", roles=ADMIN)
+def participation(ctx, project_id, participation_id, form=None, status=200):
     project = ctx.get(f"/projects/{project_id}")
     part = _participation(ctx, project_id, participation_id)
     departments = _items(ctx.get(f"/projects/{project_id}/departments"))
@@ -249,11 +234,6 @@ def _part_page(ctx, project_id, participation_id, form=None, status=200):
                       part=part, departments=departments, package=package, student=student,
                       others=others, form=form, authority=authority,
                       has_package=bool(package.get("subjects") or package.get("exemptions")))
-
-
-@page("GET", "/projecten/<int:project_id>/deelnames/<int:participation_id>", roles=ADMIN)
-def participation(ctx, project_id, participation_id):
-    return _part_page(ctx, project_id, participation_id)
 
 
 @page("POST", "/projecten/<int:project_id>/deelnames/<int:participation_id>", roles=ADMIN)
@@ -282,7 +262,7 @@ def save_participation(ctx, project_id, participation_id):
     changed = form.submit(lambda: ctx.patch(f"/participations/{participation_id}", json=body),
                           PART_FIELDS, refusals=(400, 403, 409, 422))
     if form.has_errors:
-        return _part_page(ctx, project_id, participation_id, form, 422)
+        return participation(ctx, project_id, participation_id, form, 422)
     message = "De afdelingsdeelname is opgeslagen."
     if "department" in body:
         message = (f"Leerling {changed['student_number']} zit nu in afdeling "

@@ -173,7 +173,8 @@ def placements(ctx, number):
     return found
 
 
-def _student_page(ctx, number, student=None, form=None, status=200, revealed=False):
+@page("GET", "/leerlingen/<number>", roles=READERS)
+def student(ctx, number, student=None, form=None, status=200, revealed=False):
     student = student or ctx.get(f"/students/{number}")
     return ctx.render("school/student.html", status=status, title=student and
                       " ".join(p for p in (student.get("first_name"), student.get("prefix"),
@@ -183,16 +184,11 @@ def _student_page(ctx, number, student=None, form=None, status=200, revealed=Fal
                       leaving=ctx.query("vertrek") == "1" or (form is not None))
 
 
-@page("GET", "/leerlingen/<number>", roles=READERS)
-def student(ctx, number):
-    return _student_page(ctx, number)
-
-
 @page("POST", "/leerlingen/<number>/bsn", roles=ADMIN)
 def reveal_bsn(ctx, number):
     """The full BSN, on this answer only (never in a URL); the API audits it."""
     revealed = ctx.get(f"/students/{number}", params={"reveal": "bsn"})
-    return _student_page(ctx, number, student=revealed, revealed=True)
+    return student(ctx, number, student=revealed, revealed=True)
 
 
 @page("POST", "/leerlingen/<number>/vertrek", roles=ADMIN)
@@ -212,7 +208,7 @@ def leave(ctx, number):
         form.add("confirm", "Bevestig dat de leerling de school verlaat.")
     result = form.submit(lambda: ctx.post(f"/students/{number}/leave", json=body), ("date",))
     if form.has_errors:
-        return _student_page(ctx, number, form=form, status=422)
+        return student(ctx, number, form=form, status=422)
     ctx.flash(_leave_message(result))
     return ctx.redirect(f"/leerlingen/{number}")
 
@@ -315,17 +311,13 @@ def unarchive(ctx, code):
 
 
 # -- a mentor's home classes ----------------------------------------------------------------
-def _mentor_classes_page(ctx, code, form=None, status=200):
+@page("GET", "/gebruikers/<code>/stamklassen", roles=ADMIN)
+def mentor_classes(ctx, code, form=None, status=200):
     person = ctx.get(f"/users/{code}")
     classes = ctx.get(f"/mentors/{code}/classes")
     form = form or Form(values={"home_classes": ", ".join(classes.get("home_classes") or [])})
     return ctx.render("school/mentor_classes.html", status=status,
                       title=f"Stamklassen van {code}", person=person, form=form)
-
-
-@page("GET", "/gebruikers/<code>/stamklassen", roles=ADMIN)
-def mentor_classes(ctx, code):
-    return _mentor_classes_page(ctx, code)
 
 
 @page("POST", "/gebruikers/<code>/stamklassen", roles=ADMIN)
@@ -339,7 +331,7 @@ def save_mentor_classes(ctx, code):
                                         json={"home_classes": classes}),
                         ("home_classes",), refusals=(400, 422), aliases=aliases)
     if form.has_errors:
-        return _mentor_classes_page(ctx, code, form, form.status)
+        return mentor_classes(ctx, code, form, form.status)
     ctx.flash(f"Mentor {code} ziet nu de leerlingen van "
               f"{', '.join(saved['home_classes']) or 'geen enkele stamklas'}.")
     return ctx.redirect("/gebruikers?filter=employees")
