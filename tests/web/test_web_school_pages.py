@@ -197,3 +197,10 @@ def test_forms_and_buttons_show_the_apis_refusal(web, system, school):
     r = admin.post("/gebruikers/rooster1/archiveren", data={"csrf_token": csrf(page)})
     html = admin.get(r.headers["Location"]).get_data(as_text=True)
     assert "Gebruiker rooster1 is gearchiveerd" in html
+    # the pages a refused form comes back to open on their own as well
+    for path in (f"{project}/toevoegen", f"{project}/afdelingen/h3/leerpaden", "/oso",
+                 "/gebruikers/mentor1/stamklassen"):
+        assert admin.get(path).status_code == 200, path
+    r = admin.post(f"{project}/afdelingen/h3/leerpaden", data={
+        "csrf_token": csrf(page), "code-0": "hv", "name-0": "", "element_code-0": ""})
+    assert r.status_code == 422 and 'id="element_code-0-fout"' in r.get_data(as_text=True)
