@@ -174,7 +174,16 @@ class ImportCounts(BaseSchema):
     failed = fields.Integer()
 
 
-class ImportSummary(BaseSchema):
+class _ImportStamps(BaseSchema):
+    """Who made an import and when each step happened."""
+    created_by = fields.String(allow_none=True, metadata={"description": "user code"})
+    created_at = fields.String()
+    previewed_at = fields.String(allow_none=True)
+    committed_at = fields.String(allow_none=True)
+    undone_at = fields.String(allow_none=True)
+
+
+class ImportSummary(_ImportStamps):
     id = fields.Integer()
     kind = fields.String(metadata={"enum": ["users", "participations"]})
     status = fields.String(metadata={"enum": list(IMPORT_STATUSES)})
@@ -190,11 +199,6 @@ class ImportSummary(BaseSchema):
     undo_counts = fields.Dict(keys=fields.String(), values=fields.Integer(), allow_none=True,
                               metadata={"description": "what the undo did (removed, restored, "
                                                        "unarchived, skipped)"})
-    created_by = fields.String(allow_none=True, metadata={"description": "user code"})
-    created_at = fields.String()
-    previewed_at = fields.String(allow_none=True)
-    committed_at = fields.String(allow_none=True)
-    undone_at = fields.String(allow_none=True)
 
 
 ImportPage = page_of(ImportSummary, "ImportPage")
@@ -212,7 +216,7 @@ class ImportProblem(BaseSchema):
     status = fields.Integer()
 
 
-class Import(BaseSchema):
+class Import(_ImportStamps):
     id = fields.Integer()
     kind = fields.String()
     status = fields.String(metadata={
@@ -234,10 +238,6 @@ class Import(BaseSchema):
                        "with GET /imports/{id}/rows)"})
     result = fields.Dict(allow_none=True)
     created_by = fields.String(allow_none=True)
-    created_at = fields.String()
-    previewed_at = fields.String(allow_none=True)
-    committed_at = fields.String(allow_none=True)
-    undone_at = fields.String(allow_none=True)
     progress = fields.Nested(UploadProgress, metadata={
         "description": "a commit in the background: changes applied of those planned"})
     problem = fields.Nested(ImportProblem, allow_none=True, metadata={
