@@ -1,8 +1,7 @@
 """Schemas of the student-list and import routes (gateway/routes/uploads.py)."""
 from marshmallow import fields
 
-from .schemas import (BaseSchema, PageQuery, PersonOut, QuerySchema, between, length, one_of,
-                      page_of)
+from .schemas import BaseSchema, PageQuery, PersonOut, QuerySchema, between, length, one_of, page_of
 
 SCHOOL_TYPE = one_of("vo", "mbo")
 STUDENT_TYPE = one_of("potential_transfer", "non_transfer")
