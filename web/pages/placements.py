@@ -55,12 +55,12 @@ def project(ctx, project_id, dept_form=None, status=200, authority_form=None):
         if filters[key]:
             params[api] = filters[key]
     filter_form = Form(values=filters)
+    none_found = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
     participations = filter_form.submit(
         lambda: ctx.get(f"/projects/{project_id}/participations", params=params),
         ("afdeling", "leerling", "stamklas"), refusals=(400, 422),
         aliases={"department": "afdeling", "student_number": "leerling",
-                 "home_class": "stamklas"}) \
-        or {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
+                 "home_class": "stamklas"}) or none_found
     return ctx.render("placements/project.html", status=status, title=project["name"],
                       project=project, departments=departments, participations=participations,
                       filters=filters, filter_form=filter_form, dept_form=dept_form or Form(

@@ -135,10 +135,10 @@ def students(ctx):
         if params.get(flag) not in (None, "true", "false"):
             params.pop(flag)
     form = Form(values=filters)
+    none_found = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
     result = form.submit(lambda: ctx.get("/students", params={
         **params, "page": ctx.int_query("pagina"), "page_size": PAGE_SIZE}),
-        tuple(filters), refusals=(400, 422)) \
-        or {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
+        tuple(filters), refusals=(400, 422)) or none_found
     return ctx.render("school/students.html", title="Leerlingen", students=result, form=form,
                       filters=filters, tracks=track_options(),
                       status=422 if form.has_errors else 200)
@@ -174,12 +174,12 @@ def placements(ctx, number):
 
 
 @page("GET", "/leerlingen/<number>", roles=READERS)
-def student(ctx, number, student=None, form=None, status=200, revealed=False):
-    student = student or ctx.get(f"/students/{number}")
-    return ctx.render("school/student.html", status=status, title=student and
-                      " ".join(p for p in (student.get("first_name"), student.get("prefix"),
-                                           student.get("last_name")) if p),
-                      student=student, placements=placements(ctx, number),
+def student(ctx, number, record=None, form=None, status=200, revealed=False):
+    record = record or ctx.get(f"/students/{number}")
+    return ctx.render("school/student.html", status=status, title=record and
+                      " ".join(p for p in (record.get("first_name"), record.get("prefix"),
+                                           record.get("last_name")) if p),
+                      student=record, placements=placements(ctx, number),
                       form=form or Form(), revealed=revealed,
                       leaving=ctx.query("vertrek") == "1" or (form is not None))
 
@@ -188,7 +188,7 @@ def student(ctx, number, student=None, form=None, status=200, revealed=False):
 def reveal_bsn(ctx, number):
     """The full BSN, on this answer only (never in a URL); the API audits it."""
     revealed = ctx.get(f"/students/{number}", params={"reveal": "bsn"})
-    return student(ctx, number, student=revealed, revealed=True)
+    return student(ctx, number, record=revealed, revealed=True)
 
 
 @page("POST", "/leerlingen/<number>/vertrek", roles=ADMIN)
