@@ -9,7 +9,7 @@ Entries never carry a BSN or onderwijsnummer, nor passwords. Users events
 have no project: their entries have project_id None and belong to every
 project of the institution.
 """
-import datetime as dt
+from services.common import events
 
 # The events the sync service subscribes to: (source service, event type).
 SUBSCRIPTIONS = (
@@ -33,22 +33,13 @@ SECRET = ("bsn", "onderwijsnummer", "password")
 
 
 def parse_envelope(payload):
-    """(event_id, type, institution_id, data, occurred_at) or None when malformed."""
-    if not isinstance(payload, dict):
+    """(event_id, type, institution_id, data, occurred_at) or None when malformed
+    (services.common.events.parse_envelope says why)."""
+    try:
+        env = events.parse_envelope(payload)
+    except events.PermanentEventError:
         return None
-    event_id, event_type, data = payload.get("event_id"), payload.get("type"), \
-        payload.get("data")
-    iid = payload.get("institution_id")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str) \
-            or not isinstance(data, dict) or isinstance(iid, bool) or not isinstance(iid, int):
-        return None
-    occurred = None
-    if isinstance(payload.get("occurred_at"), str):
-        try:
-            occurred = dt.datetime.fromisoformat(payload["occurred_at"])
-        except ValueError:
-            occurred = None
-    return event_id[:36], event_type, iid, data, occurred
+    return env.event_id, env.type, env.institution_id, env.data, env.occurred_at
 
 
 def _number(value):
