@@ -2,6 +2,7 @@
 category, downloads applied to the snapshot, upload plans, the feed mapping."""
 import pytest
 
+from services.common.durable import DurableEventHandler
 from services.common.errors import DomainError
 from services.sync import diff, feed, plans, rules
 
@@ -584,5 +585,5 @@ def test_every_subscription_has_a_durable_handler():
         (handler,) = [e for e in getattr(method, ENTRYPOINT_EXTENSIONS_ATTR)
                       if isinstance(e, EventHandler)]
         assert (handler.source_service, handler.event_type) == (source, event_type)
-        assert handler.reliable_delivery and handler.requeue_on_error
+        assert isinstance(handler, DurableEventHandler) and handler.reliable_delivery
         assert handler.handler_type == SERVICE_POOL
