@@ -15,6 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from services.common.errors import DomainError, forbidden, not_found
+from services.common.logredact import escape_controls
 
 from . import errors as errmap
 from .auth import PrincipalCache, TokenService, bearer_token, has_role, unauthorized
@@ -51,8 +52,9 @@ def json_depth_ok(data, limit=MAX_JSON_DEPTH):
 
 
 def loggable_path(path):
-    """Paths may carry a BSN (/oso/students/{bsn}); never log one."""
-    return _LONG_NUMBER.sub(lambda m: "*" * len(m.group()), path)
+    """Paths may carry a BSN (/oso/students/{bsn}); never log one. A decoded
+    `%0A` stays escaped: one request, one log line."""
+    return escape_controls(_LONG_NUMBER.sub(lambda m: "*" * len(m.group()), path))
 
 
 def json_response(data, status=200, headers=None):

@@ -6,12 +6,11 @@ publishers write (services/common/outbox.py) raises PermanentEventError: it
 can never succeed, so the consumer parks it at once instead of retrying.
 """
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .logredact import redact
+from .logredact import escape_controls, redact
 from .outbox import utcnow
 
 # Every institution_id column is a 32-bit INTEGER.
@@ -142,21 +141,6 @@ def decide(attempt, exc, policy):
     if attempt >= policy.max_attempts:
         return Decision("park", reason="attempts")
     return Decision("retry", delay=policy.delay(attempt))
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def escape_controls(text):
-    """`text` on one line: control characters as \\n, \\x1b, \\u2028."""
-    def one(match):
-        char = match.group()
-        named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
-        if named:
-            return named
-        code = ord(char)
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return _CONTROL.sub(one, text)
 
 
 def describe_error(exc):
