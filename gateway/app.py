@@ -252,7 +252,7 @@ class Gateway:
         ctx.files = {name: files[name] for name in route.files}
 
     def authenticate(self, request):
-        user_id, _ = self.tokens.verify(bearer_token(request))
+        user_id, _, epoch = self.tokens.verify(bearer_token(request))
         principal = self.principals.get(user_id)
         if principal is None:
             try:
@@ -263,6 +263,8 @@ class Gateway:
                     raise unauthorized() from None
                 raise
             self.principals.put(user_id, principal)
+        if epoch != principal.get("token_epoch"):  # the password changed since
+            raise unauthorized()
         return principal
 
 
