@@ -56,11 +56,12 @@ def short_name(queue):
 
 def resolve(name):
     """The consumer queues `name` means ("all", a queue, a short name)."""
-    known = all_consumers()
     if name in (None, "", "all"):
-        return known
+        return all_consumers()
     name = name.removesuffix(SUFFIX)
-    hits = [q for q in known if q == name or short_name(q) == name]
+    if name.startswith("evt-") and "--" in name and len(name) <= 255:
+        return [name]  # a queue named in full (also one of a service not listed here)
+    hits = [q for q in all_consumers() if short_name(q) == name]
     if not hits:
         raise UnknownConsumer(name)
     return hits
