@@ -116,15 +116,15 @@ def _describe(queue, message):
 
 
 def _walk(conn, queue, visit):
-    """Take every message of queue.parked without ack; visit(message) returns
-    True when it handled (and acked) the message; the rest go back when the
-    channel closes, in their order."""
+    """Take the messages of queue.parked present now, without ack, and
+    visit(channel, message) each (it acks what it handles); the rest go back
+    when the channel closes, in their order. Only those present at the start:
+    a replayed message parked again meanwhile waits for the next call."""
     channel = conn.channel()
     try:
         parked = Queue(queue + SUFFIX, channel=channel, durable=True)
-        if _depth(conn, parked.name) == 0:
-            return
-        for _ in range(MAX_BATCH):
+        present = _depth(conn, parked.name)
+        for _ in range(min(present, MAX_BATCH)):
             message = parked.get(no_ack=False)
             if message is None:
                 return
