@@ -19,6 +19,9 @@ then the message is parked.
                       once for an error a retry cannot cure (events.decide),
                       with the error (`x-error-type`, `x-error`) in headers.
   Other messages keep flowing meanwhile: nothing waits on the main queue.
+  (The broker expires messages at the head of `<queue>.retry` only, so a
+  retry may wait up to LEERLINGBUS_EVENT_RETRY_MAX_DELAY longer than its own
+  back-off behind a longer one: bounded, and it blocks no fresh event.)
 - One log line per failed delivery, no traceback (nameko's own traceback of
   the worker is dropped by FailureLogFilter); the traceback is logged once,
   when a message that failed unexpectedly is parked.

@@ -92,7 +92,7 @@ def mark_processed(session, processed_events, event_id):
 class RetryPolicy:
     """`max_attempts` deliveries in all; before attempt n+1 the message waits
     base_delay * 2**(n-1) seconds, at most max_delay."""
-    max_attempts: int = 5
+    max_attempts: int = 8
     base_delay: float = 2.0
     max_delay: float = 60.0
 
@@ -100,7 +100,7 @@ class RetryPolicy:
     def from_config(cls, config=None):
         from . import config as cfg
         return cls(
-            max_attempts=max(1, int(cfg.setting("LEERLINGBUS_EVENT_MAX_ATTEMPTS", config, 5))),
+            max_attempts=max(1, int(cfg.setting("LEERLINGBUS_EVENT_MAX_ATTEMPTS", config, 8))),
             base_delay=max(0.0, float(cfg.setting("LEERLINGBUS_EVENT_RETRY_DELAY", config, 2))),
             max_delay=max(0.0, float(cfg.setting("LEERLINGBUS_EVENT_RETRY_MAX_DELAY", config,
                                                  60))))

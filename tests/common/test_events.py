@@ -99,3 +99,10 @@ def test_the_stored_error_is_one_short_line_without_a_bsn():
     assert kind == "ValueError"
     assert "123456782" not in text and "\n" not in text and "\\n" in text
     assert len(text) <= 303
+
+
+def test_the_default_bound():
+    policy = RetryPolicy.from_config({})
+    assert policy.max_attempts == 8
+    assert [policy.delay(n) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
+    assert policy.total_delay() == 182   # about 3 minutes, then parked
