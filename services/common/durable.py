@@ -37,6 +37,7 @@ from kombu import Queue
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.amqp.publish import Publisher
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.messaging import QueueConsumer
 
 from . import events
 
@@ -69,7 +70,22 @@ def attempts_of(message):
     return value if isinstance(value, int) and value > 0 else 0
 
 
+class ParkingQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a message whose body cannot be
+    decoded (not JSON) is parked by its durable handler instead of being
+    acknowledged and lost (kombu's default)."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            if isinstance(provider, DurableEventHandler):
+                consumer.on_decode_error = provider.park_undecodable
+        return consumers
+
+
 class DurableEventHandler(EventHandler):
+    queue_consumer = ParkingQueueConsumer()
+
     def __init__(self, source_service, event_type, **kwargs):
         kwargs.update(handler_type=SERVICE_POOL, reliable_delivery=True,
                       requeue_on_error=False)
@@ -121,6 +137,23 @@ class DurableEventHandler(EventHandler):
             return result, exc_info
         self.queue_consumer.ack_message(message)
         return result, exc_info
+
+    def park_undecodable(self, message, exc):
+        """A body that is no JSON never reaches the handler: parked as it is."""
+        kind, text = "DecodeError", "the body is not valid JSON"
+        try:
+            self._forward(message, self.parked_queue, {
+                ATTEMPTS: attempts_of(message) + 1, ERROR_TYPE: kind, ERROR: text,
+                ORIGIN: self.queue.name,
+                PARKED_AT: dt.datetime.now(dt.timezone.utc).isoformat()})
+        except Exception as publish_exc:
+            log.warning("%s could not park an undecodable event (%s); requeued", self.where,
+                        type(publish_exc).__name__)
+            message.requeue()
+            return
+        log.error("%s parked an event it can never apply (%s: %s) on %s", self.where, kind,
+                  text, self.parked_queue.name)
+        message.ack()
 
     def _forward(self, message, queue, headers, expiration=None):
         """Publish the message as received (body, content type, headers) onto

@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+from kombu import Connection, Exchange, Producer
 from nameko.standalone.events import event_dispatcher
 
 from services.common import parked
@@ -89,6 +90,20 @@ def test_a_permanent_error_is_parked_at_once(flaky):
     assert len(attempts("e-bad")) == 1
     [item] = parked.list_parked(flaky.uri, QUEUE)
     assert (item["error_type"], item["attempts"]) == ("PermanentEventError", 1)
+
+
+def test_a_body_that_is_no_json_is_parked_and_blocks_nothing(flaky):
+    with Connection(flaky.uri) as conn:
+        exchange = Exchange("src.events", type="topic", durable=True)
+        Producer(conn.channel()).publish(b"\xff{not json", exchange=exchange,
+                                         routing_key="thing", content_type="application/json",
+                                         content_encoding="binary")
+    flaky("e-after")
+    wait_until(lambda: attempts("e-after"), timeout=5)
+    wait_until(lambda: parked_count(flaky.uri) == 1, timeout=5)
+    [item] = parked.list_parked(flaky.uri, QUEUE)
+    assert (item["error_type"], item["event_id"]) == ("DecodeError", None)
+    assert parked.drop(flaky.uri, QUEUE) == 1
 
 
 def test_replay_and_drop(flaky, capsys):
