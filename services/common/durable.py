@@ -33,9 +33,10 @@ services/common/parked.py lists, replays and drops parked messages.
 import datetime as dt
 import logging
 
+import eventlet
 from kombu import Queue
-from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import QueueConsumer
 
@@ -133,6 +134,7 @@ class DurableEventHandler(EventHandler):
         except Exception as publish_exc:  # broker trouble: the broker redelivers it
             log.warning("%s could not move a failed event aside (%s); requeued",
                         self.where, type(publish_exc).__name__)
+            eventlet.sleep(min(5.0, self.policy.base_delay))  # no hot loop meanwhile
             self.queue_consumer.requeue_message(message)
             return result, exc_info
         self.queue_consumer.ack_message(message)
