@@ -106,3 +106,80 @@ def test_the_default_bound():
     assert policy.max_attempts == 8
     assert [policy.delay(n) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
     assert policy.total_delay() == 182   # about 3 minutes, then parked
+
+
+# --- the consumer's wiring (services/common/durable.py) with a fake broker -------------
+
+class FakeMessage:
+    def __init__(self, headers=None):
+        self.headers = headers or {}
+        self.body = b'{"event_id": "e-1"}'
+        self.content_type, self.content_encoding = "application/json", "utf-8"
+
+
+class FakeQueueConsumer:
+    def __init__(self):
+        self.acked, self.requeued = [], []
+
+    def ack_message(self, message):
+        self.acked.append(message)
+
+    def requeue_message(self, message):
+        self.requeued.append(message)
+
+
+class FakePublisher:
+    def __init__(self, fail=False):
+        self.fail, self.sent = fail, []
+
+    def publish(self, body, **kwargs):
+        if self.fail:
+            raise ConnectionError("broker away")
+        self.sent.append(kwargs)
+
+
+def handler(publisher):
+    from types import SimpleNamespace
+
+    from services.common.durable import DurableEventHandler, parked_queue, retry_queue
+    entry = DurableEventHandler("users", "user_archived")
+    entry.container = SimpleNamespace(service_name="students")
+    entry.method_name = "on_user_archived"
+    entry.queue = SimpleNamespace(name="evt-users-user_archived--students.on_user_archived")
+    entry.policy = RetryPolicy(3, 0.01, 1.0)
+    entry.retry_queue = retry_queue(entry.queue.name)
+    entry.parked_queue = parked_queue(entry.queue.name)
+    entry.publisher = publisher
+    entry.queue_consumer = FakeQueueConsumer()
+    return entry
+
+
+def failed(exc):
+    try:
+        raise exc
+    except Exception:
+        import sys
+        return sys.exc_info()
+
+
+def test_a_failed_delivery_goes_to_the_retry_queue_then_parked():
+    publisher = FakePublisher()
+    entry = handler(publisher)
+    first, last = FakeMessage(), FakeMessage({"x-attempts": 2, "x-death": [{"count": 2}]})
+    entry.handle_result(first, None, exc_info=failed(RuntimeError("database is down")))
+    entry.handle_result(last, None, exc_info=failed(RuntimeError("database is down")))
+    retry, park = publisher.sent
+    assert retry["routing_key"].endswith(".retry") and retry["headers"]["x-attempts"] == 1
+    assert retry["expiration"] == 0.01
+    assert park["routing_key"].endswith(".parked") and park["headers"]["x-attempts"] == 3
+    assert (park["headers"]["x-error-type"], park["headers"]["x-error"]) == (
+        "RuntimeError", "database is down")
+    assert "x-death" not in park["headers"]
+    assert entry.queue_consumer.acked == [first, last]
+
+
+def test_when_the_broker_refuses_the_copy_the_message_is_requeued_not_lost():
+    entry = handler(FakePublisher(fail=True))
+    message = FakeMessage()
+    entry.handle_result(message, None, exc_info=failed(PermanentEventError("bad")))
+    assert entry.queue_consumer.requeued == [message] and entry.queue_consumer.acked == []
