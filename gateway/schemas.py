@@ -196,6 +196,41 @@ class Me(BaseSchema):
 class Health(BaseSchema):
     status = fields.String()
     services = fields.Dict(keys=fields.String(), values=fields.String())
+    parked = fields.Integer(allow_none=True, metadata={
+        "description": "Events parked after failing (docs/operations.md); null: the broker "
+                       "did not answer"})
+
+
+# -- operations: parked events --------------------------------------------------
+class ParkedQuery(QuerySchema):
+    consumer = fields.String(validate=length(1, 200))
+    limit = fields.Integer(validate=between(1, 1000))
+
+
+class ParkedEventQuery(QuerySchema):
+    event_id = fields.String(validate=length(1, 64))
+
+
+class ParkedMessage(BaseSchema):
+    consumer = fields.String()
+    event_id = fields.String(allow_none=True)
+    type = fields.String(allow_none=True)
+    institution_id = fields.Integer(allow_none=True)
+    error_type = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    attempts = fields.Integer(allow_none=True)
+    parked_at = fields.String(allow_none=True)
+
+
+class ParkedList(BaseSchema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    total = fields.Integer()
+    items = fields.List(fields.Nested(ParkedMessage))
+
+
+class ParkedResult(BaseSchema):
+    consumer = fields.String()
+    count = fields.Integer()
 
 
 # -- students and placements ------------------------------------------------

@@ -21,6 +21,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect as _redirect
 from werkzeug.wrappers import Request, Response
 
+from services.common.logredact import escape_controls
+
 from . import filters
 from .client import ApiError, Gateway, Unauthorized
 from .sessions import ANONYMOUS, SESSION, FileSessionStore, Signer, new_id
@@ -66,8 +68,9 @@ _LONG_NUMBER = re.compile(r"\d{8,}")
 
 
 def loggable_path(path):
-    """Paths may carry a BSN-like number; never log one (query strings never)."""
-    return _LONG_NUMBER.sub(lambda m: "*" * len(m.group()), path)
+    """Paths may carry a BSN-like number; never log one (query strings never).
+    Control characters (a decoded %0A) are escaped: one request, one line."""
+    return escape_controls(_LONG_NUMBER.sub(lambda m: "*" * len(m.group()), path))
 
 
 @dataclass(eq=False)

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from services.common import events
 from services.common.errors import (DomainError, conflict, error_item, forbidden,
                                     validation_error)
 from services.common.outbox import utcnow
@@ -635,8 +636,7 @@ def _leave(uow, student, day, source, event_id=None, archive=False):
             "removed_participations": removed, "source": source})
     student.archive_pending = bool(archive)
     if event_id is not None:
-        session.execute(sa.insert(processed_events).values(event_id=event_id,
-                                                           handled_at=utcnow()))
+        events.mark_processed(session, processed_events, event_id)
     uow.commit()
     return removed
 
@@ -758,31 +758,18 @@ def carry_out_planned_leaves(uow, users, as_of=None, limit=500):
 # --- events from the users service ---------------------------------------------------
 
 def _event_parts(payload, expected_type):
-    """(event_id, institution_id, data, occurred_at) of a well-formed envelope, else None."""
-    if not isinstance(payload, dict) or payload.get("type") != expected_type:
-        return None
-    event_id, data = payload.get("event_id"), payload.get("data")
-    iid = lookups.to_id(payload.get("institution_id"))
-    if not isinstance(event_id, str) or not event_id or not isinstance(data, dict) \
-            or iid is None:
-        return None
-    occurred = None
-    if isinstance(payload.get("occurred_at"), str):
-        try:
-            occurred = dt.datetime.fromisoformat(payload["occurred_at"])
-        except ValueError:
-            occurred = None
-    return event_id[:36], iid, data, occurred
+    """(event_id, institution_id, data, occurred_at) of a well-formed envelope;
+    PermanentEventError (the consumer parks it) otherwise."""
+    env = events.parse_envelope(payload, expected_type)
+    return env.event_id, env.institution_id, env.data, env.occurred_at
 
 
 def _already_processed(session, event_id):
-    return session.execute(sa.select(processed_events.c.event_id).where(
-        processed_events.c.event_id == event_id)).first() is not None
+    return events.already_processed(session, processed_events, event_id)
 
 
 def _mark_processed(uow, event_id):
-    uow.session.execute(sa.insert(processed_events).values(event_id=event_id,
-                                                           handled_at=utcnow()))
+    events.mark_processed(uow.session, processed_events, event_id)
     uow.commit()
 
 
@@ -802,11 +789,7 @@ def on_user_archived(uow, payload):
     archiving (the removal of this and next school year's participations, as
     of the day of the event). Idempotent by event_id. Returns what happened:
     "applied", "duplicate", "ignored" (not a student / malformed)."""
-    parts = _event_parts(payload, "user_archived")
-    if parts is None:
-        log.warning("ignored a malformed user_archived event")
-        return "ignored"
-    event_id, iid, data, occurred = parts
+    event_id, iid, data, occurred = _event_parts(payload, "user_archived")
     session = uow.session
     try:
         if _already_processed(session, event_id):
@@ -830,11 +813,7 @@ def on_user_archived(uow, payload):
 def on_user_unarchived(uow, payload):
     """A user came back from the archive: a student is no longer `left`
     (so leaving again later is reported again). Idempotent by event_id."""
-    parts = _event_parts(payload, "user_unarchived")
-    if parts is None:
-        log.warning("ignored a malformed user_unarchived event")
-        return "ignored"
-    event_id, iid, data, _occurred = parts
+    event_id, iid, data, _occurred = _event_parts(payload, "user_unarchived")
     session = uow.session
     try:
         if _already_processed(session, event_id):

@@ -8,6 +8,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from services.common import events
 from services.common.errors import DomainError
 from services.common.outbox import utcnow
 
@@ -67,15 +68,13 @@ def list_mutations(uow, students, institution_id, project_id, since=None, page=1
 
 def on_event(uow, source, payload):
     """Record an event of the users or students service in the feed, once per
-    event_id. Returns "applied", "duplicate" or "ignored" (malformed)."""
-    parsed = feed.parse_envelope(payload)
-    if parsed is None:
-        log.warning("ignored a malformed %s event", source)
-        return "ignored"
-    event_id, event_type, iid, data, occurred = parsed
+    event_id. Returns "applied" or "duplicate"; a malformed envelope raises
+    PermanentEventError."""
+    env = events.parse_envelope(payload)  # PermanentEventError: parked
+    event_id, event_type, iid, data, occurred = (env.event_id, env.type, env.institution_id,
+                                                 env.data, env.occurred_at)
     session = uow.session
-    if session.execute(sa.select(processed_events.c.event_id).where(
-            processed_events.c.event_id == event_id)).first() is not None:
+    if events.already_processed(session, processed_events, event_id):
         return "duplicate"
     now = utcnow()
     rows = [{"event_id": event_id, "event_type": event_type, "institution_id": iid,
@@ -87,7 +86,7 @@ def on_event(uow, source, payload):
     try:
         if rows:
             session.execute(sa.insert(mutations), rows)
-        session.execute(sa.insert(processed_events).values(event_id=event_id, handled_at=now))
+        events.mark_processed(session, processed_events, event_id)
         uow.commit()
     except IntegrityError:  # another worker recorded the same event just now
         uow.rollback()

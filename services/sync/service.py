@@ -13,14 +13,12 @@ another institution is a 404 from the students service.
 """
 import logging
 
-import eventlet
 from nameko.dependency_providers import Config
-from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from services.common import config as cfg
 from services.common.db import Database
+from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
 
 from . import download, mutation_feed, snapshots, upload
@@ -29,15 +27,6 @@ log = logging.getLogger(__name__)
 
 # Uploads of a few hundred students take longer than a single lookup.
 RPC_TIMEOUT = 30.0
-
-
-def durable_event_handler(source_service, event_type):
-    """A handler on a durable queue `evt-<source>-<type>--sync.<method>` shared
-    by every sync instance (reliable_delivery), requeued when it fails (after
-    SYNC_EVENT_RETRY_DELAY seconds), idempotent by event_id (processed_events
-    in the same transaction as the feed rows)."""
-    return event_handler(source_service, event_type, handler_type=SERVICE_POOL,
-                         reliable_delivery=True, requeue_on_error=True)
 
 
 def _feed_handler(source, event_type):
@@ -113,15 +102,8 @@ class SyncService:
                                            since, page, page_size)
 
     def _record(self, source, payload):
-        try:
-            with self.db() as uow:
-                return mutation_feed.on_event(uow, source, payload)
-        except Exception:
-            delay = float(cfg.setting("SYNC_EVENT_RETRY_DELAY", self.config, 2))
-            log.exception("recording a %s event failed; it is requeued in %.0f s", source,
-                          delay)
-            eventlet.sleep(delay)
-            raise
+        with self.db() as uow:
+            return mutation_feed.on_event(uow, source, payload)
 
     on_user_created = _feed_handler("users", "user_created")
     on_users_created_batch = _feed_handler("users", "users_created_batch")

@@ -6,6 +6,7 @@ returns plain JSON-able values. Rules live in rules.py; the nameko service
 only maps entrypoints onto these functions.
 """
 import datetime as dt
+import hashlib
 import secrets
 
 import sqlalchemy as sa
@@ -725,12 +726,20 @@ def _invalid_credentials():
     return DomainError("invalid_credentials", rules.message("invalid_credentials"), status=401)
 
 
+def token_epoch(password_hash):
+    """Changes whenever the password hash does (a change, a reset, a rehash):
+    the gateway refuses tokens issued under another epoch, so a new password
+    revokes every token issued before it. Reveals nothing of the hash."""
+    digest = hashlib.sha256(b"leerlingbus-token-epoch|" + (password_hash or "").encode())
+    return digest.hexdigest()[:16]
+
+
 def principal(user, inst):
     return {
         "user_id": user.id, "institution_id": inst.id,
         "institution": rules.PLATFORM_KEY if inst.is_platform else inst.brin,
         "code": user.code, "type": user.type, "roles": sorted(user.roles or []),
-        "is_platform": bool(inst.is_platform),
+        "is_platform": bool(inst.is_platform), "token_epoch": token_epoch(user.password_hash),
     }
 
 
@@ -803,6 +812,7 @@ def authenticate(uow, institution, code, password, now=None):
     values = {"last_login_at": now}
     if passwords.needs_rehash(password_hash):
         values["password_hash"] = passwords.hash_password(password)
+        result = dict(result, token_epoch=token_epoch(values["password_hash"]))
     session.execute(sa.update(users).where(users.c.id == user_id).values(**values))
     session.execute(sa.delete(login_throttle).where(login_throttle.c.key == key))
     uow.commit()

@@ -17,7 +17,7 @@ def service_config(rabbit_config, make_db, tmp_path):
     config["LEERLINGBUS_DATA_DIR"] = str(tmp_path / "var")
     config["USERS_DATABASE_URL"] = make_db("users")
     config["STUDENTS_DATABASE_URL"] = make_db("students")
-    config["STUDENTS_EVENT_RETRY_DELAY"] = "0.2"
+    config["LEERLINGBUS_EVENT_RETRY_DELAY"] = "0.2"
     return config
 
 

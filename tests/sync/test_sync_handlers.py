@@ -7,6 +7,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.common.db import UnitOfWork, make_engine
 from services.common.errors import DomainError
+from services.common.events import PermanentEventError
 from services.students import handlers as students_handlers
 from services.students import placements, state
 from services.sync import mutation_feed
@@ -114,8 +115,10 @@ def test_feed_records_each_event_once(make_db):
         with db.uow() as uow:
             assert mutation_feed.on_event(uow, "students", payload) == expected
     assert db.count(mutations) == 2 and db.count(processed_events) == 1
-    with db.uow() as uow:
-        assert mutation_feed.on_event(uow, "students", {"type": "x"}) == "ignored"
+    with db.uow() as uow, pytest.raises(PermanentEventError):
+        mutation_feed.on_event(uow, "students", {"type": "x"})
+    with db.uow() as uow, pytest.raises(PermanentEventError):
+        mutation_feed.on_event(uow, "students", dict(payload, institution_id=10 ** 30))
     class Students:  # the project is the institution's
         def get_project(self, iid, pid):
             return {"id": pid}

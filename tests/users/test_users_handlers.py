@@ -428,12 +428,19 @@ def account(uow, school):
 def test_authenticate_returns_principal_and_sets_last_login(uow, school, account):
     with uow() as u:
         principal = handlers.authenticate(u, "05kq", "jbakker", PASSWORD)
+    epoch = principal.pop("token_epoch")
     assert principal == {"user_id": account["id"], "institution_id": school["id"],
                          "institution": "05KQ", "code": "jbakker", "type": "employee",
                          "roles": ["admin", "mentor"], "is_platform": False}
+    principal["token_epoch"] = epoch
     with uow() as u:
         assert handlers.get_user(u, school["id"], "jbakker")["last_login_at"] is not None
         assert handlers.get_principal(u, account["id"]) == principal
+    # a new password is a new token epoch: tokens issued before it are refused
+    with uow() as u:
+        handlers.update_user(u, school["id"], "jbakker", {"password": PASSWORD + "-nieuw"})
+    with uow() as u:
+        assert handlers.get_principal(u, account["id"])["token_epoch"] != epoch
 
 
 def test_four_character_brin_finds_single_branch(uow):
