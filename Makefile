@@ -22,7 +22,7 @@ PYTEST_ARGS ?= -q
 PG_TEST_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 ARGS        ?=
 
-.PHONY: help venv run test test-pg test-faults test-browser browser-setup rabbitmq bench clean clean-data distclean
+.PHONY: help venv run test test-pg test-faults test-browser screenshots browser-setup rabbitmq bench clean clean-data distclean
 
 help:
 	@echo "make run | make test | make bench | make clean | make clean-data | make distclean"
@@ -119,6 +119,11 @@ test-browser: browser-setup
 	$(PY) -m deploy.rabbitmq --management
 	@echo "==> pass 3/3: browser tests (tests/browser, Chromium + axe-core)"
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
+
+# The browser tests again, writing the pictures in docs/screenshots/.
+screenshots: browser-setup
+	$(PY) -m deploy.rabbitmq --management
+	LEERLINGBUS_DOC_SCREENSHOTS=1 $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 # --------------------------------------------------------------------------- bench
 
