@@ -4,7 +4,7 @@
 from services.common.errors import error_item, validation_error
 from services.common.outbox import utcnow
 
-from . import passwords, rules
+from . import account_rules, passwords, rules, search
 from .store import (
     _check_rows,
     _code_arg,
@@ -55,7 +55,7 @@ def _apply_updates(uow, inst, items, batch):
             errors.append(error_item("not_found", f"Geen gebruiker met code {code}.",
                                      field="code", row=row))
             continue
-        updates, password, row_errors = rules.check_changes(
+        updates, password, row_errors = account_rules.check_changes(
             _current(user), changes, is_platform=is_platform)
         errors.extend({**e, "row": row} if batch else e for e in row_errors)
         plans.append((user, updates, password))
@@ -77,7 +77,7 @@ def _apply_updates(uow, inst, items, batch):
         for field, new in updates.items():
             changes[field] = [getattr(user, field), new]
             setattr(user, field, new)
-        if any(field in updates for field in rules.SEARCH_FIELDS):
+        if any(field in updates for field in search.SEARCH_FIELDS):
             user.search_text = _search_text_of(user)
         if password is not None:
             user.password_hash = new_hash[id(user)]
@@ -133,4 +133,4 @@ def unarchive_user(uow, institution_id, code):
 
 
 def _search_text_of(user):
-    return rules.search_text({field: getattr(user, field) for field in rules.SEARCH_FIELDS})
+    return search.search_text({field: getattr(user, field) for field in search.SEARCH_FIELDS})

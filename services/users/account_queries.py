@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from services.common.errors import error_item, validation_error
 from services.common.times import iso
 
-from . import rules
+from . import account_rules, rules, search
 from .models import User, users
 from .store import (
     _chunks,
@@ -59,9 +59,9 @@ def _users_fields(session, institution_id, codes, fields):
 
 def _search_clause(q):
     """`q` as a substring of first name, last name, prefix, full name, e-mail or
-    code, ignoring case and accents (rules.search_key on both sides: the stored
+    code, ignoring case and accents (search.search_key on both sides: the stored
     users.search_text and q), the same on SQLite and PostgreSQL."""
-    return User.search_text.like(rules.like_pattern(q), escape="\\")
+    return User.search_text.like(search.like_pattern(q), escape="\\")
 
 
 def find_codes(uow, institution_id, q=None, registered=None, types=("student",)):
@@ -98,7 +98,7 @@ def find_codes(uow, institution_id, q=None, registered=None, types=("student",))
 
 
 def list_users(uow, institution_id, filter="all", q=None, page=1, page_size=50):
-    filter = rules.check_filter(filter)
+    filter = account_rules.check_filter(filter)
     page, page_size = rules.page_args(page, page_size)
     iid = _to_id(institution_id)
     query = sa.select(User).where(User.institution_id == (iid if iid is not None else -1))

@@ -9,16 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from services.common.errors import conflict, error_item, validation_error
 from services.common.outbox import utcnow
 
-from . import passwords, rules
+from . import account_rules, passwords, rules, search
 from .models import users
-from .store import (
-    _check_rows,
-    _chunks,
-    _code_arg,
-    _institution,
-    _rows_error,
-    user_dict,
-)
+from .store import _check_rows, _chunks, _code_arg, _institution, _rows_error, user_dict
 
 # Batch events (users_created_batch, users_discarded_batch) carry this many users each.
 EVENT_CHUNK = 500
@@ -104,7 +97,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key)
     session = uow.session
     errors, cleans = [], []
     for index, data in enumerate(rows, 1):
-        clean, row_errors = rules.check_new_user(data, is_platform=bool(inst.is_platform))
+        clean, row_errors = account_rules.check_new_user(data, is_platform=bool(inst.is_platform))
         for item in row_errors:
             errors.append({**item, "row": index} if batch else item)
         cleans.append(clean)
@@ -162,7 +155,7 @@ def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key):
         row = {k: v for k, v in clean.items() if k != "password"}
         row.update(institution_id=inst_id, password_hash=hashes.get(index), archived_at=None,
                    last_login_at=None, created_at=now, updated_at=now,
-                   search_text=rules.search_text(row), origin_key=origin_key)
+                   search_text=search.search_text(row), origin_key=origin_key)
         values.append(row)
     try:
         created = session.execute(

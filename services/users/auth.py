@@ -6,9 +6,10 @@ import sqlalchemy as sa
 from services.common.errors import DomainError
 from services.common.outbox import utcnow
 
-from . import passwords, rules
+from . import institution_rules, passwords, rules
 from .models import Institution, LoginThrottle, User, login_throttle, users
 from .store import _code_arg, _load_user, _to_id
+from .throttle import retry_after, throttle_key, throttle_remaining, too_many_attempts_message
 
 # --- authentication -------------------------------------------------------------------
 
@@ -34,7 +35,7 @@ def principal(user, inst):
 
 
 def _login_institution(session, institution):
-    kind, brin = rules.parse_login_institution(institution)
+    kind, brin = institution_rules.parse_login_institution(institution)
     if kind == rules.PLATFORM_KEY:
         return session.execute(sa.select(Institution).where(
             Institution.key == rules.PLATFORM_KEY)).scalar_one_or_none()
@@ -76,13 +77,13 @@ def authenticate(uow, institution, code, password, now=None):
     kind of failure, or too_many_attempts (429) while throttled."""
     now = now or utcnow()
     session = uow.session
-    key = rules.throttle_key(institution, code)
+    key = throttle_key(institution, code)
     throttle = session.get(LoginThrottle, key)
     if throttle is not None:
-        remaining = rules.throttle_remaining(throttle.failures, throttle.last_failure_at, now)
+        remaining = throttle_remaining(throttle.failures, throttle.last_failure_at, now)
         if remaining > 0:
-            seconds = rules.retry_after(remaining)
-            raise DomainError("too_many_attempts", rules.too_many_attempts_message(seconds),
+            seconds = retry_after(remaining)
+            raise DomainError("too_many_attempts", too_many_attempts_message(seconds),
                               status=429, extra={"retry_after": seconds})
     inst = _login_institution(session, institution)
     login_code = _code_arg(code) if isinstance(code, (str, int)) else None

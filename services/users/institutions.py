@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from services.common.errors import conflict, not_found
 from services.common.outbox import utcnow
 
-from . import rules
+from . import institution_rules, rules
 from .models import Institution, User
 from .store import _institution, institution_dict
 
@@ -22,7 +22,7 @@ def _new_upload_code():
 
 
 def create_institution(uow, data):
-    clean = rules.check_institution(data)
+    clean = institution_rules.check_institution(data)
     session = uow.session
     exists_msg = "Er bestaat al een instelling met dit BRIN-nummer."
     if session.execute(sa.select(Institution.id).where(Institution.brin == clean["brin"])).first():

@@ -66,7 +66,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(sa.String(254))
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     roles: Mapped[list] = mapped_column(sa.JSON, nullable=False)
-    # rules.search_text of the names, e-mail and code: what `q` searches
+    # search.search_text of the names, e-mail and code: what `q` searches
     # (case- and accent-insensitive on every database). Kept by handlers on
     # every insert and update of those fields.
     search_text: Mapped[str] = mapped_column(sa.Text, nullable=False)
