@@ -6,14 +6,14 @@ from services.common.outbox import utcnow
 
 from . import account_rules, passwords, rules, search
 from .store import (
-    _check_rows,
-    _code_arg,
-    _institution,
-    _load_user,
-    _rows_error,
-    _user_not_found,
-    _users_by_code,
+    check_rows,
+    code_arg,
+    institution_or_404,
+    load_user,
+    rows_error,
     user_dict,
+    user_not_found,
+    users_by_code,
 )
 
 
@@ -22,8 +22,6 @@ def _current(user):
     values.update(code=user.code, type=user.type, roles=sorted(user.roles or []))
     return values
 
-
-# --- changing users -----------------------------------------------------------------
 
 def _apply_updates(uow, inst, items, batch):
     """items: (row, code, changes). All-or-nothing; returns the user dicts."""
@@ -42,7 +40,7 @@ def _apply_updates(uow, inst, items, batch):
         else:
             first_row[code] = row
             codes.append(code)
-    found = _users_by_code(session, inst_id, codes)
+    found = users_by_code(session, inst_id, codes)
 
     plans = []
     for row, code, changes in items:
@@ -51,7 +49,7 @@ def _apply_updates(uow, inst, items, batch):
         user = found.get(code)
         if user is None:
             if not batch:
-                raise _user_not_found()
+                raise user_not_found()
             errors.append(error_item("not_found", f"Geen gebruiker met code {code}.",
                                      field="code", row=row))
             continue
@@ -60,15 +58,15 @@ def _apply_updates(uow, inst, items, batch):
         errors.extend({**e, "row": row} if batch else e for e in row_errors)
         plans.append((user, updates, password))
     if errors:
-        raise _rows_error(errors) if batch else validation_error(errors)
+        raise rows_error(errors) if batch else validation_error(errors)
 
     to_hash = [p for p in plans if p[2] is not None]
     new_hash = {}
     if to_hash:
         session.rollback()  # hand the connection back while hashing
         hashes = passwords.hash_passwords(p[2] for p in to_hash)
-        new_hash = {id(p[0]): h for p, h in zip(to_hash, hashes)}
-        _users_by_code(session, inst_id, codes)  # reload the expired users at once
+        new_hash = {id(p[0]): h for p, h in zip(to_hash, hashes, strict=True)}
+        users_by_code(session, inst_id, codes)  # reload the expired users at once
     now = utcnow()
     for user, updates, password in plans:
         if not updates and password is None:
@@ -90,30 +88,30 @@ def _apply_updates(uow, inst, items, batch):
 
 
 def update_user(uow, institution_id, code, changes):
-    inst = _institution(uow.session, institution_id)
-    code = _code_arg(code)
+    inst = institution_or_404(uow.session, institution_id)
+    code = code_arg(code)
     if code is None:
-        raise _user_not_found()
+        raise user_not_found()
     return _apply_updates(uow, inst, [(None, code, changes)], batch=False)[0]
 
 
 def update_users(uow, institution_id, rows):
-    inst = _institution(uow.session, institution_id)
-    _check_rows(rows)
+    inst = institution_or_404(uow.session, institution_id)
+    check_rows(rows)
     items = []
     for index, row in enumerate(rows, 1):
         if not isinstance(row, dict):
             items.append((index, None, {}))
             continue
         changes = {k: v for k, v in row.items() if k != "code"}
-        items.append((index, _code_arg(row.get("code")), changes))
+        items.append((index, code_arg(row.get("code")), changes))
     return {"updated": _apply_updates(uow, inst, items, batch=True)}
 
 
 def _set_archived(uow, institution_id, code, archive):
-    user = _load_user(uow.session, institution_id, code)
+    user = load_user(uow.session, institution_id, code)
     if user is None:
-        raise _user_not_found()
+        raise user_not_found()
     if (user.archived_at is not None) != archive:
         now = utcnow()
         user.archived_at = now if archive else None

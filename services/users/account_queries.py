@@ -3,26 +3,18 @@
 import sqlalchemy as sa
 
 from services.common.errors import error_item, validation_error
+from services.common.paging import page_args
 from services.common.times import iso
 
 from . import account_rules, rules, search
 from .models import User, users
-from .store import (
-    _chunks,
-    _code_arg,
-    _load_user,
-    _to_id,
-    _user_not_found,
-    _users_by_code,
-    user_dict,
-)
+from .store import chunks, code_arg, load_user, to_id, user_dict, user_not_found, users_by_code
 
-# --- reading users --------------------------------------------------------------------
 
 def get_user(uow, institution_id, code):
-    user = _load_user(uow.session, institution_id, code)
+    user = load_user(uow.session, institution_id, code)
     if user is None:
-        raise _user_not_found()
+        raise user_not_found()
     return user_dict(user)
 
 
@@ -31,13 +23,13 @@ def get_users(uow, institution_id, codes, fields=None):
     list of personal fields) only those, plus code, type, archived and
     updated_at: a light answer for callers comparing thousands of users (a
     CSV import's preview), read with one plain select per chunk."""
-    iid = _to_id(institution_id)
+    iid = to_id(institution_id)
     if iid is None or not isinstance(codes, (list, tuple)):
         return []
-    wanted = list(dict.fromkeys(c for c in map(_code_arg, codes) if c is not None))
+    wanted = list(dict.fromkeys(c for c in map(code_arg, codes) if c is not None))
     if fields is not None:
         return _users_fields(uow.session, iid, wanted, fields)
-    found = _users_by_code(uow.session, iid, wanted)
+    found = users_by_code(uow.session, iid, wanted)
     return [user_dict(found[c]) for c in wanted if c in found]
 
 
@@ -47,7 +39,7 @@ def _users_fields(session, institution_id, codes, fields):
     cols = [users.c.code, users.c.type, users.c.archived_at, users.c.updated_at] + \
         [users.c[f] for f in names]
     found = {}
-    for chunk in _chunks(codes):
+    for chunk in chunks(codes):
         for row in session.execute(sa.select(*cols).where(
                 users.c.institution_id == institution_id, users.c.code.in_(chunk))):
             item = {"code": row.code, "type": row.type, "is_student": row.type == "student",
@@ -70,7 +62,7 @@ def find_codes(uow, institution_id, q=None, registered=None, types=("student",))
     least once; False: never), of the given user types (None: every type),
     archived or not, ordered by name. The students service combines these with
     its own columns (student number, BSN) to search students."""
-    iid = _to_id(institution_id)
+    iid = to_id(institution_id)
     if iid is None:
         return []
     if registered is not None and not isinstance(registered, bool):
@@ -89,7 +81,7 @@ def find_codes(uow, institution_id, q=None, registered=None, types=("student",))
         query = query.where(User.last_login_at.is_not(None))
     elif registered is False:
         query = query.where(User.last_login_at.is_(None))
-    q = _code_arg(q) if isinstance(q, (str, int)) and not isinstance(q, bool) else None
+    q = code_arg(q) if isinstance(q, (str, int)) and not isinstance(q, bool) else None
     if q:
         query = query.where(_search_clause(q))
     query = query.order_by(sa.func.lower(User.last_name), sa.func.lower(User.first_name),
@@ -99,8 +91,8 @@ def find_codes(uow, institution_id, q=None, registered=None, types=("student",))
 
 def list_users(uow, institution_id, filter="all", q=None, page=1, page_size=50):
     filter = account_rules.check_filter(filter)
-    page, page_size = rules.page_args(page, page_size)
-    iid = _to_id(institution_id)
+    page, page_size = page_args(page, page_size)
+    iid = to_id(institution_id)
     query = sa.select(User).where(User.institution_id == (iid if iid is not None else -1))
     if filter == "archived":
         query = query.where(User.archived_at.is_not(None))
@@ -110,7 +102,7 @@ def list_users(uow, institution_id, filter="all", q=None, page=1, page_size=50):
             query = query.where(User.type == "student")
         elif filter == "employees":
             query = query.where(User.type == "employee")
-    q = _code_arg(q) if isinstance(q, (str, int)) else None
+    q = code_arg(q) if isinstance(q, (str, int)) else None
     if q:
         query = query.where(_search_clause(q))
     total = uow.session.execute(

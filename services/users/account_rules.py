@@ -17,8 +17,8 @@ from .rules import (
     UPDATABLE_FIELDS,
     USER_TYPES,
     InvalidValue,
-    _clean_text,
-    _label,
+    clean_text,
+    label,
     message,
     required_item,
     role_invalid_item,
@@ -33,12 +33,12 @@ def _clean_personal(field, value, errors):
     try:
         return fieldrules.clean(field, value)
     except FieldError as exc:
-        errors.append(fieldrules.item(field, exc, _label(field)))
+        errors.append(fieldrules.item(field, exc, label(field)))
         return None
 
 
 def clean_code(value, errors):
-    code = _clean_text("code", value, errors, CODE_MAX)
+    code = clean_text("code", value, errors, CODE_MAX)
     if code is None and not any(e.get("field") == "code" for e in errors):
         errors.append(required_item("code"))
     return code

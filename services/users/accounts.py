@@ -8,10 +8,11 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import conflict, error_item, validation_error
 from services.common.outbox import utcnow
+from services.common.times import as_utc
 
-from . import account_rules, passwords, rules, search
+from . import account_rules, passwords, search
 from .models import users
-from .store import _check_rows, _chunks, _code_arg, _institution, _rows_error, user_dict
+from .store import check_rows, chunks, code_arg, institution_or_404, rows_error, user_dict
 
 # Batch events (users_created_batch, users_discarded_batch) carry this many users each.
 EVENT_CHUNK = 500
@@ -50,8 +51,6 @@ def _exists_item(code, row=None):
                       f"Er bestaat al een gebruiker met code {code} binnen deze instelling.",
                       field="code", row=row)
 
-
-# --- creating users ---------------------------------------------------------------
 
 def _origin_key(value):
     """The key of the operation creating accounts: printable ASCII, <= 80."""
@@ -116,7 +115,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key)
             first_row[code] = index
     adopted = {}
     if first_row:
-        for chunk in _chunks(list(first_row)):
+        for chunk in chunks(list(first_row)):
             for row in session.execute(
                     sa.select(users).where(users.c.institution_id == inst.id,
                                            users.c.code.in_(chunk))):
@@ -125,7 +124,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key)
                 else:
                     errors.append(_exists_item(row.code, first_row[row.code] if batch else None))
     if errors:
-        raise _rows_error(errors) if batch else _single_error(errors)
+        raise rows_error(errors) if batch else _single_error(errors)
     if not cleans:
         return []
     if adopted:
@@ -148,7 +147,8 @@ def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key):
     if with_password:
         session.rollback()  # hand the connection back while hashing
     hashes = dict(zip(with_password,
-                      passwords.hash_passwords(cleans[i]["password"] for i in with_password)))
+                      passwords.hash_passwords(cleans[i]["password"] for i in with_password),
+                      strict=True))
     now = utcnow()
     values = []
     for index, clean in enumerate(cleans):
@@ -164,7 +164,7 @@ def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key):
         session.rollback()
         raise _Raced() from None
     if batch_events:
-        for chunk in _chunks(created, EVENT_CHUNK):
+        for chunk in chunks(created, EVENT_CHUNK):
             uow.add_event("users_created_batch", inst_id, {
                 "count": len(chunk),
                 "users": [_created_event(user, origin) for user in chunk]})
@@ -178,7 +178,7 @@ def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key):
 def create_user(uow, institution_id, data, origin=None, origin_key=None):
     """One user. With `origin_key`, the account that key created before is
     answered (adopted) instead of user_exists."""
-    inst = _institution(uow.session, institution_id)
+    inst = institution_or_404(uow.session, institution_id)
     return _insert_users(uow, inst, [data], batch=False, origin=_origin(origin),
                          origin_key=_origin_key(origin_key))[0]
 
@@ -188,8 +188,8 @@ def create_users(uow, institution_id, rows, batch_events=False, origin=None, ori
     loaders: students.create_students) publishes one `users_created_batch` per
     EVENT_CHUNK users: a confirmed message per row would be the slowest step.
     `origin_key`: see _insert_users (accounts of the same operation adopted)."""
-    inst = _institution(uow.session, institution_id)
-    _check_rows(rows)
+    inst = institution_or_404(uow.session, institution_id)
+    check_rows(rows)
     return {"created": _insert_users(uow, inst, list(rows), batch=True,
                                      batch_events=bool(batch_events),
                                      origin=_origin(origin),
@@ -206,28 +206,28 @@ def discard_users(uow, institution_id, codes, batch_events=False, now=None):
     `user_discarded` per user, or `users_discarded_batch` per EVENT_CHUNK users
     with `batch_events`.
     """
-    inst = _institution(uow.session, institution_id)
+    inst = institution_or_404(uow.session, institution_id)
     if not isinstance(codes, (list, tuple)):
         raise validation_error([error_item("value_invalid", "Geef een lijst met codes.",
                                            field="codes")])
-    wanted = list(dict.fromkeys(c for c in map(_code_arg, codes) if c is not None))
+    wanted = list(dict.fromkeys(c for c in map(code_arg, codes) if c is not None))
     now = now or utcnow()
     cutoff = now - DISCARD_WINDOW
     session = uow.session
     found = []
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         found.extend(session.execute(
             sa.select(users.c.id, users.c.code, users.c.type, users.c.last_login_at,
                       users.c.created_at)
             .where(users.c.institution_id == inst.id, users.c.code.in_(chunk))).all())
     gone = [u for u in found
-            if u.last_login_at is None and rules.as_utc(u.created_at) >= cutoff]
+            if u.last_login_at is None and as_utc(u.created_at) >= cutoff]
     gone_ids = {u.id for u in gone}
-    for chunk in _chunks([u.id for u in gone]):
+    for chunk in chunks([u.id for u in gone]):
         session.execute(sa.delete(users).where(users.c.id.in_(chunk)))
     records = [{"user_id": u.id, "code": u.code, "type": u.type} for u in gone]
     if batch_events:
-        for chunk in _chunks(records, EVENT_CHUNK):
+        for chunk in chunks(records, EVENT_CHUNK):
             uow.add_event("users_discarded_batch", inst.id,
                           {"count": len(chunk), "users": chunk})
     else:

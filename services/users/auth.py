@@ -8,10 +8,9 @@ from services.common.outbox import utcnow
 
 from . import institution_rules, passwords, rules
 from .models import Institution, LoginThrottle, User, login_throttle, users
-from .store import _code_arg, _load_user, _to_id
+from .store import code_arg, load_user, to_id
 from .throttle import retry_after, throttle_key, throttle_remaining, too_many_attempts_message
 
-# --- authentication -------------------------------------------------------------------
 
 def _invalid_credentials():
     return DomainError("invalid_credentials", rules.message("invalid_credentials"), status=401)
@@ -86,8 +85,8 @@ def authenticate(uow, institution, code, password, now=None):
             raise DomainError("too_many_attempts", too_many_attempts_message(seconds),
                               status=429, extra={"retry_after": seconds})
     inst = _login_institution(session, institution)
-    login_code = _code_arg(code) if isinstance(code, (str, int)) else None
-    user = _load_user(session, inst.id, login_code) if inst is not None and login_code else None
+    login_code = code_arg(code) if isinstance(code, (str, int)) else None
+    user = load_user(session, inst.id, login_code) if inst is not None and login_code else None
     found = None
     if user is not None:
         found = (user.id, user.password_hash, user.archived_at is None, principal(user, inst))
@@ -111,7 +110,7 @@ def authenticate(uow, institution, code, password, now=None):
 
 
 def get_principal(uow, user_id):
-    uid = _to_id(user_id)
+    uid = to_id(user_id)
     user = uow.session.get(User, uid) if uid is not None else None
     if user is None or user.archived_at is not None:
         raise DomainError("token_invalid", rules.message("token_invalid"), status=401)

@@ -8,14 +8,13 @@ from .rules import (
     PLATFORM_KEY,
     SCHOOL_TYPES,
     InvalidValue,
-    _clean_text,
+    clean_text,
     message,
     required_item,
     text,
     value_invalid_item,
 )
 
-# --- institutions -------------------------------------------------------------
 
 def check_institution(data):
     """Validated, normalised institution fields, or a 422 DomainError.
@@ -26,7 +25,7 @@ def check_institution(data):
     if not isinstance(data, dict):
         raise validation_error([value_invalid_item("data")])
     errors = []
-    name = _clean_text("name", data.get("name"), errors, 200)
+    name = clean_text("name", data.get("name"), errors, 200)
     if name is None and not errors:
         errors.append(required_item("name"))
 

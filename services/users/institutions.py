@@ -7,15 +7,14 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import conflict, not_found
 from services.common.outbox import utcnow
+from services.common.paging import page_args
 
 from . import institution_rules, rules
 from .models import Institution, User
-from .store import _institution, institution_dict
+from .store import institution_dict, institution_or_404
 
 PLATFORM_NAME = "Leerlingbus platform"
 
-
-# --- institutions -----------------------------------------------------------------
 
 def _new_upload_code():
     return secrets.token_urlsafe(18)
@@ -43,7 +42,7 @@ def create_institution(uow, data):
 
 
 def list_institutions(uow, page=1, page_size=50):
-    page, page_size = rules.page_args(page, page_size)
+    page, page_size = page_args(page, page_size)
     query = sa.select(Institution).where(Institution.is_platform.is_(False))
     total = uow.session.execute(
         sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
@@ -55,7 +54,7 @@ def list_institutions(uow, page=1, page_size=50):
 
 
 def get_institution(uow, institution_id):
-    return institution_dict(_institution(uow.session, institution_id))
+    return institution_dict(institution_or_404(uow.session, institution_id))
 
 
 def ensure_platform(uow):
@@ -79,7 +78,7 @@ def ensure_platform(uow):
 
 def _school(session, institution_id):
     """A school institution (never the platform) or 404."""
-    inst = _institution(session, institution_id)
+    inst = institution_or_404(session, institution_id)
     if inst.is_platform:
         raise not_found("institution", "Instelling niet gevonden.")
     return inst

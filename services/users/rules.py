@@ -9,8 +9,6 @@ see services/common/errors).
 from services.common import fields as fieldrules
 from services.common.errors import error_item
 from services.common.fields import FieldError
-from services.common.paging import page_args  # noqa: F401  (re-exported)
-from services.common.times import as_utc  # noqa: F401  (re-exported)
 
 SCHOOL_TYPES = ("vo", "mbo")
 USER_TYPES = ("student", "employee", "guardian")
@@ -32,7 +30,7 @@ REQUIRED_PERSONAL = ("first_name", "last_name")
 # Keys an update may carry that are not changes (a client sending back a record).
 READ_ONLY_FIELDS = ("id", "institution_id", "archived", "archived_at", "last_login_at",
                     "created_at", "updated_at")
-UPDATABLE_FIELDS = tuple(PERSONAL_FIELDS) + ("type", "is_student", "roles", "password")
+UPDATABLE_FIELDS = (*PERSONAL_FIELDS, "type", "is_student", "roles", "password")
 
 LABELS = {
     "code": "Code", "type": "Soort gebruiker", "is_student": "Leerling",
@@ -67,20 +65,20 @@ def message(code, **kw):
     return MESSAGES[code].format(**kw)
 
 
-def _label(field):
+def label(field):
     return LABELS.get(field, field)
 
 
 def required_item(field):
-    return error_item("required", f"{_label(field)} is verplicht.", field=field)
+    return error_item("required", f"{label(field)} is verplicht.", field=field)
 
 
 def value_invalid_item(field):
-    return error_item("value_invalid", f"{_label(field)} heeft geen geldige waarde.", field=field)
+    return error_item("value_invalid", f"{label(field)} heeft geen geldige waarde.", field=field)
 
 
 def too_long_item(field, limit):
-    return error_item("too_long", f"{_label(field)} is te lang (hoogstens {limit} tekens).",
+    return error_item("too_long", f"{label(field)} is te lang (hoogstens {limit} tekens).",
                       field=field)
 
 
@@ -104,14 +102,14 @@ def text(value):
         raise InvalidValue() from None
 
 
-def _clean_text(field, value, errors, limit):
+def clean_text(field, value, errors, limit):
     try:
         value = fieldrules.text(value)
     except FieldError as exc:
-        errors.append(fieldrules.item(field, exc, _label(field)))
+        errors.append(fieldrules.item(field, exc, label(field)))
         return None
     if value is not None and len(value) > limit:
         errors.append(fieldrules.item(field, FieldError("too_long", length=len(value),
-                                                        limit=limit), _label(field)))
+                                                        limit=limit), label(field)))
         return None
     return value

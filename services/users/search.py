@@ -2,8 +2,6 @@
 text, the LIKE pattern."""
 import unicodedata
 
-# --- search -------------------------------------------------------------------
-
 # Letters that Unicode does not decompose into a base letter plus marks, but
 # that a Dutch user types as that base letter (after casefold).
 _FOLD_LETTERS = str.maketrans({

@@ -1,6 +1,11 @@
 """The users service: institutions, accounts, personal data, roles, archive.
 
-Entrypoints only; the use cases are in handlers.py, the rules in rules.py.
+Entrypoints only. The use cases, one module per job: institutions.py,
+accounts.py (creating, and its compensation), account_changes.py,
+account_queries.py, auth.py; store.py holds what they share. The rules:
+rules.py and one module per area (institution_rules.py, account_rules.py,
+throttle.py, search.py).
+
 Every RPC answers plain JSON-able values or raises DomainError (which the
 caller receives as a DomainError). The gateway passes institution_id
 explicitly and does the role and tenancy checks.

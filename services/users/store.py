@@ -41,7 +41,7 @@ def user_dict(user):
 
 # --- helpers --------------------------------------------------------------------
 
-def _to_id(value):
+def to_id(value):
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -51,32 +51,32 @@ def _to_id(value):
     return None
 
 
-def _user_not_found():
+def user_not_found():
     return not_found("user", "Gebruiker niet gevonden.")
 
 
-def _institution(session, institution_id):
-    iid = _to_id(institution_id)
+def institution_or_404(session, institution_id):
+    iid = to_id(institution_id)
     inst = session.get(Institution, iid) if iid is not None else None
     if inst is None:
         raise not_found("institution", "Instelling niet gevonden.")
     return inst
 
 
-def _chunks(seq, size=_IN_CHUNK):
+def chunks(seq, size=_IN_CHUNK):
     for start in range(0, len(seq), size):
         yield seq[start:start + size]
 
 
-def _code_arg(code):
+def code_arg(code):
     try:
         return rules.text(code)
     except rules.InvalidValue:
         return None
 
 
-def _load_user(session, institution_id, code):
-    iid, code = _to_id(institution_id), _code_arg(code)
+def load_user(session, institution_id, code):
+    iid, code = to_id(institution_id), code_arg(code)
     if iid is None or code is None:
         return None
     return session.execute(
@@ -84,9 +84,9 @@ def _load_user(session, institution_id, code):
     ).scalar_one_or_none()
 
 
-def _users_by_code(session, institution_id, codes):
+def users_by_code(session, institution_id, codes):
     found = {}
-    for chunk in _chunks(list(codes)):
+    for chunk in chunks(list(codes)):
         for user in session.execute(
                 sa.select(User).where(User.institution_id == institution_id,
                                       User.code.in_(chunk))).scalars():
@@ -97,7 +97,7 @@ def _users_by_code(session, institution_id, codes):
 _ROW_STATUS = {"user_exists": 409, "not_found": 404}
 
 
-def _rows_error(errors):
+def rows_error(errors):
     """One DomainError listing every bad row: 422 when any row is invalid,
     else 409 (duplicates) or 404 (unknown codes)."""
     errors = sorted(errors, key=lambda e: e.get("row") or 0)
@@ -113,7 +113,7 @@ def _rows_error(errors):
                        errors=errors)
 
 
-def _check_rows(rows):
+def check_rows(rows):
     if not isinstance(rows, (list, tuple)):
         raise validation_error([error_item("rows_invalid", rules.message("rows_invalid"),
                                            field="rows")])

@@ -6,8 +6,6 @@ from services.common.times import as_utc
 from .institution_rules import parse_login_institution
 from .rules import CODE_MAX, PLATFORM_KEY
 
-# --- login throttle -----------------------------------------------------------
-
 FREE_FAILURES = 5
 MAX_WAIT_SECONDS = 300
 

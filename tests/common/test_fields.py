@@ -2,7 +2,7 @@
 student record gives the same verdict (clean value, or code) for the same
 value, and the limits are the database's. The paths:
 
-- users:     services/users/rules.check_new_user (POST /users, the CSV import's commit)
+- users:     services/users/account_rules.check_new_user (POST /users, the CSV import's commit)
 - students:  services/students/rules.check_new_student / check_participation
 - excel:     services/uploads/rules.RowChecker (the student list)
 - csv:       services/uploads/imports._user_values / _part_values (the CSV import's preview)

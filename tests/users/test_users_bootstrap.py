@@ -104,7 +104,7 @@ def test_helpdesk_email_is_the_helpdesk_accounts(users_db, uow, tmp_path):
     with uow() as u:
         assert institutions.helpdesk_email(u) is None                 # no platform yet
         school = institutions.create_institution(u, {"name": "L", "brin": "05KQ",
-                                                 "school_type": "vo"})
+                                                     "school_type": "vo"})
     with uow() as u:   # a user coded helpdesk at a school is not the platform's
         accounts.create_user(u, school["id"], {"code": "helpdesk", "first_name": "H",
                                                "last_name": "D", "email": "h@school.nl"})

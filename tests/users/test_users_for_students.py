@@ -112,7 +112,7 @@ def test_search_follows_changes_of_name_and_email(uow, school):
         assert account_queries.find_codes(u, school["id"], q="smit") == []
     with uow() as u:
         account_changes.update_user(u, school["id"], "1", {"first_name": "Ééntje", "prefix": "de",
-                                                    "email": "E.Sahin@Thuis.nl"})
+                                                           "email": "E.Sahin@Thuis.nl"})
     with uow() as u:
         assert account_queries.find_codes(u, school["id"], q="EENTJE DE SAHIN") == ["1"]
         assert account_queries.find_codes(u, school["id"], q="eentje sahin") == ["1"]

@@ -408,7 +408,7 @@ def test_get_users_with_fields_answers_only_those_and_the_same_stamp(uow, people
     with uow() as u:
         full = {f["code"]: f for f in account_queries.get_users(u, people, ["1", "2"])}
         light = account_queries.get_users(u, people, ["2", "nope", "1"],
-                                   fields=["first_name", "email", "password_hash", "bogus"])
+                                          fields=["first_name", "email", "password_hash", "bogus"])
     assert [f["code"] for f in light] == ["2", "1"]
     for item in light:
         same = full[item["code"]]
@@ -448,7 +448,7 @@ def test_authenticate_returns_principal_and_sets_last_login(uow, school, account
 def test_four_character_brin_finds_single_branch(uow):
     with uow() as u:
         inst = institutions.create_institution(u, {"name": "Vestiging", "brin": "07CD01",
-                                               "school_type": "vo"})
+                                                   "school_type": "vo"})
     with uow() as u:
         accounts.create_user(u, inst["id"], student("1", password=PASSWORD))
     with uow() as u:

@@ -1,10 +1,12 @@
-"""Unit tests of services/users/rules.py: no broker, no database."""
+"""Unit tests of the users service's rules (rules.py, institution_rules.py,
+account_rules.py, throttle.py, search.py): no broker, no database."""
 import datetime as dt
 
 import pytest
 
 from services.common.errors import DomainError
-from services.users import account_rules, institution_rules, rules, search, throttle
+from services.common.paging import page_args
+from services.users import account_rules, institution_rules, search, throttle
 
 T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.timezone.utc)
 
@@ -245,11 +247,11 @@ def test_throttle_key_is_the_same_for_spellings_of_an_account():
 # --- lists --------------------------------------------------------------------------------
 
 def test_page_args():
-    assert rules.page_args(None, None) == (1, 50)
-    assert rules.page_args("2", 1000) == (2, 500)
-    assert rules.page_args(0, 0) == (1, 1)
+    assert page_args(None, None) == (1, 50)
+    assert page_args("2", 1000) == (2, 500)
+    assert page_args(0, 0) == (1, 1)
     with pytest.raises(DomainError) as exc:
-        rules.page_args("two", 10)
+        page_args("two", 10)
     assert exc.value.code == "page_invalid"
 
 
