@@ -5,6 +5,8 @@
 #                then the database tests again on PostgreSQL when it answers, then the
 #                browser tests (Chromium + axe-core, installed here when missing)
 #   make test-browser   only the browser tests (tests/browser, plain pytest)
+#   make test-faults    only the fault tests (tests/faults: kill -9, broker restart on a
+#                private RabbitMQ node they start themselves; also part of pass 1)
 #   make bench   the scripts under bench/
 #   make clean   caches and build leftovers (clean-data: ./var, distclean: also .venv)
 
@@ -21,10 +23,10 @@ PYTEST_ARGS ?= -q
 PG_TEST_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 ARGS        ?=
 
-.PHONY: help venv run test test-pg test-browser browser-setup rabbitmq bench clean clean-data distclean
+.PHONY: help venv run test test-pg test-faults test-browser browser-setup rabbitmq bench clean clean-data distclean
 
 help:
-	@echo "make run | make test | make bench | make clean | make clean-data | make distclean"
+	@echo "make run | make test | make test-faults | make bench | make clean | make clean-data | make distclean"
 
 # --------------------------------------------------------------------------- setup
 
@@ -69,6 +71,12 @@ test: $(STAMP)
 	$(NAMEKO) test tests services --ignore=tests/browser $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-pg
 	@$(MAKE) --no-print-directory test-browser
+
+# Fault tests (marker `faults`): they start their own RabbitMQ node and the system
+# under the launcher, kill processes and restart that node; the shared broker is untouched.
+test-faults: $(STAMP)
+	@echo "==> fault tests (tests/faults, private RabbitMQ node)"
+	$(NAMEKO) test tests/faults -m faults $(PYTEST_ARGS)
 
 # The database-facing tests (marker `db`) again, each on a fresh PostgreSQL database.
 test-pg: $(STAMP)
