@@ -324,3 +324,37 @@ def big_list(count, path=None):
     """A valid generated list of `count` rows (tests/uploads/xlsxfactory)."""
     from tests.uploads.xlsxfactory import make_big_list
     return make_big_list(count, path=path)
+
+
+def approved_list(client, content, brin, name="Het Lijstcollege"):
+    """A school whose admin sends `content`; approved by the helpdesk once its
+    verdict is in. Returns (institution, admin token, upload id)."""
+    inst, admin = client.make_school(brin, name)
+    upload = client.send_list(admin, content)
+    verdict = client.wait_upload(upload["id"], ("validating",), timeout=300)
+    assert verdict["status"] == "awaiting_review", verdict
+    client.approve(upload["id"])
+    return inst, admin, upload["id"]
+
+
+def kill_when_loaded(system, client, upload_id, service, at_least):
+    """SIGKILL `service` once the list reports `at_least` rows loaded (or is done);
+    returns (killed pid or None when the load finished first, loaded at the kill)."""
+    def reached():
+        body = client.upload(upload_id)
+        if body["status"] != "loading" or (body.get("loaded") or 0) >= at_least:
+            return body
+        return None
+    body = wait_for(reached, 600, interval=0.05, what=f"{at_least} rows loaded")
+    if body["status"] != "loading":
+        return None, body.get("loaded")
+    return system.kill(service), body.get("loaded")
+
+
+def assert_loaded_exactly_once(client, upload_id, admin, count):
+    """The list ends `loaded` with every row once: records, accounts, counts."""
+    done = client.wait_upload(upload_id, ("awaiting_review", "loading"), timeout=900)
+    assert (done["status"], done["loaded"], done["skipped"]) == ("loaded", count, 0), {
+        k: done.get(k) for k in ("status", "loaded", "skipped", "load_errors")}
+    assert client.count("/students?page_size=1", admin) == count
+    assert client.count("/users?filter=students&page_size=1", admin) == count  # no orphan
