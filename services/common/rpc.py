@@ -10,20 +10,15 @@ call waits at most `timeout` seconds and then raises DomainError
 `service_unavailable` (503), and the request message carries the same TTL, so
 a neighbour that comes back later does not execute a call whose caller gave up.
 
-`install_safe_replies` (run on import): a reply that cannot be sent (the broker
-restarting, the connection lost) is logged and dropped instead of raising in the
-worker thread, which nameko treats as fatal ("thread exited with error") and
-which stopped the whole service. The caller's own deadline answers it; an
-unacknowledged request is redelivered by the broker while its TTL lasts.
+Importing this module also makes every service survive a broker restart
+(services/common/brokerloss.py): a reply or an ack that cannot reach the broker
+no longer stops the service.
 """
-import logging
-
 import eventlet
-from nameko import rpc as nameko_rpc
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy, rpc
 
-from . import quietlogs
+from . import brokerloss, quietlogs
 from .errors import DomainError
 
 DEFAULT_TIMEOUT = 8.0
@@ -31,36 +26,8 @@ DEFAULT_TIMEOUT = 8.0
 SERVICE_NAMES_NL = {"users": "gebruikers", "students": "leerlingen", "uploads": "uploads",
                     "sync": "koppeling", "oso": "OSO"}
 
-
-log = logging.getLogger(__name__)
-
 quietlogs.install()
-
-
-def install_safe_replies():
-    consumer = nameko_rpc.RpcConsumer
-    if getattr(consumer.handle_result, "safe_replies", False):
-        return
-    original = consumer.handle_result
-
-    def handle_result(self, message, result, exc_info):
-        try:
-            return original(self, message, result, exc_info)
-        except Exception as exc:  # the reply or its ack could not reach the broker
-            key = (getattr(message, "delivery_info", None) or {}).get("routing_key", "?")
-            log.warning("reply to %s not sent (%s: %s); the caller times out", key,
-                        type(exc).__name__, exc)
-            try:
-                self.queue_consumer.ack_message(message)
-            except Exception:  # connection gone: the broker requeues the request
-                pass
-            return result, exc_info
-
-    handle_result.safe_replies = True
-    consumer.handle_result = handle_result
-
-
-install_safe_replies()
+brokerloss.install()
 
 
 def domain_rpc(fn):
