@@ -10,14 +10,18 @@ import time
 
 import pytest
 
-from tests.faults.harness import (approved_list, assert_loaded_exactly_once, big_list,
-                                  kill_when_loaded, wait_for)
+from tests.faults.harness import (LoadNotExact, approved_list, assert_loaded_exactly_once,
+                                  big_list, kill_when_loaded, wait_for)
 
 ROWS = int(os.environ.get("LEERLINGBUS_FAULT_LIST_ROWS", "20000"))
+# Only a list that does not end exactly right is expected to fail, until resumable
+# cross-service writes land (issue 13, branch rel-resume); anything else (a service
+# that died, a hang) fails the test.
 RESUMABLE = pytest.mark.xfail(
-    strict=False, reason="resumable cross-service writes (issue 13, branch rel-resume): a "
-                         "chunk half done by users and students is refused (user_exists) "
-                         "instead of completed")
+    strict=False, raises=LoadNotExact,
+    reason="resumable cross-service writes (issue 13, rel-resume): a killed uploads ends "
+           "loaded 19,000 / skipped 1,000; a chunk half done by users and students may be "
+           "refused (user_exists)")
 
 
 @pytest.fixture(scope="module")
@@ -51,5 +55,6 @@ def test_the_broker_restarted_while_a_list_loads(running, broker):
     time.sleep(20)
     broker.start()
     running.wait_healthy(timeout=90)
-    assert_loaded_exactly_once(client, upload_id, admin, rows)
     assert running.pids() == pids, "a service died during the broker restart"
+    assert "thread exited with error" not in running.output()
+    assert_loaded_exactly_once(client, upload_id, admin, rows)
