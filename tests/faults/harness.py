@@ -7,6 +7,7 @@ disturbs no other broker. System runs `python -m deploy.run` on its own data dir
 ports against that broker, finds the launcher's children by their command lines, kills
 them, and drives the HTTP API (FaultClient: helpdesk, a school with an admin, lists).
 """
+import json
 import os
 import signal
 import socket
@@ -17,8 +18,12 @@ import uuid
 from pathlib import Path
 
 import requests
+import sqlalchemy as sa
+from kombu import Connection, Consumer, Exchange, Queue
+from sqlalchemy.orm import Session
 
 from deploy.rabbitmq import amqp_answers, which
+from services.common.outbox import write_outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v1"
@@ -367,3 +372,44 @@ def assert_loaded_exactly_once(client, upload_id, admin, count):
     if found != expected:
         raise LoadNotExact(f"expected {expected}, found {found}; load errors: "
                            f"{done.get('load_errors', [])[:3]}")
+
+
+# --------------------------------------------------------------------------- events
+
+def probe_queue(broker_uri):
+    """A durable queue of our own on users.events, for the probe events."""
+    exchange = Exchange("users.events", type="topic", durable=True, auto_delete=False)
+    queue = Queue(f"faults-probe-{uuid.uuid4().hex[:8]}", exchange=exchange,
+                  routing_key="fault_probe", durable=True, auto_delete=False)
+    with Connection(broker_uri) as conn:
+        queue(conn.channel()).declare()
+    return queue
+
+
+def drain(broker_uri, queue, seconds):
+    """Every body on `queue` within `seconds`."""
+    bodies = []
+    with Connection(broker_uri) as conn:
+        with Consumer(conn, queues=[queue], accept=["json"],
+                      callbacks=[lambda body, msg: (bodies.append(body), msg.ack())]):
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                try:
+                    conn.drain_events(timeout=0.5)
+                except OSError:  # socket.timeout
+                    pass
+    return [json.loads(b) if isinstance(b, (str, bytes)) else b for b in bodies]
+
+
+def commit_probe_events(data_dir, count):
+    """What a users write does while the broker is away: the change and its
+    events committed, the publish failing (the relay owes them)."""
+    engine = sa.create_engine(f"sqlite:///{data_dir / 'users.sqlite3'}")
+    try:
+        with Session(engine) as session:
+            rows = write_outbox(session, "users", [("fault_probe", 1, {"n": n}, 1)
+                                                   for n in range(count)])
+            session.commit()
+    finally:
+        engine.dispose()
+    return {row["event_id"] for row in rows}

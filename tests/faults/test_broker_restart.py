@@ -2,58 +2,12 @@
 service and the gateway reconnect by themselves (none dies, none is restarted),
 no call hangs past its deadline, and an event committed to an outbox during the
 outage is published afterwards, once per event_id."""
-import json
 import threading
 import time
-import uuid
 
-import sqlalchemy as sa
-from kombu import Connection, Consumer, Exchange, Queue
-from sqlalchemy.orm import Session
-
-from services.common.outbox import write_outbox
-from tests.faults.harness import wait_for
+from tests.faults.harness import commit_probe_events, drain, probe_queue, wait_for
 
 OUTAGE = 20.0
-
-
-def probe_queue(broker_uri):
-    """A durable queue of our own on users.events, for the probe events."""
-    exchange = Exchange("users.events", type="topic", durable=True, auto_delete=False)
-    queue = Queue(f"faults-probe-{uuid.uuid4().hex[:8]}", exchange=exchange,
-                  routing_key="fault_probe", durable=True, auto_delete=False)
-    with Connection(broker_uri) as conn:
-        queue(conn.channel()).declare()
-    return queue
-
-
-def drain(broker_uri, queue, seconds):
-    """Every body on `queue` within `seconds`."""
-    bodies = []
-    with Connection(broker_uri) as conn:
-        with Consumer(conn, queues=[queue], accept=["json"],
-                      callbacks=[lambda body, msg: (bodies.append(body), msg.ack())]):
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                try:
-                    conn.drain_events(timeout=0.5)
-                except OSError:  # socket.timeout
-                    pass
-    return [json.loads(b) if isinstance(b, (str, bytes)) else b for b in bodies]
-
-
-def commit_probe_events(data_dir, count):
-    """What a users write does while the broker is away: the change and its
-    events committed, the publish failing (the relay owes them)."""
-    engine = sa.create_engine(f"sqlite:///{data_dir / 'users.sqlite3'}")
-    try:
-        with Session(engine) as session:
-            rows = write_outbox(session, "users", [("fault_probe", 1, {"n": n}, 1)
-                                                   for n in range(count)])
-            session.commit()
-    finally:
-        engine.dispose()
-    return {row["event_id"] for row in rows}
 
 
 def test_a_broker_restart_is_survived(running, broker):

@@ -58,3 +58,4 @@ def test_the_broker_restarted_while_a_list_loads(running, broker):
     assert running.pids() == pids, "a service died during the broker restart"
     assert "thread exited with error" not in running.output()
     assert_loaded_exactly_once(client, upload_id, admin, rows)
+    assert running.pids() == pids, "a service died while the list finished loading"

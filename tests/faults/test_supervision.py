@@ -3,12 +3,9 @@ answers 503 for a service that is down and recovers by itself."""
 import os
 import signal
 import subprocess
-import sys
 import time
 
-import requests
-
-from tests.faults.harness import ROOT, wait_for
+from tests.faults.harness import ROOT, commit_probe_events, drain, probe_queue, wait_for
 
 
 def test_the_gateway_killed_is_restarted_and_answers_again(running):
@@ -60,3 +57,19 @@ def test_a_second_launcher_on_the_same_data_dir_refuses(running):
     assert (f"another launcher (pid {running.process.pid}) is already running on the data "
             f"dir {running.data_dir}") in result.stderr
     running.wait_healthy(timeout=10)  # the first one is undisturbed
+
+
+def test_events_committed_just_before_a_kill_go_out_after_the_restart(running, broker):
+    """users committed a change and its events, then died before publishing them
+    (held with SIGSTOP so it cannot, then SIGKILL): the restarted users publishes
+    them, once per event_id."""
+    queue = probe_queue(broker.uri)
+    pid = running.pids()["users"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        sent = commit_probe_events(running.data_dir, 3)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    running.wait_restarted("users", pid, timeout=30)
+    bodies = drain(broker.uri, queue, 10)
+    assert sorted(b["event_id"] for b in bodies) == sorted(sent)
