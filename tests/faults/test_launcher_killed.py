@@ -1,10 +1,13 @@
 """A launcher killed with SIGKILL takes every child with it: no orphans left
-consuming the queues of a next `make run`."""
+consuming the queues of a next `make run`; SIGTERM ends everything within the grace
+period whatever state the broker is in."""
 import signal
+import subprocess
+import time
 
 import requests
 
-from tests.faults.harness import System, alive, wait_for
+from tests.faults.harness import ROOT, System, alive, free_port, wait_for
 
 
 def test_the_launcher_killed_leaves_no_orphan(broker, tmp_path):
@@ -30,3 +33,47 @@ def test_the_launcher_killed_leaves_no_orphan(broker, tmp_path):
         again.stop()
     finally:
         system.stop()
+
+
+def test_sigterm_stops_everything_with_the_broker_gone(broker, tmp_path):
+    """The broker stopped under a running system: SIGTERM still ends every process
+    within the grace period (SIGKILL after it), once."""
+    system = System(tmp_path, broker.uri).start()
+    try:
+        pids = system.pids()
+        broker.stop()
+        time.sleep(2)  # the services notice
+        started = time.monotonic()
+        system.process.send_signal(signal.SIGTERM)
+        assert system.process.wait(timeout=30) == 0
+        assert time.monotonic() - started < 5 + 10  # --grace 5, then SIGKILL and reaping
+        wait_for(lambda: not any(alive(p) for p in pids.values()), 10, what="children gone")
+    finally:
+        system.stop()
+        if not broker.answers():
+            broker.start()
+
+
+def test_sigterm_while_starting_against_a_dead_broker(tmp_path):
+    """Nothing answers at AMQP_URI: the launcher waits for /health; SIGTERM then
+    stops it and its children at once instead of being ignored."""
+    dead = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+    system = System(tmp_path, dead)
+    system.base.mkdir(parents=True, exist_ok=True)
+    log = open(system.log_path, "ab")
+    system.process = subprocess.Popen(system.launcher_argv(), cwd=ROOT, env=system.env,
+                                      stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+    log.close()
+    try:
+        wait_for(lambda: "waiting for http" in system.output(), 90, what="launcher waiting")
+        pids = system.pids()
+        assert pids
+        started = time.monotonic()
+        system.process.send_signal(signal.SIGTERM)
+        assert system.process.wait(timeout=30) == 0, system.output()[-3000:]
+        assert time.monotonic() - started < 5 + 10
+        wait_for(lambda: not any(alive(p) for p in pids.values()), 10, what="children gone")
+    finally:
+        if system.process.poll() is None:
+            system.process.kill()
