@@ -11,9 +11,13 @@ restarts or a connection that drops while a worker finishes:
   BrokenPipeError). The delivery dies with the connection and the broker redelivers
   the message, so there is nothing to do but log it.
 
-nameko's consumer itself reconnects (kombu's ConsumerMixin), so the service carries on.
+nameko's consumer reconnects by itself (kombu's ConsumerMixin), but with kombu's
+default back-off (2, 4, 6 … up to 30 s between attempts): after a longer outage a
+service would stay away for up to half a minute once the broker is back. Its
+attempts are made every RECONNECT_INTERVAL_MAX seconds at most instead.
 """
 import logging
+from contextlib import contextmanager
 
 from amqp.exceptions import AMQPError
 from kombu.exceptions import KombuError
@@ -23,6 +27,19 @@ from nameko import rpc as nameko_rpc
 log = logging.getLogger(__name__)
 
 CONNECTION_ERRORS = (OSError, KombuError, AMQPError)
+RECONNECT_INTERVAL_MAX = 2.0
+
+
+@contextmanager
+def _establish_connection(self):
+    with self.create_connection() as conn:
+        conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                               interval_start=0.5, interval_step=0.5,
+                               interval_max=RECONNECT_INTERVAL_MAX)
+        yield conn
+
+
+_establish_connection.broker_loss_safe = True
 
 
 def _routing_key(message):
@@ -61,6 +78,8 @@ def install():
     if not getattr(consumer.ack_message, "broker_loss_safe", False):
         consumer.ack_message = _safe_settle(consumer.ack_message, "acknowledge")
         consumer.requeue_message = _safe_settle(consumer.requeue_message, "requeue")
+    if not getattr(consumer.establish_connection, "broker_loss_safe", False):
+        consumer.establish_connection = _establish_connection
     rpc_consumer = nameko_rpc.RpcConsumer
     if not getattr(rpc_consumer.handle_result, "broker_loss_safe", False):
         rpc_consumer.handle_result = _safe_reply(rpc_consumer.handle_result)
