@@ -132,6 +132,15 @@ class PrivateBroker:
         wait_for(lambda: not self.answers(), 20, what="broker port released")
         self.process = None
 
+    def ctl(self, *args, timeout=60):
+        """rabbitmqctl against this node (add_vhost, delete_vhost, ...)."""
+        ctl = Path(self.server).with_name("rabbitmqctl")
+        result = subprocess.run([str(ctl), "-n", self.node, *args], env=self.env(),
+                                capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {result.stderr[-500:]}")
+        return result.stdout
+
     def log_tail(self, lines=30):
         try:
             return "\n".join((self.base / "server.log").read_text(errors="replace")

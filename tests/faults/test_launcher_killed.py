@@ -77,3 +77,24 @@ def test_sigterm_while_starting_against_a_dead_broker(tmp_path):
     finally:
         if system.process.poll() is None:
             system.process.kill()
+
+
+def test_sigterm_stops_everything_after_its_vhost_was_deleted(broker, tmp_path):
+    """The vhost deleted under a running system (its services cannot reconnect):
+    SIGTERM still ends the launcher and every child within the grace period."""
+    vhost = f"faults-{tmp_path.name}"
+    broker.ctl("add_vhost", vhost)
+    broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    system = System(tmp_path, broker.uri + vhost).start()
+    try:
+        pids = system.pids()
+        broker.ctl("delete_vhost", vhost)
+        time.sleep(3)  # the services lose their connections and retry in vain
+        started = time.monotonic()
+        system.process.send_signal(signal.SIGTERM)
+        system.process.wait(timeout=30)
+        assert time.monotonic() - started < 5 + 10, system.output()[-3000:]
+        everyone = set(pids.values()) | set(system.pids().values())
+        wait_for(lambda: not any(alive(p) for p in everyone), 10, what="children gone")
+    finally:
+        system.stop()
