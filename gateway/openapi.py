@@ -65,7 +65,7 @@ def spec_dict():
     spec = APISpec(
         title="Leerlingbus API", version="1.0.0", openapi_version="3.1.0",
         plugins=[plugin],
-        info={"description": "The HTTP contract of Leerlingbus (../shared/API.md)."},
+        info={"description": "The HTTP API of Leerlingbus; a guide is docs/api.md in the repository."},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "bearerFormat": "JWT"})

@@ -3,9 +3,11 @@
 Database-facing tests ask for `make_db(service)`; they run on SQLite files by
 default and on a fresh PostgreSQL database per test when
 LEERLINGBUS_TEST_POSTGRES_URL is set (make test does that when PostgreSQL
-answers). Such tests are marked `db` automatically.
+answers). Either way each database is a copy of a template migrated once per
+session. Such tests are marked `db` automatically.
 """
 import os
+import shutil
 import uuid
 
 import pytest
@@ -19,33 +21,85 @@ PG_URL = os.environ.get("LEERLINGBUS_TEST_POSTGRES_URL")
 
 
 def pytest_collection_modifyitems(config, items):
+    """Mark `db` what runs again on PostgreSQL: every test that works on a
+    database directly, and of the tests on the whole system (gateway and five
+    services) the flow tests; the other whole-system tests check HTTP answers
+    that do not depend on the database engine, so one pass on SQLite does."""
     for item in items:
-        if "make_db" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "make_db" not in names:
+            continue
+        whole_system = "gateway_settings" in names
+        if not whole_system or "/tests/flows/" in str(item.fspath) \
+                or item.get_closest_marker("pg") is not None:
             item.add_marker(pytest.mark.db)
 
 
+def _admin_engine():
+    return make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def db_templates(tmp_path_factory):
+    """One migrated database per service for the whole session; make_db copies it
+    (a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL), which is
+    far cheaper than running every migration for every test."""
+    templates = {}
+    folder = tmp_path_factory.mktemp("db-templates")
+
+    def template(service):
+        if service not in templates:
+            if PG_URL:
+                name = f"lbt_tpl_{service}_{uuid.uuid4().hex[:10]}"
+                admin = _admin_engine()
+                with admin.connect() as conn:
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                admin.dispose()
+                migrate.upgrade(service, PG_URL.rsplit("/", 1)[0] + "/" + name)
+                templates[service] = name
+            else:
+                path = folder / f"{service}.sqlite3"
+                url = f"sqlite:///{path}"
+                migrate.upgrade(service, url)
+                engine = make_engine(url)
+                with engine.connect() as conn:  # fold the WAL into the file before copying
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                    conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+                engine.dispose()
+                templates[service] = path
+        return templates[service]
+
+    yield template
+    if PG_URL and templates:
+        admin = _admin_engine()
+        with admin.connect() as conn:
+            for name in templates.values():
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def make_db(tmp_path):
+def make_db(tmp_path, db_templates):
     """make_db("users") -> a migrated, empty database URL for that service."""
     created = []
 
     def make(service):
+        template = db_templates(service)
         if PG_URL:
             name = f"lbt_{service}_{uuid.uuid4().hex[:10]}"
-            admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+            admin = _admin_engine()
             with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
             admin.dispose()
             created.append(name)
-            url = PG_URL.rsplit("/", 1)[0] + "/" + name
-        else:
-            url = f"sqlite:///{tmp_path / (service + '-' + uuid.uuid4().hex[:6] + '.sqlite3')}"
-        migrate.upgrade(service, url)
-        return url
+            return PG_URL.rsplit("/", 1)[0] + "/" + name
+        path = tmp_path / f"{service}-{uuid.uuid4().hex[:6]}.sqlite3"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
 
     yield make
     if created:
-        admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+        admin = _admin_engine()
         with admin.connect() as conn:
             for name in created:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -1,9 +1,12 @@
 """Students and placements (API.md). Roles are checked here; the rules (BSN,
 one participation per student per department of a project and the forecasts
 over them, mentor limits, leaving) live in the students service."""
+import hashlib
+import uuid
+
 from werkzeug.wrappers import Response
 
-from services.common.errors import forbidden
+from services.common.errors import error_item, forbidden, validation_error
 
 from .. import schemas as s
 from ..auth import has_role
@@ -48,7 +51,25 @@ def create_student(ctx):
     data = dict(ctx.body)
     if data.get("date_of_birth") is not None:
         data["date_of_birth"] = data["date_of_birth"].isoformat()
-    return ctx.call("students", "create_student", own(ctx), data, actor(ctx))
+    return ctx.call("students", "create_student", own(ctx), data, actor(ctx),
+                    request_id=request_id(ctx))
+
+
+def request_id(ctx):
+    """The id that makes a create resumable: the caller's Idempotency-Key
+    (scoped to the caller: a retry with the same key answers as the first
+    request did), else a fresh one per HTTP request (an RPC redelivered after a
+    crash of the students service still resumes rather than refuses)."""
+    key = ctx.request.headers.get("Idempotency-Key")
+    if key is None:
+        return "gw-" + uuid.uuid4().hex
+    key = key.strip()
+    if not (0 < len(key) <= 200 and key.isascii() and key.isprintable()):
+        message = "De Idempotency-Key is ongeldig: gebruik 1 tot 200 gewone tekens."
+        raise validation_error([error_item("idempotency_key_invalid", message,
+                                           field="Idempotency-Key")])
+    caller = f"{ctx.principal['institution_id']}:{ctx.principal['user_id']}:{key}"
+    return "key-" + hashlib.sha256(caller.encode()).hexdigest()[:40]
 
 
 @route("GET", "/students/<student_number>", roles=READERS, query=s.RevealQuery,

@@ -31,13 +31,16 @@ from services.common.errors import error_item, validation_error
 from services.common.outbox import utcnow
 
 from . import lookups, placements
-from .handlers import (EVENT_CHUNK, ORIGIN, _already_processed, _event_parts, _mark_processed,
-                       _registered_data, _release)
+from .handlers import (EVENT_CHUNK, ORIGIN, _already_processed, _compensate, _event_parts,
+                       _mark_processed, _registered_data, _release)
 from .models import Project, Student, processed_events, students
 
 log = logging.getLogger(__name__)
 
 MAX_CODES = 20000
+# A single create's account still without its record after this long was left
+# by a crash nobody retried: discarded, as the create itself would have done.
+UNFINISHED_AFTER = 600
 
 
 def _insert_ignoring_existing(session, values):
@@ -235,3 +238,29 @@ def on_user_discarded(uow, payload):
 
 def on_users_discarded_batch(uow, payload):
     return _on_discard(uow, payload, "users_discarded_batch", single=False)
+
+
+# --- accounts whose create never finished -------------------------------------------
+
+def sweep_unfinished_creates(uow, users, min_age_seconds=UNFINISHED_AFTER):
+    """Discard the accounts of single creates (origin "request:...") that
+    crashed between the users commit and the record and were not retried
+    within `min_age_seconds` (a retry with the same request id adopts them
+    until then). A list's accounts are left to the list's own resume.
+    Returns the codes discarded."""
+    found = {}
+    for item in users.unfinished_accounts("request:", min_age_seconds):
+        found.setdefault(item["institution_id"], []).append(item["code"])
+    session = uow.session
+    orphans = {}
+    for iid, codes in found.items():
+        have = set(session.execute(sa.select(Student.student_number).where(
+            Student.institution_id == iid, Student.student_number.in_(codes))).scalars())
+        missing = [c for c in codes if c not in have]
+        if missing:
+            orphans[iid] = missing
+    _release(uow)
+    for iid, codes in orphans.items():
+        log.warning("discarding %d account(s) of unfinished creates", len(codes))
+        _compensate(users, iid, codes, batch_events=len(codes) > 1)
+    return [c for codes in orphans.values() for c in codes]

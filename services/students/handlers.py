@@ -154,23 +154,55 @@ def _insert_student(uow, values):
     return student
 
 
-def create_student(uow, users, institution_id, data, actor=None):
+def request_origin(request_id):
+    """The origin key of the records and accounts one request creates (None
+    without a request id)."""
+    if request_id is None:
+        return None
+    if not (isinstance(request_id, str) and 0 < len(request_id) <= 64
+            and request_id.isascii() and request_id.isprintable()):
+        raise validation_error([error_item("value_invalid", "Ongeldige verzoek-id.",
+                                           field="request_id")])
+    return f"request:{request_id}"
+
+
+def _created_by(session, iid, number, key):
+    """The record of `number` when the operation `key` created it."""
+    if key is None:
+        return None
+    return session.execute(sa.select(Student).where(
+        Student.institution_id == iid, Student.student_number == number,
+        Student.origin_key == key)).scalar_one_or_none()
+
+
+def create_student(uow, users, institution_id, data, actor=None, request_id=None):
+    """Account and record as one operation. With `request_id` (one per client
+    request; the same on a retry or a redelivery) the operation is resumable:
+    a repeat after success answers the record the first attempt created, and a
+    repeat after a crash between the two steps adopts the account the first
+    attempt left (users.create_user with the same origin key)."""
     iid = lookups.institution_id_of(institution_id)
+    key = request_origin(request_id)
     record, personal, errors = rules.check_new_student(data, require_initials=True)
     if errors:
         raise validation_error(errors)
     number = record["student_number"]
     session = uow.session
+    done = _created_by(session, iid, number, key)
+    if done is not None:
+        _release(uow)
+        return lookups.student_view(done, _user_of(users, iid, number))
     _check_free(session, iid, number, record["bsn"])
     _release(uow)
 
     user = _create_accounts(users, iid, [number], users.create_user, iid, {
         "code": number, "type": "student", "roles": ["student"], **personal},
-        origin=ORIGIN)
+        origin=ORIGIN, origin_key=key)
     try:
         now = utcnow()
         student = _insert_student(uow, dict(record, institution_id=iid, user_id=user["id"],
-                                            left_at=None, created_at=now, updated_at=now))
+                                            left_at=None, created_at=now, updated_at=now,
+                                            origin_key=key))
         fields = _id_fields(record["bsn"], record["onderwijsnummer"])
         if fields:
             _audit(session, student, "create", fields, actor, now)
@@ -178,6 +210,10 @@ def create_student(uow, users, institution_id, data, actor=None):
         uow.commit()
     except Exception as exc:
         uow.rollback()
+        done = _created_by(session, iid, number, key)
+        if done is not None:  # a concurrent attempt of this request got there first
+            _release(uow)
+            return lookups.student_view(done, user)
         _compensate(users, iid, [number])
         if isinstance(exc, IntegrityError):
             raise _conflict_from(exc, number) from None
@@ -291,7 +327,8 @@ def _duplicates_and_existing(session, iid, records, errors):
                                      row=first_bsn[bsn]))
 
 
-def create_students(uow, users, institution_id, rows, project_id=None, actor=None):
+def create_students(uow, users, institution_id, rows, project_id=None, actor=None,
+                    origin_key=None):
     """Create many students (accounts, records, optional participations in
     `project_id`: a row's `participation`, or `participations` for several
     departments) as one all-or-nothing operation.
@@ -303,8 +340,14 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
     EVENT_CHUNK records (`students_registered_batch`,
     `participations_created_batch`). When that transaction fails the accounts
     are discarded again.
+
+    `origin_key` names the operation (a list load: "submission:<id>"): it is
+    stored with accounts and records, so a retry after a crash between the
+    two steps adopts the accounts of its earlier attempt instead of failing
+    on user_exists, and count_by_origin tells what the operation stored.
     """
     iid = lookups.institution_id_of(institution_id)
+    key = _batch_origin(origin_key)
     _check_rows(rows)
     rows = list(rows)
     session = uow.session
@@ -325,10 +368,11 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
     created = _create_accounts(
         users, iid, numbers, users.create_users, iid,
         [{"code": r["student_number"], "type": "student", "roles": ["student"], **p}
-         for r, p in zip(records, personals)], batch_events=True, origin=ORIGIN)["created"]
+         for r, p in zip(records, personals)], batch_events=True, origin=ORIGIN,
+        origin_key=key)["created"]
     user_ids = {u["code"]: u["id"] for u in created}
     try:
-        _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor)
+        _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor, key)
         uow.commit()
     except Exception as exc:
         uow.rollback()
@@ -339,7 +383,28 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
     return {"created": len(numbers), "student_numbers": numbers}
 
 
-def _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor):
+def _batch_origin(value):
+    if value is None:
+        return None
+    if not (isinstance(value, str) and 0 < len(value) <= 80 and value.isascii()
+            and value.isprintable()):
+        raise validation_error([error_item("value_invalid", "Ongeldige herkomstsleutel.",
+                                           field="origin_key")])
+    return value
+
+
+def count_by_origin(uow, institution_id, origin_key):
+    """How many records the operation `origin_key` created (and still exist)."""
+    iid = lookups.institution_id_of(institution_id)
+    key = _batch_origin(origin_key)
+    if key is None:
+        return 0
+    return uow.session.execute(sa.select(sa.func.count()).select_from(students).where(
+        students.c.institution_id == iid, students.c.origin_key == key)).scalar_one()
+
+
+def _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor,
+                 origin_key=None):
     session = uow.session
     now = utcnow()
     values = [{
@@ -348,6 +413,7 @@ def _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor
         "onderwijsnummer": r["onderwijsnummer"], "date_of_birth": r["date_of_birth"],
         "year_of_education": r["year_of_education"], "track": r["track"],
         "home_class": r["home_class"], "left_at": None, "created_at": now, "updated_at": now,
+        "origin_key": origin_key,
     } for r in records]
     student_ids = bulk.insert_many(session, students, values, return_ids=True)
 

@@ -39,6 +39,7 @@ class Student(Base):
         # NULLs are distinct: many students without a BSN, one per BSN.
         sa.UniqueConstraint("institution_id", "bsn"),
         sa.Index(None, "institution_id", "onderwijsnummer"),
+        sa.Index(None, "institution_id", "origin_key"),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -60,6 +61,10 @@ class Student(Base):
     # the student left, the account still has to be archived (users did not answer)
     archive_pending: Mapped[bool] = mapped_column(sa.Boolean, nullable=False,
                                                   server_default=sa.false())
+    # The operation that created the record (a list load "submission:<id>", a
+    # request "request:<key>"): a repeated request answers as the first did, and
+    # a list's counts are what it actually stored.
+    origin_key: Mapped[str | None] = mapped_column(sa.String(80))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 

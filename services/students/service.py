@@ -79,15 +79,25 @@ class StudentsService:
     # --- student records ----------------------------------------------------------
 
     @domain_rpc
-    def create_student(self, institution_id, data, actor=None):
+    def create_student(self, institution_id, data, actor=None, request_id=None):
+        """`request_id`: the same on a retry of one client request (resumable)."""
         with self.db() as uow:
-            return handlers.create_student(uow, self.users, institution_id, data, actor)
+            return handlers.create_student(uow, self.users, institution_id, data, actor,
+                                           request_id)
 
     @domain_rpc
-    def create_students(self, institution_id, rows, project_id=None, actor=None):
+    def create_students(self, institution_id, rows, project_id=None, actor=None,
+                        origin_key=None):
+        """`origin_key`: the operation (a list load), stored with what it creates."""
         with self.db() as uow:
             return handlers.create_students(uow, self.users_batch, institution_id, rows,
-                                            project_id, actor)
+                                            project_id, actor, origin_key)
+
+    @domain_rpc
+    def count_by_origin(self, institution_id, origin_key):
+        """How many records the operation `origin_key` stored."""
+        with self.db() as uow:
+            return handlers.count_by_origin(uow, institution_id, origin_key)
 
     @domain_rpc
     def register_students(self, institution_id, codes):
@@ -137,6 +147,15 @@ class StudentsService:
             raise validation_error(errors)
         with self.db() as uow:
             return {"carried_out": handlers.carry_out_planned_leaves(uow, self.users, day)}
+
+    @timer(interval=300)
+    def sweep_unfinished_creates(self):
+        """Accounts left by a single create that crashed and was never retried."""
+        try:
+            with self.db() as uow:
+                accounts.sweep_unfinished_creates(uow, self.users)
+        except Exception:
+            log.exception("sweeping unfinished creates failed; tried again later")
 
     @timer(interval=PLANNED_LEAVES_INTERVAL)
     def planned_leaves(self):

@@ -12,6 +12,12 @@ records progress and keeps the claim alive. The report is built in a real
 thread (eventlet.tpool). Loading goes in chunks through students.create_students;
 before each chunk the students that already exist are asked for and skipped,
 so a chunk repeated after a crash loads nothing twice.
+
+Every chunk carries the list's origin key (load_origin): the users and
+students services store it with the accounts and records they create, so a
+chunk retried after a crash between the users commit and the students commit
+adopts its own accounts, and the counts (loaded, skipped) are what the
+students service actually holds for this list, whatever attempt stored it.
 """
 import contextlib
 import json
@@ -250,26 +256,26 @@ class Jobs:
         institution_id, project_id = sub["institution_id"], sub["project_id"]
         actor = {"code": sub["decided_by"], "roles": ["helpdesk"], "via": "uploads",
                  "submission_id": sub["id"]}
-        done, loaded, skipped = sub["progress"]["done"], sub["loaded"], sub["skipped"]
+        done = sub["progress"]["done"]
         load_errors = list(sub["load_errors"] or [])
         chunk_size = self.settings.load_chunk
+        origin = load_origin(sub)
         with self._beating(sub["id"], token):
             while done < len(rows):
                 chunk = rows[done:done + chunk_size]
-                created, skipped_here, notes, failure = self._load_chunk(
-                    institution_id, project_id, actor, chunk)
+                notes, failure = self._load_chunk(institution_id, project_id, actor, chunk,
+                                                  origin)
                 if failure is not None:
                     with self.db() as uow:
                         result = handlers.finish_load(uow, sub["id"], token, "load_failed",
                                                       load_errors + failure)
                     return result
                 done += len(chunk)
-                loaded += created
-                skipped += skipped_here
-                load_errors += notes
+                load_errors += _new_notes(load_errors, notes)
+                loaded = self.students.count_by_origin(institution_id, origin)
                 with self.db() as uow:
-                    if not handlers.load_progress(uow, sub["id"], token, done, loaded, skipped,
-                                                  load_errors):
+                    if not handlers.load_progress(uow, sub["id"], token, done, loaded,
+                                                  max(done - loaded, 0), load_errors):
                         return None  # the claim was taken over
         with self.db() as uow:
             result = handlers.finish_load(uow, sub["id"], token, "loaded", load_errors)
@@ -277,8 +283,8 @@ class Jobs:
             mailer.notify("approved", result, self.settings)
         return result
 
-    def _load_chunk(self, institution_id, project_id, actor, chunk):
-        """(created, skipped, notes, failure) for one chunk of clean rows."""
+    def _load_chunk(self, institution_id, project_id, actor, chunk, origin):
+        """(notes, failure) for one chunk of clean rows."""
         last = None
         for attempt in range(2):
             existing = self.existing_bsns(institution_id, [r["student_number"] for r in chunk])
@@ -293,19 +299,32 @@ class Jobs:
                                   "message": rules.message("student_number_bsn_mismatch",
                                                            value=number)})
             if not todo:
-                return 0, len(chunk), notes, None
+                return notes, None
             try:
-                result = self.students_load.create_students(
+                self.students_load.create_students(
                     institution_id, [rules.students_rpc_row(r, project_id) for r in todo],
-                    project_id=project_id, actor=actor)
+                    project_id=project_id, actor=actor, origin_key=origin)
             except DomainError as exc:
+                if exc.status >= 500:
+                    raise  # a neighbour down: not the list's fault, resumed later
                 if exc.status == 409 and attempt == 0:
                     last = exc
                     continue  # created meanwhile (a duplicate message): ask again
-                return 0, 0, [], _map_row_errors(exc, todo)
-            created = (result or {}).get("created", len(todo))
-            return created, len(chunk) - len(todo), notes, None
-        return 0, 0, [], _map_row_errors(last, todo)  # pragma: no cover
+                return [], _map_row_errors(exc, todo)
+            return notes, None
+        return [], _map_row_errors(last, todo)  # pragma: no cover
+
+
+def load_origin(sub):
+    """The origin key of a list's load: the same for every attempt and every
+    approval of that list, different for any other list."""
+    return f"submission:{sub['id']}:{sub['created_at']}"
+
+
+def _new_notes(known, notes):
+    """Notes not recorded yet (a chunk repeated after a crash notes again)."""
+    seen = {(n.get("row"), n.get("code")) for n in known}
+    return [n for n in notes if (n.get("row"), n.get("code")) not in seen]
 
 
 def _map_row_errors(exc, todo):

@@ -296,11 +296,47 @@ def institution_by_upload_code(uow, code):
 
 # --- creating users ---------------------------------------------------------------
 
-def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None):
+def _origin_key(value):
+    """The key of the operation creating accounts: printable ASCII, <= 80."""
+    if value is None:
+        return None
+    if isinstance(value, str) and 0 < len(value) <= 80 and value.isascii() \
+            and value.isprintable():
+        return value
+    raise validation_error([error_item("value_invalid", "Ongeldige herkomstsleutel.",
+                                       field="origin_key")])
+
+
+def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None, origin_key=None):
     """Validate every row, then insert them all in one statement. Raises one
     DomainError for all bad rows; writes nothing then. With `batch_events` the
     new users are announced as `users_created_batch` events of up to
-    EVENT_CHUNK users each instead of one `user_created` per user."""
+    EVENT_CHUNK users each instead of one `user_created` per user.
+
+    With `origin_key` (the operation: a list load, a request) an existing
+    account created under that same key is adopted, not refused: the retry of
+    an operation that crashed after this step gets its accounts back (no new
+    event: the first attempt announced them). An account of any other origin
+    stays user_exists. Returns the users in the order of `rows`."""
+    for attempt in range(2):
+        try:
+            return _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key)
+        except _Raced:
+            if attempt or origin_key is None:
+                raise _codes_taken() from None
+            # a concurrent attempt of the same operation: adopt what it inserted
+
+
+def _codes_taken():
+    return conflict("user_exists", "Er bestaat al een gebruiker met een van deze codes "
+                                   "binnen deze instelling.", field="code")
+
+
+class _Raced(Exception):
+    pass
+
+
+def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key):
     session = uow.session
     errors, cleans = [], []
     for index, data in enumerate(rows, 1):
@@ -321,15 +357,33 @@ def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None):
                 field="code", row=index))
         else:
             first_row[code] = index
+    adopted = {}
     if first_row:
         for chunk in _chunks(list(first_row)):
-            for (code,) in session.execute(
-                    sa.select(User.code).where(User.institution_id == inst.id,
-                                               User.code.in_(chunk))):
-                errors.append(_exists_item(code, first_row[code] if batch else None))
+            for row in session.execute(
+                    sa.select(users).where(users.c.institution_id == inst.id,
+                                           users.c.code.in_(chunk))):
+                if origin_key is not None and row.origin_key == origin_key:
+                    adopted[row.code] = user_dict(row)
+                else:
+                    errors.append(_exists_item(row.code, first_row[row.code] if batch else None))
     if errors:
         raise _rows_error(errors) if batch else _single_error(errors)
     if not cleans:
+        return []
+    if adopted:
+        new_rows = [c for c in cleans if c["code"] not in adopted]
+        created = _insert_clean(uow, inst, new_rows, batch_events, origin, origin_key)
+        by_code = {**adopted, **{u["code"]: u for u in created}}
+        return [by_code[c["code"]] for c in cleans]
+    return _insert_clean(uow, inst, cleans, batch_events, origin, origin_key)
+
+
+def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key):
+    """Insert validated rows with their events; the user dicts."""
+    session = uow.session
+    if not cleans:
+        session.rollback()
         return []
 
     inst_id = inst.id
@@ -344,15 +398,14 @@ def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None):
         row = {k: v for k, v in clean.items() if k != "password"}
         row.update(institution_id=inst_id, password_hash=hashes.get(index), archived_at=None,
                    last_login_at=None, created_at=now, updated_at=now,
-                   search_text=rules.search_text(row))
+                   search_text=rules.search_text(row), origin_key=origin_key)
         values.append(row)
     try:
         created = session.execute(
             sa.insert(users).returning(users, sort_by_parameter_order=True), values).all()
     except IntegrityError:  # a concurrent request took one of the codes
         session.rollback()
-        raise conflict("user_exists", "Er bestaat al een gebruiker met een van deze codes "
-                                      "binnen deze instelling.", field="code") from None
+        raise _Raced() from None
     if batch_events:
         for chunk in _chunks(created, EVENT_CHUNK):
             uow.add_event("users_created_batch", inst_id, {
@@ -365,20 +418,25 @@ def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None):
     return [user_dict(user) for user in created]
 
 
-def create_user(uow, institution_id, data, origin=None):
+def create_user(uow, institution_id, data, origin=None, origin_key=None):
+    """One user. With `origin_key`, the account that key created before is
+    answered (adopted) instead of user_exists."""
     inst = _institution(uow.session, institution_id)
-    return _insert_users(uow, inst, [data], batch=False, origin=_origin(origin))[0]
+    return _insert_users(uow, inst, [data], batch=False, origin=_origin(origin),
+                         origin_key=_origin_key(origin_key))[0]
 
 
-def create_users(uow, institution_id, rows, batch_events=False, origin=None):
+def create_users(uow, institution_id, rows, batch_events=False, origin=None, origin_key=None):
     """Create many users at once (all or nothing). `batch_events=True` (the
     loaders: students.create_students) publishes one `users_created_batch` per
-    EVENT_CHUNK users: a confirmed message per row would be the slowest step."""
+    EVENT_CHUNK users: a confirmed message per row would be the slowest step.
+    `origin_key`: see _insert_users (accounts of the same operation adopted)."""
     inst = _institution(uow.session, institution_id)
     _check_rows(rows)
     return {"created": _insert_users(uow, inst, list(rows), batch=True,
                                      batch_events=bool(batch_events),
-                                     origin=_origin(origin))}
+                                     origin=_origin(origin),
+                                     origin_key=_origin_key(origin_key))}
 
 
 def discard_users(uow, institution_id, codes, batch_events=False, now=None):
@@ -421,6 +479,26 @@ def discard_users(uow, institution_id, codes, batch_events=False, now=None):
     uow.commit()
     return {"discarded": [u.code for u in gone],
             "kept": [u.code for u in found if u.id not in gone_ids]}
+
+
+def unfinished_accounts(uow, key_prefix, min_age_seconds, now=None, limit=500):
+    """Accounts an operation created (origin_key starting with `key_prefix`)
+    at least `min_age_seconds` ago that discard_users could still remove (never
+    logged in, younger than DISCARD_WINDOW): the candidates whose creator
+    checks that its own second step finished. Oldest first."""
+    if not isinstance(key_prefix, str) or not key_prefix:
+        raise validation_error([error_item("value_invalid", "Geef een herkomst op.",
+                                           field="key_prefix")])
+    now = now or utcnow()
+    newest = now - dt.timedelta(seconds=max(float(min_age_seconds), 0.0))
+    rows = uow.session.execute(
+        sa.select(users.c.institution_id, users.c.code, users.c.origin_key)
+        .where(users.c.origin_key.startswith(key_prefix, autoescape=True),
+               users.c.last_login_at.is_(None),
+               users.c.created_at >= now - DISCARD_WINDOW, users.c.created_at <= newest)
+        .order_by(users.c.id).limit(limit)).all()
+    return [{"institution_id": r.institution_id, "code": r.code, "origin_key": r.origin_key}
+            for r in rows]
 
 
 # --- changing users -----------------------------------------------------------------

@@ -74,6 +74,10 @@ class User(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
+    # The operation that created the account (a load "submission:<id>", a request
+    # "request:<key>"): a retry of that same operation adopts the account
+    # instead of refusing it as user_exists (handlers._insert_users).
+    origin_key: Mapped[str | None] = mapped_column(sa.String(80))
 
 
 class LoginThrottle(Base):

@@ -81,20 +81,29 @@ class UsersService:
     # --- users ------------------------------------------------------------------
 
     @domain_rpc
-    def create_user(self, institution_id, data, origin=None):
+    def create_user(self, institution_id, data, origin=None, origin_key=None):
         with self.db() as uow:
-            return handlers.create_user(uow, institution_id, data, origin)
+            return handlers.create_user(uow, institution_id, data, origin, origin_key)
 
     @domain_rpc
-    def create_users(self, institution_id, rows, batch_events=False, origin=None):
+    def create_users(self, institution_id, rows, batch_events=False, origin=None,
+                     origin_key=None):
         with self.db() as uow:
-            return handlers.create_users(uow, institution_id, rows, batch_events, origin)
+            return handlers.create_users(uow, institution_id, rows, batch_events, origin,
+                                         origin_key)
 
     @domain_rpc
     def discard_users(self, institution_id, codes, batch_events=False):
         """Compensation for a failed composite create (see handlers.discard_users)."""
         with self.db() as uow:
             return handlers.discard_users(uow, institution_id, codes, batch_events)
+
+    @domain_rpc
+    def unfinished_accounts(self, key_prefix, min_age_seconds):
+        """Accounts of operations (origin key prefix) whose creator may not have
+        finished: see handlers.unfinished_accounts."""
+        with self.db() as uow:
+            return handlers.unfinished_accounts(uow, key_prefix, min_age_seconds)
 
     @domain_rpc
     def update_user(self, institution_id, code, changes):

@@ -1,4 +1,4 @@
-"""The skeleton services (students, uploads, sync, oso): shape, migrations, health, relay."""
+"""The five services: shape, migrations, health, relay."""
 import importlib
 import inspect
 import json
@@ -21,7 +21,7 @@ from services.common.db import Database, make_engine
 from services.common.outbox import events_exchange, write_outbox
 
 ROOT = Path(__file__).resolve().parents[2]
-SKELETONS = ("students", "uploads", "sync", "oso")
+SKELETONS = ("users", "students", "uploads", "sync", "oso")
 
 
 def service_class(name):

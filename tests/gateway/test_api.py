@@ -47,6 +47,7 @@ def test_institution_input_errors(system):
     assert b["errors"][0]["field"] == "school_type"
 
 
+@pytest.mark.pg
 def test_users_crud_filters_and_search(system, school):
     inst, admin = school
     base = {"first_name": "Daan", "last_name": "Berg", "prefix": "van den"}

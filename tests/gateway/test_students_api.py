@@ -185,6 +185,7 @@ def test_another_institutions_student_is_404(system, school):
     assert system.get(f"{API}/students?q={BSN}", token=other_admin).json()["total"] == 0
 
 
+@pytest.mark.pg
 def test_search_ignores_case_and_accents_on_users_and_students(system, school):
     """q=ozil finds Özil, q=celik Çelik, q=danielle Daniëlle, through both
     GET /users (users.list_users) and GET /students (users.find_codes)."""

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 
 from services.common.db import make_engine
-from tests.helpers import service_class, wait_until
+from tests.helpers import wait_until
 from tests.oso.oso_support import EXAMPLE_BSN, KEY, KEY_PREFIXED, example_bytes, with_bsn
 from tests.helpers import problem
 
@@ -326,8 +326,6 @@ def test_folder_source(system, school, dossier_folder, standard_dir):
 
 
 def test_enrol_creates_the_student(system, school, fake_las, standard_dir):
-    if not hasattr(service_class("students"), "create_student"):
-        pytest.skip("the students service has no create_student RPC yet")
     inst, admin = school
     base = f"{API}/oso"
     assert register(system, admin).status_code == 201

@@ -44,6 +44,7 @@ def publish_again(config, event_type, institution_id, data):
                          declare=[events_exchange("uploads")])
 
 
+@pytest.mark.pg
 def test_approve_loads_in_chunks_once_and_mails(system, school, smtp):
     inst, admin = school
     rows = [xf.student_row(i) for i in range(1, 11)]
@@ -80,7 +81,8 @@ def test_approve_loads_in_chunks_once_and_mails(system, school, smtp):
     engine.dispose()
     publish_again(system.config, "submission_approved", inst["id"], {"submission_id": up["id"]})
     redone = verdict(system, admin, up["id"], until=("loading",))
-    assert redone["status"] == "loaded" and redone["skipped"] == 10 and redone["loaded"] == 0
+    # the counts are what this list stored, whatever attempt stored it
+    assert redone["status"] == "loaded" and redone["loaded"] == 10 and redone["skipped"] == 0
     assert students_total(system, admin) == 10
     problem(system.post(f"{API}/uploads/{up['id']}/decline", json={"reason": "x"}), 409,
             "wrong_state")

@@ -93,10 +93,19 @@ def test_throttle_over_rpc(users_rpc, school):
         with pytest.raises(DomainError) as exc:
             users_rpc.authenticate("05KQ01", "ghost", "wrong password")
         assert exc.value.code == "invalid_credentials"
-    with pytest.raises(DomainError) as exc:
-        users_rpc.authenticate("05KQ01", "ghost", "wrong password")
-    assert (exc.value.code, exc.value.status) == ("too_many_attempts", 429)
-    assert exc.value.extra == {"retry_after": 1}
+    # The sixth attempt waits 1 s after the fifth failure; a slow machine may get
+    # past that second, but the wait doubles with every failure, so one of the
+    # next attempts is refused.
+    codes = []
+    for _ in range(4):
+        with pytest.raises(DomainError) as exc:
+            users_rpc.authenticate("05KQ01", "ghost", "wrong password")
+        codes.append(exc.value.code)
+        if exc.value.code == "too_many_attempts":
+            break
+    assert codes[-1] == "too_many_attempts", codes
+    assert exc.value.status == 429
+    assert exc.value.extra["retry_after"] >= 1
 
 
 def test_user_created_event_reaches_a_plain_kombu_consumer(users_rpc, school, service_config):
