@@ -36,8 +36,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.supervise import (  # noqa: F401  (re-exported: tests and tools use run.X)
-    PARENT_WATCH, Child, CrashLoop, LauncherError, RestartPolicy, Supervisor, acquire_lock,
-    console_worthy, say, supervise, tail, watched)
+    PARENT_WATCH,
+    Child,
+    CrashLoop,
+    LauncherError,
+    RestartPolicy,
+    Supervisor,
+    acquire_lock,
+    console_worthy,
+    say,
+    supervise,
+    tail,
+    watched,
+)
 from services.common.config import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -64,7 +64,7 @@ class _TimedServiceProxy:
         def call(*args, timeout=None, **kwargs):
             try:
                 reply = method.call_async(*args, **kwargs)
-            except (UnknownService, *brokerloss.CONNECTION_ERRORS):  # not running, broker away
+            except (UnknownService, *brokerloss.CONNECTION_ERRORS):  # not running / no broker
                 raise unavailable(self._service) from None
             with eventlet.Timeout(timeout or self._timeout, False):
                 return reply.result()

@@ -10,7 +10,7 @@ import services.common.rpc  # noqa: F401  (installs the guards, as every service
 
 class Listener:
     name = "listener"
-    seen = []
+    seen: list = []
 
     @event_handler("src", "ping")
     def on_ping(self, payload):

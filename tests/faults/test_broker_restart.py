@@ -12,7 +12,7 @@ OUTAGE = 20.0
 
 def test_a_broker_restart_is_survived(running, broker):
     client = running.client()
-    inst, admin = client.make_school("22BB", "Het Brokercollege")
+    _inst, admin = client.make_school("22BB", "Het Brokercollege")
     queue = probe_queue(broker.uri)
     pids = running.pids()
 

@@ -10,8 +10,14 @@ import time
 
 import pytest
 
-from tests.faults.harness import (LoadNotExact, approved_list, assert_loaded_exactly_once,
-                                  big_list, kill_when_loaded, wait_for)
+from tests.faults.harness import (
+    LoadNotExact,
+    approved_list,
+    assert_loaded_exactly_once,
+    big_list,
+    kill_when_loaded,
+    wait_for,
+)
 
 ROWS = int(os.environ.get("LEERLINGBUS_FAULT_LIST_ROWS", "20000"))
 # Only a list that does not end exactly right is expected to fail, until resumable
@@ -36,7 +42,7 @@ def list_file():
 ])
 def test_a_service_killed_while_a_big_list_loads(running, list_file, service, fraction, brin):
     client = running.client()
-    inst, admin, upload_id = approved_list(client, list_file, brin)
+    _inst, admin, upload_id = approved_list(client, list_file, brin)
     pid, at = kill_when_loaded(running, client, upload_id, service, int(ROWS * fraction))
     assert pid is not None, f"the list finished loading ({at} rows) before the kill"
     running.wait_restarted(service, pid, timeout=60)
@@ -47,7 +53,7 @@ def test_a_service_killed_while_a_big_list_loads(running, list_file, service, fr
 def test_the_broker_restarted_while_a_list_loads(running, broker):
     client = running.client()
     rows = max(1000, ROWS // 4)
-    inst, admin, upload_id = approved_list(client, big_list(rows), "43AA")
+    _inst, admin, upload_id = approved_list(client, big_list(rows), "43AA")
     wait_for(lambda: (lambda b: b["status"] != "loading" or (b.get("loaded") or 0) >= rows // 5)(
         client.upload(upload_id)), 600, interval=0.05, what="a fifth of the list loaded")
     pids = running.pids()

@@ -23,7 +23,7 @@ def test_the_gateway_killed_is_restarted_and_answers_again(running):
 
 def test_students_killed_gives_503_meanwhile_then_answers(running):
     client = running.client()
-    inst, admin = client.make_school("11AA", "Het Herstartcollege")
+    _inst, admin = client.make_school("11AA", "Het Herstartcollege")
     assert client.ok("GET", "/students", admin)["total"] == 0
     # Hold the launcher so the restart waits: the window in which students is
     # down is then ours to observe.
