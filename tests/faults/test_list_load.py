@@ -11,7 +11,6 @@ import time
 import pytest
 
 from tests.faults.harness import (
-    LoadNotExact,
     approved_list,
     assert_loaded_exactly_once,
     big_list,
@@ -20,14 +19,6 @@ from tests.faults.harness import (
 )
 
 ROWS = int(os.environ.get("LEERLINGBUS_FAULT_LIST_ROWS", "20000"))
-# Only a list that does not end exactly right is expected to fail, until resumable
-# cross-service writes land (issue 13, branch rel-resume); anything else (a service
-# that died, a hang) fails the test.
-RESUMABLE = pytest.mark.xfail(
-    strict=False, raises=LoadNotExact,
-    reason="resumable cross-service writes (issue 13, rel-resume): a killed uploads ends "
-           "loaded 19,000 / skipped 1,000; a chunk half done by users and students may be "
-           "refused (user_exists)")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +26,6 @@ def list_file():
     return big_list(ROWS)
 
 
-@RESUMABLE
 @pytest.mark.parametrize("service, fraction, brin", [
     ("students", 0.3, "41AA"),
     ("uploads", 0.6, "42AA"),
@@ -49,7 +39,6 @@ def test_a_service_killed_while_a_big_list_loads(running, list_file, service, fr
     assert_loaded_exactly_once(client, upload_id, admin, ROWS)
 
 
-@RESUMABLE
 def test_the_broker_restarted_while_a_list_loads(running, broker):
     client = running.client()
     rows = max(1000, ROWS // 4)
