@@ -107,8 +107,9 @@ class UnitOfWork:
         if had_events and self.publisher is not None:
             try:
                 self.publisher.flush()
-            except Exception:  # the relay timer retries; the change is committed
-                log.exception("outbox flush failed; the relay will retry")
+            except Exception as exc:  # the relay timer retries; the change is committed
+                log.warning("outbox not published now (%s: %s); the relay retries",
+                            type(exc).__name__, exc)
 
     def rollback(self):
         self.session.rollback()
@@ -161,4 +162,11 @@ class DatabaseAccess:
         return True
 
     def relay_outbox(self):
-        return self._provider.publisher.flush()
+        """The timer's retry of the outbox: one log line per failed round (the
+        broker away), never an exception that fills the log with tracebacks."""
+        try:
+            return self._provider.publisher.flush()
+        except Exception as exc:
+            log.warning("outbox relay: broker not reachable (%s: %s); retrying",
+                        type(exc).__name__, exc)
+            return 0

@@ -82,7 +82,15 @@ def events_exchange(service_name) -> Exchange:
 
 
 class EventPublisher:
-    """Publishes the outbox of one service. Safe to call from many green threads."""
+    """Publishes the outbox of one service. Safe to call from many green threads.
+
+    With the broker away a flush fails within a few seconds (short connect and
+    publish retries) and leaves the rows unpublished; the relay timer tries again
+    every couple of seconds and sends them, with their event ids, once it is back.
+    """
+
+    CONNECT_TIMEOUT = 3.0
+    LOCK_WAIT = 5.0
 
     def __init__(self, amqp_uri, service_name, session_factory, batch=500):
         self.amqp_uri = amqp_uri
@@ -96,8 +104,9 @@ class EventPublisher:
 
     def _producer_for(self):
         if self._conn is None:
-            self._conn = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
-            self._conn.ensure_connection(max_retries=3)
+            self._conn = Connection(self.amqp_uri, connect_timeout=self.CONNECT_TIMEOUT,
+                                    transport_options={"confirm_publish": True})
+            self._conn.ensure_connection(max_retries=1, interval_start=0.5, interval_step=0.5)
             self._producer = Producer(self._conn.channel(), exchange=self.exchange)
             self.exchange(self._producer.channel).declare()
         return self._producer
@@ -112,9 +121,14 @@ class EventPublisher:
         self._producer = None
 
     def flush(self):
-        """Publish every unpublished outbox row; returns how many were sent."""
+        """Publish every unpublished outbox row; returns how many were sent.
+
+        When another green thread is flushing for longer than LOCK_WAIT seconds
+        (the broker away), returns 0: the relay timer sends the rows later."""
         sent = 0
-        with self._lock:
+        if not self._lock.acquire(timeout=self.LOCK_WAIT):
+            return sent
+        try:
             while True:
                 session = self.session_factory()
                 try:
@@ -133,7 +147,8 @@ class EventPublisher:
                                 row.body, routing_key=row.event_type,
                                 content_type="application/json", content_encoding="utf-8",
                                 delivery_mode=2, retry=True,
-                                retry_policy={"max_retries": 3},
+                                retry_policy={"max_retries": 2, "interval_start": 0.2,
+                                              "interval_step": 0.5, "interval_max": 1},
                             )
                     except Exception:
                         self._reset()
@@ -145,6 +160,8 @@ class EventPublisher:
                     sent += len(rows)
                 finally:
                     session.close()
+        finally:
+            self._lock.release()
 
     def close(self):
         with self._lock:

@@ -9,12 +9,16 @@ for a reply; with a neighbour down that blocks the worker for good. Here each
 call waits at most `timeout` seconds and then raises DomainError
 `service_unavailable` (503), and the request message carries the same TTL, so
 a neighbour that comes back later does not execute a call whose caller gave up.
+
+Importing this module also makes every service survive a broker restart
+(services/common/brokerloss.py): a reply or an ack that cannot reach the broker
+no longer stops the service.
 """
 import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy, rpc
 
-from . import quietlogs
+from . import brokerloss, quietlogs
 from .errors import DomainError
 
 DEFAULT_TIMEOUT = 8.0
@@ -22,8 +26,8 @@ DEFAULT_TIMEOUT = 8.0
 SERVICE_NAMES_NL = {"users": "gebruikers", "students": "leerlingen", "uploads": "uploads",
                     "sync": "koppeling", "oso": "OSO"}
 
-
 quietlogs.install()
+brokerloss.install()
 
 
 def domain_rpc(fn):
@@ -60,7 +64,7 @@ class _TimedServiceProxy:
         def call(*args, timeout=None, **kwargs):
             try:
                 reply = method.call_async(*args, **kwargs)
-            except UnknownService:
+            except (UnknownService, *brokerloss.CONNECTION_ERRORS):  # not running / no broker
                 raise unavailable(self._service) from None
             with eventlet.Timeout(timeout or self._timeout, False):
                 return reply.result()
