@@ -16,6 +16,7 @@ default back-off (2, 4, 6 … up to 30 s between attempts): after a longer outag
 service would stay away for up to half a minute once the broker is back. Its
 attempts are made every RECONNECT_INTERVAL_MAX seconds at most instead.
 """
+
 import logging
 from contextlib import contextmanager
 
@@ -33,9 +34,13 @@ RECONNECT_INTERVAL_MAX = 2.0
 @contextmanager
 def _establish_connection(self):
     with self.create_connection() as conn:
-        conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
-                               interval_start=0.5, interval_step=0.5,
-                               interval_max=RECONNECT_INTERVAL_MAX)
+        conn.ensure_connection(
+            self.on_connection_error,
+            self.connect_max_retries,
+            interval_start=0.5,
+            interval_step=0.5,
+            interval_max=RECONNECT_INTERVAL_MAX,
+        )
         yield conn
 
 
@@ -51,8 +56,13 @@ def _safe_settle(original, verb):
         try:
             return original(self, message)
         except CONNECTION_ERRORS as exc:
-            log.warning("could not %s a message of %s (%s); the broker redelivers it", verb,
-                        _routing_key(message), type(exc).__name__)
+            log.warning(
+                "could not %s a message of %s (%s); the broker redelivers it",
+                verb,
+                _routing_key(message),
+                type(exc).__name__,
+            )
+
     settle.broker_loss_safe = True
     return settle
 
@@ -62,13 +72,18 @@ def _safe_reply(original):
         try:
             return original(self, message, result, exc_info)
         except Exception as exc:  # the reply could not reach the broker
-            log.warning("reply to %s not sent (%s: %s); the caller times out",
-                        _routing_key(message), type(exc).__name__, exc)
+            log.warning(
+                "reply to %s not sent (%s: %s); the caller times out",
+                _routing_key(message),
+                type(exc).__name__,
+                exc,
+            )
             try:
                 self.queue_consumer.ack_message(message)
             except Exception:  # connection gone: the broker requeues the request
                 pass
             return result, exc_info
+
     handle_result.broker_loss_safe = True
     return handle_result
 

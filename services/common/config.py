@@ -3,6 +3,7 @@
 A nameko config dict may override every key (tests pass their own database
 URLs and AMQP URI that way); otherwise the environment decides, then defaults.
 """
+
 import os
 from pathlib import Path
 

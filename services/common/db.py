@@ -6,6 +6,7 @@ waiting on the server yields to other green threads. SQLite files run in WAL
 mode; under eventlet a SQLite call cannot yield, so a process keeps one
 connection and green threads queue for it instead of blocking on the file lock.
 """
+
 import logging
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ def _make_psycopg2_green():
         return
     if patcher.is_monkey_patched("socket"):
         from psycogreen.eventlet import patch_psycopg
+
         patch_psycopg()
         _green_pg = True
 
@@ -41,14 +43,20 @@ def make_engine(url: str) -> sa.Engine:
     traceback) never carries the statement's values, which may be a BSN."""
     if url.startswith("postgresql"):
         if url.startswith("postgresql://"):
-            url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg2://" + url[len("postgresql://") :]
         _make_psycopg2_green()
-        return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
-                                hide_parameters=True)
+        return sa.create_engine(
+            url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        )
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=60,
-            connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+            url,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -108,8 +116,9 @@ class UnitOfWork:
             try:
                 self.publisher.flush()
             except Exception as exc:  # the relay timer retries; the change is committed
-                log.warning("outbox not published now (%s: %s); the relay retries",
-                            type(exc).__name__, exc)
+                log.warning(
+                    "outbox not published now (%s: %s); the relay retries", type(exc).__name__, exc
+                )
 
     def rollback(self):
         self.session.rollback()
@@ -129,7 +138,8 @@ class Database(DependencyProvider):
         self.engine = make_engine(self.url)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.publisher = EventPublisher(
-            cfg.amqp_uri(config), self.service_name, self.session_factory)
+            cfg.amqp_uri(config), self.service_name, self.session_factory
+        )
 
     def stop(self):
         if self.publisher is not None:
@@ -167,6 +177,7 @@ class DatabaseAccess:
         try:
             return self._provider.publisher.flush()
         except Exception as exc:
-            log.warning("outbox relay: broker not reachable (%s: %s); retrying",
-                        type(exc).__name__, exc)
+            log.warning(
+                "outbox relay: broker not reachable (%s: %s); retrying", type(exc).__name__, exc
+            )
             return 0

@@ -4,6 +4,7 @@ Thin wrappers around python-stdnum that accept what spreadsheets produce
 (integers, floats like 20355889.0, surrounding spaces) and return the
 canonical string, or raise ValueError with a stable code as its argument.
 """
+
 import re
 
 import email_validator

@@ -14,6 +14,7 @@ Importing this module also makes every service survive a broker restart
 (services/common/brokerloss.py): a reply or an ack that cannot reach the broker
 no longer stops the service.
 """
+
 import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy, rpc
@@ -23,8 +24,13 @@ from .errors import DomainError
 
 DEFAULT_TIMEOUT = 8.0
 
-SERVICE_NAMES_NL = {"users": "gebruikers", "students": "leerlingen", "uploads": "uploads",
-                    "sync": "koppeling", "oso": "OSO"}
+SERVICE_NAMES_NL = {
+    "users": "gebruikers",
+    "students": "leerlingen",
+    "uploads": "uploads",
+    "sync": "koppeling",
+    "oso": "OSO",
+}
 
 quietlogs.install()
 brokerloss.install()
@@ -36,9 +42,12 @@ def domain_rpc(fn):
 
 def unavailable(service):
     name = SERVICE_NAMES_NL.get(service, service)
-    return DomainError("service_unavailable",
-                       f"De dienst '{name}' is tijdelijk niet bereikbaar. Probeer het later opnieuw.",
-                       status=503, extra={"service": service})
+    return DomainError(
+        "service_unavailable",
+        f"De dienst '{name}' is tijdelijk niet bereikbaar. Probeer het later opnieuw.",
+        status=503,
+        extra={"service": service},
+    )
 
 
 class ServiceRpc(RpcProxy):
@@ -48,8 +57,9 @@ class ServiceRpc(RpcProxy):
         self.timeout = timeout
 
     def get_dependency(self, worker_ctx):
-        return _TimedServiceProxy(super().get_dependency(worker_ctx), self.target_service,
-                                  self.timeout)
+        return _TimedServiceProxy(
+            super().get_dependency(worker_ctx), self.target_service, self.timeout
+        )
 
 
 class _TimedServiceProxy:

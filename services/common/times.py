@@ -1,4 +1,5 @@
 """Timestamps as the services answer them: aware UTC, ISO 8601."""
+
 import datetime as dt
 
 
