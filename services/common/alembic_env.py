@@ -8,6 +8,7 @@ from .db import make_engine
 def run(metadata):
     conf = context.config
     url = conf.get_main_option("sqlalchemy.url")
+    assert url is not None, "sqlalchemy.url is set by services.common.migrate"
     if context.is_offline_mode():
         context.configure(
             url=url,

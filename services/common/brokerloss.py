@@ -17,6 +17,7 @@ service would stay away for up to half a minute once the broker is back. Its
 attempts are made every RECONNECT_INTERVAL_MAX seconds at most instead.
 """
 
+import contextlib
 import logging
 from contextlib import contextmanager
 
@@ -44,7 +45,7 @@ def _establish_connection(self):
         yield conn
 
 
-_establish_connection.broker_loss_safe = True
+_establish_connection.broker_loss_safe = True  # type: ignore[attr-defined]
 
 
 def _routing_key(message):
@@ -63,7 +64,7 @@ def _safe_settle(original, verb):
                 type(exc).__name__,
             )
 
-    settle.broker_loss_safe = True
+    settle.broker_loss_safe = True  # type: ignore[attr-defined]
     return settle
 
 
@@ -78,13 +79,12 @@ def _safe_reply(original):
                 type(exc).__name__,
                 exc,
             )
-            try:
+            # connection gone: the broker requeues the request
+            with contextlib.suppress(Exception):
                 self.queue_consumer.ack_message(message)
-            except Exception:  # connection gone: the broker requeues the request
-                pass
             return result, exc_info
 
-    handle_result.broker_loss_safe = True
+    handle_result.broker_loss_safe = True  # type: ignore[attr-defined]
     return handle_result
 
 

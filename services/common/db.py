@@ -8,6 +8,7 @@ connection and green threads queue for it instead of blocking on the file lock.
 """
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
@@ -89,8 +90,8 @@ class UnitOfWork:
         self._session_factory = session_factory
         self.service_name = service_name
         self.publisher = publisher
-        self.session = None
-        self.events = []
+        self.session: Any = None  # a Session inside the with block
+        self.events: list = []
 
     def __enter__(self):
         self.session = self._session_factory()

@@ -143,7 +143,7 @@ class DurableEventHandler(EventHandler):
                         ERROR_TYPE: kind,
                         ERROR: text,
                         ORIGIN: self.queue.name,
-                        PARKED_AT: dt.datetime.now(dt.timezone.utc).isoformat(),
+                        PARKED_AT: dt.datetime.now(dt.UTC).isoformat(),
                     },
                 )
                 if decision.reason == "permanent":
@@ -188,7 +188,7 @@ class DurableEventHandler(EventHandler):
                     ERROR_TYPE: kind,
                     ERROR: text,
                     ORIGIN: self.queue.name,
-                    PARKED_AT: dt.datetime.now(dt.timezone.utc).isoformat(),
+                    PARKED_AT: dt.datetime.now(dt.UTC).isoformat(),
                 },
             )
         except Exception as publish_exc:

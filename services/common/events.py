@@ -44,8 +44,8 @@ def _occurred_at(value):
     try:
         moment = dt.datetime.fromisoformat(value)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.timezone.utc)
-        moment = moment.astimezone(dt.timezone.utc)
+            moment = moment.replace(tzinfo=dt.UTC)
+        moment = moment.astimezone(dt.UTC)
     except (ValueError, OverflowError):
         raise PermanentEventError("occurred_at is not a valid timestamp") from None
     if not YEARS[0] <= moment.year <= YEARS[1]:
@@ -136,11 +136,12 @@ PERMANENT = (
 
 def is_permanent(exc):
     from sqlalchemy.exc import DataError
+
     from .errors import DomainError
 
     if isinstance(exc, DomainError):
         return exc.status < 500  # a refusal is an answer; 5xx is a neighbour down
-    return isinstance(exc, PERMANENT + (DataError,))
+    return isinstance(exc, (*PERMANENT, DataError))
 
 
 @dataclass(frozen=True)

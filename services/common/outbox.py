@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def utcnow():
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:

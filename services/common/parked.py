@@ -14,9 +14,9 @@ message back on its consumer's queue with a fresh attempt count.
 """
 
 import argparse
+import contextlib
 import importlib
 import json
-import socket
 import sys
 
 from kombu import Connection, Producer, Queue
@@ -40,7 +40,7 @@ def all_consumers():
     """Every durable consumer queue of every service (cached)."""
     global _CONSUMERS
     if _CONSUMERS is None:
-        found = []
+        found: list = []
         for service in cfg.SERVICES:
             module = importlib.import_module(f"services.{service}.service")
             for value in vars(module).values():
@@ -87,10 +87,8 @@ def _depth(conn, name):
     except conn.channel_errors:  # 404: nothing was ever parked here
         return 0
     finally:
-        try:
+        with contextlib.suppress(Exception):
             channel.close()
-        except Exception:
-            pass
 
 
 def counts(amqp_uri=None, consumer="all"):
@@ -144,7 +142,7 @@ def _walk(conn, queue, visit):
 
 
 def list_parked(amqp_uri=None, consumer="all", limit=100):
-    items = []
+    items: list[dict] = []
     with _connect(amqp_uri) as conn:
         for queue in resolve(consumer):
 
@@ -250,7 +248,7 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 2
-    except (OSError, socket.error) as exc:
+    except OSError as exc:
         print(f"the broker does not answer: {exc}", file=sys.stderr)
         return 3
     return 0

@@ -80,5 +80,5 @@ class _TimedServiceProxy:
                 return reply.result()
             raise unavailable(self._service)
 
-        call.call_async = method.call_async
+        call.call_async = method.call_async  # type: ignore[attr-defined]
         return call
