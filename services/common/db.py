@@ -17,7 +17,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from . import config as cfg
+from .errors import DomainError
 from .outbox import EventPublisher, write_outbox
+from .rpc import SERVICE_NAMES_NL
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,22 @@ class DatabaseAccess:
         with self._provider.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         return True
+
+    def health(self):
+        """The answer of every service's health RPC: ok when its database
+        answers; otherwise 503 `unavailable`, with the cause in the log."""
+        name = self._provider.service_name
+        try:
+            self.ping()
+        except Exception as exc:
+            log.warning("health: the %s database does not answer (%s: %s)", name,
+                        type(exc).__name__, exc)
+            raise DomainError(
+                "unavailable",
+                f"De dienst '{SERVICE_NAMES_NL.get(name, name)}' kan zijn database niet bereiken.",
+                status=503,
+            ) from exc
+        return {"service": name, "status": "ok"}
 
     def relay_outbox(self):
         """The timer's retry of the outbox: one log line per failed round (the

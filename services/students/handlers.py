@@ -54,10 +54,6 @@ def today():
     return dt.datetime.now(LOCAL_TZ).date()
 
 
-def health(uow):
-    uow.session.execute(sa.text("SELECT 1"))
-    return {"service": "students", "status": "ok"}
-
 
 def _release(uow):
     """End the read transaction so the connection goes back to the pool

@@ -34,18 +34,13 @@ class StudentsService:
     db = Database("students")
     # Calls to the users service wait at most this long (then 503
     # service_unavailable); batches of thousands of rows get more time.
-    users = ServiceRpc("users", timeout=10)
-    users_batch = ServiceRpc("users", timeout=300)
+    users = ServiceRpc("users")
+    users_batch = ServiceRpc("users", deadline="load")
     config = Config()
 
     @domain_rpc
     def health(self):
-        try:
-            with self.db() as uow:
-                return handlers.health(uow)
-        except Exception:
-            raise DomainError("unavailable", "De leerlingendienst kan zijn database niet "
-                                             "bereiken.", status=503) from None
+        return self.db.health()
 
     # --- student records ----------------------------------------------------------
 

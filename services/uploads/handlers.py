@@ -169,10 +169,6 @@ def wrong_state(sub, action):
 
 # --- health ------------------------------------------------------------------------
 
-def health(uow):
-    uow.session.execute(sa.text("SELECT 1"))
-    return {"service": "uploads", "status": "ok"}
-
 
 # --- submissions -------------------------------------------------------------------
 

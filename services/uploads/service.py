@@ -64,22 +64,17 @@ class UploadsService:
 
     db = Database("uploads")
     settings = Settings()
-    users = ServiceRpc("users", timeout=8)
-    students = ServiceRpc("students", timeout=30)
+    users = ServiceRpc("users")
+    students = ServiceRpc("students", deadline="write")
     # loading a chunk of a list may take a while on a busy students service
-    students_load = ServiceRpc("students", timeout=300)
+    students_load = ServiceRpc("students", deadline="load")
 
     def _jobs(self):
         return jobs.Jobs(self.db, self.settings, self.students, self.students_load, self.users)
 
     @domain_rpc
     def health(self):
-        try:
-            with self.db() as uow:
-                return handlers.health(uow)
-        except Exception:
-            raise DomainError("unavailable", "De uploaddienst kan zijn database niet bereiken.",
-                              status=503) from None
+        return self.db.health()
 
     # --- templates -----------------------------------------------------------
     @domain_rpc

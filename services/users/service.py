@@ -13,10 +13,9 @@ explicitly and does the role and tenancy checks.
 from nameko.timer import timer
 
 from services.common.db import Database
-from services.common.errors import DomainError
 from services.common.rpc import domain_rpc
 
-from . import account_changes, account_queries, accounts, auth, institutions, store
+from . import account_changes, account_queries, accounts, auth, institutions
 
 
 class UsersService:
@@ -26,12 +25,7 @@ class UsersService:
 
     @domain_rpc
     def health(self):
-        try:
-            with self.db() as uow:
-                return store.health(uow)
-        except Exception:
-            raise DomainError("unavailable", "De gebruikersdienst kan zijn database niet "
-                                             "bereiken.", status=503) from None
+        return self.db.health()
 
     # --- auth -----------------------------------------------------------------
 

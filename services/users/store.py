@@ -124,6 +124,3 @@ def check_rows(rows):
 
 # --- health ---------------------------------------------------------------------
 
-def health(uow):
-    uow.session.execute(sa.text("SELECT 1"))
-    return {"service": "users", "status": "ok"}

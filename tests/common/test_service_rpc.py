@@ -22,7 +22,7 @@ class Callee:
 
 class Caller:
     name = "caller"
-    callee = ServiceRpc("callee", timeout=1.0)
+    callee = ServiceRpc("callee", deadline=1.0)
 
     @domain_rpc
     def ask(self, value):
