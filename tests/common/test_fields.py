@@ -5,7 +5,7 @@ value, and the limits are the database's. The paths:
 - users:     services/users/rules.check_new_user (POST /users, the CSV import's commit)
 - students:  services/students/rules.check_new_student / check_participation
 - excel:     services/uploads/rules.RowChecker (the student list)
-- csv:       services/uploads/imports._user_values / _part_values (the CSV import's preview)
+- csv:       services/uploads/imports/previewing._user_values / _part_values (the CSV import's preview)
 
 No broker, no database: the rules are plain functions.
 """
@@ -132,7 +132,7 @@ def csv_path(field, value):
     if field in csv_fields("users"):
         fields_ = {"code": 0, field: 1} if field != "code" else {"code": 0}
         values = ["1001", value]
-        clean, errors = imports._user_values(2, values, fields_, ["Code", "Kolom"], False)
+        clean, errors = imports.previewing._user_values(2, values, fields_, ["Code", "Kolom"], False)
     elif field in csv_fields("participations"):
         fields_ = {"student_number": 0, "department": 1}
         values = ["1001", "h4"]
@@ -141,7 +141,7 @@ def csv_path(field, value):
         else:
             fields_[field] = 2
             values.append(value)
-        clean, errors = imports._part_values(2, values, fields_, ["Leerling", "Afdeling",
+        clean, errors = imports.previewing._part_values(2, values, fields_, ["Leerling", "Afdeling",
                                                                   "Kolom"])
     else:
         return None
