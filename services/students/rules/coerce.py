@@ -29,23 +29,18 @@ def _field_error(field, exc, errors):
 
 def clean_text(field, value, errors, limit, required=False):
     try:
-        value = fieldrules.text(value)
+        value = fieldrules.clean_text(value, limit)
     except FieldError as exc:
         _field_error(field, exc, errors)
         return None
-    if value is None:
-        if required:
-            errors.append(required_item(field))
-        return None
-    if len(value) > limit:
-        _field_error(field, FieldError("too_long", length=len(value), limit=limit), errors)
-        return None
+    if value is None and required:
+        errors.append(required_item(field))
     return value
 
 
 def clean_int(field, value, errors, low, high, code):
     """An integer in [low, high] from int, integral float or digit text; None for empty."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if fieldrules.blank(value):
         return None
     rule = fieldrules.FieldRule(field, label(field), "students", "int", low=low, high=high,
                                 code=code)
@@ -70,7 +65,7 @@ def clean_bool(field, value, errors, code, default=False):
 def parse_date(value):
     """A date from a date, a datetime or 'YYYY-MM-DD' text; None for empty;
     raises InvalidValue otherwise."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if fieldrules.blank(value):
         return None
     if isinstance(value, dt.datetime):
         return value.date()
@@ -86,7 +81,7 @@ def parse_date(value):
 
 def clean_date(field, value, errors, today=None):
     if field == "date_of_birth":
-        if _blank(value):
+        if fieldrules.blank(value):
             return None
         try:
             return fieldrules.clean_date_of_birth(value, today)
@@ -98,7 +93,3 @@ def clean_date(field, value, errors, today=None):
     except InvalidValue:
         errors.append(item("date_invalid", field))
         return None
-
-
-def _blank(value):
-    return value is None or (isinstance(value, str) and not value.strip())

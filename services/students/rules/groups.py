@@ -1,7 +1,8 @@
 """Groups (home classes and clusters) and their members."""
+from services.common import fields as fieldrules
 from services.common.errors import validation_error
 
-from .coerce import _blank, clean_text
+from .coerce import clean_text
 from .messages import GROUP_KINDS, item, required_item, value_invalid_item
 from .records import clean_student_number
 
@@ -12,7 +13,7 @@ def check_group(data):
     errors = []
     code = clean_text("code", data.get("code"), errors, 50, required=True)
     kind = data.get("kind")
-    if _blank(kind):
+    if fieldrules.blank(kind):
         errors.append(required_item("kind"))
         kind = None
     elif not isinstance(kind, str) or kind.strip().lower() not in GROUP_KINDS:

@@ -1,7 +1,8 @@
 """Projects, departments and their learning paths."""
+from services.common import fields as fieldrules
 from services.common.errors import error_item, validation_error
 
-from .coerce import _blank, clean_int, clean_text
+from .coerce import clean_int, clean_text
 from .messages import (AUTHORITIES, item, message, required_item, unknown_field_item,
                        value_invalid_item)
 from .school_years import parse_school_year
@@ -14,7 +15,7 @@ def check_project(data):
     name = clean_text("name", data.get("name"), errors, 200, required=True)
     raw_year = data.get("school_year")
     school_year = parse_school_year(raw_year)
-    if _blank(raw_year):
+    if fieldrules.blank(raw_year):
         errors.append(required_item("school_year"))
     elif school_year is None:
         errors.append(item("school_year_invalid", "school_year"))
@@ -64,7 +65,7 @@ def check_department(data):
                      "year_of_education_invalid")
     education = clean_text("education", data.get("education"), errors, 50)
     authority = data.get("home_class_authority")
-    if _blank(authority):
+    if fieldrules.blank(authority):
         authority = "portal"
     elif not isinstance(authority, str) or authority.strip().lower() not in AUTHORITIES:
         errors.append(item("home_class_authority_invalid", "home_class_authority"))

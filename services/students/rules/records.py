@@ -8,14 +8,14 @@ from services.common import fields as fieldrules
 from services.common.errors import DomainError, error_item, validation_error
 from services.common.fields import FieldError
 
-from .coerce import InvalidValue, _blank, _field_error, clean_date, clean_int, clean_text, text
+from .coerce import InvalidValue, _field_error, clean_date, clean_int, clean_text, text
 from .messages import (LEAVE_DAYS_AHEAD, LEAVE_DAYS_BACK, PERSONAL_FIELDS, READ_ONLY_FIELDS,
                        RECORD_FIELDS, STUDENT_TYPES, item, message, required_item,
                        unknown_field_item, value_invalid_item)
 
 
 def clean_student_number(value, errors, field="student_number"):
-    if _blank(value):
+    if fieldrules.blank(value):
         errors.append(required_item(field))
         return None
     try:
@@ -39,7 +39,7 @@ def clean_type(value, errors, required=True):
 def bsn_or_none(value):
     """The 9-digit BSN, or None when `value` is not a valid BSN (an 8-digit
     one is a leading zero Excel lost; the shared field rule)."""
-    if _blank(value):
+    if fieldrules.blank(value):
         return None
     try:
         return fieldrules.clean_bsn(value)
@@ -49,7 +49,7 @@ def bsn_or_none(value):
 
 def clean_bsn(value, errors):
     """The 9-digit BSN (an 8-digit one left-padded), None when empty."""
-    if _blank(value):
+    if fieldrules.blank(value):
         return None
     try:
         return fieldrules.clean_bsn(value)
@@ -59,7 +59,7 @@ def clean_bsn(value, errors):
 
 
 def clean_onderwijsnummer(value, errors):
-    if _blank(value):
+    if fieldrules.blank(value):
         return None
     try:
         return fieldrules.clean_onderwijsnummer(value)
@@ -220,21 +220,20 @@ def leave_status(leave_date, left_at):
 
 # --- lists ------------------------------------------------------------------------
 
+def _flag(value, field):
+    try:
+        return fieldrules.clean_flag(value)
+    except FieldError:
+        code = f"{field}_invalid"
+        raise validation_error([error_item(code, message(code), field=field)]) from None
+
+
 def check_registered(value):
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    raise validation_error([error_item("registered_invalid", message("registered_invalid"),
-                                       field="registered")])
+    return _flag(value, "registered")
 
 
 def check_left(value):
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    raise validation_error([error_item("left_invalid", message("left_invalid"), field="left")])
+    return _flag(value, "left")
 
 
 def check_list_filters(home_class=None, year_of_education=None, track=None, type=None):
