@@ -5,7 +5,7 @@ Each function takes an entered UnitOfWork (services/common/db.py) and, where
 it needs personal data or accounts, `users`: a client of the users service
 (the nameko RpcProxy in the service; any object with the same methods in
 tests). It does one command or query, commits with its events, and returns
-plain JSON-able values. Placements (projects ... groups) are in placements.py.
+plain JSON-able values. Placements (projects ... groups) are in placements/.
 
 Creating a student is one operation across two services: everything is
 validated here first (including the student number and BSN being free), then

@@ -3,7 +3,7 @@ participations, packages, groups and the placements export.
 
 Each function takes an entered UnitOfWork, does one command or query, commits
 with its events where it changes something, and returns plain JSON-able
-values. Rules live in rules.py.
+values. Rules live in rules/.
 
 A student has at most one participation per department of a project and may
 have several in one project (next year's forecasts: 60% h4, 40% v4); then each

@@ -17,7 +17,7 @@ def update_participation(uow, institution_id, participation_id, changes, actor=N
     project is 409 participation_exists. A change of department or forecast
     is checked with the student's other participations in the project (the
     forecast rules, rules.forecast_errors). A department change drops the
-    student's group memberships as the module docstring says (`_drop_for`):
+    student's group memberships as the package docstring says (`_drop_for`):
     those of the old department and, when this is the student's only
     participation, every other one in the project. A mentor (without admin) may
     change only forecast and home_class (403 otherwise); nobody changes a home

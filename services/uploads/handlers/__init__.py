@@ -1,7 +1,7 @@
 """Use cases of the uploads service on its own database: student-list
 submissions (create, read, list, approve, decline), the claims and progress
 of the background work (jobs.py), retention, and the public route's rate
-limit. CSV imports are in imports.py.
+limit. CSV imports are in imports/.
 
 Each function takes an entered UnitOfWork (services/common/db.py), commits
 with its events where it changes something, and returns plain JSON-able
