@@ -5,6 +5,7 @@
 #                then the database tests again on PostgreSQL when it answers, then the
 #                browser tests (Chromium + axe-core, installed here when missing)
 #   make test-browser   only the browser tests (tests/browser, plain pytest)
+#   make test-faults    only the fault tests (marker `faults`; also part of make test)
 #   make bench   the scripts under bench/
 #   make clean   caches and build leftovers (clean-data: ./var, distclean: also .venv)
 
@@ -21,7 +22,7 @@ PYTEST_ARGS ?= -q
 PG_TEST_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 ARGS        ?=
 
-.PHONY: help venv run test test-pg test-browser browser-setup rabbitmq bench clean clean-data distclean
+.PHONY: help venv run test test-pg test-faults test-browser screenshots browser-setup rabbitmq bench clean clean-data distclean
 
 help:
 	@echo "make run | make test | make bench | make clean | make clean-data | make distclean"
@@ -70,6 +71,11 @@ test: $(STAMP)
 	@$(MAKE) --no-print-directory test-pg
 	@$(MAKE) --no-print-directory test-browser
 
+# The fault tests alone (marker `faults`: poison events, crashes, broker restarts).
+test-faults: $(STAMP)
+	$(PY) -m deploy.rabbitmq --management
+	$(NAMEKO) test tests services --ignore=tests/browser $(PYTEST_ARGS) -m faults
+
 # The database-facing tests (marker `db`) again, each on a fresh PostgreSQL database.
 test-pg: $(STAMP)
 	@if $(PY) -c "import psycopg2; psycopg2.connect('$(PG_TEST_URL)'.replace('+psycopg2', ''), connect_timeout=3).close()" \
@@ -113,6 +119,11 @@ test-browser: browser-setup
 	$(PY) -m deploy.rabbitmq --management
 	@echo "==> pass 3/3: browser tests (tests/browser, Chromium + axe-core)"
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
+
+# The browser tests again, writing the pictures in docs/screenshots/.
+screenshots: browser-setup
+	$(PY) -m deploy.rabbitmq --management
+	LEERLINGBUS_DOC_SCREENSHOTS=1 $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 # --------------------------------------------------------------------------- bench
 

@@ -10,8 +10,8 @@ changes, 10% packages (2% exemptions), 1% portal-only and 1% desktop-only
 students, 3% cluster memberships.
 
 Measured, median of --repeat runs:
-  pure      rules.check_snapshot (PUT validation), rules.portal_view, diff.status
-            (all eight categories), diff.differences per category
+  pure      snapshot_check.check_snapshot (PUT validation), rules.portal_view, compare.status
+            (all eight categories), compare.differences per category
   service   the sync service's use cases on a real database without the broker:
             put_snapshot (validation, storing both sides, the status answer; the
             portal read is a stub returning the synthetic state); status when it
@@ -46,7 +46,8 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from services.common import migrate  # noqa: E402
 from services.common.db import UnitOfWork, make_engine  # noqa: E402
-from services.sync import diff, handlers, rules  # noqa: E402
+from services.sync import compare, rules, snapshot_check, store  # noqa: E402
+from services.sync import snapshots as snapshot_cases  # noqa: E402
 from services.sync.models import snapshots  # noqa: E402
 
 CATEGORIES = rules.CATEGORIES
@@ -160,7 +161,7 @@ def timed(fn, repeat, paused_gc=False):
     for _ in range(repeat):
         start = time.perf_counter()
         if paused_gc:
-            with handlers._paused_gc():
+            with store.paused_gc():
                 result = fn()
         else:
             result = fn()
@@ -210,16 +211,17 @@ def bench_size(n, repeat, backends, pg_url, tmp, split=0.0):
     state, people, document = build(n, split=split)
     out = {"n": n}
     # pure functions measured as the service runs them: the cyclic GC paused
-    out["validate"], desktop = timed(lambda: rules.check_snapshot(document), repeat, True)
+    out["validate"], desktop = timed(lambda: snapshot_check.check_snapshot(document), repeat,
+                                     True)
     out["portal_view"], portal = timed(
         lambda: rules.portal_view(state, people, desktop["students"], "2025-11-25T10:00:00"),
         repeat, True)
-    out["status"], status = timed(lambda: diff.status(portal, desktop), repeat, True)
+    out["status"], status = timed(lambda: compare.status(portal, desktop), repeat, True)
     out["counts"] = {c: status[c]["differences"] for c in CATEGORIES}
     out["exemptions"] = status["packages"]["exemptions"]
     per = {}
     for category in CATEGORIES:
-        per[category], _ = timed(lambda c=category: diff.differences(c, portal, desktop),
+        per[category], _ = timed(lambda c=category: compare.differences(c, portal, desktop),
                                  repeat, True)
     out["differences"] = per
     stub = Portal(state, people)
@@ -235,15 +237,15 @@ def bench_size(n, repeat, backends, pg_url, tmp, split=0.0):
 
         def put():
             with uow() as u:
-                return handlers.put_snapshot(u, stub, stub, 1, 1, document)
+                return snapshot_cases.put_snapshot(u, stub, stub, 1, 1, document)
 
         def get_status():
             with uow() as u:
-                return handlers.status(u, stub, stub, 1, 1)
+                return snapshot_cases.status(u, stub, stub, 1, 1)
 
         def get_differences():
             with uow() as u:
-                return handlers.differences(u, stub, stub, 1, 1, largest)
+                return snapshot_cases.differences(u, stub, stub, 1, 1, largest)
 
         def stale_status():  # the portal was read again: compare both sides
             with uow() as u:

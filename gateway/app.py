@@ -15,6 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from services.common.errors import DomainError, forbidden, not_found
+from services.common.logredact import escape_controls
 
 from . import errors as errmap
 from .auth import PrincipalCache, TokenService, bearer_token, has_role, unauthorized
@@ -51,8 +52,9 @@ def json_depth_ok(data, limit=MAX_JSON_DEPTH):
 
 
 def loggable_path(path):
-    """Paths may carry a BSN (/oso/students/{bsn}); never log one."""
-    return _LONG_NUMBER.sub(lambda m: "*" * len(m.group()), path)
+    """Paths may carry a BSN (/oso/students/{bsn}); never log one. A decoded
+    `%0A` stays escaped: one request, one log line."""
+    return escape_controls(_LONG_NUMBER.sub(lambda m: "*" * len(m.group()), path))
 
 
 def json_response(data, status=200, headers=None):
@@ -250,7 +252,7 @@ class Gateway:
         ctx.files = {name: files[name] for name in route.files}
 
     def authenticate(self, request):
-        user_id, _ = self.tokens.verify(bearer_token(request))
+        user_id, _, epoch = self.tokens.verify(bearer_token(request))
         principal = self.principals.get(user_id)
         if principal is None:
             try:
@@ -261,6 +263,8 @@ class Gateway:
                     raise unauthorized() from None
                 raise
             self.principals.put(user_id, principal)
+        if epoch != principal.get("token_epoch"):  # the password changed since
+            raise unauthorized()
         return principal
 
 

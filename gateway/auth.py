@@ -5,6 +5,10 @@ expiry (LEERLINGBUS_TOKEN_TTL, default 8 h). It is only accepted from the
 Authorization header. On every request the principal (roles, archived or not)
 comes from the users service, cached for a couple of seconds per gateway
 process; archiving through this gateway drops the cache entry at once.
+
+A token carries the user's token epoch (`pwv`, users.auth.token_epoch),
+which changes with the password hash: after a password change or reset every
+token issued before it is refused (401), as after archiving.
 """
 import time
 import uuid
@@ -29,7 +33,8 @@ class TokenService:
     def issue(self, principal):
         now = int(time.time())
         claims = {"sub": str(principal["user_id"]), "inst": principal["institution_id"],
-                  "iat": now, "exp": now + self.ttl, "jti": uuid.uuid4().hex}
+                  "pwv": principal.get("token_epoch"), "iat": now, "exp": now + self.ttl,
+                  "jti": uuid.uuid4().hex}
         return jwt.encode(claims, self.secret_key, algorithm=ALGORITHM)
 
     def verify(self, token):
@@ -41,7 +46,7 @@ class TokenService:
         except jwt.PyJWTError:
             raise unauthorized() from None
         try:
-            return int(claims["sub"]), claims.get("inst")
+            return int(claims["sub"]), claims.get("inst"), claims.get("pwv")
         except (TypeError, ValueError):
             raise unauthorized() from None
 

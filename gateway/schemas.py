@@ -98,11 +98,14 @@ class PageQuery(QuerySchema):
     page_size = fields.Integer(load_default=50, validate=between(1, 500))
 
 
-class InstitutionPage(BaseSchema):
-    items = fields.List(fields.Nested(Institution))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+def page_of(schema_cls, name=None, **extra):
+    """A page of `schema_cls` items (named <item>Page unless `name`), with `extra` fields."""
+    return type(name or schema_cls.__name__ + "Page", (BaseSchema,), {
+        "items": fields.List(fields.Nested(schema_cls)), "total": fields.Integer(),
+        "page": fields.Integer(), "page_size": fields.Integer(), **extra})
+
+
+InstitutionPage = page_of(Institution)
 
 
 # -- users ---------------------------------------------------------------
@@ -110,7 +113,8 @@ ROLE = fields.String(validate=one_of("admin", "scheduler", "mentor", "student", 
 GENDER = dict(allow_none=True, validate=one_of("M", "V", "X", ""))
 
 
-class _PersonalData(BaseSchema):
+class PersonIn(BaseSchema):
+    """A person's name, gender and contact details as a request sets them."""
     initials = fields.String(allow_none=True, validate=length(0, 20))
     first_name = fields.String(validate=length(1, 100))
     prefix = fields.String(allow_none=True, validate=length(0, 30))
@@ -121,6 +125,23 @@ class _PersonalData(BaseSchema):
     house_number = fields.String(allow_none=True, validate=length(0, 20))
     postcode = fields.String(allow_none=True, validate=length(0, 10))
     city = fields.String(allow_none=True, validate=length(0, 100))
+
+
+class PersonOut(BaseSchema):
+    """A person's name, gender and contact details as the API answers them."""
+    initials = fields.String(allow_none=True)
+    first_name = fields.String()
+    prefix = fields.String(allow_none=True)
+    last_name = fields.String()
+    gender = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    street = fields.String(allow_none=True)
+    house_number = fields.String(allow_none=True)
+    postcode = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+
+
+class _PersonalData(PersonIn):
     password = fields.String(load_only=True, validate=length(1, 1024))
     roles = fields.List(ROLE)
 
@@ -138,22 +159,12 @@ class UserUpdate(_PersonalData):
     type = fields.String(validate=one_of("student", "employee", "guardian"))
 
 
-class User(BaseSchema):
+class User(PersonOut):
     id = fields.Integer()
     institution_id = fields.Integer()
     code = fields.String()
     type = fields.String()
     is_student = fields.Boolean()
-    initials = fields.String(allow_none=True)
-    first_name = fields.String()
-    prefix = fields.String(allow_none=True)
-    last_name = fields.String()
-    gender = fields.String(allow_none=True)
-    email = fields.String(allow_none=True)
-    street = fields.String(allow_none=True)
-    house_number = fields.String(allow_none=True)
-    postcode = fields.String(allow_none=True)
-    city = fields.String(allow_none=True)
     roles = fields.List(fields.String())
     archived = fields.Boolean()
     archived_at = fields.String(allow_none=True)
@@ -162,11 +173,7 @@ class User(BaseSchema):
     updated_at = fields.String(allow_none=True)
 
 
-class UserPage(BaseSchema):
-    items = fields.List(fields.Nested(User))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+UserPage = page_of(User)
 
 
 class UserListQuery(PageQuery):
@@ -189,47 +196,69 @@ class Me(BaseSchema):
 class Health(BaseSchema):
     status = fields.String()
     services = fields.Dict(keys=fields.String(), values=fields.String())
+    parked = fields.Integer(allow_none=True, metadata={
+        "description": "Events parked after failing (docs/operations.md); null: the broker "
+                       "did not answer"})
+
+
+# -- operations: parked events --------------------------------------------------
+class ParkedQuery(QuerySchema):
+    consumer = fields.String(validate=length(1, 200))
+    limit = fields.Integer(validate=between(1, 1000))
+
+
+class ParkedEventQuery(QuerySchema):
+    event_id = fields.String(validate=length(1, 64))
+
+
+class ParkedMessage(BaseSchema):
+    consumer = fields.String()
+    event_id = fields.String(allow_none=True)
+    type = fields.String(allow_none=True)
+    institution_id = fields.Integer(allow_none=True)
+    error_type = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    attempts = fields.Integer(allow_none=True)
+    parked_at = fields.String(allow_none=True)
+
+
+class ParkedList(BaseSchema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    total = fields.Integer()
+    items = fields.List(fields.Nested(ParkedMessage))
+
+
+class ParkedResult(BaseSchema):
+    consumer = fields.String()
+    count = fields.Integer()
 
 
 # -- students and placements ------------------------------------------------
 STUDENT_TYPE = dict(validate=one_of("potential_transfer", "non_transfer"))
 
 
-class StudentCreate(BaseSchema):
-    student_number = fields.String(required=True, validate=length(1, 20))
-    type = fields.String(required=True, **STUDENT_TYPE)
+class _StudentRecordIn(BaseSchema):
     bsn = fields.String(allow_none=True, validate=length(0, 20))
     onderwijsnummer = fields.String(allow_none=True, validate=length(0, 20))
+    date_of_birth = fields.Date(allow_none=True)
+    home_class = fields.String(allow_none=True, validate=length(0, 40))
+    year_of_education = fields.Integer(allow_none=True, validate=between(1, 8))
+    track = fields.String(allow_none=True, validate=length(0, 40))
+
+
+class StudentCreate(_StudentRecordIn):
+    student_number = fields.String(required=True, validate=length(1, 20))
+    type = fields.String(required=True, **STUDENT_TYPE)
     initials = fields.String(required=True, validate=length(1, 20))
     first_name = fields.String(required=True, validate=length(1, 100))
     prefix = fields.String(allow_none=True, validate=length(0, 30))
     last_name = fields.String(required=True, validate=length(1, 100))
-    date_of_birth = fields.Date(allow_none=True)
     gender = fields.String(**GENDER)
     email = fields.String(allow_none=True, validate=length(0, 254))
-    home_class = fields.String(allow_none=True, validate=length(0, 40))
-    year_of_education = fields.Integer(allow_none=True, validate=between(1, 8))
-    track = fields.String(allow_none=True, validate=length(0, 40))
 
 
-class StudentUpdate(BaseSchema):
+class StudentUpdate(_StudentRecordIn, PersonIn):
     type = fields.String(**STUDENT_TYPE)
-    bsn = fields.String(allow_none=True, validate=length(0, 20))
-    onderwijsnummer = fields.String(allow_none=True, validate=length(0, 20))
-    initials = fields.String(allow_none=True, validate=length(0, 20))
-    first_name = fields.String(validate=length(1, 100))
-    prefix = fields.String(allow_none=True, validate=length(0, 30))
-    last_name = fields.String(validate=length(1, 100))
-    date_of_birth = fields.Date(allow_none=True)
-    gender = fields.String(**GENDER)
-    email = fields.String(allow_none=True, validate=length(0, 254))
-    street = fields.String(allow_none=True, validate=length(0, 200))
-    house_number = fields.String(allow_none=True, validate=length(0, 20))
-    postcode = fields.String(allow_none=True, validate=length(0, 10))
-    city = fields.String(allow_none=True, validate=length(0, 100))
-    home_class = fields.String(allow_none=True, validate=length(0, 40))
-    year_of_education = fields.Integer(allow_none=True, validate=between(1, 8))
-    track = fields.String(allow_none=True, validate=length(0, 40))
 
 
 LEAVE_STATUS = fields.String(validate=one_of("active", "leaving", "left"), metadata={
@@ -238,7 +267,7 @@ LEAVE_STATUS = fields.String(validate=one_of("active", "leaving", "left"), metad
                    "archived)"})
 
 
-class Student(BaseSchema):
+class Student(PersonOut):
     student_number = fields.String()
     type = fields.String()
     bsn = fields.String(allow_none=True, metadata={"description": "masked unless ?reveal=bsn"})
@@ -253,23 +282,9 @@ class Student(BaseSchema):
     leave_date = fields.String(allow_none=True, metadata={
         "description": "YYYY-MM-DD: the day the student leaves or left"})
     status = LEAVE_STATUS
-    initials = fields.String(allow_none=True)
-    first_name = fields.String()
-    prefix = fields.String(allow_none=True)
-    last_name = fields.String()
-    gender = fields.String(allow_none=True)
-    email = fields.String(allow_none=True)
-    street = fields.String(allow_none=True)
-    house_number = fields.String(allow_none=True)
-    postcode = fields.String(allow_none=True)
-    city = fields.String(allow_none=True)
 
 
-class StudentPage(BaseSchema):
-    items = fields.List(fields.Nested(Student))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+StudentPage = page_of(Student)
 
 
 class StudentListQuery(PageQuery):
@@ -351,25 +366,23 @@ class LearningPaths(BaseSchema):
     learning_paths = fields.List(fields.Nested(LearningPath), required=True)
 
 
-class ParticipationCreate(BaseSchema):
-    student_number = fields.String(required=True, validate=length(1, 20))
-    department = fields.String(required=True, validate=length(1, 40))
+class _PlacementIn(BaseSchema):
     forecast = fields.Integer(allow_none=True, validate=between(0, 100))
     profile = fields.String(allow_none=True, validate=length(0, 100))
     programme = fields.String(allow_none=True, validate=length(0, 100))
     learning_path = fields.String(allow_none=True, validate=length(0, 40))
     home_class = fields.String(allow_none=True, validate=length(0, 40))
+
+
+class ParticipationCreate(_PlacementIn):
+    student_number = fields.String(required=True, validate=length(1, 20))
+    department = fields.String(required=True, validate=length(1, 40))
     lwoo = fields.Boolean(load_default=False)
 
 
-class ParticipationUpdate(BaseSchema):
+class ParticipationUpdate(_PlacementIn):
     department = fields.String(validate=length(1, 40))
     keep_package = fields.Boolean()
-    forecast = fields.Integer(allow_none=True, validate=between(0, 100))
-    profile = fields.String(allow_none=True, validate=length(0, 100))
-    programme = fields.String(allow_none=True, validate=length(0, 100))
-    learning_path = fields.String(allow_none=True, validate=length(0, 40))
-    home_class = fields.String(allow_none=True, validate=length(0, 40))
     lwoo = fields.Boolean()
 
 
@@ -463,20 +476,9 @@ class MentorStudent(BaseSchema):
         "description": "in the project, one per department"})
 
 
-class MentorStudentPage(BaseSchema):
-    items = fields.List(fields.Nested(MentorStudent))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
-    mentor = fields.String()
-    home_classes = fields.List(fields.String())
-    project = fields.Nested(Project, allow_none=True)
-
-
-def page_of(schema_cls):
-    return type(schema_cls.__name__ + "Page", (BaseSchema,), {
-        "items": fields.List(fields.Nested(schema_cls)), "total": fields.Integer(),
-        "page": fields.Integer(), "page_size": fields.Integer()})
+MentorStudentPage = page_of(MentorStudent, mentor=fields.String(),
+                            home_classes=fields.List(fields.String()),
+                            project=fields.Nested(Project, allow_none=True))
 
 
 ProjectPage = page_of(Project)

@@ -1,7 +1,7 @@
 """Request and response schemas of the OSO endpoints (API.md "OSO")."""
 from marshmallow import EXCLUDE, fields
 
-from .schemas import BaseSchema, PageQuery, length, one_of
+from .schemas import BaseSchema, PageQuery, length, one_of, page_of
 
 ACTIONS = ("import", "supplement", "overwrite", "none")
 
@@ -29,11 +29,7 @@ class OsoDeliveryPoint(BaseSchema):
     registered_by = fields.String(allow_none=True)
 
 
-class OsoDeliveryPointPage(BaseSchema):
-    items = fields.List(fields.Nested(OsoDeliveryPoint))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+OsoDeliveryPointPage = page_of(OsoDeliveryPoint)
 
 
 class OsoWorklistAdd(BaseSchema):
@@ -72,11 +68,7 @@ class OsoWorklistEntry(BaseSchema):
     created_at = fields.String()
 
 
-class OsoWorklistPage(BaseSchema):
-    items = fields.List(fields.Nested(OsoWorklistEntry))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+OsoWorklistPage = page_of(OsoWorklistEntry, "OsoWorklistPage")
 
 
 class OsoRowError(BaseSchema):

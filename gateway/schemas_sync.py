@@ -4,25 +4,18 @@ service (it names every unknown key, wrong type and non-digit student number);
 the schemas here describe it for /openapi.json and validate the small bodies."""
 from marshmallow import fields
 
-from .schemas import BaseSchema, PageQuery, QuerySchema, length
+from .schemas import BaseSchema, PageQuery, PersonOut, QuerySchema, length, page_of
 
 CATEGORIES = ("students", "personal_data", "participations", "lwoo", "home_classes",
               "forecasts", "packages", "groups")
 
 
 # -- the snapshot (API.md format) -------------------------------------------------
-class SnapshotStudent(BaseSchema):
+class SnapshotStudent(PersonOut):
     student_number = fields.String(required=True, metadata={"description": "digits only"})
     first_name = fields.String(allow_none=True)
-    prefix = fields.String(allow_none=True)
     last_name = fields.String(allow_none=True)
-    initials = fields.String(allow_none=True)
     gender = fields.String(allow_none=True, metadata={"description": "M, V, X or null"})
-    street = fields.String(allow_none=True)
-    house_number = fields.String(allow_none=True)
-    postcode = fields.String(allow_none=True)
-    city = fields.String(allow_none=True)
-    email = fields.String(allow_none=True)
     previous_home_class = fields.String(allow_none=True)
     properties = fields.Dict(keys=fields.String(), allow_none=True, metadata={
         "description": "extra properties; #EMAIL is the e-mail address an upload uses"})
@@ -245,10 +238,4 @@ class Mutation(BaseSchema):
     changes = fields.Dict()
 
 
-class MutationPage(BaseSchema):
-    items = fields.List(fields.Nested(Mutation))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
-    since = fields.String(allow_none=True)
-    as_of = fields.String()
+MutationPage = page_of(Mutation, since=fields.String(allow_none=True), as_of=fields.String())

@@ -1,7 +1,7 @@
 """Schemas of the student-list and import routes (gateway/routes/uploads.py)."""
 from marshmallow import fields
 
-from .schemas import BaseSchema, PageQuery, QuerySchema, between, length, one_of
+from .schemas import BaseSchema, PageQuery, PersonOut, QuerySchema, between, length, one_of, page_of
 
 SCHOOL_TYPE = one_of("vo", "mbo")
 STUDENT_TYPE = one_of("potential_transfer", "non_transfer")
@@ -14,23 +14,22 @@ class TemplateQuery(QuerySchema):
     student_type = fields.String(required=True, validate=STUDENT_TYPE)
 
 
-class UploadForm(BaseSchema):
+class _ListForm(BaseSchema):
+    """A student list's kind and its sender (the form beside the file)."""
+    school_type = fields.String(required=True, validate=SCHOOL_TYPE)
+    student_type = fields.String(required=True, validate=STUDENT_TYPE)
+    name = fields.String(required=True, validate=length(1, 200))
+    email = fields.String(required=True, validate=length(1, 254))
+    note = fields.String(load_default=None, allow_none=True, validate=length(0, 4000))
+
+
+class UploadForm(_ListForm):
     institution_id = fields.Integer(load_default=None, allow_none=True,
                                     metadata={"description": "helpdesk only: the institution"})
-    school_type = fields.String(required=True, validate=SCHOOL_TYPE)
-    student_type = fields.String(required=True, validate=STUDENT_TYPE)
-    name = fields.String(required=True, validate=length(1, 200))
-    email = fields.String(required=True, validate=length(1, 254))
-    note = fields.String(load_default=None, allow_none=True, validate=length(0, 4000))
 
 
-class PublicUploadForm(BaseSchema):
+class PublicUploadForm(_ListForm):
     upload_code = fields.String(required=True, validate=length(1, 64))
-    school_type = fields.String(required=True, validate=SCHOOL_TYPE)
-    student_type = fields.String(required=True, validate=STUDENT_TYPE)
-    name = fields.String(required=True, validate=length(1, 200))
-    email = fields.String(required=True, validate=length(1, 254))
-    note = fields.String(load_default=None, allow_none=True, validate=length(0, 4000))
 
 
 class UploadAccepted(BaseSchema):
@@ -88,36 +87,23 @@ class UploadRowsQuery(PageQuery):
     pass
 
 
-class UploadRow(BaseSchema):
+class UploadRow(PersonOut):
     row = fields.Integer(metadata={"description": "the sheet's row number (header is row 1)"})
     type = fields.String()
     student_number = fields.String()
     bsn = fields.String(allow_none=True, metadata={"description": "masked"})
     onderwijsnummer = fields.String(allow_none=True, metadata={"description": "masked"})
-    initials = fields.String(allow_none=True)
     first_name = fields.String(allow_none=True)
-    prefix = fields.String(allow_none=True)
     last_name = fields.String(allow_none=True)
     date_of_birth = fields.String(allow_none=True)
-    gender = fields.String(allow_none=True)
-    email = fields.String(allow_none=True)
-    street = fields.String(allow_none=True)
-    house_number = fields.String(allow_none=True)
-    postcode = fields.String(allow_none=True)
-    city = fields.String(allow_none=True)
     home_class = fields.String(allow_none=True)
     year_of_education = fields.Integer(allow_none=True)
     track = fields.String(allow_none=True)
     department = fields.String(allow_none=True)
 
 
-class UploadRowPage(BaseSchema):
-    items = fields.List(fields.Nested(UploadRow))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
-    available = fields.Boolean(metadata={"description": "false: the list has no checked rows "
-                                                        "(rejected, or purged)"})
+UploadRowPage = page_of(UploadRow, available=fields.Boolean(metadata={
+    "description": "false: the list has no checked rows (rejected, or purged)"}))
 
 
 class UploadListQuery(PageQuery):
@@ -142,11 +128,7 @@ class UploadSummary(BaseSchema):
     created_at = fields.String()
 
 
-class UploadPage(BaseSchema):
-    items = fields.List(fields.Nested(UploadSummary))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+UploadPage = page_of(UploadSummary, "UploadPage")
 
 
 class ApproveRequest(BaseSchema):
@@ -191,7 +173,16 @@ class ImportCounts(BaseSchema):
     failed = fields.Integer()
 
 
-class ImportSummary(BaseSchema):
+class _ImportStamps(BaseSchema):
+    """Who made an import and when each step happened."""
+    created_by = fields.String(allow_none=True, metadata={"description": "user code"})
+    created_at = fields.String()
+    previewed_at = fields.String(allow_none=True)
+    committed_at = fields.String(allow_none=True)
+    undone_at = fields.String(allow_none=True)
+
+
+class ImportSummary(_ImportStamps):
     id = fields.Integer()
     kind = fields.String(metadata={"enum": ["users", "participations"]})
     status = fields.String(metadata={"enum": list(IMPORT_STATUSES)})
@@ -207,18 +198,9 @@ class ImportSummary(BaseSchema):
     undo_counts = fields.Dict(keys=fields.String(), values=fields.Integer(), allow_none=True,
                               metadata={"description": "what the undo did (removed, restored, "
                                                        "unarchived, skipped)"})
-    created_by = fields.String(allow_none=True, metadata={"description": "user code"})
-    created_at = fields.String()
-    previewed_at = fields.String(allow_none=True)
-    committed_at = fields.String(allow_none=True)
-    undone_at = fields.String(allow_none=True)
 
 
-class ImportPage(BaseSchema):
-    items = fields.List(fields.Nested(ImportSummary))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+ImportPage = page_of(ImportSummary, "ImportPage")
 
 
 class ImportColumn(BaseSchema):
@@ -233,7 +215,7 @@ class ImportProblem(BaseSchema):
     status = fields.Integer()
 
 
-class Import(BaseSchema):
+class Import(_ImportStamps):
     id = fields.Integer()
     kind = fields.String()
     status = fields.String(metadata={
@@ -255,10 +237,6 @@ class Import(BaseSchema):
                        "with GET /imports/{id}/rows)"})
     result = fields.Dict(allow_none=True)
     created_by = fields.String(allow_none=True)
-    created_at = fields.String()
-    previewed_at = fields.String(allow_none=True)
-    committed_at = fields.String(allow_none=True)
-    undone_at = fields.String(allow_none=True)
     progress = fields.Nested(UploadProgress, metadata={
         "description": "a commit in the background: changes applied of those planned"})
     problem = fields.Nested(ImportProblem, allow_none=True, metadata={
@@ -315,13 +293,9 @@ class ImportPreview(BaseSchema):
                                                     "when ?preview_rows= limits `rows`)"})
 
 
-class ImportRowPage(BaseSchema):
-    items = fields.List(fields.Nested(ImportPreviewRow))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
-    action = fields.String(allow_none=True)
+ImportRowPage = page_of(ImportPreviewRow, "ImportRowPage",
+                        counts=fields.Dict(keys=fields.String(), values=fields.Integer()),
+                        action=fields.String(allow_none=True))
 
 
 class ImportStudents(BaseSchema):

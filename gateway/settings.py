@@ -4,6 +4,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from services.common import config as cfg
+from services.common.signing import check_key
 
 
 def _secret_key(data_dir):
@@ -34,6 +35,10 @@ class Settings:
     principal_cache_ttl: float = 2.0
     health_timeout: float = 3.0
     services: tuple = field(default_factory=lambda: cfg.SERVICES)
+
+    def __post_init__(self):
+        # A placeholder or short key: refuse to start (InsecureKeyError).
+        check_key(self.secret_key, "LEERLINGBUS_SECRET_KEY")
 
     @classmethod
     def from_env(cls, **overrides):

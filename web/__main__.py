@@ -12,6 +12,8 @@ import sys  # noqa: E402
 
 import eventlet.wsgi  # noqa: E402
 
+from services.common.logredact import escape_controls  # noqa: E402
+
 from .app import create_app  # noqa: E402
 from .settings import WebSettings  # noqa: E402
 
@@ -23,8 +25,8 @@ class Redact(logging.Filter):
 
     def filter(self, record):
         try:
-            record.msg, record.args = _NUMBER.sub(lambda m: "*" * len(m.group()),
-                                                  record.getMessage()), ()
+            record.msg, record.args = escape_controls(_NUMBER.sub(
+                lambda m: "*" * len(m.group()), record.getMessage())), ()
         except Exception:  # noqa: BLE001 - leave a broken record to the formatter
             pass
         return True

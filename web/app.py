@@ -11,7 +11,7 @@ import logging
 import mimetypes
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect as _redirect
 from werkzeug.wrappers import Request, Response
+
+from services.common.logredact import escape_controls
 
 from . import filters
 from .client import ApiError, Gateway, Unauthorized
@@ -66,8 +68,9 @@ _LONG_NUMBER = re.compile(r"\d{8,}")
 
 
 def loggable_path(path):
-    """Paths may carry a BSN-like number; never log one (query strings never)."""
-    return _LONG_NUMBER.sub(lambda m: "*" * len(m.group()), path)
+    """Paths may carry a BSN-like number; never log one (query strings never).
+    Control characters (a decoded %0A) are escaped: one request, one line."""
+    return escape_controls(_LONG_NUMBER.sub(lambda m: "*" * len(m.group()), path))
 
 
 @dataclass(eq=False)
@@ -107,54 +110,6 @@ def local_path(target, default="/"):
             or "\\" in target or any(ord(c) < 32 for c in target):
         return default
     return target
-
-
-@dataclass
-class Form:
-    """What was typed and what the API said about it, for one form."""
-    values: dict = field(default_factory=dict)
-    errors: dict = field(default_factory=dict)     # field -> [messages]
-    general: list = field(default_factory=list)    # messages naming no known field
-
-    def value(self, name, default=""):
-        v = self.values.get(name)
-        return default if v is None else v
-
-    def error(self, name):
-        return self.errors.get(name) or []
-
-    @property
-    def has_errors(self):
-        return bool(self.errors or self.general)
-
-    def add(self, name, message):
-        if name:
-            self.errors.setdefault(name, []).append(message)
-        else:
-            self.general.append(message)
-
-    def from_api(self, exc, fields=(), aliases=None):
-        """Place the API's Dutch words beside the fields they name."""
-        aliases = aliases or {}
-        known = set(fields)
-        placed = False
-        for item in exc.errors:
-            name = item.get("field")
-            name = aliases.get(name, name)
-            message = item.get("message") or exc.detail
-            if name in known:
-                self.add(name, message)
-                placed = True
-            elif item.get("row") is None:
-                self.general.append(message)
-                placed = True
-        if not placed:
-            name = aliases.get(exc.problem.get("field"), exc.problem.get("field"))
-            if name in known:
-                self.add(name, exc.detail)
-            else:
-                self.general.append(exc.detail or "Er ging iets mis. Probeer het opnieuw.")
-        return self
 
 
 class Ctx:

@@ -4,6 +4,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.signing import check_key
+
 
 def _data_dir():
     path = Path(os.environ.get("LEERLINGBUS_DATA_DIR") or "./var").resolve()
@@ -48,6 +50,10 @@ class WebSettings:
     session_ttl: int = 8 * 3600
     api_timeout: float = 30.0
     max_upload_bytes: int = 20 * 1024 * 1024
+
+    def __post_init__(self):
+        # A placeholder or short key: refuse to start (InsecureKeyError).
+        check_key(self.secret_key, "LEERLINGBUS_WEB_SECRET_KEY")
 
     @classmethod
     def from_env(cls, **overrides):

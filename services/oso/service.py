@@ -2,65 +2,21 @@
 
     nameko run --config deploy/config.yaml services.oso.service
 
-Entrypoints only; the use cases are in handlers.py, the rules in rules.py.
+Entrypoints only; the use cases are in one module per job (delivery_points.py,
+worklist.py, batches.py, dossiers.py, enrolment.py), the configured source and
+validator in settings.py, the rules in rules.py.
 The gateway passes institution_id explicitly and does the role and tenancy
 checks. Executing actions is queued by `start_actions` and worked off by the
 `process_batches` timer, so it survives a restart and spreads over instances.
 """
-import logging
-
-from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from services.common import config as cfg
 from services.common.db import Database
 from services.common.errors import DomainError
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import handlers, rules, validation
-from .sources import SourceError, source_from_config
-
-log = logging.getLogger(__name__)
-
-
-
-class OsoSettings(DependencyProvider):
-    """The configured dossier source and the official validator."""
-
-    def setup(self):
-        self.config = dict(self.container.config)
-        self.standard_dir = cfg.setting("LEERLINGBUS_OSO_STANDARD_DIR", self.config)
-        self._source = None
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-    def source(self):
-        if self._source is None:
-            self._source = source_from_config(self.config)
-        return self._source
-
-    def validator(self):
-        """(validator or None, reason when official validation is off)."""
-        if not self.standard_dir:
-            return None, None
-        try:
-            return validation.validator_for(self.standard_dir), None
-        except (validation.StandardMissing, OSError) as exc:
-            log.warning("oso: official validation unavailable (%s)", exc)
-            return None, ("Officiële validatie staat uit: de bestanden van de OSO-standaard zijn "
-                          "niet gevonden in de ingestelde map (LEERLINGBUS_OSO_STANDARD_DIR).")
-
-    def describe(self):
-        try:
-            source = self.source().describe()
-        except SourceError as exc:
-            source = {"kind": None, "message": exc.message}
-        validator, reason = self.validator()
-        return {"source": source, "official_validation": validator is not None,
-                "message": None if validator else (reason or (
-                    "Officiële validatie staat uit: LEERLINGBUS_OSO_STANDARD_DIR is niet "
-                    "ingesteld."))}
+from . import batches, delivery_points, dossiers, enrolment, helpers, worklist
+from .settings import OsoSettings
 
 
 class OsoService:
@@ -75,7 +31,7 @@ class OsoService:
     def health(self):
         try:
             with self.db() as uow:
-                return handlers.health(uow)
+                return helpers.health(uow)
         except Exception:
             raise DomainError("unavailable", "De OSO-dienst kan zijn database niet bereiken.",
                               status=503) from None
@@ -90,113 +46,86 @@ class OsoService:
     @domain_rpc
     def list_delivery_points(self, institution_id):
         with self.db() as uow:
-            return handlers.list_delivery_points(uow, institution_id)
+            return delivery_points.list_delivery_points(uow, institution_id)
 
     @domain_rpc
     def register_delivery_point(self, institution_id, data, actor=None):
         institution = self.users.get_institution(institution_id)
-        try:
-            brin_of_key = self.settings.source().brin_of_key
-        except SourceError:
-            brin_of_key = lambda _number, key: rules.key_brin(key)  # noqa: E731
+        brin_of_key = delivery_points.brin_of_key(self.settings.source)
         with self.db() as uow:
-            return handlers.register_delivery_point(uow, institution_id, institution, data,
-                                                    brin_of_key, actor)
+            return delivery_points.register_delivery_point(uow, institution_id, institution, data,
+                                                           brin_of_key, actor)
 
     # --- worklist ------------------------------------------------------------------
 
     @domain_rpc
     def list_worklist(self, institution_id, page=1, page_size=50, status=None):
         with self.db() as uow:
-            return handlers.list_worklist(uow, institution_id, page, page_size, status)
+            return worklist.list_worklist(uow, institution_id, page, page_size, status)
 
     @domain_rpc
     def add_to_worklist(self, institution_id, data, actor=None):
         with self.db() as uow:
-            return handlers.add_to_worklist(uow, institution_id, data, actor)
+            return worklist.add_to_worklist(uow, institution_id, data, actor)
 
     @domain_rpc
     def import_worklist(self, institution_id, filename, content_b64, actor=None):
         with self.db() as uow:
-            return handlers.import_worklist(uow, institution_id, filename, content_b64, actor)
+            return worklist.import_worklist(uow, institution_id, filename, content_b64, actor)
 
     @domain_rpc
     def remove_from_worklist(self, institution_id, number, actor=None):
         with self.db() as uow:
-            return handlers.remove_from_worklist(uow, institution_id, number, actor)
+            return worklist.remove_from_worklist(uow, institution_id, number, actor)
 
     # --- actions -------------------------------------------------------------------
 
     @domain_rpc
     def start_actions(self, institution_id, data, actor=None):
-        try:
-            self.settings.source()
-        except SourceError as exc:
-            # no source set up is the school's configuration, not an outage: 409
-            status = 409 if exc.code == "source_not_configured" else 503
-            raise DomainError(exc.code, exc.message, status=status, field="source") from None
+        batches.require_source(self.settings.source)
         with self.db() as uow:
-            return handlers.start_actions(uow, institution_id, data, actor)
+            return batches.start_actions(uow, institution_id, data, actor)
 
     @domain_rpc
     def get_batch(self, institution_id, batch_id):
         with self.db() as uow:
-            return handlers.get_batch(uow, institution_id, batch_id)
+            return batches.get_batch(uow, institution_id, batch_id)
 
     @timer(interval=0.5)
     def process_batches(self):
-        while True:
-            with self.db() as uow:
-                batch_id = handlers.claim_batch(uow)
-            if batch_id is None:
-                return
-            handlers.run_batch(self.db, batch_id, self.settings.source,
-                               self.settings.validator)
+        batches.process_batches(self.db, self.settings.source, self.settings.validator)
 
     # --- dossiers ------------------------------------------------------------------
 
     @domain_rpc
     def get_dossier(self, institution_id, number, actor=None):
         with self.db() as uow:
-            return handlers.get_dossier(uow, institution_id, number, actor)
+            return dossiers.get_dossier(uow, institution_id, number, actor)
 
     @domain_rpc
     def get_source_file(self, institution_id, number, actor=None):
         with self.db() as uow:
-            return handlers.get_source_file(uow, institution_id, number, actor)
+            return dossiers.get_source_file(uow, institution_id, number, actor)
 
     @domain_rpc
     def get_attachment(self, institution_id, number, ref, actor=None):
         with self.db() as uow:
-            return handlers.get_attachment(uow, institution_id, number, ref, actor)
+            return dossiers.get_attachment(uow, institution_id, number, ref, actor)
 
     @domain_rpc
     def update_report(self, institution_id, number, changes, actor=None):
         with self.db() as uow:
-            return handlers.update_report(uow, institution_id, number, changes, actor)
+            return dossiers.update_report(uow, institution_id, number, changes, actor)
 
     @domain_rpc
     def finalize_report(self, institution_id, number, actor=None):
         with self.db() as uow:
-            return handlers.finalize_report(uow, institution_id, number, actor)
+            return dossiers.finalize_report(uow, institution_id, number, actor)
 
     @domain_rpc
     def enrol(self, institution_id, number, data, actor=None):
         """Create the student from the dossier's personal data (students service)."""
-        data = data or {}
-        student_type = data.get("type") or "potential_transfer"
-        with self.db() as uow:
-            student_data = handlers.enrol_data(uow, institution_id, number,
-                                               data.get("student_number"), student_type)
-        student = self.students.create_student(
-            institution_id, student_data, actor,
-            request_id=handlers.enrol_request_id(institution_id, number,
-                                                 student_data.get("student_number")))
-        with self.db() as uow:
-            dossier = handlers.mark_enrolled(uow, institution_id, number,
-                                             student.get("student_number")
-                                             or student_data["student_number"], actor)
-        return {"student": student, "dossier": dossier}
+        return enrolment.enrol(self.db, self.students, institution_id, number, data, actor)
 
     # --- outbox --------------------------------------------------------------------
 

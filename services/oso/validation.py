@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 
 from defusedxml import ElementTree as SafeET
 
-from .dossier import DossierRefused
+from .dossier_xml import DossierRefused
 
 log = logging.getLogger(__name__)
 

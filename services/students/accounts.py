@@ -33,7 +33,7 @@ from services.common.outbox import utcnow
 from . import lookups, placements
 from .handlers.support import (EVENT_CHUNK, ORIGIN, _already_processed, _compensate,
                                _event_parts, _mark_processed, _registered_data, _release)
-from .models import Project, Student, processed_events, students
+from .models import Project, Student, students
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +128,7 @@ def _student_codes(users_data):
 
 def _react(uow, users, payload, event_type, codes_of):
     """Shared frame: idempotent by event_id; `codes_of(data)` picks the codes."""
-    parts = _event_parts(payload, event_type)
-    if parts is None:
-        log.warning("ignored a malformed %s event", event_type)
-        return "ignored"
-    event_id, iid, data, _occurred = parts
+    event_id, iid, data, _occurred = _event_parts(payload, event_type)
     if _already_processed(uow.session, event_id):
         return "duplicate"
     codes = [c for c in codes_of(data) if c is not None]
@@ -213,19 +209,13 @@ def _remove_records(uow, iid, pairs):
 
 
 def _on_discard(uow, payload, event_type, single):
-    parts = _event_parts(payload, event_type)
-    if parts is None:
-        log.warning("ignored a malformed %s event", event_type)
-        return "ignored"
-    event_id, iid, data, _occurred = parts
+    event_id, iid, data, _occurred = _event_parts(payload, event_type)
     session = uow.session
     try:
         if _already_processed(session, event_id):
             return "duplicate"
         removed = _remove_records(uow, iid, _discarded(data, single))
-        session.execute(sa.insert(processed_events).values(event_id=event_id,
-                                                           handled_at=utcnow()))
-        uow.commit()
+        _mark_processed(uow, event_id)
         return "applied" if removed else "ignored"
     except IntegrityError:
         uow.rollback()

@@ -12,13 +12,11 @@ service needs to know who acts (BSN audit, the mentor rule).
 """
 import logging
 
-import eventlet
 from nameko.dependency_providers import Config
-from nameko.events import SERVICE_POOL, event_handler
 from nameko.timer import timer
 
-from services.common import config as cfg
 from services.common.db import Database
+from services.common.durable import durable_event_handler
 from services.common.errors import DomainError, validation_error
 from services.common.rpc import ServiceRpc, domain_rpc
 
@@ -28,33 +26,6 @@ log = logging.getLogger(__name__)
 
 # How often planned leaves whose day has come are carried out (seconds).
 PLANNED_LEAVES_INTERVAL = 600
-
-
-def durable_event_handler(source_service, event_type):
-    """An event handler that never loses an event.
-
-    - reliable_delivery=True (nameko's default, stated here on purpose): the
-      queue `evt-<source>-<type>--students.<method>` is durable and not
-      auto-deleted, shared by every students instance, so events published
-      while no instance runs wait for the next one, and each event goes to one
-      instance.
-    - requeue_on_error=True: a handler that raises (database down, users
-      service unreachable, a bug) does not ack; the message goes back on the
-      queue and is tried again. To keep a persistent failure from spinning,
-      the handler pauses STUDENTS_EVENT_RETRY_DELAY seconds (default 2) before
-      raising. We chose this over a dead-letter exchange with a TTL retry
-      queue because it needs no extra broker topology and the failures we
-      expect are transient; the cost is that a message that always fails is
-      retried every few seconds (and logged each time) until the cause is
-      fixed -- it is never dropped silently. Events a handler cannot use
-      (malformed, not about a student) are acknowledged without raising, so
-      they cannot loop.
-    - handlers are idempotent by event_id (processed_events, written in the
-      same transaction as the change), so a redelivery after a crash between
-      commit and ack changes nothing.
-    """
-    return event_handler(source_service, event_type, handler_type=SERVICE_POOL,
-                         reliable_delivery=True, requeue_on_error=True)
 
 
 class StudentsService:
@@ -350,16 +321,11 @@ class StudentsService:
 
     # --- events from the users service --------------------------------------------------
 
+    # Durable consumers (services/common/durable.py): a failure is retried with
+    # back-off, then parked; a malformed event is parked at once.
     def _handle_event(self, handler, payload, *args):
-        try:
-            with self.db() as uow:
-                return handler(uow, *args, payload)
-        except Exception:
-            delay = float(cfg.setting("STUDENTS_EVENT_RETRY_DELAY", self.config, 2))
-            log.exception("handling a %s event failed; it is requeued in %.0f s",
-                          handler.__name__.removeprefix("on_"), delay)
-            eventlet.sleep(delay)
-            raise
+        with self.db() as uow:
+            return handler(uow, *args, payload)
 
     @durable_event_handler("users", "user_archived")
     def on_user_archived(self, payload):

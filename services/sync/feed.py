@@ -9,7 +9,6 @@ Entries never carry a BSN or onderwijsnummer, nor passwords. Users events
 have no project: their entries have project_id None and belong to every
 project of the institution.
 """
-import datetime as dt
 
 # The events the sync service subscribes to: (source service, event type).
 SUBSCRIPTIONS = (
@@ -30,25 +29,6 @@ PARTICIPATION_CATEGORY = {"department": "participations", "profile": "participat
                           "programme": "participations", "learning_path": "participations",
                           "forecast": "forecasts", "lwoo": "lwoo"}
 SECRET = ("bsn", "onderwijsnummer", "password")
-
-
-def parse_envelope(payload):
-    """(event_id, type, institution_id, data, occurred_at) or None when malformed."""
-    if not isinstance(payload, dict):
-        return None
-    event_id, event_type, data = payload.get("event_id"), payload.get("type"), \
-        payload.get("data")
-    iid = payload.get("institution_id")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str) \
-            or not isinstance(data, dict) or isinstance(iid, bool) or not isinstance(iid, int):
-        return None
-    occurred = None
-    if isinstance(payload.get("occurred_at"), str):
-        try:
-            occurred = dt.datetime.fromisoformat(payload["occurred_at"])
-        except ValueError:
-            occurred = None
-    return event_id[:36], event_type, iid, data, occurred
 
 
 def _number(value):

@@ -1,5 +1,5 @@
 """Uploads planned as pure functions: which students to create, which groups
-to create and which members to set. handlers.py carries the plans out through
+to create and which members to set. upload.py carries the plans out through
 the students service's RPC (so its rules hold and its events fire).
 
 A skipped entry: {"student_number" or "group", "code", "message"}.

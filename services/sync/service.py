@@ -3,39 +3,30 @@ desktop (docs/connector.md).
 
     nameko run --config deploy/config.yaml services.sync.service
 
-Entrypoints only; the use cases are in handlers.py, the comparison in
-diff.py, the upload plans in plans.py, the rules in rules.py, the mutation
-feed's mapping in feed.py. The gateway passes institution_id explicitly and
-does the role and tenancy checks; a project of another institution is a 404
-from the students service.
+Entrypoints only; the use cases are in snapshots.py, download.py, upload.py and
+mutation_feed.py (sharing store.py, portal.py, selection.py), the comparison in
+diff.py, diff_packages.py and compare.py, a download's effect on the snapshot
+in apply_download.py, the upload plans in plans.py, the rules in rules.py and
+snapshot_check.py, the mutation feed's mapping in feed.py. The gateway passes
+institution_id explicitly and does the role and tenancy checks; a project of
+another institution is a 404 from the students service.
 """
 import logging
 
-import eventlet
 from nameko.dependency_providers import Config
-from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from services.common import config as cfg
 from services.common.db import Database
+from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import handlers
+from . import download, mutation_feed, snapshots, upload
 
 log = logging.getLogger(__name__)
 
 # Uploads of a few hundred students take longer than a single lookup.
 RPC_TIMEOUT = 30.0
-
-
-def durable_event_handler(source_service, event_type):
-    """A handler on a durable queue `evt-<source>-<type>--sync.<method>` shared
-    by every sync instance (reliable_delivery), requeued when it fails (after
-    SYNC_EVENT_RETRY_DELAY seconds), idempotent by event_id (processed_events
-    in the same transaction as the feed rows)."""
-    return event_handler(source_service, event_type, handler_type=SERVICE_POOL,
-                         reliable_delivery=True, requeue_on_error=True)
 
 
 def _feed_handler(source, event_type):
@@ -64,26 +55,26 @@ class SyncService:
     @domain_rpc
     def put_snapshot(self, institution_id, project_id, snapshot):
         with self.db() as uow:
-            return handlers.put_snapshot(uow, self.students, self.users, institution_id,
+            return snapshots.put_snapshot(uow, self.students, self.users, institution_id,
                                          project_id, snapshot)
 
     @domain_rpc
     def get_snapshot(self, institution_id, project_id):
         with self.db() as uow:
-            return handlers.get_snapshot(uow, self.students, institution_id, project_id)
+            return snapshots.get_snapshot(uow, self.students, institution_id, project_id)
 
     # --- compare -------------------------------------------------------------------------
 
     @domain_rpc
     def status(self, institution_id, project_id, refresh=False):
         with self.db() as uow:
-            return handlers.status(uow, self.students, self.users, institution_id,
+            return snapshots.status(uow, self.students, self.users, institution_id,
                                    project_id, refresh)
 
     @domain_rpc
     def differences(self, institution_id, project_id, category, department=None):
         with self.db() as uow:
-            return handlers.differences(uow, self.students, self.users, institution_id,
+            return snapshots.differences(uow, self.students, self.users, institution_id,
                                         project_id, category, department)
 
     # --- move changes ----------------------------------------------------------------------
@@ -92,14 +83,14 @@ class SyncService:
     def download(self, institution_id, project_id, category, departments=None,
                  student_numbers=None):
         with self.db() as uow:
-            return handlers.download(uow, self.students, self.users, institution_id,
+            return download.download(uow, self.students, self.users, institution_id,
                                      project_id, category, departments, student_numbers)
 
     @domain_rpc
     def upload(self, institution_id, project_id, category, departments=None,
                student_numbers=None):
         with self.db() as uow:
-            return handlers.upload(uow, self.students, self.users, institution_id,
+            return upload.upload(uow, self.students, self.users, institution_id,
                                    project_id, category, departments, student_numbers)
 
     # --- the mutation feed -----------------------------------------------------------------
@@ -107,19 +98,12 @@ class SyncService:
     @domain_rpc
     def mutations(self, institution_id, project_id, since=None, page=1, page_size=500):
         with self.db() as uow:
-            return handlers.list_mutations(uow, self.students, institution_id, project_id,
+            return mutation_feed.list_mutations(uow, self.students, institution_id, project_id,
                                            since, page, page_size)
 
     def _record(self, source, payload):
-        try:
-            with self.db() as uow:
-                return handlers.on_event(uow, source, payload)
-        except Exception:
-            delay = float(cfg.setting("SYNC_EVENT_RETRY_DELAY", self.config, 2))
-            log.exception("recording a %s event failed; it is requeued in %.0f s", source,
-                          delay)
-            eventlet.sleep(delay)
-            raise
+        with self.db() as uow:
+            return mutation_feed.on_event(uow, source, payload)
 
     on_user_created = _feed_handler("users", "user_created")
     on_users_created_batch = _feed_handler("users", "users_created_batch")

@@ -14,14 +14,15 @@ import binascii
 import logging
 import uuid
 
-import eventlet
 from eventlet import tpool
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from services.common.db import Database
+from services.common.durable import durable_event_handler
 from services.common.errors import DomainError, error_item
+from services.common.events import MAX_INSTITUTION_ID, PermanentEventError, parse_envelope
 from services.common.rpc import ServiceRpc, domain_rpc
 
 from . import columns as colspec
@@ -193,20 +194,19 @@ class UploadsService:
     def on_submission_received(self, payload):
         self._jobs().validate(payload["data"]["submission_id"])
 
-    @event_handler("uploads", "submission_validated", requeue_on_error=True)
+    @durable_event_handler("uploads", "submission_validated")
     def on_submission_validated(self, payload):
         """A list awaiting review: the helpdesk gets one notice (jobs.notify_helpdesk).
-        A failure (users service down) requeues the message after a pause."""
-        if payload["data"].get("status") != "awaiting_review":
+        A failure (users service down) is retried with back-off, then parked
+        (services/common/durable.py)."""
+        data = parse_envelope(payload, "submission_validated").data
+        submission_id = data.get("submission_id")
+        if isinstance(submission_id, bool) or not isinstance(submission_id, int) \
+                or not 0 < submission_id <= MAX_INSTITUTION_ID:
+            raise PermanentEventError("data.submission_id is missing or out of range")
+        if data.get("status") != "awaiting_review":
             return
-        try:
-            self._jobs().notify_helpdesk(payload["data"]["submission_id"])
-        except Exception:
-            delay = self.settings.event_retry_delay
-            log.exception("the helpdesk notice of submission %s failed; retried in %.0f s",
-                          payload["data"].get("submission_id"), delay)
-            eventlet.sleep(delay)
-            raise
+        self._jobs().notify_helpdesk(submission_id)
 
     @event_handler("uploads", "submission_approved")
     def on_submission_approved(self, payload):

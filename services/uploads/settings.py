@@ -38,7 +38,6 @@ class UploadSettings:
     helpdesk_email: str | None = None
     # the web pages' address, for links in e-mails (e.g. https://leerlingbus.example.nl)
     web_url: str | None = None
-    event_retry_delay: float = 2.0
 
     @classmethod
     def from_config(cls, config=None):
@@ -65,5 +64,4 @@ class UploadSettings:
             or None,
             web_url=(cfg.setting("LEERLINGBUS_WEB_URL", config) or "").strip().rstrip("/")
             or None,
-            event_retry_delay=_float("UPLOADS_EVENT_RETRY_DELAY", config, 2.0),
         )

@@ -4,7 +4,8 @@ Python) against the whole system started as `make run` starts it
 one system for the whole session. Every page a test opens is checked with
 axe-core (from npm, tests/browser/package.json): no violation of impact
 serious or critical. A failing test leaves a screenshot in
-var/browser-failures/; the tests write docs/screenshots/.
+var/browser-failures/; with LEERLINGBUS_DOC_SCREENSHOTS=1 (make screenshots)
+the tests write docs/screenshots/.
 
 Run them with plain pytest (`make test-browser`, part of `make test`):
 Playwright's driver does not run under the eventlet monkey-patching of
@@ -282,7 +283,7 @@ def check_a11y(pg):
 
 def screenshot(pg, name):
     """A picture of the page for docs/ (docs/screenshots/<name>.png)."""
-    if os.environ.get("LEERLINGBUS_DOC_SCREENSHOTS", "1") == "0":
+    if os.environ.get("LEERLINGBUS_DOC_SCREENSHOTS", "0") != "1":
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

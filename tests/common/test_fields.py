@@ -2,7 +2,7 @@
 student record gives the same verdict (clean value, or code) for the same
 value, and the limits are the database's. The paths:
 
-- users:     services/users/rules.check_new_user (POST /users, the CSV import's commit)
+- users:     services/users/account_rules.check_new_user (POST /users, the CSV import's commit)
 - students:  services/students/rules.check_new_student / check_participation
 - excel:     services/uploads/rules.RowChecker (the student list)
 - csv:       services/uploads/imports/previewing._user_values / _part_values (the CSV import's preview)
@@ -20,8 +20,8 @@ from services.students import rules as student_rules
 from services.uploads import columns as colspec
 from services.uploads import imports
 from services.uploads import rules as upload_rules
+from services.users import account_rules
 from services.users import models as user_models
-from services.users import rules as user_rules
 from tests.uploads import xlsxfactory as xf
 
 TODAY = dt.date.today()
@@ -89,7 +89,7 @@ def users_path(field, value):
     if fieldrules.FIELDS[field].owner != "users":
         return None
     data = {"code": "1001", "first_name": "Sanne", "last_name": "Jong", field: value}
-    clean, errors = user_rules.check_new_user(data)
+    clean, errors = account_rules.check_new_user(data)
     return _verdict(errors, field, clean.get(field))
 
 

@@ -74,8 +74,8 @@ def test_unexpected_error_is_a_bare_500():
 
 def test_tokens_expire_and_reject_tampering():
     tokens = TokenService("k" * 40, ttl=60)
-    token = tokens.issue({"user_id": 7, "institution_id": 3})
-    assert tokens.verify(token) == (7, 3)
+    token = tokens.issue({"user_id": 7, "institution_id": 3, "token_epoch": "e1"})
+    assert tokens.verify(token) == (7, 3, "e1")
     with pytest.raises(DomainError) as info:
         TokenService("other" * 10, 60).verify(token)
     assert info.value.status == 401

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from services.oso import dossier, handlers, validation
+from services.oso import checking, dossier_xml, validation
 from services.oso.sources import DossierRequest
 
 from tests.oso.oso_support import EXAMPLE_BSN, example_bytes, with_bsn
@@ -20,11 +20,11 @@ def request_for(bsn, kind="bsn"):
 
 
 def check(content, validator, bsn):
-    return handlers.check_dossier(content, "test", validator, request_for(bsn))
+    return checking.check_dossier(content, "test", validator, request_for(bsn))
 
 
 def refused(content, validator, bsn="269326728"):
-    with pytest.raises(dossier.DossierRefused) as info:
+    with pytest.raises(dossier_xml.DossierRefused) as info:
         check(content, validator, bsn)
     return info.value
 
@@ -148,7 +148,7 @@ def test_forbidden_category_with_data_is_refused(validator):
     assert exc.code == "dossier_category_forbidden"
     assert "Verzuim" in exc.message and "verboden" in exc.message
     # the official business rules say the same
-    root = dossier.read_xml(content)
+    root = dossier_xml.read_xml(content)
     texts = [m["text"] for m in validator.meldingen(root)]
     assert any("Verzuim" in t and "verboden" in t for t in texts)
 
@@ -193,7 +193,7 @@ def test_without_the_standard_the_own_parser_applies_and_says_validation_is_off(
 def test_onderwijsnummer_dossier(validator):
     content = example_bytes("Voorbeelddossier_OV_POVO_opt_out.xml").replace(
         b"<bsn>246263738</bsn>", b"<onderwijsnummer>101010108</onderwijsnummer>")
-    got = handlers.check_dossier(content, "t", validator,
+    got = checking.check_dossier(content, "t", validator,
                                  request_for("101010108", "onderwijsnummer"))
     assert got.data["student"]["onderwijsnummer"] == "101010108"
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.common.db import UnitOfWork, make_engine
 from services.students.models import outbox
-from services.users import handlers as users_handlers
+from services.users.service import UsersService
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def service_config(rabbit_config, make_db, tmp_path):
     config["LEERLINGBUS_DATA_DIR"] = str(tmp_path / "var")
     config["USERS_DATABASE_URL"] = make_db("users")
     config["STUDENTS_DATABASE_URL"] = make_db("students")
-    config["STUDENTS_EVENT_RETRY_DELAY"] = "0.2"
+    config["LEERLINGBUS_EVENT_RETRY_DELAY"] = "0.2"
     return config
 
 
@@ -63,12 +63,13 @@ class LocalUsers:
         self.calls = []
 
     def __getattr__(self, name):
-        fn = getattr(users_handlers, name)
+        service = UsersService()
+        service.db = self.db.uow
+        fn = getattr(service, name)
 
         def call(*args, **kwargs):
             self.calls.append(name)
-            with self.db.uow() as uow:
-                return fn(uow, *args, **kwargs)
+            return fn(*args, **kwargs)
 
         return call
 

@@ -6,9 +6,11 @@ last test runs both services over RabbitMQ and lets the events do the work.
 import datetime as dt
 import uuid
 
+import pytest
 import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from services.common.events import PermanentEventError
 from services.students import accounts, handlers, placements
 from services.students.models import participations, students
 from services.students.service import StudentsService
@@ -122,8 +124,8 @@ def test_account_events_register_except_the_students_own(students_db, users, sch
         assert accounts.on_user_updated(uow, users, envelope("user_updated", iid, {
             "user_id": 1, "code": "2001", "changes": {"email": [None, "a@b.nl"]}})) \
             == "ignored"
-    with students_db.uow() as uow:
-        assert accounts.on_user_created(uow, users, {"type": "user_created"}) == "ignored"
+    with students_db.uow() as uow, pytest.raises(PermanentEventError):
+        accounts.on_user_created(uow, users, {"type": "user_created"})
     assert "3001" in records(students_db, iid)
 
 

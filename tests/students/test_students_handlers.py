@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from services.common.errors import DomainError
+from services.common.events import PermanentEventError
 from services.students import handlers, lookups, placements, rules
 from services.students.models import (bsn_audit, group_members, metadata, participations,
                                       processed_events, students)
@@ -940,10 +941,17 @@ def test_user_archived_event_skips_non_students_and_garbage(world, students_db):
     world.h(handlers.create_student, student("1001"))
     _three_years(world)
     for event in (_archived_event(world, "1001", user_type="employee"),
-                  _archived_event(world, "4242", event_id="e-2"),
-                  {"type": "user_archived", "data": "nonsense"}):
+                  _archived_event(world, "4242", event_id="e-2")):
         with students_db.uow() as uow:
             assert handlers.on_user_archived(uow, event) == "ignored"
+    hostile = _archived_event(world, "1001", event_id="e-3")
+    for bad in ({"type": "user_archived", "data": "nonsense"},
+                dict(hostile, occurred_at="9999-12-31T23:59:59-14:00"),
+                dict(hostile, institution_id=10 ** 30),
+                dict(hostile, institution_id="1"),
+                dict(hostile, type="user_unarchived")):
+        with students_db.uow() as uow, pytest.raises(PermanentEventError):
+            handlers.on_user_archived(uow, bad)
     assert students_db.count(participations) == 3
 
 

@@ -7,11 +7,13 @@ from sqlalchemy.orm import sessionmaker
 
 from services.common.db import UnitOfWork, make_engine
 from services.common.errors import DomainError
+from services.common.events import PermanentEventError
 from services.students import handlers as students_handlers
 from services.students import placements, state
-from services.sync import handlers
+from services.sync import mutation_feed
 from services.sync.models import mutations, processed_events
-from services.users import handlers as users_handlers
+from services.users import institutions
+from services.users.service import UsersService
 
 
 class Db:
@@ -35,12 +37,9 @@ class LocalUsers:
         self.db = db
 
     def __getattr__(self, name):
-        fn = getattr(users_handlers, name)
-
-        def call(*args, **kwargs):
-            with self.db.uow() as uow:
-                return fn(uow, *args, **kwargs)
-        return call
+        service = UsersService()
+        service.db = self.db.uow
+        return getattr(service, name)
 
 
 @pytest.fixture
@@ -55,8 +54,8 @@ def test_project_state_reads_the_whole_project(dbs):
     users_db, db = dbs
     users = LocalUsers(users_db)
     with users_db.uow() as uow:
-        iid = users_handlers.create_institution(uow, {"name": "School", "brin": "00AB",
-                                                      "school_type": "vo"})["id"]
+        iid = institutions.create_institution(uow, {"name": "School", "brin": "00AB",
+                                                    "school_type": "vo"})["id"]
 
     def run(fn, *args):
         with db.uow() as uow:
@@ -112,20 +111,22 @@ def test_feed_records_each_event_once(make_db):
                                                         "lwoo": [False, True]}}}
     for expected in ("applied", "duplicate"):
         with db.uow() as uow:
-            assert handlers.on_event(uow, "students", payload) == expected
+            assert mutation_feed.on_event(uow, "students", payload) == expected
     assert db.count(mutations) == 2 and db.count(processed_events) == 1
-    with db.uow() as uow:
-        assert handlers.on_event(uow, "students", {"type": "x"}) == "ignored"
+    with db.uow() as uow, pytest.raises(PermanentEventError):
+        mutation_feed.on_event(uow, "students", {"type": "x"})
+    with db.uow() as uow, pytest.raises(PermanentEventError):
+        mutation_feed.on_event(uow, "students", dict(payload, institution_id=10 ** 30))
     class Students:  # the project is the institution's
         def get_project(self, iid, pid):
             return {"id": pid}
 
     with db.uow() as uow:
-        page = handlers.list_mutations(uow, Students(), 5, 7)
+        page = mutation_feed.list_mutations(uow, Students(), 5, 7)
     assert [(m["category"], m["changes"]) for m in page["items"]] == [
         ("forecasts", {"forecast": [80, 100]}), ("lwoo", {"lwoo": [False, True]})]
     with db.uow() as uow:
-        later = handlers.list_mutations(uow, Students(), 5, 7, since=page["as_of"])
+        later = mutation_feed.list_mutations(uow, Students(), 5, 7, since=page["as_of"])
     assert later["items"] == [] and later["total"] == 0
     db.engine.dispose()
 
@@ -138,7 +139,7 @@ def test_migration_0003_rewrites_stored_snapshots(make_db):
 
     import alembic.command
     from services.common import migrate
-    from services.sync import rules
+    from services.sync import snapshot_check
     from services.sync.models import portal_reads, snapshots
 
     url = make_db("sync")
@@ -155,7 +156,7 @@ def test_migration_0003_rewrites_stored_snapshots(make_db):
                         "1003": {"department": None, "subjects": ["en"], "exemptions": []}},
            "groups": {}}
     db = Db(url, "sync")
-    now = handlers.utcnow()
+    now = mutation_feed.utcnow()
     try:
         with db.factory() as session:
             session.execute(sa.insert(snapshots).values(
@@ -179,7 +180,7 @@ def test_migration_0003_rewrites_stored_snapshots(make_db):
                                                    "exemptions": []}}
         assert data["packages"]["1003"] == {"": {"department": None, "subjects": ["en"],
                                                  "exemptions": []}}
-        document = rules.snapshot_document(data)
+        document = snapshot_check.snapshot_document(data)
         assert [(p["student_number"], p["department"]) for p in document["participations"]] \
             == [("1001", "h4"), ("1002", "v4")]
         # a second department, then back down: the first department (by code) stays

@@ -67,9 +67,10 @@ def test_user_lifecycle_and_login(users_rpc, school):
     assert user["postcode"] == "1234 AB" and user["roles"] == ["admin"]
 
     principal = users_rpc.authenticate("05kq01", "jbakker", PASSWORD)
-    assert principal == {"user_id": user["id"], "institution_id": iid, "institution": "05KQ01",
-                         "code": "jbakker", "type": "employee", "roles": ["admin"],
-                         "is_platform": False}
+    assert len(principal["token_epoch"]) == 16
+    assert {k: v for k, v in principal.items() if k != "token_epoch"} == {
+        "user_id": user["id"], "institution_id": iid, "institution": "05KQ01",
+        "code": "jbakker", "type": "employee", "roles": ["admin"], "is_platform": False}
     assert users_rpc.get_principal(user["id"]) == principal
     assert users_rpc.get_user(iid, "jbakker")["last_login_at"] is not None
 

@@ -169,3 +169,38 @@ def test_the_mentors_refusal_in_words_beside_the_row(web, system, school):
     assert r.status_code == 303 and r.headers["Location"].startswith("/mentor#")
     got = system.get(f"{API}/participations/{parts[0]['id']}", token=admin).json()
     assert (got["forecast"], got["home_class"]) == (40, "h3a")
+
+
+def test_forms_and_buttons_show_the_apis_refusal(web, system, school):
+    admin = login(web(), "beheer1", "Beheer-wachtwoord-1")
+    page = admin.get("/projecten")
+    r = admin.post("/projecten", data={"csrf_token": csrf(page), "name": "Rooster",
+                                       "school_year": "2030", "branch": " Hoofd "})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="school_year-fout"' in html
+    assert 'value="Hoofd"' in html  # typed values kept, stripped
+    r = admin.post("/projecten", data={"csrf_token": csrf(page), "name": "Rooster",
+                                       "school_year": "2030-2031", "branch": "Hoofd"})
+    assert r.status_code == 303
+    project = r.headers["Location"]
+    page = admin.get(project)
+    department = {"csrf_token": csrf(page), "code": "h3", "year_of_education": "3",
+                  "education": "havo", "home_class_authority": "portal"}
+    assert admin.post(f"{project}/afdelingen", data=department).status_code == 303
+    r = admin.post(f"{project}/afdelingen", data=department)  # the same code again
+    assert r.status_code == 409 and 'id="code-fout"' in r.get_data(as_text=True)
+    # a button the API refuses: the refusal as an error notice, nothing archived
+    r = admin.post("/gebruikers/beheer1/archiveren", data={"csrf_token": csrf(page)})
+    assert r.status_code == 303
+    html = admin.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'notice-error" role="status">U kunt uw eigen account niet archiveren.' in html
+    r = admin.post("/gebruikers/rooster1/archiveren", data={"csrf_token": csrf(page)})
+    html = admin.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Gebruiker rooster1 is gearchiveerd" in html
+    # the pages a refused form comes back to open on their own as well
+    for path in (f"{project}/toevoegen", f"{project}/afdelingen/h3/leerpaden", "/oso",
+                 "/gebruikers/mentor1/stamklassen"):
+        assert admin.get(path).status_code == 200, path
+    r = admin.post(f"{project}/afdelingen/h3/leerpaden", data={
+        "csrf_token": csrf(page), "code-0": "hv", "name-0": "", "element_code-0": ""})
+    assert r.status_code == 422 and 'id="element_code-0-fout"' in r.get_data(as_text=True)

@@ -1,5 +1,6 @@
 """The web process's own rules, without a browser: the signed cookie, CSRF
-tokens, the session store, redirect targets, dates, where API refusals go."""
+tokens, the session store, redirect targets, dates, where API refusals go and
+how a form or a button takes them."""
 import datetime as dt
 import json
 import os
@@ -7,9 +8,10 @@ import stat
 
 import pytest
 
-from web.app import Form, local_path
+from web.app import local_path
 from web.client import ApiError
 from web.filters import date_nl, datetime_nl, parse_date_nl
+from web.forms import Form, act
 from web.sessions import ANONYMOUS, SESSION, FileSessionStore, Signer, new_id
 
 
@@ -99,3 +101,61 @@ def test_api_refusals_go_beside_their_fields():
     other = Form().from_api(ApiError(409, {"detail": "Bezet."}), ("brin",))
     assert other.general == ["Bezet."] and not other.errors
     json.dumps(form.errors)
+
+
+def test_typed_values_are_stripped_and_only_those_named():
+    form = Form.typed({"name": "  Rooster ", "other": "x"}, ("name", "branch"))
+    assert form.values == {"name": "Rooster", "branch": ""}
+
+
+def test_a_form_sends_once_and_keeps_the_refusals_status():
+    calls = []
+
+    def answer():
+        calls.append(1)
+        return {"id": 7}
+
+    assert Form().submit(answer) == {"id": 7} and len(calls) == 1
+    typed_wrong = Form()
+    typed_wrong.add("forecast", "Vul een getal in.")
+    assert typed_wrong.submit(answer) is None and len(calls) == 1  # never sent
+    assert typed_wrong.status == 422
+
+    def conflict():
+        raise ApiError(409, {"detail": "Bestaat al.", "field": "code"})
+
+    form = Form()
+    assert form.submit(conflict, ("code",)) is None
+    assert form.status == 409 and form.error("code") == ["Bestaat al."]
+
+    def gone():
+        raise ApiError(503, {"detail": "Niet bereikbaar."})
+
+    with pytest.raises(ApiError):  # not a refusal of the form: the error page says it
+        Form().submit(gone, ("code",))
+    with pytest.raises(ApiError):
+        Form().submit(conflict, ("code",), refusals=(400, 422))
+
+
+class _Ctx:
+    def __init__(self):
+        self.flashes = []
+
+    def flash(self, message, kind="success"):
+        self.flashes.append((kind, message))
+
+    def redirect(self, location):
+        return location
+
+
+def test_a_button_says_what_happened_or_the_refusal():
+    ctx = _Ctx()
+    assert act(ctx, lambda: None, "Gedaan.", "/terug") == "/terug"
+
+    def refused():
+        raise ApiError(409, {"detail": "Kan niet."})
+
+    assert act(ctx, refused, "Gedaan.", "/terug") == "/terug"
+    assert ctx.flashes == [("success", "Gedaan."), ("error", "Kan niet.")]
+    with pytest.raises(ApiError):
+        act(ctx, refused, "Gedaan.", "/terug", refusals=(422,))

@@ -1,8 +1,9 @@
 """Login, logout and the start page (UI.md: Everyone)."""
 import time
 
-from ..app import Form, local_path, page
+from ..app import local_path, page
 from ..client import ApiError
+from ..forms import Form
 
 LOGIN_FIELDS = ("institution", "code", "password")
 

@@ -1,8 +1,9 @@
 """The helpdesk's pages (UI.md: Helpdesk): schools, their administrators and
 upload code, the review queue and a list's page (shared with the school's
 administrator, who sees it without the review actions)."""
-from ..app import Form, PageError, file_response, json_response, page
+from ..app import PageError, file_response, json_response, page
 from ..client import ApiError
+from ..forms import Form
 
 HELPDESK = ("helpdesk",)
 MANAGERS = ("helpdesk", "admin")
@@ -17,37 +18,29 @@ ERRORS_PER_PAGE = 100
 
 
 # -- schools ----------------------------------------------------------------------
-def _schools_page(ctx, form, status=200):
+@page("GET", "/scholen", roles=HELPDESK)
+def schools(ctx, form=None, status=200):
     result = ctx.get("/institutions", params={"page": ctx.int_query("pagina"),
                                               "page_size": 25})
     return ctx.render("helpdesk/schools.html", status=status, title="Scholen", schools=result,
-                      form=form)
-
-
-@page("GET", "/scholen", roles=HELPDESK)
-def schools(ctx):
-    return _schools_page(ctx, Form(values={"school_type": "vo"}))
+                      form=form or Form(values={"school_type": "vo"}))
 
 
 @page("POST", "/scholen", roles=HELPDESK)
 def add_school(ctx):
-    f = ctx.request.form
-    form = Form(values={k: f.get(k, "").strip() for k in SCHOOL_FIELDS})
+    form = Form.typed(ctx.request.form, SCHOOL_FIELDS)
     body = {k: form.values[k] for k in ("name", "brin", "school_type")}
     if form.values["branch"]:
         body["branch"] = form.values["branch"]
-    try:
-        school = ctx.post("/institutions", json=body)
-    except ApiError as exc:
-        if exc.status in (400, 409, 422):
-            form.from_api(exc, SCHOOL_FIELDS)
-            return _schools_page(ctx, form, exc.status)
-        raise
+    school = form.submit(lambda: ctx.post("/institutions", json=body), SCHOOL_FIELDS)
+    if form.has_errors:
+        return schools(ctx, form, form.status)
     ctx.flash(f"School {school['name']} is toegevoegd. Voeg nu een beheerder toe.")
     return ctx.redirect(f"/scholen/{school['id']}")
 
 
-def _school_page(ctx, institution_id, form, status=200):
+@page("GET", "/scholen/<int:institution_id>", roles=HELPDESK)
+def school(ctx, institution_id, form=None, status=200):
     school = ctx.get(f"/institutions/{institution_id}")
     staff = ctx.get("/users", params={"institution_id": institution_id, "filter": "employees",
                                       "page_size": 500})
@@ -55,18 +48,13 @@ def _school_page(ctx, institution_id, form, status=200):
     code = ctx.get(f"/institutions/{institution_id}/upload-code")
     return ctx.render("helpdesk/school.html", status=status, title=school["name"],
                       school=school, admins=admins, upload_code=code.get("upload_code"),
-                      form=form)
-
-
-@page("GET", "/scholen/<int:institution_id>", roles=HELPDESK)
-def school(ctx, institution_id):
-    return _school_page(ctx, institution_id, Form())
+                      form=form or Form())
 
 
 @page("POST", "/scholen/<int:institution_id>/beheerders", roles=HELPDESK)
 def add_admin(ctx, institution_id):
     f = ctx.request.form
-    form = Form(values={k: f.get(k, "").strip() for k in ADMIN_FIELDS if k != "password"})
+    form = Form.typed(f, [k for k in ADMIN_FIELDS if k != "password"])
     body = {"institution_id": institution_id, "roles": ["admin"],
             "password": f.get("password", "")}
     body.update({k: v for k, v in form.values.items() if v})
@@ -75,17 +63,11 @@ def add_admin(ctx, institution_id):
     if not body["password"]:
         body.pop("password")
         form.add("password", "Kies een wachtwoord voor de beheerder.")
-    if not form.has_errors:
-        try:
-            user = ctx.post("/users", json=body)
-        except ApiError as exc:
-            if exc.status not in (400, 409, 422):
-                raise
-            form.from_api(exc, ADMIN_FIELDS)
-        else:
-            ctx.flash(f"Beheerder {user['code']} is toegevoegd.")
-            return ctx.redirect(f"/scholen/{institution_id}")
-    return _school_page(ctx, institution_id, form, 422)
+    user = form.submit(lambda: ctx.post("/users", json=body), ADMIN_FIELDS)
+    if form.has_errors:
+        return school(ctx, institution_id, form, 422)
+    ctx.flash(f"Beheerder {user['code']} is toegevoegd.")
+    return ctx.redirect(f"/scholen/{institution_id}")
 
 
 @page("POST", "/scholen/<int:institution_id>/uploadcode", roles=HELPDESK)
@@ -137,7 +119,8 @@ def projects_for(ctx, institution_id):
     return result.get("items", []) if isinstance(result, dict) else list(result or [])
 
 
-def _upload_page(ctx, upload_id, form=None, status=200):
+@page("GET", "/uploads/<int:upload_id>", roles=MANAGERS)
+def upload(ctx, upload_id, form=None, status=200):
     errors_page = ctx.int_query("foutpagina")
     upload = ctx.get(f"/uploads/{upload_id}", params={
         "errors_offset": (errors_page - 1) * ERRORS_PER_PAGE, "errors_limit": ERRORS_PER_PAGE})
@@ -154,11 +137,6 @@ def _upload_page(ctx, upload_id, form=None, status=200):
                       title=f"Leerlinglijst {upload['id']}", upload=upload, rows=rows,
                       school=school, reviewer=reviewer, projects=projects,
                       form=form or Form(), errors_result=errors_result)
-
-
-@page("GET", "/uploads/<int:upload_id>", roles=MANAGERS)
-def upload(ctx, upload_id):
-    return _upload_page(ctx, upload_id)
 
 
 @page("GET", "/uploads/<int:upload_id>/voortgang", roles=MANAGERS)
@@ -187,13 +165,9 @@ def approve(ctx, upload_id):
     raw = ctx.request.form.get("project_id", "").strip()
     form = Form(values={"project_id": raw})
     body = {"project_id": int(raw)} if raw.isdigit() else {}
-    try:
-        ctx.post(f"/uploads/{upload_id}/approve", json=body)
-    except ApiError as exc:
-        if exc.status not in (400, 409, 422):
-            raise
-        form.from_api(exc, ("project_id",))
-        return _upload_page(ctx, upload_id, form, exc.status)
+    form.submit(lambda: ctx.post(f"/uploads/{upload_id}/approve", json=body), ("project_id",))
+    if form.has_errors:
+        return upload(ctx, upload_id, form, form.status)
     ctx.flash("De lijst is goedgekeurd; de leerlingen worden ingeladen.")
     return ctx.redirect(f"/uploads/{upload_id}")
 
@@ -204,13 +178,9 @@ def decline(ctx, upload_id):
     form = Form(values={"reason": reason})
     if not reason:
         form.add("reason", "Vul de reden in; de school krijgt die per e-mail.")
-        return _upload_page(ctx, upload_id, form, 422)
-    try:
-        ctx.post(f"/uploads/{upload_id}/decline", json={"reason": reason})
-    except ApiError as exc:
-        if exc.status not in (400, 409, 422):
-            raise
-        form.from_api(exc, ("reason",))
-        return _upload_page(ctx, upload_id, form, exc.status)
+    form.submit(lambda: ctx.post(f"/uploads/{upload_id}/decline", json={"reason": reason}),
+                ("reason",))
+    if form.has_errors:
+        return upload(ctx, upload_id, form, form.status)
     ctx.flash("De lijst is afgewezen; de afzender krijgt de reden per e-mail.")
     return ctx.redirect(f"/uploads/{upload_id}")

@@ -9,9 +9,10 @@ the preview per row (paged: a 5,000-row file is never carried whole) →
 "Ongedaan maken". Participations: code + afdeling (+ Pr%, profiel, opleiding,
 stamklas) into a project, import only.
 """
-from ..app import Form, json_response, page
+from ..app import json_response, page
 from ..client import ApiError
 from ..filters import IMPORT_ACTION, IMPORT_FIELDS, IMPORT_STATUS
+from ..forms import Form
 
 ADMIN = ("admin",)
 DELIMITERS = [("", "Automatisch herkennen"), ("tab", "Tab"), (";", "Puntkomma (;)"),
@@ -67,14 +68,11 @@ def upload(ctx):
     data = {"kind": kind}
     if form.values["delimiter"] in ("tab", ";", ","):
         data["delimiter"] = form.values["delimiter"]
-    try:
-        created = ctx.post("/imports", data=data, files={
-            "file": (upload_.filename, upload_.stream, upload_.mimetype or "text/csv")})
-    except ApiError as exc:
-        if exc.status in (400, 413, 415, 422):
-            form.from_api(exc, UPLOAD_FIELDS)
-            return _upload_form(ctx, kind, form, exc.status)
-        raise
+    created = form.submit(lambda: ctx.post("/imports", data=data, files={
+        "file": (upload_.filename, upload_.stream, upload_.mimetype or "text/csv")}),
+        UPLOAD_FIELDS, refusals=(400, 413, 415, 422))
+    if form.has_errors:
+        return _upload_form(ctx, kind, form, form.status)
     return ctx.redirect(f"/importeren/{created['id']}")
 
 
@@ -97,7 +95,8 @@ def _mapping_values(imp):
     return values
 
 
-def _import_page(ctx, import_id, form=None, status=200, guard=None):
+@page("GET", "/importeren/<int:import_id>", roles=ADMIN)
+def show(ctx, import_id, form=None, status=200, guard=None):
     imp = ctx.get(f"/imports/{import_id}", params={"preview_rows": 0,
                                                    "sample_rows": SAMPLE_ROWS})
     action = ctx.query("actie")
@@ -119,11 +118,6 @@ def _import_page(ctx, import_id, form=None, status=200, guard=None):
                       projects=projects, samples=samples,
                       fields=[(f, IMPORT_FIELDS.get(f, f)) for f in imp["fields_available"]],
                       start=KIND_START.get(imp["kind"], "/importeren"))
-
-
-@page("GET", "/importeren/<int:import_id>", roles=ADMIN)
-def show(ctx, import_id):
-    return _import_page(ctx, import_id)
 
 
 @page("POST", "/importeren/<int:import_id>/kolommen", roles=ADMIN)
@@ -151,12 +145,12 @@ def label_columns(ctx, import_id):
         ctx.put(f"/imports/{import_id}/mapping", params={"preview_rows": 0}, json=body)
     except ApiError as exc:
         if exc.status == 409 and exc.code == "archive_guard":
-            return _import_page(ctx, import_id, form, 409, guard=exc.problem)
+            return show(ctx, import_id, form, 409, guard=exc.problem)
         if exc.status in (400, 409, 422):
             aliases = {f"columns.{key}": f"kolom-{key}" for key in columns}
             known = MAPPING_FIELDS + tuple(aliases.values())
             form.from_api(exc, known, aliases=aliases)
-            return _import_page(ctx, import_id, form, exc.status)
+            return show(ctx, import_id, form, exc.status)
         raise
     return ctx.redirect(f"/importeren/{import_id}#voorvertoning")
 

@@ -5,8 +5,8 @@ by default), the forecast and the home class editable where the rules allow
 API's words beside the row."""
 from urllib.parse import urlencode
 
-from ..app import Form, page
-from ..client import ApiError
+from ..app import page
+from ..forms import Form
 
 MENTORS = ("mentor",)
 PAGE_SIZE = 50
@@ -17,7 +17,8 @@ def _projects(ctx):
     return result.get("items", []) if isinstance(result, dict) else list(result or [])
 
 
-def _mentor_page(ctx, forms=None, status=200):
+@page("GET", "/mentor", roles=MENTORS)
+def students(ctx, forms=None, status=200):
     code = (ctx.session.get("user") or {}).get("code")
     params = {"page": ctx.int_query("pagina"), "page_size": PAGE_SIZE}
     project = ctx.query("project")
@@ -28,11 +29,6 @@ def _mentor_page(ctx, forms=None, status=200):
     return ctx.render("mentor/students.html", status=status, title="Mijn leerlingen",
                       result=result, projects=_projects(ctx), forms=forms or {},
                       request_args=args, request_query=urlencode(args))
-
-
-@page("GET", "/mentor", roles=MENTORS)
-def students(ctx):
-    return _mentor_page(ctx)
 
 
 @page("POST", "/mentor/deelnames/<int:participation_id>", roles=MENTORS)
@@ -53,15 +49,10 @@ def save(ctx, participation_id):
         body["home_class"] = form.values["home_class"] or None
     back = f.get("terug", "")
     back = back if back.startswith("/mentor") and "//" not in back else "/mentor"
-    if not form.has_errors:
-        try:
-            part = ctx.patch(f"/participations/{participation_id}", json=body)
-        except ApiError as exc:
-            if exc.status not in (400, 403, 409, 422):
-                raise
-            form.from_api(exc, ("forecast", "home_class"))
-        else:
-            ctx.flash(f"Opgeslagen: leerling {part['student_number']}, afdeling "
-                      f"{part['department']}.")
-            return ctx.redirect(back + f"#deelname-{participation_id}")
-    return _mentor_page(ctx, {participation_id: form}, 422)
+    part = form.submit(lambda: ctx.patch(f"/participations/{participation_id}", json=body),
+                       ("forecast", "home_class"), refusals=(400, 403, 409, 422))
+    if form.has_errors:
+        return students(ctx, {participation_id: form}, 422)
+    ctx.flash(f"Opgeslagen: leerling {part['student_number']}, afdeling "
+              f"{part['department']}.")
+    return ctx.redirect(back + f"#deelname-{participation_id}")

@@ -5,9 +5,10 @@ Excel list), per row the status, last action, dossier date and the action to
 take, the chosen actions run with progress per student; a dossier in readable
 Dutch with the official validation messages, its attachments, and making the
 report definitive."""
-from ..app import Form, PageError, file_response, json_response, page
+from ..app import PageError, file_response, json_response, page
 from ..client import ApiError
 from ..filters import date_nl
+from ..forms import Form, act
 
 ADMIN = ("admin",)
 ACTIONS = [("import", "Importeren"), ("supplement", "Aanvullen"),
@@ -32,7 +33,8 @@ def status_text(entry):
 
 
 # -- the OSO page -----------------------------------------------------------------------------
-def _oso_page(ctx, point_form=None, add_form=None, excel_form=None, status=200,
+@page("GET", "/oso", roles=ADMIN)
+def oso(ctx, point_form=None, add_form=None, excel_form=None, status=200,
               excel_result=None):
     config = ctx.get("/oso/configuration")
     points = ctx.get("/oso/delivery-points").get("items", [])
@@ -47,11 +49,6 @@ def _oso_page(ctx, point_form=None, add_form=None, excel_form=None, status=200,
                       excel_result=excel_result)
 
 
-@page("GET", "/oso", roles=ADMIN)
-def oso(ctx):
-    return _oso_page(ctx)
-
-
 @page("POST", "/oso/aanleverpunt", roles=ADMIN)
 def register(ctx):
     f = ctx.request.form
@@ -61,19 +58,14 @@ def register(ctx):
         form.add("number", "Vul het nummer van het aanleverpunt in, zoals Mijn OSO het toont.")
     if not key:
         form.add("key", "Plak de sleutel van het aanleverpunt uit Mijn OSO.")
-    if not form.has_errors:
-        try:
-            point = ctx.post("/oso/delivery-points",
-                             json={"number": form.values["number"], "key": key})
-        except ApiError as exc:
-            if exc.status not in (400, 422):
-                raise
-            form.from_api(exc, ("number", "key", "brin"), aliases={"brin": "key"})
-        else:
-            ctx.flash(f"Aanleverpunt {point['number']} is geregistreerd voor BRIN "
-                      f"{point['brin']}. U kunt nu OSO-dossiers ophalen.")
-            return ctx.redirect("/oso")
-    return _oso_page(ctx, point_form=form, status=422)
+    point = form.submit(lambda: ctx.post("/oso/delivery-points", json={
+        "number": form.values["number"], "key": key}), ("number", "key", "brin"),
+        refusals=(400, 422), aliases={"brin": "key"})
+    if form.has_errors:
+        return oso(ctx, point_form=form, status=422)
+    ctx.flash(f"Aanleverpunt {point['number']} is geregistreerd voor BRIN "
+              f"{point['brin']}. U kunt nu OSO-dossiers ophalen.")
+    return ctx.redirect("/oso")
 
 
 @page("POST", "/oso/leerlingen", roles=ADMIN)
@@ -81,17 +73,12 @@ def add_student(ctx):
     form = Form(values={"bsn": ctx.request.form.get("bsn", "").strip()})
     if not form.values["bsn"]:
         form.add("bsn", "Vul het BSN (of onderwijsnummer) van de leerling in.")
-    else:
-        try:
-            ctx.post("/oso/students", json={"bsn": form.values["bsn"]})
-        except ApiError as exc:
-            if exc.status not in (400, 409, 422):
-                raise
-            form.from_api(exc, ("bsn",), aliases={"onderwijsnummer": "bsn"})
-        else:
-            ctx.flash(f"{form.values['bsn']} staat in het overzicht aangemaakte leerlingen.")
-            return ctx.redirect("/oso#werklijst")
-    return _oso_page(ctx, add_form=form, status=422)
+    form.submit(lambda: ctx.post("/oso/students", json={"bsn": form.values["bsn"]}), ("bsn",),
+                aliases={"onderwijsnummer": "bsn"})
+    if form.has_errors:
+        return oso(ctx, add_form=form, status=422)
+    ctx.flash(f"{form.values['bsn']} staat in het overzicht aangemaakte leerlingen.")
+    return ctx.redirect("/oso#werklijst")
 
 
 @page("POST", "/oso/leerlingen/excel", roles=ADMIN)
@@ -100,18 +87,14 @@ def import_excel(ctx):
     upload = ctx.request.files.get("file")
     if upload is None or not upload.filename:
         form.add("file", "Kies het Excel-bestand (.xlsx) met de kolom BSN.")
-        return _oso_page(ctx, excel_form=form, status=422)
-    try:
-        result = ctx.post("/oso/students/import", files={
-            "file": (upload.filename, upload.stream, upload.mimetype
-                     or "application/octet-stream")})
-    except ApiError as exc:
-        if exc.status not in (400, 413, 415, 422):
-            raise
-        form.from_api(exc, ("file",))
-        return _oso_page(ctx, excel_form=form, status=exc.status)
+        return oso(ctx, excel_form=form, status=422)
+    result = form.submit(lambda: ctx.post("/oso/students/import", files={
+        "file": (upload.filename, upload.stream, upload.mimetype
+                 or "application/octet-stream")}), ("file",), refusals=(400, 413, 415, 422))
+    if form.has_errors:
+        return oso(ctx, excel_form=form, status=form.status)
     if result.get("errors"):
-        return _oso_page(ctx, excel_result=result)
+        return oso(ctx, excel_result=result)
     ctx.flash(f"{result['added']} van de {result['rows']} BSN's uit het Excel-bestand staan in "
               "het overzicht.")
     return ctx.redirect("/oso#werklijst")
@@ -119,15 +102,9 @@ def import_excel(ctx):
 
 @page("POST", "/oso/leerlingen/<number>/verwijderen", roles=ADMIN)
 def remove_student(ctx, number):
-    try:
-        ctx.delete(f"/oso/students/{_digits(number)}")
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
-        ctx.flash(exc.detail, "error")
-    else:
-        ctx.flash(f"{number} is uit het overzicht verwijderd, met het opgehaalde dossier.")
-    return ctx.redirect("/oso#werklijst")
+    return act(ctx, lambda: ctx.delete(f"/oso/students/{_digits(number)}"),
+               f"{number} is uit het overzicht verwijderd, met het opgehaalde dossier.",
+               "/oso#werklijst")
 
 
 # -- run the chosen actions, progress per student ------------------------------------------------
@@ -188,7 +165,8 @@ def batch_progress(ctx, batch_id):
 
 
 # -- one dossier ----------------------------------------------------------------------------------
-def _dossier_page(ctx, number, form=None, status=200, finalize_error=None):
+@page("GET", "/oso/<number>", roles=ADMIN)
+def dossier(ctx, number, form=None, status=200, finalize_error=None):
     dossier = ctx.get(f"/oso/dossiers/{_digits(number)}")
     dossier["status_text"] = status_text(dossier)
     return ctx.render("oso/dossier.html", status=status, title="OSO-dossier", d=dossier,
@@ -197,15 +175,10 @@ def _dossier_page(ctx, number, form=None, status=200, finalize_error=None):
                       action_names=ACTION_NL)
 
 
-@page("GET", "/oso/<number>", roles=ADMIN)
-def dossier(ctx, number):
-    return _dossier_page(ctx, number)
-
-
 @page("POST", "/oso/<number>/definitief", roles=ADMIN)
 def finalize(ctx, number):
     if ctx.request.form.get("confirm") != "ja":
-        return _dossier_page(ctx, number, status=422, finalize_error=(
+        return dossier(ctx, number, status=422, finalize_error=(
             "Bevestig dat het rapport definitief wordt: daarna worden alleen de "
             "eindtoetsgegevens nog aangevuld of overschreven."))
     ctx.post(f"/oso/dossiers/{_digits(number)}/report/finalize")
@@ -219,15 +192,10 @@ def enrol(ctx, number):
     form = Form(values={"student_number": ctx.request.form.get("student_number", "").strip()})
     if not form.values["student_number"]:
         form.add("student_number", "Vul het leerlingnummer in dat de leerling krijgt.")
-        return _dossier_page(ctx, number, form, 422)
-    try:
-        result = ctx.post(f"/oso/dossiers/{_digits(number)}/enrol",
-                          json={"student_number": form.values["student_number"]})
-    except ApiError as exc:
-        if exc.status not in (400, 409, 422):
-            raise
-        form.from_api(exc, ("student_number",))
-        return _dossier_page(ctx, number, form, exc.status)
+    result = form.submit(lambda: ctx.post(f"/oso/dossiers/{_digits(number)}/enrol", json={
+        "student_number": form.values["student_number"]}), ("student_number",))
+    if form.has_errors:
+        return dossier(ctx, number, form, form.status)
     ctx.flash(f"De leerling is ingeschreven met leerlingnummer "
               f"{result['student']['student_number']}.")
     return ctx.redirect(f"/oso/{number}")

@@ -3,8 +3,9 @@ leads the home classes, changeable; learning paths), the participations of a
 project with filters, adding one by hand (the manual's "Toevoegen"), changing
 one (a new department asks what happens to the package: keep or wipe), and
 the placements export."""
-from ..app import Form, PageError, file_response, page
+from ..app import PageError, file_response, page
 from ..client import ApiError
+from ..forms import Form
 
 ADMIN = ("admin",)
 PAGE_SIZE = 50
@@ -21,27 +22,18 @@ def _items(result):
 
 
 # -- projects -------------------------------------------------------------------------------
-def _projects_page(ctx, form=None, status=200):
+@page("GET", "/projecten", roles=ADMIN)
+def projects(ctx, form=None, status=200):
     return ctx.render("placements/projects.html", status=status, title="Projecten",
                       projects=_items(ctx.get("/projects")), form=form or Form())
 
 
-@page("GET", "/projecten", roles=ADMIN)
-def projects(ctx):
-    return _projects_page(ctx)
-
-
 @page("POST", "/projecten", roles=ADMIN)
 def create_project(ctx):
-    f = ctx.request.form
-    form = Form(values={k: f.get(k, "").strip() for k in PROJECT_FIELDS})
-    try:
-        project = ctx.post("/projects", json=dict(form.values))
-    except ApiError as exc:
-        if exc.status not in (400, 409, 422):
-            raise
-        form.from_api(exc, PROJECT_FIELDS)
-        return _projects_page(ctx, form, exc.status)
+    form = Form.typed(ctx.request.form, PROJECT_FIELDS)
+    project = form.submit(lambda: ctx.post("/projects", json=dict(form.values)), PROJECT_FIELDS)
+    if form.has_errors:
+        return projects(ctx, form, form.status)
     ctx.flash(f"Roosterproject {project['name']} is aangemaakt. Voeg nu de afdelingen toe.")
     return ctx.redirect(f"/projecten/{project['id']}")
 
@@ -52,7 +44,8 @@ def _participation_filters(ctx):
             "stamklas": ctx.query("stamklas")}
 
 
-def _project_page(ctx, project_id, dept_form=None, status=200, authority_form=None):
+@page("GET", "/projecten/<int:project_id>", roles=ADMIN)
+def project(ctx, project_id, dept_form=None, status=200, authority_form=None):
     project = ctx.get(f"/projects/{project_id}")
     departments = _items(ctx.get(f"/projects/{project_id}/departments"))
     filters = _participation_filters(ctx)
@@ -61,16 +54,13 @@ def _project_page(ctx, project_id, dept_form=None, status=200, authority_form=No
                      ("stamklas", "home_class")):
         if filters[key]:
             params[api] = filters[key]
-    participations = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
     filter_form = Form(values=filters)
-    try:
-        participations = ctx.get(f"/projects/{project_id}/participations", params=params)
-    except ApiError as exc:
-        if exc.status not in (400, 422):
-            raise
-        filter_form.from_api(exc, ("afdeling", "leerling", "stamklas"),
-                             aliases={"department": "afdeling", "student_number": "leerling",
-                                      "home_class": "stamklas"})
+    none_found = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
+    participations = filter_form.submit(
+        lambda: ctx.get(f"/projects/{project_id}/participations", params=params),
+        ("afdeling", "leerling", "stamklas"), refusals=(400, 422),
+        aliases={"department": "afdeling", "student_number": "leerling",
+                 "home_class": "stamklas"}) or none_found
     return ctx.render("placements/project.html", status=status, title=project["name"],
                       project=project, departments=departments, participations=participations,
                       filters=filters, filter_form=filter_form, dept_form=dept_form or Form(
@@ -78,30 +68,21 @@ def _project_page(ctx, project_id, dept_form=None, status=200, authority_form=No
                       authority_form=authority_form or Form(), authorities=AUTHORITIES)
 
 
-@page("GET", "/projecten/<int:project_id>", roles=ADMIN)
-def project(ctx, project_id):
-    return _project_page(ctx, project_id)
-
-
 @page("POST", "/projecten/<int:project_id>/afdelingen", roles=ADMIN)
 def create_department(ctx, project_id):
-    f = ctx.request.form
-    form = Form(values={k: f.get(k, "").strip() for k in DEPARTMENT_FIELDS})
+    form = Form.typed(ctx.request.form, DEPARTMENT_FIELDS)
     body = dict(form.values)
     if body["year_of_education"].isdigit():
         body["year_of_education"] = int(body["year_of_education"])
     elif body["year_of_education"]:
         form.add("year_of_education", "Vul het leerjaar in als getal.")
-        return _project_page(ctx, project_id, form, 422)
+        return project(ctx, project_id, form, 422)
     else:
         body.pop("year_of_education")
-    try:
-        ctx.post(f"/projects/{project_id}/departments", json=body)
-    except ApiError as exc:
-        if exc.status not in (400, 409, 422):
-            raise
-        form.from_api(exc, DEPARTMENT_FIELDS)
-        return _project_page(ctx, project_id, form, exc.status)
+    form.submit(lambda: ctx.post(f"/projects/{project_id}/departments", json=body),
+                DEPARTMENT_FIELDS)
+    if form.has_errors:
+        return project(ctx, project_id, form, form.status)
     ctx.flash(f"Afdeling {body['code']} is toegevoegd.")
     return ctx.redirect(f"/projecten/{project_id}#afdelingen")
 
@@ -131,7 +112,8 @@ def _department(ctx, project_id, code):
     raise PageError(404, "Niet gevonden", f"Afdeling {code} bestaat niet in dit project.")
 
 
-def _paths_page(ctx, project_id, code, rows=None, form=None, status=200):
+@page("GET", "/projecten/<int:project_id>/afdelingen/<code>/leerpaden", roles=ADMIN)
+def learning_paths(ctx, project_id, code, rows=None, form=None, status=200):
     project = ctx.get(f"/projects/{project_id}")
     dept = _department(ctx, project_id, code)
     rows = rows if rows is not None else [dict(p) for p in dept.get("learning_paths") or []]
@@ -139,11 +121,6 @@ def _paths_page(ctx, project_id, code, rows=None, form=None, status=200):
     return ctx.render("placements/learning_paths.html", status=status,
                       title=f"Leerpaden van {code}", project=project, dept=dept, rows=rows,
                       form=form or Form())
-
-
-@page("GET", "/projecten/<int:project_id>/afdelingen/<code>/leerpaden", roles=ADMIN)
-def learning_paths(ctx, project_id, code):
-    return _paths_page(ctx, project_id, code)
 
 
 @page("POST", "/projecten/<int:project_id>/afdelingen/<code>/leerpaden", roles=ADMIN)
@@ -163,20 +140,13 @@ def save_learning_paths(ctx, project_id, code):
         if not row["element_code"]:
             form.add(f"element_code-{i}", "Vul de elementcode in: daarmee krijgt de leerling "
                                           "de juiste plaatsing in de administratie.")
+    aliases = {f"learning_paths.{i}.{k}": f"{k}-{i}"
+               for i in range(len(rows)) for k in ("code", "name", "element_code")}
+    form.submit(lambda: ctx.put(f"/projects/{project_id}/departments/{code}/learning-paths",
+                                json={"learning_paths": body}),
+                tuple(aliases.values()), refusals=(400, 422), aliases=aliases)
     if form.has_errors:
-        return _paths_page(ctx, project_id, code, rows, form, 422)
-    try:
-        ctx.put(f"/projects/{project_id}/departments/{code}/learning-paths",
-                json={"learning_paths": body})
-    except ApiError as exc:
-        if exc.status not in (400, 422):
-            raise
-        aliases = {}
-        for i in range(len(rows)):
-            for k in ("code", "name", "element_code"):
-                aliases[f"learning_paths.{i}.{k}"] = f"{k}-{i}"
-        form.from_api(exc, tuple(aliases.values()), aliases=aliases)
-        return _paths_page(ctx, project_id, code, rows, form, exc.status)
+        return learning_paths(ctx, project_id, code, rows, form, form.status)
     ctx.flash(f"De leerpaden van afdeling {code} zijn opgeslagen.")
     return ctx.redirect(f"/projecten/{project_id}#afdelingen")
 
@@ -208,7 +178,8 @@ def _part_body(form, partial=False):
     return body
 
 
-def _add_page(ctx, project_id, form=None, status=200):
+@page("GET", "/projecten/<int:project_id>/toevoegen", roles=ADMIN)
+def add_form(ctx, project_id, form=None, status=200):
     project = ctx.get(f"/projects/{project_id}")
     departments = _items(ctx.get(f"/projects/{project_id}/departments"))
     return ctx.render("placements/add.html", status=status, title="Afdelingsdeelname toevoegen",
@@ -216,33 +187,22 @@ def _add_page(ctx, project_id, form=None, status=200):
                       form=form or Form(values={"student_number": ctx.query("leerling")}))
 
 
-@page("GET", "/projecten/<int:project_id>/toevoegen", roles=ADMIN)
-def add_form(ctx, project_id):
-    return _add_page(ctx, project_id)
-
-
 @page("POST", "/projecten/<int:project_id>/toevoegen", roles=ADMIN)
 def add(ctx, project_id):
-    f = ctx.request.form
-    form = Form(values={k: f.get(k, "").strip() for k in PART_FIELDS})
+    form = Form.typed(ctx.request.form, PART_FIELDS)
     body = _part_body(form)
     for required, message in (("student_number", "Vul het leerlingnummer in."),
                               ("department", "Kies de afdeling.")):
         if not form.values.get(required):
             form.add(required, message)
-    if not form.has_errors:
-        try:
-            created = ctx.post(f"/projects/{project_id}/participations", json=body)
-        except ApiError as exc:
-            if exc.status not in (400, 404, 409, 422):
-                raise
-            form.from_api(exc, PART_FIELDS)
-        else:
-            ctx.flash(f"Leerling {created['student_number']} is geplaatst in afdeling "
-                      f"{created['department']}.")
-            return ctx.redirect(f"/projecten/{project_id}?leerling={created['student_number']}"
-                                "#deelnames")
-    return _add_page(ctx, project_id, form, 422)
+    created = form.submit(lambda: ctx.post(f"/projects/{project_id}/participations", json=body),
+                          PART_FIELDS, refusals=(400, 404, 409, 422))
+    if form.has_errors:
+        return add_form(ctx, project_id, form, 422)
+    ctx.flash(f"Leerling {created['student_number']} is geplaatst in afdeling "
+              f"{created['department']}.")
+    return ctx.redirect(f"/projecten/{project_id}?leerling={created['student_number']}"
+                        "#deelnames")
 
 
 # -- one participation: change, department change with the package choice, remove ------------
@@ -254,7 +214,8 @@ def _participation(ctx, project_id, participation_id):
     return part
 
 
-def _part_page(ctx, project_id, participation_id, form=None, status=200):
+@page("GET", "/projecten/<int:project_id>/deelnames/<int:participation_id>", roles=ADMIN)
+def participation(ctx, project_id, participation_id, form=None, status=200):
     project = ctx.get(f"/projects/{project_id}")
     part = _participation(ctx, project_id, participation_id)
     departments = _items(ctx.get(f"/projects/{project_id}/departments"))
@@ -275,16 +236,11 @@ def _part_page(ctx, project_id, participation_id, form=None, status=200):
                       has_package=bool(package.get("subjects") or package.get("exemptions")))
 
 
-@page("GET", "/projecten/<int:project_id>/deelnames/<int:participation_id>", roles=ADMIN)
-def participation(ctx, project_id, participation_id):
-    return _part_page(ctx, project_id, participation_id)
-
-
 @page("POST", "/projecten/<int:project_id>/deelnames/<int:participation_id>", roles=ADMIN)
 def save_participation(ctx, project_id, participation_id):
     part = _participation(ctx, project_id, participation_id)
     f = ctx.request.form
-    form = Form(values={k: f.get(k, "").strip() for k in PART_FIELDS})
+    form = Form.typed(f, PART_FIELDS)
     body = _part_body(form, partial=True)
     body.pop("student_number", None)
     # only what changed: an unchanged home class where the desktop leads is no change
@@ -300,26 +256,21 @@ def save_participation(ctx, project_id, participation_id):
                                      "behoudt of wist.")
         else:
             body["keep_package"] = True
-    if not form.has_errors and body:
-        try:
-            changed = ctx.patch(f"/participations/{participation_id}", json=body)
-        except ApiError as exc:
-            if exc.status not in (400, 403, 409, 422):
-                raise
-            form.from_api(exc, PART_FIELDS)
-        else:
-            message = "De afdelingsdeelname is opgeslagen."
-            if "department" in body:
-                message = (f"Leerling {changed['student_number']} zit nu in afdeling "
-                           f"{changed['department']}; het pakket is "
-                           f"{'behouden' if body.get('keep_package') else 'gewist'} en de "
-                           "groepsdeelnames van de oude afdeling zijn vervallen.")
-            ctx.flash(message)
-            return ctx.redirect(f"/projecten/{project_id}/deelnames/{participation_id}")
-    elif not form.has_errors:
+    if not body and not form.has_errors:
         ctx.flash("Er is niets gewijzigd.")
         return ctx.redirect(f"/projecten/{project_id}/deelnames/{participation_id}")
-    return _part_page(ctx, project_id, participation_id, form, 422)
+    changed = form.submit(lambda: ctx.patch(f"/participations/{participation_id}", json=body),
+                          PART_FIELDS, refusals=(400, 403, 409, 422))
+    if form.has_errors:
+        return participation(ctx, project_id, participation_id, form, 422)
+    message = "De afdelingsdeelname is opgeslagen."
+    if "department" in body:
+        message = (f"Leerling {changed['student_number']} zit nu in afdeling "
+                   f"{changed['department']}; het pakket is "
+                   f"{'behouden' if body.get('keep_package') else 'gewist'} en de "
+                   "groepsdeelnames van de oude afdeling zijn vervallen.")
+    ctx.flash(message)
+    return ctx.redirect(f"/projecten/{project_id}/deelnames/{participation_id}")
 
 
 @page("POST", "/projecten/<int:project_id>/deelnames/<int:participation_id>/verwijderen",

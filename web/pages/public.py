@@ -3,8 +3,9 @@ Intergrip's manual): step 1 the school type, then the same steps as the
 wizard, with the upload code and no account. The sender cannot read the list
 back (the API reveals nothing about a school's students): the verdict comes
 by e-mail."""
-from ..app import Form, Redirect, file_response, page
+from ..app import Redirect, file_response, page
 from ..filters import SCHOOL_TYPE
+from ..forms import Form
 from .school import send_list, student_type_arg
 
 PATH = "/leerlinglijst-opsturen"
@@ -54,8 +55,7 @@ def public_send(ctx):
         return _public(ctx, school, kind, form, status)
 
     if not code:
-        return refused(Form(values={k: f.get(k, "").strip() for k in ("name", "email", "note")}),
-                       422)
+        return refused(Form.typed(f, ("name", "email", "note")), 422)
     gateway = ctx.app.gateway
 
     class Anonymous:

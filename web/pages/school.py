@@ -1,9 +1,10 @@
 """The school administrator's pages (UI.md: School administrator): the
 student-list wizard (Intergrip's Leerlinglijst opsturen, steps 1–5), my lists,
 the students overview, one student, adding a student by hand, users."""
-from ..app import Form, Redirect, file_response, page
+from ..app import Redirect, file_response, page
 from ..client import ApiError
 from ..filters import STUDENT_TYPE, date_nl, parse_date_nl
+from ..forms import Form, act
 
 ADMIN = ("admin",)
 READERS = ("admin", "mentor")
@@ -74,15 +75,12 @@ def send_list(ctx, path, extra, on_error):
             **extra}
     if form.values["note"]:
         data["note"] = form.values["note"]
-    try:
-        accepted = ctx.post(path, data=data, files={
-            "file": (upload.filename, upload.stream, upload.mimetype or
-                     "application/octet-stream")})
-    except ApiError as exc:
-        if exc.status in (400, 413, 415, 422, 429):
-            form.from_api(exc, UPLOAD_FIELDS + ("upload_code",))
-            return None, on_error(form, exc.status)
-        raise
+    accepted = form.submit(lambda: ctx.post(path, data=data, files={
+        "file": (upload.filename, upload.stream, upload.mimetype or
+                 "application/octet-stream")}), UPLOAD_FIELDS + ("upload_code",),
+        refusals=(400, 413, 415, 422, 429))
+    if form.has_errors:
+        return None, on_error(form, form.status)
     return accepted, None
 
 
@@ -137,14 +135,10 @@ def students(ctx):
         if params.get(flag) not in (None, "true", "false"):
             params.pop(flag)
     form = Form(values=filters)
-    result = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
-    try:
-        result = ctx.get("/students", params={**params, "page": ctx.int_query("pagina"),
-                                              "page_size": PAGE_SIZE})
-    except ApiError as exc:
-        if exc.status not in (400, 422):
-            raise
-        form.from_api(exc, tuple(filters))
+    none_found = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
+    result = form.submit(lambda: ctx.get("/students", params={
+        **params, "page": ctx.int_query("pagina"), "page_size": PAGE_SIZE}),
+        tuple(filters), refusals=(400, 422)) or none_found
     return ctx.render("school/students.html", title="Leerlingen", students=result, form=form,
                       filters=filters, tracks=track_options(),
                       status=422 if form.has_errors else 200)
@@ -179,26 +173,22 @@ def placements(ctx, number):
     return found
 
 
-def _student_page(ctx, number, student=None, form=None, status=200, revealed=False):
-    student = student or ctx.get(f"/students/{number}")
-    return ctx.render("school/student.html", status=status, title=student and
-                      " ".join(p for p in (student.get("first_name"), student.get("prefix"),
-                                           student.get("last_name")) if p),
-                      student=student, placements=placements(ctx, number),
+@page("GET", "/leerlingen/<number>", roles=READERS)
+def student(ctx, number, record=None, form=None, status=200, revealed=False):
+    record = record or ctx.get(f"/students/{number}")
+    return ctx.render("school/student.html", status=status, title=record and
+                      " ".join(p for p in (record.get("first_name"), record.get("prefix"),
+                                           record.get("last_name")) if p),
+                      student=record, placements=placements(ctx, number),
                       form=form or Form(), revealed=revealed,
                       leaving=ctx.query("vertrek") == "1" or (form is not None))
-
-
-@page("GET", "/leerlingen/<number>", roles=READERS)
-def student(ctx, number):
-    return _student_page(ctx, number)
 
 
 @page("POST", "/leerlingen/<number>/bsn", roles=ADMIN)
 def reveal_bsn(ctx, number):
     """The full BSN, on this answer only (never in a URL); the API audits it."""
     revealed = ctx.get(f"/students/{number}", params={"reveal": "bsn"})
-    return _student_page(ctx, number, student=revealed, revealed=True)
+    return student(ctx, number, record=revealed, revealed=True)
 
 
 @page("POST", "/leerlingen/<number>/vertrek", roles=ADMIN)
@@ -216,17 +206,11 @@ def leave(ctx, number):
         form.add("date", "Vul een datum in als dd-mm-jjjj, bijvoorbeeld 31-07-2026.")
     if f.get("confirm") != "ja":
         form.add("confirm", "Bevestig dat de leerling de school verlaat.")
-    if not form.has_errors:
-        try:
-            result = ctx.post(f"/students/{number}/leave", json=body)
-        except ApiError as exc:
-            if exc.status not in (400, 409, 422):
-                raise
-            form.from_api(exc, ("date",))
-        else:
-            ctx.flash(_leave_message(result))
-            return ctx.redirect(f"/leerlingen/{number}")
-    return _student_page(ctx, number, form=form, status=422)
+    result = form.submit(lambda: ctx.post(f"/students/{number}/leave", json=body), ("date",))
+    if form.has_errors:
+        return student(ctx, number, form=form, status=422)
+    ctx.flash(_leave_message(result))
+    return ctx.redirect(f"/leerlingen/{number}")
 
 
 def _leave_message(result):
@@ -243,15 +227,8 @@ def _leave_message(result):
 
 @page("POST", "/leerlingen/<number>/vertrek-intrekken", roles=ADMIN)
 def cancel_leave(ctx, number):
-    try:
-        ctx.delete(f"/students/{number}/leave")
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
-        ctx.flash(exc.detail)
-    else:
-        ctx.flash("Het geplande vertrek is ingetrokken.")
-    return ctx.redirect(f"/leerlingen/{number}")
+    return act(ctx, lambda: ctx.delete(f"/students/{number}/leave"),
+               "Het geplande vertrek is ingetrokken.", f"/leerlingen/{number}")
 
 
 # -- a student by hand ------------------------------------------------------------------------
@@ -273,7 +250,7 @@ def create_student(ctx):
     kind = student_type_arg(f.get("type"))
     if kind is None:
         raise Redirect("/leerlingen/nieuw")
-    form = Form(values={k: f.get(k, "").strip() for k in STUDENT_FIELDS})
+    form = Form.typed(f, STUDENT_FIELDS)
     body = {"type": kind}
     for key, value in form.values.items():
         if not value:
@@ -292,17 +269,11 @@ def create_student(ctx):
         body[key] = value
     for required in ("student_number", "initials", "first_name", "last_name"):
         body.setdefault(required, "")
-    if not form.has_errors:
-        try:
-            created = ctx.post("/students", json=body)
-        except ApiError as exc:
-            if exc.status not in (400, 409, 422):
-                raise
-            form.from_api(exc, STUDENT_FIELDS)
-        else:
-            ctx.flash("De leerling is toegevoegd.")
-            return ctx.redirect(f"/leerlingen/{created['student_number']}")
-    return _new_student(ctx, kind, form, 422)
+    created = form.submit(lambda: ctx.post("/students", json=body), STUDENT_FIELDS)
+    if form.has_errors:
+        return _new_student(ctx, kind, form, 422)
+    ctx.flash("De leerling is toegevoegd.")
+    return ctx.redirect(f"/leerlingen/{created['student_number']}")
 
 
 # -- users ---------------------------------------------------------------------------------------
@@ -327,15 +298,9 @@ def _back_to_users(ctx):
 
 @page("POST", "/gebruikers/<code>/archiveren", roles=ADMIN)
 def archive(ctx, code):
-    try:
-        ctx.post(f"/users/{code}/archive")
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
-        ctx.flash(exc.detail, "error")
-    else:
-        ctx.flash(f"Gebruiker {code} is gearchiveerd en kan niet meer inloggen.")
-    return ctx.redirect(_back_to_users(ctx))
+    return act(ctx, lambda: ctx.post(f"/users/{code}/archive"),
+               f"Gebruiker {code} is gearchiveerd en kan niet meer inloggen.",
+               _back_to_users(ctx))
 
 
 @page("POST", "/gebruikers/<code>/terugzetten", roles=ADMIN)
@@ -346,7 +311,8 @@ def unarchive(ctx, code):
 
 
 # -- a mentor's home classes ----------------------------------------------------------------
-def _mentor_classes_page(ctx, code, form=None, status=200):
+@page("GET", "/gebruikers/<code>/stamklassen", roles=ADMIN)
+def mentor_classes(ctx, code, form=None, status=200):
     person = ctx.get(f"/users/{code}")
     classes = ctx.get(f"/mentors/{code}/classes")
     form = form or Form(values={"home_classes": ", ".join(classes.get("home_classes") or [])})
@@ -354,25 +320,18 @@ def _mentor_classes_page(ctx, code, form=None, status=200):
                       title=f"Stamklassen van {code}", person=person, form=form)
 
 
-@page("GET", "/gebruikers/<code>/stamklassen", roles=ADMIN)
-def mentor_classes(ctx, code):
-    return _mentor_classes_page(ctx, code)
-
-
 @page("POST", "/gebruikers/<code>/stamklassen", roles=ADMIN)
 def save_mentor_classes(ctx, code):
     raw = ctx.request.form.get("home_classes", "")
     form = Form(values={"home_classes": raw.strip()})
     classes = [c.strip() for c in raw.replace(";", ",").split(",") if c.strip()]
-    try:
-        saved = ctx.put(f"/mentors/{code}/classes", json={"home_classes": classes})
-    except ApiError as exc:
-        if exc.status not in (400, 422):
-            raise
-        aliases = {f"home_classes.{i}": "home_classes" for i in range(len(classes))}
-        aliases["code"] = "home_classes"
-        form.from_api(exc, ("home_classes",), aliases=aliases)
-        return _mentor_classes_page(ctx, code, form, exc.status)
+    aliases = {f"home_classes.{i}": "home_classes" for i in range(len(classes))}
+    aliases["code"] = "home_classes"
+    saved = form.submit(lambda: ctx.put(f"/mentors/{code}/classes",
+                                        json={"home_classes": classes}),
+                        ("home_classes",), refusals=(400, 422), aliases=aliases)
+    if form.has_errors:
+        return mentor_classes(ctx, code, form, form.status)
     ctx.flash(f"Mentor {code} ziet nu de leerlingen van "
               f"{', '.join(saved['home_classes']) or 'geen enkele stamklas'}.")
     return ctx.redirect("/gebruikers?filter=employees")

@@ -3,6 +3,7 @@ import logging
 
 import sqlalchemy as sa
 
+from services.common import events
 from services.common.errors import DomainError, conflict, validation_error
 from services.common.outbox import utcnow
 
@@ -45,8 +46,7 @@ def _leave(uow, student, day, source, event_id=None, archive=False):
             "removed_participations": removed, "source": source})
     student.archive_pending = bool(archive)
     if event_id is not None:
-        session.execute(sa.insert(processed_events).values(event_id=event_id,
-                                                           handled_at=utcnow()))
+        events.mark_processed(session, processed_events, event_id)
     uow.commit()
     return removed
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from services.common import events
 from services.common.errors import DomainError, conflict
 from services.common.outbox import utcnow
 
@@ -107,29 +108,16 @@ def _create_accounts(users, institution_id, numbers, create, *args, **kwargs):
 
 
 def _event_parts(payload, expected_type):
-    """(event_id, institution_id, data, occurred_at) of a well-formed envelope, else None."""
-    if not isinstance(payload, dict) or payload.get("type") != expected_type:
-        return None
-    event_id, data = payload.get("event_id"), payload.get("data")
-    iid = lookups.to_id(payload.get("institution_id"))
-    if not isinstance(event_id, str) or not event_id or not isinstance(data, dict) \
-            or iid is None:
-        return None
-    occurred = None
-    if isinstance(payload.get("occurred_at"), str):
-        try:
-            occurred = dt.datetime.fromisoformat(payload["occurred_at"])
-        except ValueError:
-            occurred = None
-    return event_id[:36], iid, data, occurred
+    """(event_id, institution_id, data, occurred_at) of a well-formed envelope;
+    PermanentEventError (the consumer parks it) otherwise."""
+    env = events.parse_envelope(payload, expected_type)
+    return env.event_id, env.institution_id, env.data, env.occurred_at
 
 
 def _already_processed(session, event_id):
-    return session.execute(sa.select(processed_events.c.event_id).where(
-        processed_events.c.event_id == event_id)).first() is not None
+    return events.already_processed(session, processed_events, event_id)
 
 
 def _mark_processed(uow, event_id):
-    uow.session.execute(sa.insert(processed_events).values(event_id=event_id,
-                                                           handled_at=utcnow()))
+    events.mark_processed(uow.session, processed_events, event_id)
     uow.commit()

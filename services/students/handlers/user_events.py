@@ -1,6 +1,4 @@
 """Reactions to the users service's events: an account archived or restored."""
-import logging
-
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -10,8 +8,6 @@ from .. import lookups
 from ..models import Student
 from .leave import _leave
 from .support import LOCAL_TZ, _already_processed, _event_parts, _mark_processed, today
-
-log = logging.getLogger(__name__)
 
 
 def _student_for_event(session, iid, data):
@@ -30,11 +26,7 @@ def on_user_archived(uow, payload):
     archiving (the removal of this and next school year's participations, as
     of the day of the event). Idempotent by event_id. Returns what happened:
     "applied", "duplicate", "ignored" (not a student / malformed)."""
-    parts = _event_parts(payload, "user_archived")
-    if parts is None:
-        log.warning("ignored a malformed user_archived event")
-        return "ignored"
-    event_id, iid, data, occurred = parts
+    event_id, iid, data, occurred = _event_parts(payload, "user_archived")
     session = uow.session
     try:
         if _already_processed(session, event_id):
@@ -58,11 +50,7 @@ def on_user_archived(uow, payload):
 def on_user_unarchived(uow, payload):
     """A user came back from the archive: a student is no longer `left`
     (so leaving again later is reported again). Idempotent by event_id."""
-    parts = _event_parts(payload, "user_unarchived")
-    if parts is None:
-        log.warning("ignored a malformed user_unarchived event")
-        return "ignored"
-    event_id, iid, data, _occurred = parts
+    event_id, iid, data, _occurred = _event_parts(payload, "user_unarchived")
     session = uow.session
     try:
         if _already_processed(session, event_id):

@@ -1,0 +1,61 @@
+"""Downloads: the changes the desktop must apply, from the portal read the
+differences showed.
+"""
+import datetime as dt
+
+import sqlalchemy as sa
+
+from services.common.outbox import utcnow
+
+from . import apply_download, compare, diff_packages, rules
+from .models import portal_reads, snapshots
+from .portal import current_portal
+from .selection import selected_items
+from .store import (find_row, from_json, iso_utc, load_snapshot, parse_ids, paused_gc, release,
+                    snapshot_missing, to_json)
+
+
+def download(uow, students, users, institution_id, project_id, category, departments=None,
+             student_numbers=None):
+    """The changes the desktop must apply for the selected differences (from the
+    portal read the differences showed); the stored snapshot is changed to
+    match, so the category is ok afterwards for the selection. A packages
+    download never touches the desktop's packages of a department for which
+    the portal holds no package choices: such departments of the selection are
+    answered under `skipped` (code no_packages_in_portal)."""
+    iid, pid = parse_ids(institution_id, project_id)
+    rules.check_category(category)
+    refusal = rules.wrong_direction_for_category(category, "download")
+    if refusal is not None:
+        if find_row(uow.session, snapshots, iid, pid, columns=[snapshots.c.id]) is None:
+            release(uow)
+            raise snapshot_missing(students, iid, pid)  # 404 before 409
+        raise refusal
+    departments, numbers = rules.check_selection(departments, student_numbers)
+    stored = find_row(uow.session, portal_reads, iid, pid)
+    if stored is not None:
+        portal = from_json(stored.data)
+    else:
+        _row_, desktop = load_snapshot(uow, students, iid, pid)
+        portal = current_portal(uow, students, users, iid, pid, desktop, refresh=True)
+    # read-modify-write of the snapshot under a row lock (PostgreSQL)
+    row, desktop = load_snapshot(uow, students, iid, pid, for_update=True)
+    with paused_gc():
+        items = selected_items(category, "download", portal, desktop, departments, numbers)
+        skipped = diff_packages.packages_skipped(portal, desktop, departments, numbers) \
+            if category == "packages" else []
+        changes = apply_download.apply_download(category, portal, desktop, items)
+        categories = compare.status(portal, desktop) if changes else None
+    if changes:
+        uow.session.execute(sa.update(snapshots).where(snapshots.c.id == row.id).values(
+            data=to_json(desktop), student_count=len(desktop["students"]),
+            updated_at=utcnow(), status=to_json(categories),
+            status_of=iso_utc(dt.datetime.fromisoformat(portal["as_of"]))))
+        uow.commit()
+        entry = categories[category]
+    else:
+        release(uow)
+        with paused_gc():
+            entry = compare.category_status(category, portal, desktop)
+    return {"project_id": pid, "category": category, "as_of": portal["as_of"],
+            "changes": changes, "count": len(changes), "skipped": skipped, "status": entry}
