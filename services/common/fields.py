@@ -1,5 +1,7 @@
 """The field rules of personal data and of the student record: one table.
 
+Over 400 lines: the table and its coercion stay together, one copy every path reads.
+
 Every path that accepts these fields uses this table and nothing else: the
 users service (personal data: it owns them), the students service (the
 student record and placements: it owns them; it also checks personal data it
@@ -233,6 +235,25 @@ def text(value):
 
 def blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def clean_text(value, limit):
+    """Stripped text of at most `limit` characters (`text`'s coercion); None
+    for empty. For text fields outside the table (a project's name)."""
+    value = text(value)
+    if value is not None and len(value) > limit:
+        raise FieldError("too_long", length=len(value), limit=limit)
+    return value
+
+
+def clean_flag(value):
+    """A yes/no filter of a query: None (not given), a bool, or its text
+    (true, false, 1, 0; any case); FieldError value_invalid otherwise."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise FieldError("value_invalid")
 
 
 def _limit(rule, value):

@@ -1,5 +1,5 @@
 """Loading records scoped to one institution, and turning them into the plain
-dicts the RPC methods answer. Shared by handlers.py and placements.py.
+dicts the RPC methods answer. Shared by handlers/ and placements/.
 
 Every loader takes the caller's institution_id and answers 404 `not_found`
 for a record of another institution, exactly as for a missing one.

@@ -9,6 +9,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.common.db import UnitOfWork, make_engine
 from services.common.errors import DomainError
+from services.common.outbox import utcnow
 from services.uploads import imports
 from services.uploads.settings import UploadSettings
 
@@ -93,7 +94,7 @@ def test_one_worker_progress_per_chunk_and_a_second_claim_finds_it_done(db, tmp_
             call()
         assert exc.value.code == "import_committing"
     with db() as uow:
-        assert imports.stale_commits(uow, 60, now=imports.utcnow()) == []  # just asked
+        assert imports.stale_commits(uow, 60, now=utcnow()) == []  # just asked
     result = imports.run_commit(db, users, Students(), import_id, "worker-1", 60, chunk=8)
     assert result["counts"]["created"] == 30 and users.calls == 4  # 8 + 8 + 8 + 6
     done = get(db, import_id)
