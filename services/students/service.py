@@ -3,9 +3,9 @@ student leaving school.
 
     nameko run --config deploy/config.yaml services.students.service
 
-Entrypoints only; the use cases are in handlers.py (students) and
-placements.py (projects, departments, participations, packages, groups), the
-rules in rules.py. Every RPC answers plain JSON-able values or raises
+Entrypoints only; the use cases are in the handlers package (student records)
+and the placements package (projects, departments, participations, packages,
+groups), the rules in the rules package. Every RPC answers plain JSON-able values or raises
 DomainError. The gateway passes institution_id explicitly, does the role and
 tenancy checks, and passes `actor` = {"user_id", "code", "roles"} where the
 service needs to know who acts (BSN audit, the mentor rule).

@@ -3,8 +3,8 @@ check and helpdesk review, CSV imports from the administration.
 
     nameko run --config deploy/config.yaml services.uploads.service
 
-Entrypoints only; the use cases are in handlers.py (submissions), imports.py
-(CSV), jobs.py (background check and load). Files arrive base64-encoded in
+Entrypoints only; the use cases are in the handlers package (submissions), the
+imports package (CSV), jobs.py (background check and load). Files arrive base64-encoded in
 the RPC payload (the gateway may run on another machine) and are kept under
 <data dir>/uploads/. The gateway does role and tenancy checks and passes
 institution_id explicitly (None: helpdesk, every institution).

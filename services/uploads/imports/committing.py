@@ -40,7 +40,7 @@ def _register_students(students, iid, codes, beat=None):
     try:
         for start in range(0, len(codes), RPC_CHUNK):
             result = students.register_students(iid, codes[start:start + RPC_CHUNK],
-                                                timeout=120)
+                                                deadline="batch")
             registered += len(result["registered"]) + len(result["existing"])
             if beat is not None:
                 beat()
@@ -238,12 +238,12 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
         try:
             for start in range(0, len(plan["create"]), chunk):
                 part = plan["create"][start:start + chunk]
-                created = users.create_users(iid, part, timeout=120)
+                created = users.create_users(iid, part, deadline="batch")
                 undo["created"].update({u["code"]: u["updated_at"] for u in created["created"]})
                 step(undo, len(part))
             for start in range(0, len(plan["update"]), chunk):
                 part = plan["update"][start:start + chunk]
-                updated = users.update_users(iid, part, timeout=120)
+                updated = users.update_users(iid, part, deadline="batch")
                 undo["updated"].update({u["code"]: {"old": old[u["code"]],
                                                     "at": u["updated_at"]}
                                         for u in updated["updated"]})
@@ -269,7 +269,7 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
         try:
             for part in _student_chunks(plan["participations"], size=chunk):
                 placed = students.create_participations(iid, options["project_id"], part,
-                                                        timeout=120)
+                                                        deadline="batch")
                 undo["participations"].extend(p["id"] for p in placed["created"])
                 counts["unchanged"] += len(placed["skipped"])  # placed meanwhile: unchanged
                 failed += len(placed["failed"])

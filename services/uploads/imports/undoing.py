@@ -30,7 +30,7 @@ def undo(db, users, students, import_id, institution_id):
         created = [c for c, stamp in data["created"].items() if untouched(c, stamp)]
         skipped += [c for c in data["created"] if c not in created]
         if created:
-            result = users.discard_users(iid, created, batch_events=True, timeout=120)
+            result = users.discard_users(iid, created, batch_events=True, deadline="batch")
             counts["removed"] += len(result["discarded"])
             for code in result["kept"]:  # logged in meanwhile or older: archive instead
                 users.archive_user(iid, code)
@@ -39,7 +39,7 @@ def undo(db, users, students, import_id, institution_id):
                    if untouched(c, d["at"])]
         skipped += [c for c, d in data["updated"].items() if not untouched(c, d["at"])]
         for start in range(0, len(restore), RPC_CHUNK):
-            users.update_users(iid, restore[start:start + RPC_CHUNK], timeout=120)
+            users.update_users(iid, restore[start:start + RPC_CHUNK], deadline="batch")
         counts["restored"] = len(restore)
         for code, stamp in data["archived"].items():
             if untouched(code, stamp) and current[code]["archived"]:
