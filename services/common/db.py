@@ -181,8 +181,9 @@ class DatabaseAccess:
         try:
             self.ping()
         except Exception as exc:
-            log.warning("health: the %s database does not answer (%s: %s)", name,
-                        type(exc).__name__, exc)
+            log.warning(
+                "health: the %s database does not answer (%s: %s)", name, type(exc).__name__, exc
+            )
             raise DomainError(
                 "unavailable",
                 f"De dienst '{SERVICE_NAMES_NL.get(name, name)}' kan zijn database niet bereiken.",

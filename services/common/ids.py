@@ -117,3 +117,15 @@ def mask(value, keep=4) -> str:
     if not value:
         return value
     return "*" * (len(value) - keep) + value[-keep:]
+
+
+def to_id(value):
+    """A record id from an RPC argument (an int, or a string of digits), else
+    None; True and False are not ids."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None

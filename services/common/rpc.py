@@ -37,6 +37,7 @@ DEFAULT_TIMEOUT = DEADLINES["call"]
 def rpc_deadline(kind, config=None) -> float:
     return float(cfg.setting(f"LEERLINGBUS_RPC_DEADLINE_{kind.upper()}", config, DEADLINES[kind]))
 
+
 SERVICE_NAMES_NL = {
     "users": "gebruikers",
     "students": "leerlingen",

@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 from services.common.errors import DomainError, error_item, not_found, validation_error
+from services.common.ids import to_id
 from services.common.times import iso
 
 from . import rules
@@ -40,16 +41,6 @@ def user_dict(user):
 
 
 # --- helpers --------------------------------------------------------------------
-
-def to_id(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
 
 def user_not_found():
     return not_found("user", "Gebruiker niet gevonden.")

@@ -6,7 +6,7 @@ import os
 import sqlalchemy as sa
 
 from services.common.errors import DomainError, error_item, not_found, validation_error
-from services.common.ids import IdentifierError, mask, normalize_email
+from services.common.ids import IdentifierError, mask, normalize_email, to_id
 from services.common.outbox import utcnow
 from services.common.paging import page_args
 from services.common.times import iso
@@ -14,7 +14,6 @@ from services.common.times import iso
 from .. import columns as colspec
 from .. import storage
 from ..models import Submission, submissions
-
 
 STATUSES = ("validating", "rejected", "awaiting_review", "declined", "loading", "loaded",
             "load_failed")
@@ -68,16 +67,6 @@ def summary_dict(sub):
 
 
 # --- helpers ---------------------------------------------------------------------
-
-def to_id(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
 
 def _submission_not_found():
     return not_found("submission", "Leerlinglijst niet gevonden.")
