@@ -17,7 +17,6 @@ from nameko.timer import timer
 
 from services.common.db import Database
 from services.common.durable import durable_event_handler
-from services.common.errors import DomainError, validation_error
 from services.common.rpc import ServiceRpc, domain_rpc
 
 from . import accounts, handlers, mentors, placements, rules
@@ -107,10 +106,7 @@ class StudentsService:
     def run_planned_leaves(self, as_of=None):
         """Carry out the planned leaves due on `as_of` (YYYY-MM-DD; default
         today). The timer below does this; operators may too."""
-        errors = []
-        day = rules.clean_date("date", as_of, errors) if as_of is not None else None
-        if errors:
-            raise validation_error(errors)
+        day = rules.clean_as_of(as_of)
         with self.db() as uow:
             return {"carried_out": handlers.carry_out_planned_leaves(uow, self.users, day)}
 
@@ -186,43 +182,8 @@ class StudentsService:
 
     @domain_rpc
     def create_participations(self, institution_id, project_id, rows):
-        """Many participations (an import), each student's rows committed
-        together, all or nothing per student (placements.place_student):
-        reports exactly which rows were applied. A student already placed in
-        the project is skipped with all their rows (import only, as the
-        manual says); other refusals are listed per row."""
-        created, skipped, failed = [], [], []
-        groups = {}
-        for index, data in enumerate(rows or [], 1):
-            raw = data.get("student_number") if isinstance(data, dict) else None
-            key = raw.strip() if isinstance(raw, str) else raw
-            groups.setdefault(key if isinstance(key, (str, int)) else ("row", index),
-                              []).append((index, data))
-        for group in groups.values():
-            try:
-                with self.db() as uow:
-                    created.extend(placements.place_student(
-                        uow, institution_id, project_id, [data for _i, data in group]))
-            except DomainError as exc:
-                if exc.status == 404 and exc.code == "not_found":
-                    raise  # the project itself
-                by_row = {}
-                for item in exc.errors or []:
-                    if isinstance(item.get("row"), int):
-                        by_row.setdefault(item["row"], item)
-                for position, (index, data) in enumerate(group, 1):
-                    own = by_row.get(position)
-                    if own is None and by_row:
-                        own = {"code": "other_row_invalid",
-                               "message": "Een andere regel van deze leerling bevat een fout; "
-                                          "geen van de regels van de leerling is verwerkt."}
-                    own = own or {"code": exc.code, "message": exc.message}
-                    item = {"row": index,
-                            "student_number": (data or {}).get("student_number")
-                            if isinstance(data, dict) else None,
-                            "code": own["code"], "message": own["message"]}
-                    (skipped if exc.status == 409 else failed).append(item)
-        return {"created": created, "skipped": skipped, "failed": failed}
+        """Many participations (an import), all or nothing per student."""
+        return placements.create_participations(self.db, institution_id, project_id, rows)
 
     @domain_rpc
     def check_new_participations(self, institution_id, project_id, rows):

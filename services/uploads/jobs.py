@@ -32,6 +32,7 @@ from eventlet import tpool
 from eventlet.green import subprocess as green_subprocess
 
 from services.common.errors import DomainError
+from services.common.events import MAX_INSTITUTION_ID, PermanentEventError, parse_envelope
 
 from . import checkproc, handlers, mailer, report, rules, storage, validate
 from . import columns as colspec
@@ -152,7 +153,31 @@ class Jobs:
             self.build_report(done["id"])
         return done
 
+    def resume_stale(self):
+        """Validation or loading whose worker went quiet is taken up again."""
+        with self.db() as uow:
+            stale = handlers.stale_work(uow, self.settings.stale_seconds)
+        for submission_id, status in stale:
+            try:
+                if status == "validating":
+                    self.validate(submission_id)
+                else:
+                    self.load(submission_id)
+            except Exception:
+                log.exception("resuming submission %s failed", submission_id)
+
     # -- the helpdesk's notice ----------------------------------------------------
+    def on_validated(self, payload):
+        """The `submission_validated` event: a list awaiting review gets the
+        helpdesk's notice. A malformed event is a PermanentEventError (parked)."""
+        data = parse_envelope(payload, "submission_validated").data
+        submission_id = data.get("submission_id")
+        if isinstance(submission_id, bool) or not isinstance(submission_id, int) \
+                or not 0 < submission_id <= MAX_INSTITUTION_ID:
+            raise PermanentEventError("data.submission_id is missing or out of range")
+        if data.get("status") == "awaiting_review":
+            self.notify_helpdesk(submission_id)
+
     def notify_helpdesk(self, submission_id):
         """Tell the helpdesk, once, that the list awaits review (the
         `submission_validated` event; a redelivered one finds it told).

@@ -48,7 +48,8 @@ class UploadSettings:
             smtp_from=cfg.setting("LEERLINGBUS_SMTP_FROM", config,
                                   "Leerlingbus <noreply@leerlingbus.nl>"),
             public_per_hour=cfg.setting_int("LEERLINGBUS_PUBLIC_UPLOADS_PER_HOUR", config, 30),
-            public_bad_codes_per_hour=cfg.setting_int("LEERLINGBUS_PUBLIC_BAD_CODES_PER_HOUR", config, 10),
+            public_bad_codes_per_hour=cfg.setting_int("LEERLINGBUS_PUBLIC_BAD_CODES_PER_HOUR",
+                                                      config, 10),
             stale_seconds=cfg.setting_float("LEERLINGBUS_UPLOAD_STALE_SECONDS", config, 60.0),
             helpdesk_email=(cfg.setting("LEERLINGBUS_HELPDESK_EMAIL", config) or "").strip()
             or None,

@@ -38,5 +38,6 @@ from .participations import (check_new_participations, create_participation, get
                              place_student)
 from .participation_changes import delete_participation, remove_participation, update_participation
 from .packages import get_package, set_package
+from .participation_import import create_participations
 from .groups import create_group, list_groups, set_group_members
 from .export import PLACEMENTS_HEADER, placements_csv

@@ -20,7 +20,8 @@ from .messages import (ADMIN_ROLES, AUTHORITIES, GROUP_KINDS, IDENTIFIER_FIELDS,
 from .coerce import InvalidValue, clean_bool, clean_date, clean_int, clean_text, parse_date, text
 from .records import (bsn_exists_message, bsn_or_none, check_identity, check_left,
                       check_list_filters, check_new_student, check_registered,
-                      check_student_changes, clean_bsn, clean_leave_date, clean_onderwijsnummer,
+                      check_student_changes, clean_as_of, clean_bsn, clean_leave_date,
+                      clean_onderwijsnummer,
                       clean_student_number, clean_type, leave_status, rows_error,
                       student_exists_message)
 from .school_years import next_school_year, parse_school_year, school_year_of

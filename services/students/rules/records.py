@@ -211,6 +211,17 @@ def clean_leave_date(value, errors, today):
     return day
 
 
+def clean_as_of(value):
+    """The day planned leaves are carried out for (YYYY-MM-DD; None: today)."""
+    if value is None:
+        return None
+    errors = []
+    day = clean_date("date", value, errors)
+    if errors:
+        raise validation_error(errors)
+    return day
+
+
 def leave_status(leave_date, left_at):
     """"left" once carried out, "leaving" while planned, else "active"."""
     if left_at is not None:

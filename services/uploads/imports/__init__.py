@@ -17,6 +17,6 @@ from .records import (ARCHIVE_GUARD, KINDS, LABELS, MODES, ORIGINAL, PROGRESS_CH
                       history_counts, import_dict, import_rows, list_imports)
 from .mapping import check_mapping
 from .previewing import preview
-from .committing import (claim_commit, commit, planned_changes, run_commit, stale_commits,
-                         start_commit)
+from .committing import (claim_commit, commit, planned_changes, resume_stale_commits, run_commit,
+                         stale_commits, start_commit)
 from .undoing import undo

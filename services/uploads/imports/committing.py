@@ -2,6 +2,7 @@
 and the commits left behind by a stopped instance."""
 import datetime as dt
 import logging
+import uuid
 
 import eventlet
 import sqlalchemy as sa
@@ -316,3 +317,15 @@ def stale_commits(uow, stale_seconds, now=None, quiet_seconds=10):
                    imports.c.claimed_at < stale))
         .order_by(imports.c.id).limit(20)).all()
     return [r.id for r in rows]
+
+
+def resume_stale_commits(db, users, students, stale_seconds):
+    """Background commits that were never taken up (a lost event) or whose
+    worker went quiet: taken up, or marked as interrupted."""
+    with db() as uow:
+        stale = stale_commits(uow, stale_seconds)
+    for import_id in stale:
+        try:
+            run_commit(db, users, students, import_id, str(uuid.uuid4()), stale_seconds)
+        except Exception:
+            log.exception("resuming the commit of import %s failed", import_id)
