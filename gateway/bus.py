@@ -8,6 +8,7 @@ message carries a per-message TTL equal to the caller's remaining deadline, so
 a request the gateway has given up on is dropped by the broker instead of being
 executed later by a service that comes back.
 """
+
 import logging
 import socket
 import time
@@ -41,8 +42,10 @@ class BusClient:
         self.default_timeout = default_timeout
         self.routing_key = str(uuid.uuid4())
         self.queue = Queue(
-            f"rpc.reply-gateway-{self.routing_key}", exchange=RPC_EXCHANGE,
-            routing_key=self.routing_key, auto_delete=True,
+            f"rpc.reply-gateway-{self.routing_key}",
+            exchange=RPC_EXCHANGE,
+            routing_key=self.routing_key,
+            auto_delete=True,
             queue_arguments={"x-expires": 300000},
         )
         self.publisher = Publisher(amqp_uri, use_confirms=True)
@@ -69,8 +72,13 @@ class BusClient:
         while self._running:
             try:
                 with Connection(self.amqp_uri, heartbeat=30) as conn:
-                    with Consumer(conn, queues=[self.queue], callbacks=[self._on_reply],
-                                  accept=["json"], no_ack=True):
+                    with Consumer(
+                        conn,
+                        queues=[self.queue],
+                        callbacks=[self._on_reply],
+                        accept=["json"],
+                        no_ack=True,
+                    ):
                         if not self._ready.ready():
                             self._ready.send(True)
                         last_beat = time.monotonic()
@@ -111,11 +119,19 @@ class BusClient:
                 with eventlet.Timeout(timeout):
                     self.publisher.publish(
                         {"args": list(args), "kwargs": kwargs},
-                        exchange=RPC_EXCHANGE, routing_key=f"{service}.{method}",
-                        mandatory=True, reply_to=self.routing_key, correlation_id=corr,
-                        expiration=timeout, retry=True,
-                        retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                      "interval_step": 0.5, "interval_max": 1},
+                        exchange=RPC_EXCHANGE,
+                        routing_key=f"{service}.{method}",
+                        mandatory=True,
+                        reply_to=self.routing_key,
+                        correlation_id=corr,
+                        expiration=timeout,
+                        retry=True,
+                        retry_policy={
+                            "max_retries": 2,
+                            "interval_start": 0.2,
+                            "interval_step": 0.5,
+                            "interval_max": 1,
+                        },
                     )
             except UndeliverableMessage:
                 raise ServiceUnavailable(service, "not_running") from None

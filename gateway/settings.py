@@ -1,4 +1,5 @@
 """Gateway settings from the environment (README.md lists them)."""
+
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -51,8 +52,9 @@ class Settings:
             token_ttl=int(os.environ.get("LEERLINGBUS_TOKEN_TTL", str(8 * 3600))),
             max_json_bytes=int(os.environ.get("LEERLINGBUS_MAX_JSON_BYTES", str(1024 * 1024))),
             rpc_timeout=float(os.environ.get("LEERLINGBUS_RPC_TIMEOUT", "8")),
-            max_upload_bytes=int(os.environ.get("LEERLINGBUS_UPLOAD_MAX_BYTES",
-                                                str(20 * 1024 * 1024))),
+            max_upload_bytes=int(
+                os.environ.get("LEERLINGBUS_UPLOAD_MAX_BYTES", str(20 * 1024 * 1024))
+            ),
         )
         values.update(overrides)
         return cls(**values)
