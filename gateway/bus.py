@@ -9,8 +9,8 @@ a request the gateway has given up on is dropped by the broker instead of being
 executed later by a service that comes back.
 """
 
+import contextlib
 import logging
-import socket
 import time
 import uuid
 
@@ -71,25 +71,25 @@ class BusClient:
     def _consume_forever(self):
         while self._running:
             try:
-                with Connection(self.amqp_uri, heartbeat=30) as conn:
-                    with Consumer(
+                with (
+                    Connection(self.amqp_uri, heartbeat=30) as conn,
+                    Consumer(
                         conn,
                         queues=[self.queue],
                         callbacks=[self._on_reply],
                         accept=["json"],
                         no_ack=True,
-                    ):
-                        if not self._ready.ready():
-                            self._ready.send(True)
-                        last_beat = time.monotonic()
-                        while self._running:
-                            try:
-                                conn.drain_events(timeout=1)
-                            except socket.timeout:
-                                pass
-                            if time.monotonic() - last_beat > 10:
-                                conn.heartbeat_check()
-                                last_beat = time.monotonic()
+                    ),
+                ):
+                    if not self._ready.ready():
+                        self._ready.send(True)
+                    last_beat = time.monotonic()
+                    while self._running:
+                        with contextlib.suppress(TimeoutError):
+                            conn.drain_events(timeout=1)
+                        if time.monotonic() - last_beat > 10:
+                            conn.heartbeat_check()
+                            last_beat = time.monotonic()
             except Exception as exc:  # broker gone: retry until it is back
                 if self._running:
                     log.warning("reply consumer lost the broker (%s); reconnecting", exc)
