@@ -9,17 +9,22 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.common.errors import DomainError, forbidden, not_found
+from services.common.errors import DomainError, not_found
 from services.common.logredact import escape_controls
 
 from . import errors as errmap
-from .auth import PrincipalCache, TokenService, bearer_token, has_role, unauthorized
+from . import routes  # noqa: F401  (registers every route)
+from .auth import PrincipalCache, TokenService, bearer_token, unauthorized
+from .context import MAX_ID, RequestContext
+from .openapi import spec_dict
 from .routing import ROUTES
 
 log = logging.getLogger("gateway")
@@ -27,8 +32,6 @@ access_log = logging.getLogger("gateway.access")
 
 
 _LONG_NUMBER = re.compile(r"\d{8,}")
-# Ids are 64-bit integers in every database: a larger one names nothing.
-MAX_ID = 2**63 - 1
 # JSON nesting the API ever needs is shallow (a snapshot: 4 levels); deeper is refused.
 MAX_JSON_DEPTH = 32
 
@@ -39,6 +42,7 @@ def json_depth_ok(data, limit=MAX_JSON_DEPTH):
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):
@@ -89,64 +93,6 @@ def check_ints(data):
     found = big_ints(data)
     if found:
         raise ValidationError({name: ["range_invalid"] for name in found})
-
-
-class RequestContext:
-    """What a route handler gets: the request, the caller and deadline-bound RPC."""
-
-    def __init__(self, app, request, route):
-        self.app = app
-        self.request = request
-        self.route = route
-        self.deadline = time.monotonic() + app.settings.request_deadline
-        self.principal = None
-        self.body = None
-        self.query = {}
-        self.form = {}
-        self.files = {}
-
-    # -- RPC with the request's deadline -----------------------------------
-    def call(self, service, method, *args, **kwargs):
-        remaining = self.deadline - time.monotonic()
-        timeout = max(0.05, min(self.app.settings.rpc_timeout, remaining))
-        return self.app.bus.call(service, method, *args, timeout=timeout, **kwargs)
-
-    # -- roles and tenancy ---------------------------------------------------
-    @property
-    def is_helpdesk(self):
-        return has_role(self.principal, "helpdesk") and self.principal.get("is_platform")
-
-    def require(self, *roles):
-        if self.is_helpdesk and "helpdesk" in roles:
-            return
-        if not has_role(self.principal, *roles):
-            raise forbidden()
-
-    def institution_id(self, requested=None):
-        """The institution this request acts on. Helpdesk names one; anybody
-        else acts on their own, and naming another one is a 404."""
-        if self.is_helpdesk:
-            if requested is None:
-                raise DomainError(
-                    "institution_id_required",
-                    "Geef met 'institution_id' aan om welke instelling het gaat.",
-                    status=422,
-                    field="institution_id",
-                    errors=[
-                        {
-                            "field": "institution_id",
-                            "code": "required",
-                            "message": "Het veld 'institution_id' is verplicht.",
-                        }
-                    ],
-                )
-            if not 0 < int(requested) <= MAX_ID:
-                raise not_found("institution", "Niet gevonden.")
-            return int(requested)
-        own = self.principal["institution_id"]
-        if requested is not None and int(requested) != own:
-            raise not_found("institution", "Niet gevonden.")
-        return own
 
 
 class Gateway:
@@ -210,7 +156,7 @@ class Gateway:
             return errmap.to_response(exc)
 
     def json_body(self, request, route):
-        limit = route.max_body or self.settings.max_json_bytes
+        limit = getattr(self.settings, route.max_body or "max_json_bytes")
         request.max_content_length = limit
         length = request.content_length
         if length is not None and length > limit:
@@ -247,7 +193,7 @@ class Gateway:
         return data
 
     def multipart(self, ctx, request, route):
-        limit = self.settings.max_upload_bytes if route.max_body is None else route.max_body
+        limit = getattr(self.settings, route.max_body or "max_upload_bytes")
         request.max_content_length = limit
         request.max_form_memory_size = 1024 * 1024
         length = request.content_length
@@ -286,6 +232,10 @@ class Gateway:
             )
         ctx.files = {name: files[name] for name in route.files}
 
+    def openapi(self):
+        """This API as OpenAPI 3.1 (the route table)."""
+        return spec_dict()
+
     def authenticate(self, request):
         user_id, _, epoch = self.tokens.verify(bearer_token(request))
         principal = self.principals.get(user_id)
@@ -305,6 +255,4 @@ class Gateway:
 
 
 def create_app(settings, bus):
-    from . import routes  # noqa: F401  (registers every route)
-
     return Gateway(settings, bus)

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.common.errors import DomainError
+from services.common.rpc import SERVICE_NAMES_NL
 
 from .bus import ServiceUnavailable
 
@@ -125,15 +126,6 @@ def validation_problem(exc: ValidationError):
     return problem(422, first["code"], detail, errors)
 
 
-SERVICE_NAMES_NL = {
-    "users": "gebruikers",
-    "students": "leerlingen",
-    "uploads": "uploads",
-    "sync": "koppeling",
-    "oso": "OSO",
-}
-
-
 def to_response(exc):
     if isinstance(exc, DomainError):
         headers = {}
@@ -162,8 +154,9 @@ def to_response(exc):
             404: ("route_not_found", "Deze pagina of dit adres bestaat niet."),
             405: ("method_not_allowed", "Deze methode is hier niet toegestaan."),
         }
-        code, message = codes.get(exc.code, ("http_error", exc.description or "Fout."))
-        return problem(exc.code, code, message)
+        status = exc.code or 500
+        code, message = codes.get(status, ("http_error", exc.description or "Fout."))
+        return problem(status, code, message)
     if isinstance(exc, RemoteError):
         log.error("unexpected remote error %s", exc.exc_type)
     else:

@@ -9,6 +9,7 @@ answer). Multipart bodies are one plain object schema (fields and files).
 """
 
 import functools
+from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -20,7 +21,7 @@ from .routing import ROUTES
 
 
 def _schema_name(schema):
-    cls = resolve_schema_cls(schema)
+    cls: Any = resolve_schema_cls(schema)
     return cls.__name__
 
 
@@ -51,7 +52,7 @@ def answers(r):
 def _multipart_schema(plugin, r):
     """One object schema: the form's fields (as the JSON Schema marshmallow
     gives) and the files (binary strings)."""
-    schema = {"type": "object", "properties": {}, "required": []}
+    schema: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
     if r.form is not None:
         form = plugin.converter.schema2jsonschema(r.form)
         schema["properties"].update(form.get("properties", {}))
@@ -81,9 +82,9 @@ def spec_dict():
         "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     spec.components.schema("Problem", schema=s.Problem)
-    paths = {}
+    paths: dict[str, dict[str, Any]] = {}
     for r in ROUTES:
-        op = {
+        op: dict[str, Any] = {
             "summary": r.summary,
             "tags": [r.tag] if r.tag else [],
             "operationId": r.handler.__name__,
@@ -91,7 +92,7 @@ def spec_dict():
         }
         if r.auth:
             op["security"] = [{"bearer": []}]
-        params = []
+        params: list[dict[str, Any]] = []
         for part in r.path.split("/"):
             if part.startswith("<"):
                 conv, _, name = part[1:-1].rpartition(":")
@@ -117,7 +118,7 @@ def spec_dict():
                 "required": True,
                 "content": {"multipart/form-data": {"schema": _multipart_schema(plugin, r)}},
             }
-        ok = {"description": "OK" if r.status != 204 else "Gedaan; geen inhoud"}
+        ok: dict[str, Any] = {"description": "OK" if r.status != 204 else "Gedaan; geen inhoud"}
         if r.response is not None and r.status != 204:
             ok["content"] = {"application/json": {"schema": r.response}}
         op["responses"][str(r.status)] = ok

@@ -50,7 +50,8 @@ def between(lo=None, hi=None):
 
 
 class BaseSchema(Schema):
-    error_messages = {"unknown": "unknown_field", "type": "invalid_body"}
+    # marshmallow reads this class attribute (typed as an instance variable there).
+    error_messages: dict[str, str] = {"unknown": "unknown_field", "type": "invalid_body"}  # noqa: RUF012
 
     class Meta:
         unknown = RAISE
@@ -138,7 +139,7 @@ InstitutionPage = page_of(Institution)
 
 # -- users ---------------------------------------------------------------
 ROLE = fields.String(validate=one_of("admin", "scheduler", "mentor", "student", "helpdesk"))
-GENDER = dict(allow_none=True, validate=one_of("M", "V", "X", ""))
+GENDER = {"allow_none": True, "validate": one_of("M", "V", "X", "")}
 
 
 class PersonIn(BaseSchema):
@@ -269,7 +270,7 @@ class ParkedResult(BaseSchema):
 
 
 # -- students and placements ------------------------------------------------
-STUDENT_TYPE = dict(validate=one_of("potential_transfer", "non_transfer"))
+STUDENT_TYPE = {"validate": one_of("potential_transfer", "non_transfer")}
 
 
 class _StudentRecordIn(BaseSchema):

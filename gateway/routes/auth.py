@@ -31,7 +31,7 @@ def issue_token(ctx):
     tag="auth",
 )
 def me(ctx):
-    p = ctx.principal
+    p = ctx.caller
     user = ctx.call("users", "get_user", p["institution_id"], p["code"])
     if p.get("is_platform"):
         institution = {"id": p["institution_id"], "name": "platform", "brin": None}

@@ -41,6 +41,6 @@ def create_institution(ctx):
     tag="institutions",
 )
 def get_institution(ctx, institution_id):
-    if not ctx.is_helpdesk and ctx.principal["institution_id"] != institution_id:
+    if ctx.scope not in (None, institution_id):
         raise not_found("institution")
     return ctx.call("users", "get_institution", institution_id)

@@ -7,7 +7,6 @@ from services.common.errors import DomainError, forbidden, not_found
 from services.common.logredact import escape_controls
 
 from .. import schemas as s
-from ..app import json_response
 from ..routing import route
 
 log = logging.getLogger("gateway")
@@ -56,7 +55,7 @@ def health(ctx):
     }
     if down:
         body["down"] = down
-    return json_response(body, 200 if not down else 503)
+    return body, 200 if not down else 503
 
 
 @route(
@@ -68,9 +67,7 @@ def health(ctx):
     errors=(),
 )
 def openapi(ctx):
-    from ..openapi import spec_dict
-
-    return spec_dict()
+    return ctx.app.openapi()
 
 
 # --- parked events (platform helpdesk only; docs/operations.md) ------------------------
@@ -136,7 +133,7 @@ def replay_parked(ctx, consumer):
     count = _broker(ctx, parked.replay, consumer, ctx.query.get("event_id"))
     log.info(
         "helpdesk %s replayed %d parked event(s) of %s",
-        ctx.principal["code"],
+        ctx.actor["code"],
         count,
         escape_controls(consumer),
     )
@@ -157,7 +154,7 @@ def drop_parked(ctx, consumer):
     count = _broker(ctx, parked.drop, consumer, ctx.query.get("event_id"))
     log.info(
         "helpdesk %s dropped %d parked event(s) of %s",
-        ctx.principal["code"],
+        ctx.actor["code"],
         count,
         escape_controls(consumer),
     )

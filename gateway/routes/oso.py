@@ -16,15 +16,6 @@ ADMIN = ("admin",)
 TAG = "oso"
 
 
-def actor(ctx):
-    p = ctx.principal
-    return {"user_id": p["user_id"], "code": p["code"], "roles": p["roles"]}
-
-
-def own(ctx):
-    return ctx.principal["institution_id"]
-
-
 def download(result):
     content = base64.b64decode(result["content"])
     name = result.get("filename") or "bestand"
@@ -64,7 +55,7 @@ def configuration(ctx):
     summary="The registered delivery point (aanleverpunt); the key is masked",
 )
 def list_delivery_points(ctx):
-    return ctx.call("oso", "list_delivery_points", own(ctx))
+    return ctx.call("oso", "list_delivery_points", ctx.tenant)
 
 
 @route(
@@ -80,7 +71,7 @@ def list_delivery_points(ctx):
     "a BRIN given (field brin, or in front of the key) must be the institution's",
 )
 def register_delivery_point(ctx):
-    return ctx.call("oso", "register_delivery_point", own(ctx), ctx.body, actor(ctx))
+    return ctx.call("oso", "register_delivery_point", ctx.tenant, ctx.body, ctx.actor)
 
 
 # -- worklist -----------------------------------------------------------------------
@@ -98,7 +89,7 @@ def list_worklist(ctx):
     return ctx.call(
         "oso",
         "list_worklist",
-        own(ctx),
+        ctx.tenant,
         page=q["page"],
         page_size=q["page_size"],
         status=q.get("status"),
@@ -121,7 +112,7 @@ def add_to_worklist(ctx):
         k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
         for k, v in ctx.body.items()
     }
-    return ctx.call("oso", "add_to_worklist", own(ctx), body, actor(ctx))
+    return ctx.call("oso", "add_to_worklist", ctx.tenant, body, ctx.actor)
 
 
 @route(
@@ -141,10 +132,10 @@ def import_worklist(ctx):
     return ctx.call(
         "oso",
         "import_worklist",
-        own(ctx),
+        ctx.tenant,
         upload.filename,
         base64.b64encode(content).decode("ascii"),
-        actor(ctx),
+        ctx.actor,
     )
 
 
@@ -158,7 +149,7 @@ def import_worklist(ctx):
     summary="Remove a student from the worklist (and their stored dossier)",
 )
 def remove_from_worklist(ctx, bsn):
-    ctx.call("oso", "remove_from_worklist", own(ctx), bsn, actor(ctx))
+    ctx.call("oso", "remove_from_worklist", ctx.tenant, bsn, ctx.actor)
     return Response(status=204)
 
 
@@ -178,7 +169,7 @@ def remove_from_worklist(ctx, bsn):
 def start_actions(ctx):
     body = dict(ctx.body)
     body["items"] = [{"bsn": str(i["bsn"]), "action": i.get("action")} for i in body["items"]]
-    batch = ctx.call("oso", "start_actions", own(ctx), body, actor(ctx))
+    batch = ctx.call("oso", "start_actions", ctx.tenant, body, ctx.actor)
     return batch, 202
 
 
@@ -191,7 +182,7 @@ def start_actions(ctx):
     summary="Progress and status per student of an execution",
 )
 def get_batch(ctx, batch_id):
-    return ctx.call("oso", "get_batch", own(ctx), batch_id)
+    return ctx.call("oso", "get_batch", ctx.tenant, batch_id)
 
 
 # -- dossiers -----------------------------------------------------------------------
@@ -205,7 +196,7 @@ def get_batch(ctx, batch_id):
     "action and date",
 )
 def get_dossier(ctx, bsn):
-    return ctx.call("oso", "get_dossier", own(ctx), bsn, actor(ctx))
+    return ctx.call("oso", "get_dossier", ctx.tenant, bsn, ctx.actor)
 
 
 @route(
@@ -216,7 +207,7 @@ def get_dossier(ctx, bsn):
     summary="The original XML of the stored dossier",
 )
 def get_source_file(ctx, bsn):
-    return download(ctx.call("oso", "get_source_file", own(ctx), bsn, actor(ctx)))
+    return download(ctx.call("oso", "get_source_file", ctx.tenant, bsn, ctx.actor))
 
 
 @route(
@@ -227,7 +218,7 @@ def get_source_file(ctx, bsn):
     summary="Download one attachment of the dossier (id from data.attachments)",
 )
 def get_attachment(ctx, bsn, ref):
-    return download(ctx.call("oso", "get_attachment", own(ctx), bsn, ref, actor(ctx)))
+    return download(ctx.call("oso", "get_attachment", ctx.tenant, bsn, ref, ctx.actor))
 
 
 @route(
@@ -241,7 +232,7 @@ def get_attachment(ctx, bsn, ref):
     summary="Change the soft data of the report (the school's own notes); never touched by a fetch",
 )
 def update_report(ctx, bsn):
-    return ctx.call("oso", "update_report", own(ctx), bsn, ctx.body, actor(ctx))
+    return ctx.call("oso", "update_report", ctx.tenant, bsn, ctx.body, ctx.actor)
 
 
 @route(
@@ -254,7 +245,7 @@ def update_report(ctx, bsn):
     summary="Make the report (OKR) definitive: later fetches only touch final-test data",
 )
 def finalize_report(ctx, bsn):
-    return ctx.call("oso", "finalize_report", own(ctx), bsn, actor(ctx))
+    return ctx.call("oso", "finalize_report", ctx.tenant, bsn, ctx.actor)
 
 
 @route(
@@ -283,4 +274,4 @@ def enrol(ctx, bsn):
                 }
             ],
         )
-    return ctx.call("oso", "enrol", own(ctx), bsn, ctx.body, actor(ctx))
+    return ctx.call("oso", "enrol", ctx.tenant, bsn, ctx.body, ctx.actor)

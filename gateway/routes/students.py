@@ -10,23 +10,13 @@ from werkzeug.wrappers import Response
 from services.common.errors import error_item, forbidden, validation_error
 
 from .. import schemas as s
-from ..auth import has_role
 from ..routing import route
 
 ADMIN = ("admin",)
 READERS = ("admin", "mentor")
 # Who reads projects and departments: the helpdesk chooses a project to approve
 # a list (naming the institution), the scheduler passes one to the connector.
-PROJECT_READERS = READERS + ("scheduler", "helpdesk")
-
-
-def actor(ctx):
-    p = ctx.principal
-    return {"user_id": p["user_id"], "code": p["code"], "roles": p["roles"]}
-
-
-def own(ctx):
-    return ctx.principal["institution_id"]
+PROJECT_READERS = (*READERS, "scheduler", "helpdesk")
 
 
 def as_page(result):
@@ -48,7 +38,7 @@ def as_page(result):
     tag="students",
 )
 def list_students(ctx):
-    return ctx.call("students", "list_students", own(ctx), **ctx.query)
+    return ctx.call("students", "list_students", ctx.tenant, **ctx.query)
 
 
 @route(
@@ -67,7 +57,7 @@ def create_student(ctx):
     if data.get("date_of_birth") is not None:
         data["date_of_birth"] = data["date_of_birth"].isoformat()
     return ctx.call(
-        "students", "create_student", own(ctx), data, actor(ctx), request_id=request_id(ctx)
+        "students", "create_student", ctx.tenant, data, ctx.actor, request_id=request_id(ctx)
     )
 
 
@@ -85,7 +75,7 @@ def request_id(ctx):
         raise validation_error(
             [error_item("idempotency_key_invalid", message, field="Idempotency-Key")]
         )
-    caller = f"{ctx.principal['institution_id']}:{ctx.principal['user_id']}:{key}"
+    caller = f"{ctx.tenant}:{ctx.actor['user_id']}:{key}"
     return "key-" + hashlib.sha256(caller.encode()).hexdigest()[:40]
 
 
@@ -100,10 +90,10 @@ def request_id(ctx):
 )
 def get_student(ctx, student_number):
     reveal = ctx.query.get("reveal") == "bsn"
-    if reveal and not has_role(ctx.principal, "admin"):
+    if reveal and not ctx.has_role("admin"):
         raise forbidden("Alleen een beheerder mag het BSN inzien.")
     return ctx.call(
-        "students", "get_student", own(ctx), student_number, reveal_bsn=reveal, actor=actor(ctx)
+        "students", "get_student", ctx.tenant, student_number, reveal_bsn=reveal, actor=ctx.actor
     )
 
 
@@ -121,7 +111,7 @@ def update_student(ctx, student_number):
     changes = dict(ctx.body)
     if changes.get("date_of_birth") is not None:
         changes["date_of_birth"] = changes["date_of_birth"].isoformat()
-    return ctx.call("students", "update_student", own(ctx), student_number, changes, actor(ctx))
+    return ctx.call("students", "update_student", ctx.tenant, student_number, changes, ctx.actor)
 
 
 @route(
@@ -141,10 +131,10 @@ def leave_student(ctx, student_number):
     return ctx.call(
         "students",
         "leave_student",
-        own(ctx),
+        ctx.tenant,
         student_number,
         date=day.isoformat() if day else None,
-        actor=actor(ctx),
+        actor=ctx.actor,
     )
 
 
@@ -158,7 +148,7 @@ def leave_student(ctx, student_number):
     errors=(401, 403, 404, 409),
 )
 def cancel_leave(ctx, student_number):
-    return ctx.call("students", "cancel_leave", own(ctx), student_number, actor=actor(ctx))
+    return ctx.call("students", "cancel_leave", ctx.tenant, student_number, actor=ctx.actor)
 
 
 @route(
@@ -177,7 +167,7 @@ def list_student_participations(ctx, student_number):
     return ctx.call(
         "students",
         "list_student_participations",
-        own(ctx),
+        ctx.tenant,
         student_number,
         page=q["page"],
         page_size=q["page_size"],
@@ -197,7 +187,7 @@ def bsn_audit(ctx):
     return ctx.call(
         "students",
         "bsn_audit",
-        own(ctx),
+        ctx.tenant,
         student_number=q["student_number"],
         page=q["page"],
         page_size=q["page_size"],
@@ -205,12 +195,6 @@ def bsn_audit(ctx):
 
 
 # -- projects and departments ------------------------------------------------
-def scoped(ctx):
-    """The institution of a project read: the helpdesk names it
-    (institution_id), everyone else reads their own."""
-    return ctx.institution_id(ctx.query.get("institution_id"))
-
-
 @route(
     "GET",
     "/projects",
@@ -221,7 +205,7 @@ def scoped(ctx):
     tag="placements",
 )
 def list_projects(ctx):
-    return as_page(ctx.call("students", "list_projects", scoped(ctx)))
+    return as_page(ctx.call("students", "list_projects", ctx.institution_id()))
 
 
 @route(
@@ -236,7 +220,7 @@ def list_projects(ctx):
     errors=(400, 401, 403, 409, 422),
 )
 def create_project(ctx):
-    return ctx.call("students", "create_project", own(ctx), ctx.body)
+    return ctx.call("students", "create_project", ctx.tenant, ctx.body)
 
 
 @route(
@@ -249,7 +233,7 @@ def create_project(ctx):
     tag="placements",
 )
 def get_project(ctx, project_id):
-    return ctx.call("students", "get_project", scoped(ctx), project_id)
+    return ctx.call("students", "get_project", ctx.institution_id(), project_id)
 
 
 @route(
@@ -262,7 +246,7 @@ def get_project(ctx, project_id):
     tag="placements",
 )
 def list_departments(ctx, project_id):
-    return as_page(ctx.call("students", "list_departments", scoped(ctx), project_id))
+    return as_page(ctx.call("students", "list_departments", ctx.institution_id(), project_id))
 
 
 @route(
@@ -276,7 +260,7 @@ def list_departments(ctx, project_id):
     errors=(400, 401, 403, 404, 422),
 )
 def update_department(ctx, project_id, code):
-    return ctx.call("students", "update_department", own(ctx), project_id, code, ctx.body)
+    return ctx.call("students", "update_department", ctx.tenant, project_id, code, ctx.body)
 
 
 @route(
@@ -291,7 +275,7 @@ def update_department(ctx, project_id, code):
     errors=(400, 401, 403, 404, 409, 422),
 )
 def create_department(ctx, project_id):
-    return ctx.call("students", "create_department", own(ctx), project_id, ctx.body)
+    return ctx.call("students", "create_department", ctx.tenant, project_id, ctx.body)
 
 
 @route(
@@ -306,7 +290,7 @@ def create_department(ctx, project_id):
 )
 def set_learning_paths(ctx, project_id, code):
     return ctx.call(
-        "students", "set_learning_paths", own(ctx), project_id, code, ctx.body["learning_paths"]
+        "students", "set_learning_paths", ctx.tenant, project_id, code, ctx.body["learning_paths"]
     )
 
 
@@ -318,7 +302,7 @@ def set_learning_paths(ctx, project_id, code):
     tag="placements",
 )
 def placements_csv(ctx, project_id):
-    text = ctx.call("students", "placements_csv", own(ctx), project_id)
+    text = ctx.call("students", "placements_csv", ctx.tenant, project_id)
     return Response(
         text.encode("utf-8"),
         content_type="text/csv; charset=utf-8",
@@ -342,7 +326,7 @@ def list_participations(ctx, project_id):
     return ctx.call(
         "students",
         "list_participations",
-        own(ctx),
+        ctx.tenant,
         project_id,
         department=q["department"],
         page=q["page"],
@@ -366,7 +350,7 @@ def list_participations(ctx, project_id):
     errors=(400, 401, 403, 404, 409, 422),
 )
 def create_participation(ctx, project_id):
-    return ctx.call("students", "create_participation", own(ctx), project_id, ctx.body, actor(ctx))
+    return ctx.call("students", "create_participation", ctx.tenant, project_id, ctx.body, ctx.actor)
 
 
 @route(
@@ -378,7 +362,7 @@ def create_participation(ctx, project_id):
     tag="placements",
 )
 def get_participation(ctx, participation_id):
-    return ctx.call("students", "get_participation", own(ctx), participation_id)
+    return ctx.call("students", "get_participation", ctx.tenant, participation_id)
 
 
 @route(
@@ -396,7 +380,7 @@ def get_participation(ctx, participation_id):
 )
 def update_participation(ctx, participation_id):
     return ctx.call(
-        "students", "update_participation", own(ctx), participation_id, ctx.body, actor(ctx)
+        "students", "update_participation", ctx.tenant, participation_id, ctx.body, ctx.actor
     )
 
 
@@ -410,7 +394,7 @@ def update_participation(ctx, participation_id):
     errors=(401, 403, 404),
 )
 def delete_participation(ctx, participation_id):
-    ctx.call("students", "delete_participation", own(ctx), participation_id, actor=actor(ctx))
+    ctx.call("students", "delete_participation", ctx.tenant, participation_id, actor=ctx.actor)
     return Response(status=204)
 
 
@@ -423,7 +407,7 @@ def delete_participation(ctx, participation_id):
     tag="placements",
 )
 def get_package(ctx, participation_id):
-    return ctx.call("students", "get_package", own(ctx), participation_id)
+    return ctx.call("students", "get_package", ctx.tenant, participation_id)
 
 
 @route(
@@ -439,7 +423,7 @@ def get_package(ctx, participation_id):
 def set_package(ctx, participation_id):
     b = ctx.body
     return ctx.call(
-        "students", "set_package", own(ctx), participation_id, b["subjects"], b["exemptions"]
+        "students", "set_package", ctx.tenant, participation_id, b["subjects"], b["exemptions"]
     )
 
 
@@ -447,13 +431,13 @@ def set_package(ctx, participation_id):
 @route(
     "GET",
     "/projects/<int:project_id>/groups",
-    roles=ADMIN + ("scheduler",),
+    roles=(*ADMIN, "scheduler"),
     response=s.GroupPage,
     summary="Groups (home classes and clusters) of a project",
     tag="placements",
 )
 def list_groups(ctx, project_id):
-    return as_page(ctx.call("students", "list_groups", own(ctx), project_id))
+    return as_page(ctx.call("students", "list_groups", ctx.tenant, project_id))
 
 
 @route(
@@ -468,7 +452,7 @@ def list_groups(ctx, project_id):
     errors=(400, 401, 403, 404, 409, 422),
 )
 def create_group(ctx, project_id):
-    return ctx.call("students", "create_group", own(ctx), project_id, ctx.body)
+    return ctx.call("students", "create_group", ctx.tenant, project_id, ctx.body)
 
 
 @route(
@@ -483,14 +467,19 @@ def create_group(ctx, project_id):
 )
 def set_group_members(ctx, group_id):
     return ctx.call(
-        "students", "set_group_members", own(ctx), group_id, ctx.body["student_numbers"], actor(ctx)
+        "students",
+        "set_group_members",
+        ctx.tenant,
+        group_id,
+        ctx.body["student_numbers"],
+        ctx.actor,
     )
 
 
 # -- mentors -------------------------------------------------------------------
 def mentor_self_or_admin(ctx, code):
     """An admin reads any mentor; a mentor only themselves."""
-    if not has_role(ctx.principal, "admin") and ctx.principal["code"] != code:
+    if not ctx.has_role("admin") and ctx.actor["code"] != code:
         raise forbidden("Een mentor ziet alleen de eigen leerlingen.")
 
 
@@ -504,7 +493,7 @@ def mentor_self_or_admin(ctx, code):
 )
 def get_mentor_classes(ctx, code):
     mentor_self_or_admin(ctx, code)
-    return ctx.call("students", "get_mentor_classes", own(ctx), code)
+    return ctx.call("students", "get_mentor_classes", ctx.tenant, code)
 
 
 @route(
@@ -519,7 +508,7 @@ def get_mentor_classes(ctx, code):
     errors=(400, 401, 403, 404, 422),
 )
 def set_mentor_classes(ctx, code):
-    return ctx.call("students", "set_mentor_classes", own(ctx), code, ctx.body["home_classes"])
+    return ctx.call("students", "set_mentor_classes", ctx.tenant, code, ctx.body["home_classes"])
 
 
 @route(
@@ -539,7 +528,7 @@ def mentor_students(ctx, code):
     return ctx.call(
         "students",
         "mentor_students",
-        own(ctx),
+        ctx.tenant,
         code,
         project_id=q["project_id"],
         page=q["page"],

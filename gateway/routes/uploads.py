@@ -3,7 +3,6 @@ tenancy are checked here; the checks of the files live in the uploads service.
 Files travel to the service base64-encoded in the RPC payload."""
 
 import base64
-import os
 
 from werkzeug.wrappers import Response
 
@@ -15,18 +14,9 @@ from ..routing import route
 MANAGERS = ("admin", "helpdesk")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_ERRORS = (400, 401, 403, 404, 413, 415, 422)
-# A synchronous commit or undo of a large import: its own deadline (seconds).
-IMPORT_DEADLINE = float(os.environ.get("LEERLINGBUS_IMPORT_DEADLINE", "300"))
-
-
-def actor(ctx):
-    p = ctx.principal
-    return {"user_id": p["user_id"], "code": p["code"], "roles": p["roles"]}
-
-
-def scope(ctx):
-    """None for helpdesk (every institution), else the caller's own."""
-    return None if ctx.is_helpdesk else ctx.principal["institution_id"]
+# A synchronous commit or undo of thousands of rows takes longer than the
+# usual deadline: those routes name their own.
+LONG = "import_deadline"
 
 
 def file_b64(ctx, name="file"):
@@ -73,7 +63,7 @@ def submit_upload(ctx):
     form = dict(ctx.form)
     institution_id = ctx.institution_id(form.pop("institution_id", None))
     filename, content = file_b64(ctx)
-    return ctx.call("uploads", "submit", institution_id, form, filename, content, actor=actor(ctx))
+    return ctx.call("uploads", "submit", institution_id, form, filename, content, actor=ctx.actor)
 
 
 @route(
@@ -87,7 +77,7 @@ def submit_upload(ctx):
 )
 def list_uploads(ctx):
     q = ctx.query
-    institution_id = q["institution_id"] if ctx.is_helpdesk else scope(ctx)
+    institution_id = q["institution_id"] if ctx.is_helpdesk else ctx.scope
     return ctx.call(
         "uploads",
         "list_submissions",
@@ -113,7 +103,7 @@ def get_upload(ctx, upload_id):
         "uploads",
         "get_submission",
         upload_id,
-        scope(ctx),
+        ctx.scope,
         errors_offset=q["errors_offset"],
         errors_limit=q["errors_limit"],
     )
@@ -135,7 +125,7 @@ def upload_rows(ctx, upload_id):
         "uploads",
         "submission_rows",
         upload_id,
-        scope(ctx),
+        ctx.scope,
         page=q["page"],
         page_size=q["page_size"],
     )
@@ -150,7 +140,7 @@ def upload_rows(ctx, upload_id):
     errors=(401, 403, 404, 409, 410),
 )
 def upload_report(ctx, upload_id):
-    return xlsx_response(ctx.call("uploads", "report", upload_id, scope(ctx)))
+    return xlsx_response(ctx.call("uploads", "report", upload_id, ctx.scope))
 
 
 @route(
@@ -166,7 +156,7 @@ def upload_report(ctx, upload_id):
 )
 def approve_upload(ctx, upload_id):
     return ctx.call(
-        "uploads", "approve", upload_id, actor=actor(ctx), project_id=ctx.body.get("project_id")
+        "uploads", "approve", upload_id, actor=ctx.actor, project_id=ctx.body.get("project_id")
     )
 
 
@@ -181,7 +171,7 @@ def approve_upload(ctx, upload_id):
     errors=(401, 403, 404, 409, 422),
 )
 def decline_upload(ctx, upload_id):
-    return ctx.call("uploads", "decline", upload_id, actor=actor(ctx), reason=ctx.body["reason"])
+    return ctx.call("uploads", "decline", upload_id, actor=ctx.actor, reason=ctx.body["reason"])
 
 
 @route(
@@ -230,7 +220,7 @@ def submit_public_upload(ctx):
     tag="uploads",
 )
 def get_upload_code(ctx, institution_id):
-    if not ctx.is_helpdesk and ctx.principal["institution_id"] != institution_id:
+    if ctx.scope not in (None, institution_id):
         raise not_found("institution")
     return ctx.call("users", "get_upload_code", institution_id)
 
@@ -267,13 +257,13 @@ def create_import(ctx):
     return ctx.call(
         "uploads",
         "create_import",
-        ctx.principal["institution_id"],
+        ctx.tenant,
         f["kind"],
         filename,
         content,
         delimiter=f["delimiter"],
         encoding=f["encoding"],
-        actor=actor(ctx),
+        actor=ctx.actor,
     )
 
 
@@ -292,7 +282,7 @@ def list_imports(ctx):
     return ctx.call(
         "uploads",
         "list_imports",
-        ctx.institution_id(q["institution_id"]),
+        ctx.institution_id(),
         kind=q["kind"],
         status=q["status"],
         page=q["page"],
@@ -315,7 +305,7 @@ def get_import(ctx, import_id):
         "uploads",
         "get_import",
         import_id,
-        ctx.principal["institution_id"],
+        ctx.tenant,
         preview_rows=ctx.query["preview_rows"],
         sample_rows=ctx.query["sample_rows"],
     )
@@ -338,7 +328,7 @@ def import_rows(ctx, import_id):
         "uploads",
         "import_rows",
         import_id,
-        ctx.principal["institution_id"],
+        ctx.tenant,
         page=q["page"],
         page_size=q["page_size"],
         action=q["action"],
@@ -363,23 +353,16 @@ def map_import(ctx, import_id):
         "uploads",
         "preview_import",
         import_id,
-        ctx.principal["institution_id"],
+        ctx.tenant,
         ctx.body,
         preview_rows=ctx.query["preview_rows"],
     )
 
 
-def long_call(ctx, method, *args, **kwargs):
-    """A commit or undo of thousands of rows takes longer than the usual
-    deadline: a quick probe first (a service that is down still answers 503
-    at once), then the call with IMPORT_DEADLINE."""
-    ctx.app.bus.call("uploads", "health", timeout=ctx.app.settings.health_timeout)
-    return ctx.app.bus.call("uploads", method, *args, timeout=IMPORT_DEADLINE, **kwargs)
-
-
 @route(
     "POST",
     "/imports/<int:import_id>/commit",
+    deadline=LONG,
     roles=("admin",),
     query=s.ImportCommitQuery,
     response=s.ImportResult,
@@ -402,21 +385,16 @@ def long_call(ctx, method, *args, **kwargs):
 )
 def commit_import(ctx, import_id):
     if ctx.query["async_"]:
-        return ctx.call(
-            "uploads",
-            "start_commit_import",
-            import_id,
-            ctx.principal["institution_id"],
-            actor=actor(ctx),
-        ), 202
-    return long_call(
-        ctx, "commit_import", import_id, ctx.principal["institution_id"], actor=actor(ctx)
-    )
+        # Answers at once; the commit runs in the background.
+        started = ctx.call("uploads", "start_commit_import", import_id, ctx.tenant, actor=ctx.actor)
+        return started, 202
+    return ctx.call("uploads", "commit_import", import_id, ctx.tenant, actor=ctx.actor)
 
 
 @route(
     "POST",
     "/imports/<int:import_id>/undo",
+    deadline=LONG,
     roles=("admin",),
     response=s.ImportResult,
     summary="Restore what the commit changed, where nothing touched those records since",
@@ -424,6 +402,4 @@ def commit_import(ctx, import_id):
     errors=(401, 403, 404, 409),
 )
 def undo_import(ctx, import_id):
-    return long_call(
-        ctx, "undo_import", import_id, ctx.principal["institution_id"], actor=actor(ctx)
-    )
+    return ctx.call("uploads", "undo_import", import_id, ctx.tenant, actor=ctx.actor)

@@ -3,7 +3,6 @@ import logging
 from services.common.errors import DomainError, forbidden
 
 from .. import schemas as s
-from ..auth import has_role
 from ..routing import route
 
 MANAGERS = ("admin", "helpdesk")
@@ -34,7 +33,7 @@ def _register_student(ctx, institution_id, user):
 )
 def list_users(ctx):
     q = ctx.query
-    institution_id = ctx.institution_id(q.get("institution_id"))
+    institution_id = ctx.institution_id()
     return ctx.call(
         "users",
         "list_users",
@@ -67,10 +66,10 @@ def create_user(ctx):
 
 def _own_or_managed(ctx, code):
     """Admins/helpdesk read any user of the institution; anyone reads themselves."""
-    if has_role(ctx.principal, *MANAGERS) and (ctx.is_helpdesk or has_role(ctx.principal, "admin")):
-        return ctx.institution_id(ctx.query.get("institution_id"))
-    if ctx.principal["code"] == code:
-        return ctx.principal["institution_id"]
+    if ctx.has_role(*MANAGERS) and (ctx.is_helpdesk or ctx.has_role("admin")):
+        return ctx.institution_id()
+    if ctx.actor["code"] == code:
+        return ctx.tenant
     raise forbidden()
 
 
@@ -98,7 +97,7 @@ def get_user(ctx, code):
     errors=(400, 401, 403, 404, 409, 422),
 )
 def update_user(ctx, code):
-    institution_id = ctx.institution_id(ctx.query.get("institution_id"))
+    institution_id = ctx.institution_id()
     user = ctx.call("users", "update_user", institution_id, code, ctx.body)
     ctx.app.principals.drop(institution_id=institution_id, code=code)
     if "type" in ctx.body or "is_student" in ctx.body:
@@ -117,8 +116,8 @@ def update_user(ctx, code):
     errors=(401, 403, 404, 409),
 )
 def archive_user(ctx, code):
-    institution_id = ctx.institution_id(ctx.query.get("institution_id"))
-    if institution_id == ctx.principal["institution_id"] and code == ctx.principal["code"]:
+    institution_id = ctx.institution_id()
+    if institution_id == ctx.tenant and code == ctx.actor["code"]:
         raise DomainError(
             "cannot_archive_self", "U kunt uw eigen account niet archiveren.", status=409
         )
@@ -138,7 +137,7 @@ def archive_user(ctx, code):
     errors=(401, 403, 404),
 )
 def unarchive_user(ctx, code):
-    institution_id = ctx.institution_id(ctx.query.get("institution_id"))
+    institution_id = ctx.institution_id()
     user = ctx.call("users", "unarchive_user", institution_id, code)
     ctx.app.principals.drop(institution_id=institution_id, code=code)
     return user
