@@ -7,8 +7,9 @@ from werkzeug.wrappers import Response
 
 from services.common.errors import forbidden
 
-from .. import schemas as s
+from .. import schemas_students as s
 from ..routing import route
+from ..schemas import InstitutionScopeQuery
 
 ADMIN = ("admin",)
 READERS = ("admin", "mentor")
@@ -31,7 +32,7 @@ def as_page(result):
     "GET",
     "/projects",
     roles=PROJECT_READERS,
-    query=s.InstitutionScopeQuery,
+    query=InstitutionScopeQuery,
     response=s.ProjectPage,
     summary="Schedule projects (helpdesk: of institution_id)",
     tag="placements",
@@ -59,7 +60,7 @@ def create_project(ctx):
     "GET",
     "/projects/<int:project_id>",
     roles=PROJECT_READERS,
-    query=s.InstitutionScopeQuery,
+    query=InstitutionScopeQuery,
     response=s.Project,
     summary="One schedule project",
     tag="placements",
@@ -72,7 +73,7 @@ def get_project(ctx, project_id):
     "GET",
     "/projects/<int:project_id>/departments",
     roles=PROJECT_READERS,
-    query=s.InstitutionScopeQuery,
+    query=InstitutionScopeQuery,
     response=s.DepartmentPage,
     summary="Departments of a project (with who leads their home classes)",
     tag="placements",

@@ -6,8 +6,9 @@ import uuid
 
 from services.common.errors import error_item, forbidden, validation_error
 
-from .. import schemas as s
+from .. import schemas_students as s
 from ..routing import route
+from ..schemas import PageQuery
 
 ADMIN = ("admin",)
 READERS = ("admin", "mentor")
@@ -140,7 +141,7 @@ def cancel_leave(ctx, student_number):
     "GET",
     "/students/<student_number>/participations",
     roles=READERS,
-    query=s.PageQuery,
+    query=PageQuery,
     response=s.StudentParticipationPage,
     summary="A student's participations in every project, newest school year first "
     "(one per department of a project)",
