@@ -1,11 +1,13 @@
 # Leerlingbus — every command sets up what it needs on a fresh machine.
 #
 #   make run     virtualenv + packages, RabbitMQ, migrations, bootstrap, all services + gateway
-#   make test    virtualenv + packages, RabbitMQ with management, the suite (SQLite),
-#                then the database tests again on PostgreSQL when it answers, then the
-#                browser tests (Chromium + axe-core, installed here when missing)
+#   make test    virtualenv + packages, RabbitMQ with management; ruff + mypy; the suite on
+#                SQLite; the database tests again on PostgreSQL when it answers; the fault
+#                tests; the browser tests (Chromium + axe-core, installed here when missing)
+#   make lint    ruff (lint, format) and mypy on services/common and gateway
 #   make test-browser   only the browser tests (tests/browser, plain pytest)
-#   make test-faults    only the fault tests (marker `faults`; also part of make test)
+#   make test-faults    only the fault tests (marker faults: poison events; tests/faults:
+#                kill -9, broker restart on a private RabbitMQ node they start themselves)
 #   make bench   the scripts under bench/
 #   make clean   caches and build leftovers (clean-data: ./var, distclean: also .venv)
 
@@ -22,10 +24,10 @@ PYTEST_ARGS ?= -q
 PG_TEST_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 ARGS        ?=
 
-.PHONY: help venv run test test-pg test-faults test-browser screenshots browser-setup rabbitmq bench clean clean-data distclean
+.PHONY: help venv run test lint test-pg test-faults test-browser screenshots browser-setup rabbitmq bench clean clean-data distclean
 
 help:
-	@echo "make run | make test | make bench | make clean | make clean-data | make distclean"
+	@echo "make run | make test | make test-faults | make bench | make clean | make clean-data | make distclean"
 
 # --------------------------------------------------------------------------- setup
 
@@ -64,30 +66,42 @@ run: $(STAMP)
 # --------------------------------------------------------------------------- test
 
 test: $(STAMP)
+	@$(MAKE) --no-print-directory lint
 	@echo "==> ensuring RabbitMQ with the management plugin"
 	$(PY) -m deploy.rabbitmq --management
-	@echo "==> pass 1/3: the whole suite (tests services) on SQLite"
-	$(NAMEKO) test tests services --ignore=tests/browser $(PYTEST_ARGS)
+	@echo "==> pass 1/4: the suite (tests services) on SQLite, fault tests aside"
+	$(NAMEKO) test tests services --ignore=tests/browser -m "not faults" $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-pg
+	@$(MAKE) --no-print-directory test-faults
 	@$(MAKE) --no-print-directory test-browser
 
-# The fault tests alone (marker `faults`: poison events, crashes, broker restarts).
+# Style and types of the shared kernel and the gateway (settings in pyproject.toml).
+lint: $(STAMP)
+	@echo "==> ruff and mypy (services/common, gateway)"
+	$(VENV)/bin/ruff check services/common gateway
+	$(VENV)/bin/ruff format --check services/common gateway
+	$(VENV)/bin/mypy
+
+# Fault tests (marker `faults`): poison events on the shared broker, and tests/faults,
+# which start their own RabbitMQ node and the system under the launcher, kill
+# processes and restart that node; the shared broker is untouched.
 test-faults: $(STAMP)
 	$(PY) -m deploy.rabbitmq --management
-	$(NAMEKO) test tests services --ignore=tests/browser $(PYTEST_ARGS) -m faults
+	@echo "==> pass 3/4: fault tests (marker faults; tests/faults on a private RabbitMQ node)"
+	$(NAMEKO) test tests services --ignore=tests/browser -m faults $(PYTEST_ARGS)
 
 # The database-facing tests (marker `db`) again, each on a fresh PostgreSQL database.
 test-pg: $(STAMP)
 	@if $(PY) -c "import psycopg2; psycopg2.connect('$(PG_TEST_URL)'.replace('+psycopg2', ''), connect_timeout=3).close()" \
 	     >/dev/null 2>&1; then \
-	  echo "==> pass 2/3: database tests (-m db) on PostgreSQL ($(PG_TEST_URL))"; \
+	  echo "==> pass 2/4: database tests (-m db) on PostgreSQL ($(PG_TEST_URL))"; \
 	  rc=0; \
 	  LEERLINGBUS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(NAMEKO) test tests services \
-	    --ignore=tests/browser $(PYTEST_ARGS) -m db || rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "==> pass 2/3: no database tests collected"; rc=0; fi; \
+	    --ignore=tests/browser $(PYTEST_ARGS) -m "db and not faults" || rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "==> pass 2/4: no database tests collected"; rc=0; fi; \
 	  exit $$rc; \
 	else \
-	  echo "==> pass 2/3 skipped: PostgreSQL does not answer at $(PG_TEST_URL)"; \
+	  echo "==> pass 2/4 skipped: PostgreSQL does not answer at $(PG_TEST_URL)"; \
 	fi
 
 # The browser tests drive Debian's chromium through Playwright and check every page
@@ -117,7 +131,7 @@ browser-setup: $(STAMP)
 
 test-browser: browser-setup
 	$(PY) -m deploy.rabbitmq --management
-	@echo "==> pass 3/3: browser tests (tests/browser, Chromium + axe-core)"
+	@echo "==> pass 4/4: browser tests (tests/browser, Chromium + axe-core)"
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 # The browser tests again, writing the pictures in docs/screenshots/.

@@ -11,8 +11,12 @@
    with a prefix;
 5. wait until GET http://127.0.0.1:<port>/health answers 200 and the web pages answer,
    print the address to open (the web pages) and the helpdesk credentials;
-6. supervise: Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace
-   period); a child that dies is reported and the rest are stopped.
+6. supervise (deploy/supervise.py): a child that dies is restarted after a back-off
+   (0.5 s, doubling up to 30 s), with the end of its log; a crash loop (5 crashes of
+   one child within 60 s) stops everything with exit code 1. Ctrl-C or SIGTERM stops
+   every child (SIGTERM, then SIGKILL after --grace seconds; a second signal kills at
+   once), in any phase. Children die with the launcher even on SIGKILL
+   (PR_SET_PDEATHSIG). One launcher per data dir: a second one refuses (exit 3).
 
 A RabbitMQ started in step 1 runs detached and is left running.
 """
@@ -31,6 +35,20 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.supervise import (  # noqa: F401  (re-exported: tests and tools use run.X)
+    PARENT_WATCH,
+    Child,
+    CrashLoop,
+    LauncherError,
+    RestartPolicy,
+    Supervisor,
+    acquire_lock,
+    console_worthy,
+    say,
+    supervise,
+    tail,
+    watched,
+)
 from services.common.config import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,10 +58,6 @@ DEFAULT_WEB_PORT = 8080
 HELPDESK_INSTITUTION = "platform"
 HELPDESK_CODE = "helpdesk"
 PASSWORD_FILE = "helpdesk-password.txt"
-
-
-def say(message, stream=None):
-    print(f"[run] {message}", file=stream or sys.stdout, flush=True)
 
 
 # --------------------------------------------------------------------------- config
@@ -185,152 +199,6 @@ def run_bootstrap(python=sys.executable, env=None):
     return result.stdout
 
 
-# --------------------------------------------------------------------------- children
-
-# Kept in the log files, left off the console: eventlet's multi-line deprecation
-# notice, printed once by every process that imports it, and blank lines.
-CONSOLE_NOISE = re.compile(
-    r"^\s*$|EventletDeprecationWarning|^Eventlet is deprecated|^we strongly recommend against"
-    r"|^If you are already using Eventlet|^framework\.  For more detail"
-    r"|eventlet\.readthedocs\.io/en/latest/asyncio/migration|^\s+(import|from) eventlet")
-
-
-def console_worthy(line):
-    return not CONSOLE_NOISE.search(line)
-
-
-class LauncherError(Exception):
-    pass
-
-
-@dataclass
-class Child:
-    name: str
-    argv: list
-    process: subprocess.Popen
-    log_path: Path | None = None
-    threads: list = field(default_factory=list)
-
-    @property
-    def pid(self):
-        return self.process.pid
-
-    def poll(self):
-        return self.process.poll()
-
-
-# Linux: the child asks for SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG,
-# kept across exec), so even a launcher killed with SIGKILL leaves no orphans.
-# Done in a tiny exec trampoline rather than preexec_fn, which is unsafe with threads.
-PARENT_WATCH = (
-    "import ctypes, os, signal, sys\n"
-    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
-    "if os.getppid() != int(sys.argv[1]):\n"
-    "    sys.exit(1)\n"
-    "os.execvp(sys.argv[2], sys.argv[2:])\n"
-)
-
-
-def watched(argv, python=sys.executable):
-    """argv wrapped so the child gets SIGTERM when this process dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return list(argv)
-    return [str(python), "-c", PARENT_WATCH, str(os.getpid()), *argv]
-
-
-class Supervisor:
-    """Starts children in their own process groups and stops them all."""
-
-    def __init__(self, env=None, log_dir=None, console=True, cwd=ROOT, watch_parent=True):
-        self.env = env
-        self.log_dir = Path(log_dir) if log_dir else None
-        self.console = console
-        self.cwd = cwd
-        self.watch_parent = watch_parent
-        self.children: list[Child] = []
-        self._print_lock = threading.Lock()
-
-    def start(self, name, argv):
-        log_path = None
-        log = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = self.log_dir / f"{name}.log"
-            log = open(log_path, "a", encoding="utf-8", errors="replace")
-            log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}\n")
-            log.flush()
-        process = subprocess.Popen(
-            watched(argv) if self.watch_parent else argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: Ctrl-C reaches us, not them
-        )
-        child = Child(name, list(argv), process, log_path)
-        reader = threading.Thread(target=self._pump, args=(child, log), daemon=True,
-                                  name=f"log-{name}")
-        reader.start()
-        child.threads.append(reader)
-        self.children.append(child)
-        return child
-
-    def _pump(self, child, log):
-        prefix = f"{child.name:>9} | "
-        try:
-            for raw in iter(child.process.stdout.readline, b""):
-                line = raw.decode("utf-8", "replace").rstrip("\n")
-                if log is not None:
-                    log.write(line + "\n")
-                    log.flush()
-                if self.console and console_worthy(line):
-                    with self._print_lock:
-                        print(prefix + line, flush=True)
-        except (OSError, ValueError):
-            pass
-        finally:
-            if log is not None:
-                log.close()
-
-    def running(self):
-        return [c for c in self.children if c.poll() is None]
-
-    def dead(self):
-        return [c for c in self.children if c.poll() is not None]
-
-    def _signal(self, child, sig):
-        try:
-            os.killpg(child.pid, sig)  # the child leads its group (start_new_session)
-        except ProcessLookupError:
-            pass
-        except PermissionError:  # pragma: no cover
-            try:
-                child.process.send_signal(sig)
-            except ProcessLookupError:
-                pass
-
-    def stop_all(self, grace=10.0, poll=0.1):
-        """SIGTERM every child's group, SIGKILL what is left after `grace` seconds.
-
-        Returns {name: returncode}.
-        """
-        for child in self.children:
-            if child.poll() is None:
-                self._signal(child, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and self.running():
-            time.sleep(poll)
-        for child in self.children:
-            if child.poll() is None:
-                say(f"{child.name} did not stop within {grace:.0f} s; killing it")
-                self._signal(child, signal.SIGKILL)  # the whole group
-        for child in self.children:
-            try:
-                child.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                pass
-            for thread in child.threads:
-                thread.join(timeout=2)
-        return {c.name: c.process.returncode for c in self.children}
-
-
 # --------------------------------------------------------------------------- health
 
 def down_services(payload):
@@ -394,9 +262,10 @@ class HealthResult:
 
 
 def wait_for_health(url, timeout=60.0, interval=0.5, supervisor=None, should_stop=None,
-                    also=None):
+                    also=None, tick=None):
     """Poll `url` until it answers 200 (and each URL in `also` answers at all).
-    Gives up early when a child exits."""
+    Gives up early when a child of `supervisor` exits; `tick` (the launcher's
+    restart step) is called on every round instead."""
     deadline = time.monotonic() + timeout
     last = HealthResult(False, error="not tried")
     while True:
@@ -411,6 +280,8 @@ def wait_for_health(url, timeout=60.0, interval=0.5, supervisor=None, should_sto
                 break
         if last.ok:
             return last
+        if tick is not None:
+            tick()
         if supervisor is not None:
             dead = supervisor.dead()
             if dead:
@@ -442,35 +313,22 @@ def banner(env, password, source):
     return "\n".join(lines)
 
 
-def tail(path, lines=15):
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-    except OSError:
-        return []
+class StopRequested(BaseException):
+    """Raised from the signal handler while starting up (one-shots, health wait)."""
 
 
-def supervise(supervisor, stop_requested, poll=0.5, grace=10.0):
-    """Wait for a stop request or a dead child, then stop everything. Returns exit code."""
-    while not stop_requested.is_set():
-        dead = supervisor.dead()
-        if dead:
-            for child in dead:
-                say(f"{child.name} exited with {child.poll()}; stopping the others", sys.stderr)
-                if child.log_path:
-                    for line in tail(child.log_path):
-                        print(f"{child.name:>9} ! {line}", file=sys.stderr, flush=True)
-            supervisor.stop_all(grace=grace)
-            return 1
-        stop_requested.wait(poll)
-    say("stopping")
-    supervisor.stop_all(grace=grace)
-    say("stopped")
-    return 0
-
-
-def install_signal_handlers(stop_requested):
+def install_signal_handlers(stop_requested, supervisor=None, phase=None):
+    """SIGINT/SIGTERM/SIGHUP ask to stop. While `phase["starting"]` is true the
+    handler raises StopRequested in the main thread, interrupting whatever blocks
+    there (a migration, the bootstrap, the broker wait); a second signal makes
+    stop_all kill at once."""
     def handler(signum, _frame):
+        if stop_requested.is_set() and supervisor is not None:
+            supervisor.hurry.set()
         stop_requested.set()
+        if phase is not None and phase.get("starting"):
+            phase["starting"] = False
+            raise StopRequested(signum)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
 
@@ -485,6 +343,10 @@ def parse_args(argv):
     parser.add_argument("--health-timeout", type=float, default=60.0)
     parser.add_argument("--grace", type=float, default=10.0,
                         help="seconds between SIGTERM and SIGKILL when stopping")
+    parser.add_argument("--crash-limit", type=int, default=5,
+                        help="crashes of one child within --crash-window that stop the "
+                             "launcher (a crash loop; default 5)")
+    parser.add_argument("--crash-window", type=float, default=60.0)
     parser.add_argument("--no-bootstrap", action="store_true")
     parser.add_argument("--no-rabbitmq", action="store_true",
                         help="do not try to start a local RabbitMQ")
@@ -506,43 +368,55 @@ def main(argv=None):
     if missing:
         say("cannot start, these modules are missing: " + ", ".join(missing), sys.stderr)
         return 2
+    try:
+        lock = acquire_lock(data_dir(env))  # noqa: F841  (held until we exit)
+    except LauncherError as exc:
+        say(str(exc), sys.stderr)
+        return 3
 
     stop_requested = threading.Event()
-    install_signal_handlers(stop_requested)
-    supervisor = Supervisor(env=env, log_dir=data_dir(env) / "logs")
+    phase = {"starting": True}
+    supervisor = Supervisor(env=env, log_dir=data_dir(env) / "logs",
+                            policy=RestartPolicy(crash_limit=args.crash_limit,
+                                                 crash_window=args.crash_window))
+    install_signal_handlers(stop_requested, supervisor, phase)
     try:
         if not args.no_rabbitmq:
             from deploy import rabbitmq
             rabbitmq.ensure(env["AMQP_URI"])
         run_migrations(python, env)
         output = None if args.no_bootstrap else run_bootstrap(python, env)
-        if stop_requested.is_set():
-            return 0
         for name, command in component_commands(python):
             supervisor.start(name, command)
             say(f"started {name} (pid {supervisor.children[-1].pid})")
         url = health_url(env)
         say(f"waiting for {url}")
-        result = wait_for_health(url, args.health_timeout, supervisor=supervisor,
-                                 should_stop=stop_requested.is_set,
+        result = wait_for_health(url, args.health_timeout, tick=supervisor.tick,
                                  also=[web_url(env) + "inloggen"])
+        phase["starting"] = False
         if stop_requested.is_set():
             return supervise(supervisor, stop_requested, grace=args.grace)
         if not result.ok:
-            when = "before it was healthy" if result.dead else \
-                f"not healthy after {args.health_timeout:.0f} s"
-            say(f"{when}: {result.describe()}", sys.stderr)
+            say(f"not healthy after {args.health_timeout:.0f} s: {result.describe()}",
+                sys.stderr)
             say(f"logs are in {data_dir(env) / 'logs'}", sys.stderr)
             supervisor.stop_all(grace=args.grace)
             return 1
         password, source = helpdesk_password(env, output or "")
         print(banner(env, password, source), flush=True)
         return supervise(supervisor, stop_requested, grace=args.grace)
-    except (LauncherError, SystemExit) as exc:  # rabbitmq.BrokerError is a SystemExit
+    except StopRequested:
+        say("stopping")
+        supervisor.stop_all(grace=args.grace)
+        say("stopped")
+        return 0
+    except (LauncherError, SystemExit) as exc:  # CrashLoop; rabbitmq.BrokerError is a SystemExit
+        phase["starting"] = False
         say(str(exc), sys.stderr)
         supervisor.stop_all(grace=args.grace)
         return 1
     except BaseException:
+        phase["starting"] = False
         supervisor.stop_all(grace=args.grace)
         raise
 

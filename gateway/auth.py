@@ -6,7 +6,7 @@ Authorization header. On every request the principal (roles, archived or not)
 comes from the users service, cached for a couple of seconds per gateway
 process; archiving through this gateway drops the cache entry at once.
 
-A token carries the user's token epoch (`pwv`, users.handlers.token_epoch),
+A token carries the user's token epoch (`pwv`, users.auth.token_epoch),
 which changes with the password hash: after a password change or reset every
 token issued before it is refused (401), as after archiving.
 """

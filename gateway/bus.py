@@ -15,8 +15,10 @@ import time
 import uuid
 
 import eventlet
+from amqp.exceptions import AMQPError
 from eventlet.event import Event
 from kombu import Connection, Consumer, Exchange, Queue
+from kombu.exceptions import KombuError
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.exceptions import deserialize
 
@@ -137,8 +139,10 @@ class BusClient:
                 raise ServiceUnavailable(service, "not_running") from None
             except eventlet.Timeout:
                 raise ServiceUnavailable(service, "broker") from None
-            except (OSError, ConnectionError) as exc:
-                raise ServiceUnavailable(service, "broker") from exc
+            except (OSError, KombuError, AMQPError) as exc:  # the broker away or restarting
+                log.warning("call to %s.%s not sent: broker unreachable (%s)", service, method,
+                            type(exc).__name__)
+                raise ServiceUnavailable(service, "broker") from None
             remaining = timeout - (time.monotonic() - started)
             body = None
             with eventlet.Timeout(max(remaining, 0.01), False):

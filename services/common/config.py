@@ -3,6 +3,7 @@
 A nameko config dict may override every key (tests pass their own database
 URLs and AMQP URI that way); otherwise the environment decides, then defaults.
 """
+
 import os
 from pathlib import Path
 
@@ -35,4 +36,14 @@ def database_url(service: str, config=None) -> str:
 
 
 def setting(key, config=None, default=None):
+    """A service's setting: the nameko config's value, else the environment's,
+    else `default` (an empty value counts as unset)."""
     return _lookup(key, config, default)
+
+
+def setting_int(key, config=None, default=0) -> int:
+    return int(_lookup(key, config, default))
+
+
+def setting_float(key, config=None, default=0.0) -> float:
+    return float(_lookup(key, config, default))

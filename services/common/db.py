@@ -6,7 +6,9 @@ waiting on the server yields to other green threads. SQLite files run in WAL
 mode; under eventlet a SQLite call cannot yield, so a process keeps one
 connection and green threads queue for it instead of blocking on the file lock.
 """
+
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
@@ -15,7 +17,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from . import config as cfg
+from .errors import DomainError
 from .outbox import EventPublisher, write_outbox
+from .rpc import SERVICE_NAMES_NL
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ def _make_psycopg2_green():
         return
     if patcher.is_monkey_patched("socket"):
         from psycogreen.eventlet import patch_psycopg
+
         patch_psycopg()
         _green_pg = True
 
@@ -41,14 +46,20 @@ def make_engine(url: str) -> sa.Engine:
     traceback) never carries the statement's values, which may be a BSN."""
     if url.startswith("postgresql"):
         if url.startswith("postgresql://"):
-            url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg2://" + url[len("postgresql://") :]
         _make_psycopg2_green()
-        return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
-                                hide_parameters=True)
+        return sa.create_engine(
+            url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        )
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=60,
-            connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+            url,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -81,8 +92,8 @@ class UnitOfWork:
         self._session_factory = session_factory
         self.service_name = service_name
         self.publisher = publisher
-        self.session = None
-        self.events = []
+        self.session: Any = None  # a Session inside the with block
+        self.events: list = []
 
     def __enter__(self):
         self.session = self._session_factory()
@@ -107,8 +118,10 @@ class UnitOfWork:
         if had_events and self.publisher is not None:
             try:
                 self.publisher.flush()
-            except Exception:  # the relay timer retries; the change is committed
-                log.exception("outbox flush failed; the relay will retry")
+            except Exception as exc:  # the relay timer retries; the change is committed
+                log.warning(
+                    "outbox not published now (%s: %s); the relay retries", type(exc).__name__, exc
+                )
 
     def rollback(self):
         self.session.rollback()
@@ -128,7 +141,8 @@ class Database(DependencyProvider):
         self.engine = make_engine(self.url)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.publisher = EventPublisher(
-            cfg.amqp_uri(config), self.service_name, self.session_factory)
+            cfg.amqp_uri(config), self.service_name, self.session_factory
+        )
 
     def stop(self):
         if self.publisher is not None:
@@ -160,5 +174,30 @@ class DatabaseAccess:
             conn.execute(sa.text("SELECT 1"))
         return True
 
+    def health(self):
+        """The answer of every service's health RPC: ok when its database
+        answers; otherwise 503 `unavailable`, with the cause in the log."""
+        name = self._provider.service_name
+        try:
+            self.ping()
+        except Exception as exc:
+            log.warning(
+                "health: the %s database does not answer (%s: %s)", name, type(exc).__name__, exc
+            )
+            raise DomainError(
+                "unavailable",
+                f"De dienst '{SERVICE_NAMES_NL.get(name, name)}' kan zijn database niet bereiken.",
+                status=503,
+            ) from exc
+        return {"service": name, "status": "ok"}
+
     def relay_outbox(self):
-        return self._provider.publisher.flush()
+        """The timer's retry of the outbox: one log line per failed round (the
+        broker away), never an exception that fills the log with tracebacks."""
+        try:
+            return self._provider.publisher.flush()
+        except Exception as exc:
+            log.warning(
+                "outbox relay: broker not reachable (%s: %s); retrying", type(exc).__name__, exc
+            )
+            return 0

@@ -30,6 +30,7 @@ then the message is parked.
 
 services/common/parked.py lists, replays and drops parked messages.
 """
+
 import datetime as dt
 import logging
 
@@ -58,8 +59,12 @@ def queue_name(source_service, event_type, service_name, method_name):
 
 def retry_queue(name):
     """Expired messages go back onto `name` through the default exchange."""
-    return Queue(f"{name}.retry", durable=True, auto_delete=False, queue_arguments={
-        "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name})
+    return Queue(
+        f"{name}.retry",
+        durable=True,
+        auto_delete=False,
+        queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+    )
 
 
 def parked_queue(name):
@@ -88,8 +93,7 @@ class DurableEventHandler(EventHandler):
     queue_consumer = ParkingQueueConsumer()
 
     def __init__(self, source_service, event_type, **kwargs):
-        kwargs.update(handler_type=SERVICE_POOL, reliable_delivery=True,
-                      requeue_on_error=False)
+        kwargs.update(handler_type=SERVICE_POOL, reliable_delivery=True, requeue_on_error=False)
         super().__init__(source_service, event_type, **kwargs)
 
     def setup(self):
@@ -98,8 +102,11 @@ class DurableEventHandler(EventHandler):
         self.policy = events.RetryPolicy.from_config(config)
         self.retry_queue = retry_queue(self.queue.name)
         self.parked_queue = parked_queue(self.queue.name)
-        self.publisher = Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True,
-                                   declare=[self.retry_queue, self.parked_queue])
+        self.publisher = Publisher(
+            config[AMQP_URI_CONFIG_KEY],
+            use_confirms=True,
+            declare=[self.retry_queue, self.parked_queue],
+        )
 
     @property
     def where(self):
@@ -115,25 +122,54 @@ class DurableEventHandler(EventHandler):
         kind, text = events.describe_error(exc)
         try:
             if decision.action == "retry":
-                self._forward(message, self.retry_queue, {ATTEMPTS: attempt},
-                              expiration=decision.delay)
-                log.warning("%s failed (attempt %d of %d, %s: %s); retried in %.1f s",
-                            self.where, attempt, self.policy.max_attempts, kind, text,
-                            decision.delay)
+                self._forward(
+                    message, self.retry_queue, {ATTEMPTS: attempt}, expiration=decision.delay
+                )
+                log.warning(
+                    "%s failed (attempt %d of %d, %s: %s); retried in %.1f s",
+                    self.where,
+                    attempt,
+                    self.policy.max_attempts,
+                    kind,
+                    text,
+                    decision.delay,
+                )
             else:
-                self._forward(message, self.parked_queue, {
-                    ATTEMPTS: attempt, ERROR_TYPE: kind, ERROR: text, ORIGIN: self.queue.name,
-                    PARKED_AT: dt.datetime.now(dt.timezone.utc).isoformat()})
+                self._forward(
+                    message,
+                    self.parked_queue,
+                    {
+                        ATTEMPTS: attempt,
+                        ERROR_TYPE: kind,
+                        ERROR: text,
+                        ORIGIN: self.queue.name,
+                        PARKED_AT: dt.datetime.now(dt.UTC).isoformat(),
+                    },
+                )
                 if decision.reason == "permanent":
-                    log.error("%s parked an event it can never apply (%s: %s) on %s",
-                              self.where, kind, text, self.parked_queue.name)
+                    log.error(
+                        "%s parked an event it can never apply (%s: %s) on %s",
+                        self.where,
+                        kind,
+                        text,
+                        self.parked_queue.name,
+                    )
                 else:
-                    log.error("%s parked an event after %d attempts (%s: %s) on %s",
-                              self.where, attempt, kind, text, self.parked_queue.name,
-                              exc_info=exc_info)
+                    log.error(
+                        "%s parked an event after %d attempts (%s: %s) on %s",
+                        self.where,
+                        attempt,
+                        kind,
+                        text,
+                        self.parked_queue.name,
+                        exc_info=exc_info,
+                    )
         except Exception as publish_exc:  # broker trouble: the broker redelivers it
-            log.warning("%s could not move a failed event aside (%s); requeued",
-                        self.where, type(publish_exc).__name__)
+            log.warning(
+                "%s could not move a failed event aside (%s); requeued",
+                self.where,
+                type(publish_exc).__name__,
+            )
             eventlet.sleep(min(5.0, self.policy.base_delay))  # no hot loop meanwhile
             self.queue_consumer.requeue_message(message)
             return result, exc_info
@@ -144,31 +180,53 @@ class DurableEventHandler(EventHandler):
         """A body that is no JSON never reaches the handler: parked as it is."""
         kind, text = "DecodeError", "the body is not valid JSON"
         try:
-            self._forward(message, self.parked_queue, {
-                ATTEMPTS: attempts_of(message) + 1, ERROR_TYPE: kind, ERROR: text,
-                ORIGIN: self.queue.name,
-                PARKED_AT: dt.datetime.now(dt.timezone.utc).isoformat()})
+            self._forward(
+                message,
+                self.parked_queue,
+                {
+                    ATTEMPTS: attempts_of(message) + 1,
+                    ERROR_TYPE: kind,
+                    ERROR: text,
+                    ORIGIN: self.queue.name,
+                    PARKED_AT: dt.datetime.now(dt.UTC).isoformat(),
+                },
+            )
         except Exception as publish_exc:
-            log.warning("%s could not park an undecodable event (%s); requeued", self.where,
-                        type(publish_exc).__name__)
+            log.warning(
+                "%s could not park an undecodable event (%s); requeued",
+                self.where,
+                type(publish_exc).__name__,
+            )
             message.requeue()
             return
-        log.error("%s parked an event it can never apply (%s: %s) on %s", self.where, kind,
-                  text, self.parked_queue.name)
+        log.error(
+            "%s parked an event it can never apply (%s: %s) on %s",
+            self.where,
+            kind,
+            text,
+            self.parked_queue.name,
+        )
         message.ack()
 
     def _forward(self, message, queue, headers, expiration=None):
         """Publish the message as received (body, content type, headers) onto
         `queue`, confirmed by the broker."""
-        merged = {k: v for k, v in (message.headers or {}).items()
-                  if k != "x-death"}  # the broker's own trail grows with every retry
+        merged = {
+            k: v for k, v in (message.headers or {}).items() if k != "x-death"
+        }  # the broker's own trail grows with every retry
         merged.update(headers)
         kwargs = {}
         if expiration is not None:
             kwargs["expiration"] = max(0.0, expiration)  # seconds; kombu sends ms
-        self.publisher.publish(message.body, exchange="", routing_key=queue.name,
-                               headers=merged, content_type=message.content_type,
-                               content_encoding=message.content_encoding, **kwargs)
+        self.publisher.publish(
+            message.body,
+            exchange="",
+            routing_key=queue.name,
+            headers=merged,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            **kwargs,
+        )
 
 
 durable_event_handler = DurableEventHandler.decorator
@@ -181,9 +239,15 @@ def consumers(service_cls):
         method = getattr(service_cls, attr, None)
         for entrypoint in getattr(method, "nameko_entrypoints", ()) or ():
             if isinstance(entrypoint, DurableEventHandler):
-                found.append((queue_name(entrypoint.source_service, entrypoint.event_type,
-                                         service_cls.name, attr),
-                              entrypoint.source_service, entrypoint.event_type))
+                found.append(
+                    (
+                        queue_name(
+                            entrypoint.source_service, entrypoint.event_type, service_cls.name, attr
+                        ),
+                        entrypoint.source_service,
+                        entrypoint.event_type,
+                    )
+                )
     return found
 
 

@@ -7,6 +7,7 @@ exception args; we pack the payload as one JSON string so integers and None
 survive, and register the class so the caller gets a DomainError back instead
 of a RemoteError.
 """
+
 import json
 
 from nameko.exceptions import deserialize_to_instance
@@ -16,14 +17,18 @@ _MARK = "__domain_error__"
 
 @deserialize_to_instance
 class DomainError(Exception):
-    def __init__(self, code, message="", status=422, field=None, errors=None,
-                 extra=None):
+    def __init__(self, code, message="", status=422, field=None, errors=None, extra=None):
         if message == "" and isinstance(code, str) and code.startswith("{") and _MARK in code:
             payload = json.loads(code)
         else:
             payload = {
-                _MARK: 1, "code": code, "message": message, "status": int(status),
-                "field": field, "errors": list(errors or []), "extra": extra or {},
+                _MARK: 1,
+                "code": code,
+                "message": message,
+                "status": int(status),
+                "field": field,
+                "errors": list(errors or []),
+                "extra": extra or {},
             }
         self.payload = payload
         super().__init__(json.dumps(payload, default=str))
@@ -59,8 +64,7 @@ def validation_error(errors, message="De invoer is niet geldig."):
     first = errors[0]
     if len(errors) == 1:
         message = first["message"]
-    return DomainError(first["code"], message, status=422,
-                       field=first.get("field"), errors=errors)
+    return DomainError(first["code"], message, status=422, field=first.get("field"), errors=errors)
 
 
 def not_found(what="record", message="Niet gevonden."):
@@ -68,8 +72,9 @@ def not_found(what="record", message="Niet gevonden."):
 
 
 def conflict(code, message, field=None):
-    return DomainError(code, message, status=409, field=field,
-                       errors=[error_item(code, message, field=field)])
+    return DomainError(
+        code, message, status=409, field=field, errors=[error_item(code, message, field=field)]
+    )
 
 
 def forbidden(message="Dit mag u niet doen met uw rol."):

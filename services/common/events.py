@@ -5,6 +5,7 @@ Plain functions, testable without a broker. An envelope that is not what the
 publishers write (services/common/outbox.py) raises PermanentEventError: it
 can never succeed, so the consumer parks it at once instead of retrying.
 """
+
 import datetime as dt
 from dataclasses import dataclass
 
@@ -14,8 +15,8 @@ from .logredact import escape_controls, redact
 from .outbox import utcnow
 
 # Every institution_id column is a 32-bit INTEGER.
-MAX_INSTITUTION_ID = 2 ** 31 - 1  # also the largest 32-bit id anywhere
-MAX_EVENT_ID = 36          # processed_events.event_id is VARCHAR(36)
+MAX_INSTITUTION_ID = 2**31 - 1  # also the largest 32-bit id anywhere
+MAX_EVENT_ID = 36  # processed_events.event_id is VARCHAR(36)
 MAX_TIMESTAMP = 64
 # occurred_at outside these years is not a time any publisher wrote.
 YEARS = (2000, 2200)
@@ -43,8 +44,8 @@ def _occurred_at(value):
     try:
         moment = dt.datetime.fromisoformat(value)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.timezone.utc)
-        moment = moment.astimezone(dt.timezone.utc)
+            moment = moment.replace(tzinfo=dt.UTC)
+        moment = moment.astimezone(dt.UTC)
     except (ValueError, OverflowError):
         raise PermanentEventError("occurred_at is not a valid timestamp") from None
     if not YEARS[0] <= moment.year <= YEARS[1]:
@@ -60,12 +61,12 @@ def parse_envelope(payload, expected_type=None):
     event_id, event_type = payload.get("event_id"), payload.get("type")
     if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID:
         raise PermanentEventError("event_id is missing or invalid")
-    if not isinstance(event_type, str) or (expected_type is not None
-                                           and event_type != expected_type):
+    if not isinstance(event_type, str) or (
+        expected_type is not None and event_type != expected_type
+    ):
         raise PermanentEventError("type is missing or not the routing key")
     iid = payload.get("institution_id")
-    if isinstance(iid, bool) or not isinstance(iid, int) \
-            or not 0 < iid <= MAX_INSTITUTION_ID:
+    if isinstance(iid, bool) or not isinstance(iid, int) or not 0 < iid <= MAX_INSTITUTION_ID:
         raise PermanentEventError("institution_id is missing or out of range")
     data = payload.get("data")
     if not isinstance(data, dict):
@@ -75,23 +76,29 @@ def parse_envelope(payload, expected_type=None):
 
 # --- idempotency ------------------------------------------------------------------
 
+
 def already_processed(session, processed_events, event_id):
-    return session.execute(sa.select(processed_events.c.event_id).where(
-        processed_events.c.event_id == event_id)).first() is not None
+    return (
+        session.execute(
+            sa.select(processed_events.c.event_id).where(processed_events.c.event_id == event_id)
+        ).first()
+        is not None
+    )
 
 
 def mark_processed(session, processed_events, event_id):
     """Record `event_id` in the caller's transaction (commit applies both)."""
-    session.execute(sa.insert(processed_events).values(event_id=event_id,
-                                                       handled_at=utcnow()))
+    session.execute(sa.insert(processed_events).values(event_id=event_id, handled_at=utcnow()))
 
 
 # --- retry or park ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """`max_attempts` deliveries in all; before attempt n+1 the message waits
     base_delay * 2**(n-1) seconds, at most max_delay."""
+
     max_attempts: int = 8
     base_delay: float = 2.0
     max_delay: float = 60.0
@@ -99,11 +106,12 @@ class RetryPolicy:
     @classmethod
     def from_config(cls, config=None):
         from . import config as cfg
+
         return cls(
             max_attempts=max(1, int(cfg.setting("LEERLINGBUS_EVENT_MAX_ATTEMPTS", config, 8))),
             base_delay=max(0.0, float(cfg.setting("LEERLINGBUS_EVENT_RETRY_DELAY", config, 2))),
-            max_delay=max(0.0, float(cfg.setting("LEERLINGBUS_EVENT_RETRY_MAX_DELAY", config,
-                                                 60))))
+            max_delay=max(0.0, float(cfg.setting("LEERLINGBUS_EVENT_RETRY_MAX_DELAY", config, 60))),
+        )
 
     def delay(self, attempt):
         return min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1))
@@ -114,23 +122,33 @@ class RetryPolicy:
 
 
 # Errors that a retry cannot cure: the event's content made the code fail.
-PERMANENT = (PermanentEventError, ValueError, TypeError, OverflowError, KeyError,
-             AttributeError, IndexError, UnicodeError)
+PERMANENT = (
+    PermanentEventError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    UnicodeError,
+)
 
 
 def is_permanent(exc):
     from sqlalchemy.exc import DataError
+
     from .errors import DomainError
+
     if isinstance(exc, DomainError):
         return exc.status < 500  # a refusal is an answer; 5xx is a neighbour down
-    return isinstance(exc, PERMANENT + (DataError,))
+    return isinstance(exc, (*PERMANENT, DataError))
 
 
 @dataclass(frozen=True)
 class Decision:
-    action: str        # "retry" or "park"
+    action: str  # "retry" or "park"
     delay: float = 0.0
-    reason: str = ""   # why parked: "permanent" or "attempts"
+    reason: str = ""  # why parked: "permanent" or "attempts"
 
 
 def decide(attempt, exc, policy):

@@ -1,5 +1,7 @@
 """The field rules of personal data and of the student record: one table.
 
+Over 400 lines: the table and its coercion stay together, one copy every path reads.
+
 Every path that accepts these fields uses this table and nothing else: the
 users service (personal data: it owns them), the students service (the
 student record and placements: it owns them; it also checks personal data it
@@ -20,6 +22,7 @@ of a school type): those stay with their owners, using `required_message`,
 `label` in a message is what the reader sees: the field's Dutch label, or the
 column title of the file the value came from.
 """
+
 import calendar
 import datetime as dt
 import math
@@ -30,8 +33,20 @@ from stdnum.nl import bsn as _stdnum_bsn
 
 from .ids import IdentifierError, normalize_email, normalize_onderwijsnummer, normalize_postcode
 
-MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-             "september", "oktober", "november", "december")
+MONTHS_NL = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 
 
 class FieldError(Exception):
@@ -47,12 +62,12 @@ class FieldError(Exception):
 class FieldRule:
     name: str
     label: str
-    owner: str                  # users | students: the service whose data it is
-    kind: str                   # text digits bsn onderwijsnummer date gender postcode email int bool
-    max_length: int | None = None   # the database column's length
-    low: int | None = None      # int: the range
+    owner: str  # users | students: the service whose data it is
+    kind: str  # text digits bsn onderwijsnummer date gender postcode email int bool
+    max_length: int | None = None  # the database column's length
+    low: int | None = None  # int: the range
     high: int | None = None
-    code: str | None = None     # the code of a value of the wrong kind (int, bool)
+    code: str | None = None  # the code of a value of the wrong kind (int, bool)
 
 
 _RULES = (
@@ -73,14 +88,20 @@ _RULES = (
     FieldRule("bsn", "BSN", "students", "bsn", 9),
     FieldRule("onderwijsnummer", "Onderwijsnummer", "students", "onderwijsnummer", 9),
     FieldRule("date_of_birth", "Geboortedatum", "students", "date"),
-    FieldRule("year_of_education", "Leerjaar", "students", "int", low=1, high=10,
-              code="year_of_education_invalid"),
+    FieldRule(
+        "year_of_education",
+        "Leerjaar",
+        "students",
+        "int",
+        low=1,
+        high=10,
+        code="year_of_education_invalid",
+    ),
     FieldRule("track", "Leerweg", "students", "text", 50),
     FieldRule("home_class", "Stamklas", "students", "text", 50),
     # placements (participations): the students service
     FieldRule("department", "Afdeling", "students", "text", 20),
-    FieldRule("forecast", "Prognose", "students", "int", low=0, high=100,
-              code="forecast_invalid"),
+    FieldRule("forecast", "Prognose", "students", "int", low=0, high=100, code="forecast_invalid"),
     FieldRule("profile", "Profiel", "students", "text", 50),
     FieldRule("programme", "Opleiding", "students", "text", 100),
     FieldRule("learning_path", "Leerpad", "students", "text", 50),
@@ -92,9 +113,21 @@ PERSONAL_FIELDS = tuple(r.name for r in _RULES if r.owner == "users" and r.name 
 GENDERS = ("M", "V", "X")
 # What forms, lists and administrations write for M, V and X (Dutch and English).
 GENDER_ALIASES = {
-    "m": "M", "man": "M", "jongen": "M", "male": "M",
-    "v": "V", "vrouw": "V", "meisje": "V", "f": "V", "female": "V",
-    "x": "X", "anders": "X", "onbekend": "X", "o": "X", "other": "X", "u": "X",
+    "m": "M",
+    "man": "M",
+    "jongen": "M",
+    "male": "M",
+    "v": "V",
+    "vrouw": "V",
+    "meisje": "V",
+    "f": "V",
+    "female": "V",
+    "x": "X",
+    "anders": "X",
+    "onbekend": "X",
+    "o": "X",
+    "other": "X",
+    "u": "X",
     "unknown": "X",
 }
 TRUE_WORDS = ("1", "ja", "j", "true", "yes", "y", "x", "waar")
@@ -107,38 +140,42 @@ MESSAGES = {
     "required": "{label} is verplicht.",
     "value_invalid": "{label} heeft geen geldige waarde.",
     "value_control": "{label} bevat een tab, regelovergang of ander onzichtbaar teken; "
-                     "haal dat weg.",
+    "haal dat weg.",
     "too_long": "{label} is te lang: {length} tekens, hoogstens {limit}.",
     "student_number_not_digits": "{label} mag alleen cijfers bevatten.",
     "bsn_invalid": "Het BSN is niet geldig: het voldoet niet aan de elfproef. Controleer "
-                   "de cijfers.",
+    "de cijfers.",
     "bsn_length": "Het BSN is niet geldig: het heeft {count} cijfers, een BSN heeft er 9.",
     "bsn_shape": "Het BSN is niet geldig: het mag alleen cijfers bevatten (9 cijfers).",
     "bsn_leading_zeros_lost": "Het BSN heeft maar {count} cijfers: Excel heeft de "
-                              "voorloopnullen weggelaten (van 001234567 maakt Excel 1234567). "
-                              "Vul het aan met nullen tot 9 cijfers en maak de kolom op als "
-                              "tekst (zoals in het format), dan bewaart Excel ze.",
+    "voorloopnullen weggelaten (van 001234567 maakt Excel 1234567). "
+    "Vul het aan met nullen tot 9 cijfers en maak de kolom op als "
+    "tekst (zoals in het format), dan bewaart Excel ze.",
     "onderwijsnummer_invalid": "Het onderwijsnummer is niet geldig: 9 cijfers, beginnend "
-                               "met 10, die aan de elfproef voldoen.",
+    "met 10, die aan de elfproef voldoen.",
     "date_invalid": "{label} is geen datum: schrijf dd-mm-jjjj (bijvoorbeeld 03-11-2010) of "
-                    "gebruik een Excel-datum.",
+    "gebruik een Excel-datum.",
     "date_nonexistent": "{label} {text} bestaat niet: {reason}.",
     "date_out_of_range": "{label} ligt niet tussen 01-01-1900 en vandaag.",
     "gender_invalid": "{label} moet M (man), V (vrouw) of X (anders of onbekend) zijn.",
     "email_invalid": "{label} is geen geldig e-mailadres (bijvoorbeeld naam@school.nl).",
     "postcode_invalid": "De postcode {text} heeft niet de vorm 1234 AB: vier cijfers (niet "
-                        "beginnend met 0) en twee letters.",
+    "beginnend met 0) en twee letters.",
     "postcode_unused_letters": "De postcode {text} bestaat niet: de lettercombinaties SA, SD "
-                               "en SS worden in Nederlandse postcodes nooit gebruikt.",
+    "en SS worden in Nederlandse postcodes nooit gebruikt.",
     "int_invalid": "{label} moet een geheel getal van {low} tot en met {high} zijn.",
     "bool_invalid": "{label} moet ja of nee zijn.",
     "choice_invalid": "{label} moet een van deze waarden zijn: {choices}.",
     "bsn_required": "Een potentiële overstapper heeft een BSN nodig, of een onderwijsnummer "
-                    "als er geen BSN is.",
+    "als er geen BSN is.",
 }
 # The message of a code when the situation has its own words.
-_CODE_MESSAGE = {"forecast_invalid": "int_invalid", "year_of_education_invalid": "int_invalid",
-                 "lwoo_invalid": "bool_invalid", "track_invalid": "choice_invalid"}
+_CODE_MESSAGE = {
+    "forecast_invalid": "int_invalid",
+    "year_of_education_invalid": "int_invalid",
+    "lwoo_invalid": "bool_invalid",
+    "track_invalid": "choice_invalid",
+}
 
 
 def label_of(field):
@@ -198,6 +235,25 @@ def text(value):
 
 def blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def clean_text(value, limit):
+    """Stripped text of at most `limit` characters (`text`'s coercion); None
+    for empty. For text fields outside the table (a project's name)."""
+    value = text(value)
+    if value is not None and len(value) > limit:
+        raise FieldError("too_long", length=len(value), limit=limit)
+    return value
+
+
+def clean_flag(value):
+    """A yes/no filter of a query: None (not given), a bool, or its text
+    (true, false, 1, 0; any case); FieldError value_invalid otherwise."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise FieldError("value_invalid")
 
 
 def _limit(rule, value):
@@ -268,15 +324,19 @@ def parse_date(value):
     m = _DMY.fullmatch(raw)
     if m:
         day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    elif (m := _ISO.fullmatch(raw)):
+    elif m := _ISO.fullmatch(raw):
         year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
     else:
         raise FieldError("date_invalid")
     try:
         return dt.date(year, month, day)
     except ValueError:
-        raise FieldError("date_invalid", variant="date_nonexistent", text=raw,
-                         reason=_nonexistent(day, month, year)) from None
+        raise FieldError(
+            "date_invalid",
+            variant="date_nonexistent",
+            text=raw,
+            reason=_nonexistent(day, month, year),
+        ) from None
 
 
 def clean_date_of_birth(value, today=None):
@@ -343,9 +403,9 @@ def clean_postcode(value, cache=None):
         found = normalize_postcode(raw)
     except IdentifierError:
         shape = _POSTCODE_SHAPE.fullmatch(raw.upper())
-        found = FieldError("postcode_invalid",
-                           variant="postcode_unused_letters" if shape else None,
-                           text=raw[:20])
+        found = FieldError(
+            "postcode_invalid", variant="postcode_unused_letters" if shape else None, text=raw[:20]
+        )
     if cache is not None and len(cache) < 100_000:
         cache[raw] = found
     if isinstance(found, FieldError):
@@ -399,13 +459,17 @@ def clean(field, value, today=None, low=None, high=None):
 
 def item(field, exc, label=None, **extra):
     """The error item {code, message, field} of a FieldError."""
-    out = {"code": exc.code, "message": error_message(exc, label or label_of(field)),
-           "field": field}
+    out = {
+        "code": exc.code,
+        "message": error_message(exc, label or label_of(field)),
+        "field": field,
+    }
     out.update(extra)
     return out
 
 
 # --- rules over several fields of the student record (the students service's) -------------
+
 
 def identity_missing(student_type, bsn, onderwijsnummer):
     """A potential transfer needs a BSN, or an onderwijsnummer when there is

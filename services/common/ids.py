@@ -4,6 +4,7 @@ Thin wrappers around python-stdnum that accept what spreadsheets produce
 (integers, floats like 20355889.0, surrounding spaces) and return the
 canonical string, or raise ValueError with a stable code as its argument.
 """
+
 import re
 
 import email_validator
@@ -116,3 +117,15 @@ def mask(value, keep=4) -> str:
     if not value:
         return value
     return "*" * (len(value) - keep) + value[-keep:]
+
+
+def to_id(value):
+    """A record id from an RPC argument (an int, or a string of digits), else
+    None; True and False are not ids."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None

@@ -10,6 +10,7 @@ It also keeps every message on one line: control characters in a message
 (a `%0A` in a URL path, decoded into the access log) are escaped (`\\n`), so
 no value can write a forged line into a log. Tracebacks keep their lines.
 """
+
 import logging
 import re
 

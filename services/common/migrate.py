@@ -1,8 +1,9 @@
 """Alembic per service: services/<name>/migrations, applied by the runner.
 
-    python -m services.common.migrate            # every service
-    python -m services.common.migrate users      # one service
+python -m services.common.migrate            # every service
+python -m services.common.migrate users      # one service
 """
+
 import sys
 from pathlib import Path
 

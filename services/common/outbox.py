@@ -7,6 +7,7 @@ marks them published. A crash between commit and publish loses nothing: each
 service runs `relay_outbox` on a timer. A crash between publish and marking
 may publish an event twice; consumers are idempotent by `event_id`.
 """
+
 import datetime as dt
 import json
 import logging
@@ -20,12 +21,13 @@ log = logging.getLogger(__name__)
 
 
 def utcnow():
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
     return sa.Table(
-        "outbox", metadata,
+        "outbox",
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("event_id", sa.String(36), nullable=False, unique=True),
         sa.Column("event_type", sa.String(80), nullable=False),
@@ -38,7 +40,8 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
 def processed_events_table(metadata: sa.MetaData) -> sa.Table:
     """Event ids a service's handlers have already applied (idempotency)."""
     return sa.Table(
-        "processed_events", metadata,
+        "processed_events",
+        metadata,
         sa.Column("event_id", sa.String(36), primary_key=True),
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
     )
@@ -57,8 +60,10 @@ def envelope(event_type, institution_id, data, version=1):
 
 _OUTBOX = sa.table(
     "outbox",
-    sa.column("id", sa.Integer), sa.column("event_id", sa.String),
-    sa.column("event_type", sa.String), sa.column("body", sa.Text),
+    sa.column("id", sa.Integer),
+    sa.column("event_id", sa.String),
+    sa.column("event_type", sa.String),
+    sa.column("body", sa.Text),
     sa.column("created_at", sa.DateTime(timezone=True)),
     sa.column("published_at", sa.DateTime(timezone=True)),
 )
@@ -68,10 +73,14 @@ def write_outbox(session, service_name, events):
     rows = []
     for event_type, institution_id, data, version in events:
         env = envelope(event_type, institution_id, data, version)
-        rows.append({
-            "event_id": env["event_id"], "event_type": event_type,
-            "body": json.dumps(env, default=str), "created_at": utcnow(),
-        })
+        rows.append(
+            {
+                "event_id": env["event_id"],
+                "event_type": event_type,
+                "body": json.dumps(env, default=str),
+                "created_at": utcnow(),
+            }
+        )
     session.execute(sa.insert(_OUTBOX), rows)
     return rows
 
@@ -82,7 +91,15 @@ def events_exchange(service_name) -> Exchange:
 
 
 class EventPublisher:
-    """Publishes the outbox of one service. Safe to call from many green threads."""
+    """Publishes the outbox of one service. Safe to call from many green threads.
+
+    With the broker away a flush fails within a few seconds (short connect and
+    publish retries) and leaves the rows unpublished; the relay timer tries again
+    every couple of seconds and sends them, with their event ids, once it is back.
+    """
+
+    CONNECT_TIMEOUT = 3.0
+    LOCK_WAIT = 5.0
 
     def __init__(self, amqp_uri, service_name, session_factory, batch=500):
         self.amqp_uri = amqp_uri
@@ -96,8 +113,12 @@ class EventPublisher:
 
     def _producer_for(self):
         if self._conn is None:
-            self._conn = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
-            self._conn.ensure_connection(max_retries=3)
+            self._conn = Connection(
+                self.amqp_uri,
+                connect_timeout=self.CONNECT_TIMEOUT,
+                transport_options={"confirm_publish": True},
+            )
+            self._conn.ensure_connection(max_retries=1, interval_start=0.5, interval_step=0.5)
             self._producer = Producer(self._conn.channel(), exchange=self.exchange)
             self.exchange(self._producer.channel).declare()
         return self._producer
@@ -112,16 +133,22 @@ class EventPublisher:
         self._producer = None
 
     def flush(self):
-        """Publish every unpublished outbox row; returns how many were sent."""
+        """Publish every unpublished outbox row; returns how many were sent.
+
+        When another green thread is flushing for longer than LOCK_WAIT seconds
+        (the broker away), returns 0: the relay timer sends the rows later."""
         sent = 0
-        with self._lock:
+        if not self._lock.acquire(timeout=self.LOCK_WAIT):
+            return sent
+        try:
             while True:
                 session = self.session_factory()
                 try:
                     rows = session.execute(
                         sa.select(_OUTBOX.c.id, _OUTBOX.c.event_type, _OUTBOX.c.body)
                         .where(_OUTBOX.c.published_at.is_(None))
-                        .order_by(_OUTBOX.c.id).limit(self.batch)
+                        .order_by(_OUTBOX.c.id)
+                        .limit(self.batch)
                     ).all()
                     if not rows:
                         session.commit()
@@ -130,21 +157,33 @@ class EventPublisher:
                         producer = self._producer_for()
                         for row in rows:
                             producer.publish(
-                                row.body, routing_key=row.event_type,
-                                content_type="application/json", content_encoding="utf-8",
-                                delivery_mode=2, retry=True,
-                                retry_policy={"max_retries": 3},
+                                row.body,
+                                routing_key=row.event_type,
+                                content_type="application/json",
+                                content_encoding="utf-8",
+                                delivery_mode=2,
+                                retry=True,
+                                retry_policy={
+                                    "max_retries": 2,
+                                    "interval_start": 0.2,
+                                    "interval_step": 0.5,
+                                    "interval_max": 1,
+                                },
                             )
                     except Exception:
                         self._reset()
                         raise
                     session.execute(
-                        sa.update(_OUTBOX).where(_OUTBOX.c.id.in_([r.id for r in rows]))
-                        .values(published_at=utcnow()))
+                        sa.update(_OUTBOX)
+                        .where(_OUTBOX.c.id.in_([r.id for r in rows]))
+                        .values(published_at=utcnow())
+                    )
                     session.commit()
                     sent += len(rows)
                 finally:
                     session.close()
+        finally:
+            self._lock.release()
 
     def close(self):
         with self._lock:

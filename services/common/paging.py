@@ -1,5 +1,6 @@
 """Pagination as API.md fixes it for every list: ?page=1&page_size=50, max 500,
 answered as {items, total, page, page_size}."""
+
 from .errors import error_item, validation_error
 
 MAX_PAGE_SIZE = 500
@@ -13,13 +14,25 @@ def page_args(page, page_size, default_size=50):
         page = 1 if page is None else int(page)
         page_size = default_size if page_size is None else int(page_size)
     except (TypeError, ValueError):
-        raise validation_error([error_item(
-            "page_invalid", "Paginanummer en paginagrootte moeten gehele getallen zijn.",
-            field="page")]) from None
+        raise validation_error(
+            [
+                error_item(
+                    "page_invalid",
+                    "Paginanummer en paginagrootte moeten gehele getallen zijn.",
+                    field="page",
+                )
+            ]
+        ) from None
     if page > MAX_PAGE:
-        raise validation_error([error_item(
-            "page_invalid", f"Het paginanummer is te groot (hoogstens {MAX_PAGE}).",
-            field="page")])
+        raise validation_error(
+            [
+                error_item(
+                    "page_invalid",
+                    f"Het paginanummer is te groot (hoogstens {MAX_PAGE}).",
+                    field="page",
+                )
+            ]
+        )
     return max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
 
 

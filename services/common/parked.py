@@ -12,10 +12,11 @@ A listing shows the envelope's event_id, type and institution_id and the
 error, never the event's data (it may hold personal data). Replay puts a
 message back on its consumer's queue with a fresh attempt count.
 """
+
 import argparse
+import contextlib
 import importlib
 import json
-import socket
 import sys
 
 from kombu import Connection, Producer, Queue
@@ -39,12 +40,15 @@ def all_consumers():
     """Every durable consumer queue of every service (cached)."""
     global _CONSUMERS
     if _CONSUMERS is None:
-        found = []
+        found: list = []
         for service in cfg.SERVICES:
             module = importlib.import_module(f"services.{service}.service")
             for value in vars(module).values():
-                if isinstance(value, type) and value.__module__ == module.__name__ \
-                        and getattr(value, "name", None) == service:
+                if (
+                    isinstance(value, type)
+                    and value.__module__ == module.__name__
+                    and getattr(value, "name", None) == service
+                ):
                     found.extend(name for name, _source, _type in consumers(value))
         _CONSUMERS = sorted(set(found))
     return list(_CONSUMERS)
@@ -68,8 +72,9 @@ def resolve(name):
 
 
 def _connect(amqp_uri):
-    conn = Connection(amqp_uri or cfg.amqp_uri(), connect_timeout=5,
-                      transport_options={"confirm_publish": True})
+    conn = Connection(
+        amqp_uri or cfg.amqp_uri(), connect_timeout=5, transport_options={"confirm_publish": True}
+    )
     conn.ensure_connection(max_retries=2)
     return conn
 
@@ -82,10 +87,8 @@ def _depth(conn, name):
     except conn.channel_errors:  # 404: nothing was ever parked here
         return 0
     finally:
-        try:
+        with contextlib.suppress(Exception):
             channel.close()
-        except Exception:
-            pass
 
 
 def counts(amqp_uri=None, consumer="all"):
@@ -108,11 +111,16 @@ def _describe(queue, message):
         return value if isinstance(value, kinds) and not isinstance(value, bool) else None
 
     event_id = plain("event_id", str)
-    return {"consumer": queue, "event_id": event_id[:64] if event_id else None,
-            "type": (plain("type", str) or "")[:80] or None,
-            "institution_id": plain("institution_id", int),
-            "error_type": headers.get(ERROR_TYPE), "error": headers.get(ERROR),
-            "attempts": headers.get(ATTEMPTS), "parked_at": headers.get(PARKED_AT)}
+    return {
+        "consumer": queue,
+        "event_id": event_id[:64] if event_id else None,
+        "type": (plain("type", str) or "")[:80] or None,
+        "institution_id": plain("institution_id", int),
+        "error_type": headers.get(ERROR_TYPE),
+        "error": headers.get(ERROR),
+        "attempts": headers.get(ATTEMPTS),
+        "parked_at": headers.get(PARKED_AT),
+    }
 
 
 def _walk(conn, queue, visit):
@@ -134,12 +142,14 @@ def _walk(conn, queue, visit):
 
 
 def list_parked(amqp_uri=None, consumer="all", limit=100):
-    items = []
+    items: list[dict] = []
     with _connect(amqp_uri) as conn:
         for queue in resolve(consumer):
+
             def visit(_channel, message, queue=queue):
                 if len(items) < limit:
                     items.append(_describe(queue, message))
+
             _walk(conn, queue, visit)
     return items
 
@@ -154,19 +164,28 @@ def replay(amqp_uri=None, consumer="all", event_id=None):
     done = 0
     with _connect(amqp_uri) as conn:
         for queue in resolve(consumer):
+
             def visit(channel, message, queue=queue):
                 nonlocal done
                 if not _matches(queue, message, event_id):
                     return
-                headers = {k: v for k, v in (message.headers or {}).items()
-                           if k not in (ATTEMPTS, ERROR, ERROR_TYPE, PARKED_AT, ORIGIN,
-                                        "x-death")}
+                headers = {
+                    k: v
+                    for k, v in (message.headers or {}).items()
+                    if k not in (ATTEMPTS, ERROR, ERROR_TYPE, PARKED_AT, ORIGIN, "x-death")
+                }
                 Producer(channel).publish(
-                    message.body, exchange="", routing_key=queue, headers=headers,
+                    message.body,
+                    exchange="",
+                    routing_key=queue,
+                    headers=headers,
                     content_type=message.content_type,
-                    content_encoding=message.content_encoding, delivery_mode=2)
+                    content_encoding=message.content_encoding,
+                    delivery_mode=2,
+                )
                 message.ack()
                 done += 1
+
             _walk(conn, queue, visit)
     return done
 
@@ -176,27 +195,39 @@ def drop(amqp_uri=None, consumer="all", event_id=None):
     done = 0
     with _connect(amqp_uri) as conn:
         for queue in resolve(consumer):
+
             def visit(_channel, message, queue=queue):
                 nonlocal done
                 if _matches(queue, message, event_id):
                     message.ack()
                     done += 1
+
             _walk(conn, queue, visit)
     return done
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m services.common.parked",
-                                     description="List, replay or drop parked events.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.common.parked", description="List, replay or drop parked events."
+    )
     parser.add_argument("action", choices=("list", "count", "replay", "drop"))
-    parser.add_argument("consumer", nargs="?", default="all",
-                        help="queue, short name (students.on_user_archived) or 'all'")
+    parser.add_argument(
+        "consumer",
+        nargs="?",
+        default="all",
+        help="queue, short name (students.on_user_archived) or 'all'",
+    )
     parser.add_argument("--event-id", default=None)
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--amqp-uri", default=None, help="default: AMQP_URI")
     args = parser.parse_args(argv)
-    if args.action in ("replay", "drop") and args.consumer == "all" and args.event_id is None \
-            and argv is None and sys.stdin.isatty():
+    if (
+        args.action in ("replay", "drop")
+        and args.consumer == "all"
+        and args.event_id is None
+        and argv is None
+        and sys.stdin.isatty()
+    ):
         answer = input(f"{args.action} every parked event of every consumer? [y/N] ")
         if answer.strip().lower() not in ("y", "yes", "j", "ja"):
             return 1
@@ -212,10 +243,12 @@ def main(argv=None):
             count = action(args.amqp_uri, args.consumer, args.event_id)
             print(f"{args.action}: {count} message(s)")
     except UnknownConsumer as exc:
-        print(f"unknown consumer: {exc}; known: "
-              + ", ".join(short_name(q) for q in all_consumers()), file=sys.stderr)
+        print(
+            f"unknown consumer: {exc}; known: " + ", ".join(short_name(q) for q in all_consumers()),
+            file=sys.stderr,
+        )
         return 2
-    except (OSError, socket.error) as exc:
+    except OSError as exc:
         print(f"the broker does not answer: {exc}", file=sys.stderr)
         return 3
     return 0

@@ -20,6 +20,7 @@ warnings before anyone did anything wrong):
 logging configuration a process has); services/common/rpc.py (every service)
 and gateway/bus.py call it on import.
 """
+
 import logging
 
 from .errors import DomainError
@@ -34,8 +35,7 @@ class RefusalLogFilter(logging.Filter):
             return True
         worker = record.args[0] if isinstance(record.args, tuple) and record.args else None
         entrypoint = getattr(worker, "entrypoint", None)
-        where = (f"{getattr(worker, 'service_name', '?')}."
-                 f"{getattr(entrypoint, 'method_name', '?')}")
+        where = f"{getattr(worker, 'service_name', '?')}.{getattr(entrypoint, 'method_name', '?')}"
         record.msg = "%s answered %s %s"
         record.args = (where, exc.status, exc.code)
         record.exc_info = None

@@ -21,6 +21,7 @@ Characters an xlsx file cannot hold at all (control characters other than
 tab, line feed and carriage return) are dropped rather than making the whole
 file fail.
 """
+
 import re
 
 from openpyxl.cell import WriteOnlyCell
@@ -32,8 +33,7 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 
 def needs_guard(text):
     """True when `text` (a str) would be read as a formula by a spreadsheet."""
-    return (len(text) > 1 and text[0] in TRIGGERS
-            and _PLAIN_NUMBER.fullmatch(text) is None)
+    return len(text) > 1 and text[0] in TRIGGERS and _PLAIN_NUMBER.fullmatch(text) is None
 
 
 def csv_value(value):

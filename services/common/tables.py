@@ -4,6 +4,7 @@ Named constraints keep Alembic's batch mode (SQLite) and PostgreSQL in step.
 (The users service predates this and keeps its own convention, which its
 migrations name.)
 """
+
 import sqlalchemy as sa
 
 NAMING_CONVENTION = {

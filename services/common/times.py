@@ -1,4 +1,5 @@
 """Timestamps as the services answer them: aware UTC, ISO 8601."""
+
 import datetime as dt
 
 
@@ -6,8 +7,8 @@ def as_utc(value):
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite returns naive UTC timestamps
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def iso(value):

@@ -1,7 +1,6 @@
 """Helpers shared by the oso use cases, and the health query."""
 import datetime as dt
 
-import sqlalchemy as sa
 
 from services.common.errors import DomainError, error_item
 from services.common.ids import IdentifierError
@@ -45,6 +44,3 @@ def record_audit(session, institution_id, actor, action, worklist_id=None, detai
                       actor=actor_code(actor), action=action, detail=detail))
 
 
-def health(uow):
-    uow.session.execute(sa.text("SELECT 1"))
-    return {"service": "oso", "status": "ok"}

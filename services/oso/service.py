@@ -12,10 +12,9 @@ checks. Executing actions is queued by `start_actions` and worked off by the
 from nameko.timer import timer
 
 from services.common.db import Database
-from services.common.errors import DomainError
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import batches, delivery_points, dossiers, enrolment, helpers, worklist
+from . import batches, delivery_points, dossiers, enrolment, worklist
 from .settings import OsoSettings
 
 
@@ -29,12 +28,7 @@ class OsoService:
 
     @domain_rpc
     def health(self):
-        try:
-            with self.db() as uow:
-                return helpers.health(uow)
-        except Exception:
-            raise DomainError("unavailable", "De OSO-dienst kan zijn database niet bereiken.",
-                              status=503) from None
+        return self.db.health()
 
     @domain_rpc
     def configuration(self):

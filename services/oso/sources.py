@@ -15,11 +15,12 @@ LEERLINGBUS_OSO_SOURCE=<module>:<Class>; nothing else changes.
 """
 import importlib
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from services.common import config as cfg
 
 from . import rules
 
@@ -66,8 +67,8 @@ class DossierSource:
 
     def __init__(self, config=None):
         self.config = config or {}
-        self.max_bytes = int(_setting("LEERLINGBUS_OSO_MAX_DOSSIER_BYTES", self.config,
-                                      DEFAULT_MAX_BYTES))
+        self.max_bytes = cfg.setting_int("LEERLINGBUS_OSO_MAX_DOSSIER_BYTES", self.config,
+                                         DEFAULT_MAX_BYTES)
 
     def fetch(self, request: DossierRequest) -> FetchedDossier:  # pragma: no cover
         raise NotImplementedError
@@ -82,12 +83,6 @@ class DossierSource:
 
     def describe(self):
         return {"kind": self.kind}
-
-
-def _setting(key, config, default=None):
-    if config and config.get(key):
-        return config[key]
-    return os.environ.get(key) or default
 
 
 _ID_PATTERN = re.compile(
@@ -105,7 +100,7 @@ class FolderSource(DossierSource):
 
     def __init__(self, config=None, directory=None):
         super().__init__(config)
-        directory = directory or _setting("LEERLINGBUS_OSO_SOURCE_DIR", self.config)
+        directory = directory or cfg.setting("LEERLINGBUS_OSO_SOURCE_DIR", self.config)
         if not directory:
             raise SourceError("source_not_configured",
                               "Er is geen map met OSO-dossiers ingesteld "
@@ -173,7 +168,7 @@ class HttpSource(DossierSource):
 
     def __init__(self, config=None, base_url=None):
         super().__init__(config)
-        base_url = base_url or _setting("LEERLINGBUS_OSO_SOURCE_URL", self.config)
+        base_url = base_url or cfg.setting("LEERLINGBUS_OSO_SOURCE_URL", self.config)
         if not base_url:
             raise SourceError("source_not_configured",
                               "Er is geen adres van de OSO-bron ingesteld "
@@ -181,7 +176,7 @@ class HttpSource(DossierSource):
         self.base_url = base_url.rstrip("/")
         # urllib3 logs request paths at DEBUG, and the path holds the BSN
         logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
-        self.timeout = float(_setting("LEERLINGBUS_OSO_SOURCE_TIMEOUT", self.config, 15))
+        self.timeout = cfg.setting_float("LEERLINGBUS_OSO_SOURCE_TIMEOUT", self.config, 15)
 
     def fetch(self, request):
         import requests
@@ -230,11 +225,11 @@ BUILTIN = {"folder": FolderSource, "http": HttpSource}
 
 def source_from_config(config=None):
     """The configured source, or raises SourceError(source_not_configured)."""
-    choice = _setting("LEERLINGBUS_OSO_SOURCE", config)
+    choice = cfg.setting("LEERLINGBUS_OSO_SOURCE", config)
     if not choice:
-        if _setting("LEERLINGBUS_OSO_SOURCE_URL", config):
+        if cfg.setting("LEERLINGBUS_OSO_SOURCE_URL", config):
             choice = "http"
-        elif _setting("LEERLINGBUS_OSO_SOURCE_DIR", config):
+        elif cfg.setting("LEERLINGBUS_OSO_SOURCE_DIR", config):
             choice = "folder"
         else:
             raise SourceError("source_not_configured",

@@ -31,8 +31,8 @@ from services.common.errors import error_item, validation_error
 from services.common.outbox import utcnow
 
 from . import lookups, placements
-from .handlers import (EVENT_CHUNK, ORIGIN, _already_processed, _compensate, _event_parts,
-                       _mark_processed, _registered_data, _release)
+from .handlers.support import (EVENT_CHUNK, ORIGIN, _already_processed, _compensate,
+                               _event_parts, _mark_processed, _registered_data, _release)
 from .models import Project, Student, students
 
 log = logging.getLogger(__name__)

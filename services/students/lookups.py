@@ -1,5 +1,5 @@
 """Loading records scoped to one institution, and turning them into the plain
-dicts the RPC methods answer. Shared by handlers.py and placements.py.
+dicts the RPC methods answer. Shared by handlers/ and placements/.
 
 Every loader takes the caller's institution_id and answers 404 `not_found`
 for a record of another institution, exactly as for a missing one.
@@ -8,7 +8,7 @@ for a record of another institution, exactly as for a missing one.
 import sqlalchemy as sa
 
 from services.common.errors import not_found
-from services.common.ids import mask
+from services.common.ids import mask, to_id
 from services.common.paging import page_result  # noqa: F401  (re-exported)
 from services.common.times import as_utc, iso  # noqa: F401  (re-exported)
 
@@ -16,16 +16,6 @@ from . import rules
 from .models import Department, Group, Participation, Project, Student, group_members, groups
 
 _IN_CHUNK = 5000
-
-
-def to_id(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def institution_id_of(value):

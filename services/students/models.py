@@ -100,7 +100,7 @@ class Department(Base):
 class Participation(Base):
     __tablename__ = "participations"
     # one participation per student per department of a project; a student may
-    # have several in one project (forecasts over departments: rules.py)
+    # have several in one project (forecasts over departments: rules/participations.py)
     __table_args__ = (sa.UniqueConstraint("project_id", "student_id", "department_id"),
                       sa.Index(None, "student_id"))
 

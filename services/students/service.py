@@ -3,9 +3,9 @@ student leaving school.
 
     nameko run --config deploy/config.yaml services.students.service
 
-Entrypoints only; the use cases are in handlers.py (students) and
-placements.py (projects, departments, participations, packages, groups), the
-rules in rules.py. Every RPC answers plain JSON-able values or raises
+Entrypoints only; the use cases are in the handlers package (student records)
+and the placements package (projects, departments, participations, packages,
+groups), the rules in the rules package. Every RPC answers plain JSON-able values or raises
 DomainError. The gateway passes institution_id explicitly, does the role and
 tenancy checks, and passes `actor` = {"user_id", "code", "roles"} where the
 service needs to know who acts (BSN audit, the mentor rule).
@@ -34,18 +34,13 @@ class StudentsService:
     db = Database("students")
     # Calls to the users service wait at most this long (then 503
     # service_unavailable); batches of thousands of rows get more time.
-    users = ServiceRpc("users", timeout=10)
-    users_batch = ServiceRpc("users", timeout=300)
+    users = ServiceRpc("users")
+    users_batch = ServiceRpc("users", deadline="load")
     config = Config()
 
     @domain_rpc
     def health(self):
-        try:
-            with self.db() as uow:
-                return handlers.health(uow)
-        except Exception:
-            raise DomainError("unavailable", "De leerlingendienst kan zijn database niet "
-                                             "bereiken.", status=503) from None
+        return self.db.health()
 
     # --- student records ----------------------------------------------------------
 

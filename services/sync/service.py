@@ -14,7 +14,6 @@ another institution is a 404 from the students service.
 import logging
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.common.db import Database
@@ -26,7 +25,6 @@ from . import download, mutation_feed, snapshots, upload
 log = logging.getLogger(__name__)
 
 # Uploads of a few hundred students take longer than a single lookup.
-RPC_TIMEOUT = 30.0
 
 
 def _feed_handler(source, event_type):
@@ -41,14 +39,13 @@ class SyncService:
     name = "sync"
 
     db = Database("sync")
-    students = ServiceRpc("students", timeout=RPC_TIMEOUT)
-    users = ServiceRpc("users", timeout=RPC_TIMEOUT)
+    students = ServiceRpc("students", deadline="write")
+    users = ServiceRpc("users", deadline="write")
     config = Config()
 
-    @rpc
+    @domain_rpc
     def health(self):
-        self.db.ping()
-        return {"service": self.name, "status": "ok"}
+        return self.db.health()
 
     # --- the snapshot ------------------------------------------------------------------
 

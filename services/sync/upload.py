@@ -19,8 +19,6 @@ from .store import (find_row, iso_utc, keep_status, load_snapshot, parse_ids, re
 
 # Calls to the students service an upload makes side by side.
 UPLOAD_CONCURRENCY = 8
-# Creating a few thousand students at once takes longer than a lookup.
-LONG_RPC_TIMEOUT = 120.0
 
 
 def _fresh(uow, students, users, iid, pid):
@@ -55,7 +53,7 @@ def _upload_students(students, iid, pid, P, D, departments, numbers):
             # the project's origin key: an upload repeated after a crash between
             # the users and students commits adopts the accounts it left
             students.create_students(iid, rows, project_id=pid, origin_key=f"sync:{iid}:{pid}",
-                                     timeout=LONG_RPC_TIMEOUT)
+                                     deadline="batch")
         except DomainError as exc:
             if exc.errors:
                 raise _row_errors_to_students(exc, rows) from None

@@ -3,8 +3,8 @@ check and helpdesk review, CSV imports from the administration.
 
     nameko run --config deploy/config.yaml services.uploads.service
 
-Entrypoints only; the use cases are in handlers.py (submissions), imports.py
-(CSV), jobs.py (background check and load). Files arrive base64-encoded in
+Entrypoints only; the use cases are in the handlers package (submissions), the
+imports package (CSV), jobs.py (background check and load). Files arrive base64-encoded in
 the RPC payload (the gateway may run on another machine) and are kept under
 <data dir>/uploads/. The gateway does role and tenancy checks and passes
 institution_id explicitly (None: helpdesk, every institution).
@@ -64,22 +64,17 @@ class UploadsService:
 
     db = Database("uploads")
     settings = Settings()
-    users = ServiceRpc("users", timeout=8)
-    students = ServiceRpc("students", timeout=30)
+    users = ServiceRpc("users")
+    students = ServiceRpc("students", deadline="write")
     # loading a chunk of a list may take a while on a busy students service
-    students_load = ServiceRpc("students", timeout=300)
+    students_load = ServiceRpc("students", deadline="load")
 
     def _jobs(self):
         return jobs.Jobs(self.db, self.settings, self.students, self.students_load, self.users)
 
     @domain_rpc
     def health(self):
-        try:
-            with self.db() as uow:
-                return handlers.health(uow)
-        except Exception:
-            raise DomainError("unavailable", "De uploaddienst kan zijn database niet bereiken.",
-                              status=503) from None
+        return self.db.health()
 
     # --- templates -----------------------------------------------------------
     @domain_rpc

@@ -10,16 +10,6 @@ from .xlsxguard import Limits
 MB = 1024 * 1024
 
 
-def _int(key, config, default):
-    value = cfg.setting(key, config)
-    return int(value) if value not in (None, "") else default
-
-
-def _float(key, config, default):
-    value = cfg.setting(key, config)
-    return float(value) if value not in (None, "") else default
-
-
 @dataclass
 class UploadSettings:
     data_dir: Path
@@ -42,24 +32,24 @@ class UploadSettings:
     @classmethod
     def from_config(cls, config=None):
         limits = Limits(
-            max_bytes=_int("LEERLINGBUS_UPLOAD_MAX_BYTES", config, 20 * MB),
-            max_rows=_int("LEERLINGBUS_UPLOAD_MAX_ROWS", config, 100_000),
-            max_ratio=_float("LEERLINGBUS_UPLOAD_MAX_RATIO", config, 100.0),
-            max_expanded=_int("LEERLINGBUS_UPLOAD_MAX_EXPANDED_BYTES", config, 400 * MB),
+            max_bytes=cfg.setting_int("LEERLINGBUS_UPLOAD_MAX_BYTES", config, 20 * MB),
+            max_rows=cfg.setting_int("LEERLINGBUS_UPLOAD_MAX_ROWS", config, 100_000),
+            max_ratio=cfg.setting_float("LEERLINGBUS_UPLOAD_MAX_RATIO", config, 100.0),
+            max_expanded=cfg.setting_int("LEERLINGBUS_UPLOAD_MAX_EXPANDED_BYTES", config, 400 * MB),
         )
         return cls(
             data_dir=cfg.data_dir(config),
             limits=limits,
-            retention_days=_int("LEERLINGBUS_UPLOAD_RETENTION_DAYS", config, 730),
-            load_chunk=max(1, _int("LEERLINGBUS_UPLOAD_LOAD_CHUNK", config, 1000)),
-            max_errors=_int("LEERLINGBUS_UPLOAD_MAX_ERRORS", config, 10_000),
+            retention_days=cfg.setting_int("LEERLINGBUS_UPLOAD_RETENTION_DAYS", config, 730),
+            load_chunk=max(1, cfg.setting_int("LEERLINGBUS_UPLOAD_LOAD_CHUNK", config, 1000)),
+            max_errors=cfg.setting_int("LEERLINGBUS_UPLOAD_MAX_ERRORS", config, 10_000),
             smtp_host=cfg.setting("LEERLINGBUS_SMTP_HOST", config) or None,
-            smtp_port=_int("LEERLINGBUS_SMTP_PORT", config, 25),
+            smtp_port=cfg.setting_int("LEERLINGBUS_SMTP_PORT", config, 25),
             smtp_from=cfg.setting("LEERLINGBUS_SMTP_FROM", config,
                                   "Leerlingbus <noreply@leerlingbus.nl>"),
-            public_per_hour=_int("LEERLINGBUS_PUBLIC_UPLOADS_PER_HOUR", config, 30),
-            public_bad_codes_per_hour=_int("LEERLINGBUS_PUBLIC_BAD_CODES_PER_HOUR", config, 10),
-            stale_seconds=_float("LEERLINGBUS_UPLOAD_STALE_SECONDS", config, 60.0),
+            public_per_hour=cfg.setting_int("LEERLINGBUS_PUBLIC_UPLOADS_PER_HOUR", config, 30),
+            public_bad_codes_per_hour=cfg.setting_int("LEERLINGBUS_PUBLIC_BAD_CODES_PER_HOUR", config, 10),
+            stale_seconds=cfg.setting_float("LEERLINGBUS_UPLOAD_STALE_SECONDS", config, 60.0),
             helpdesk_email=(cfg.setting("LEERLINGBUS_HELPDESK_EMAIL", config) or "").strip()
             or None,
             web_url=(cfg.setting("LEERLINGBUS_WEB_URL", config) or "").strip().rstrip("/")

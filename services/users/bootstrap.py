@@ -22,7 +22,7 @@ from services.common import config as cfg
 from services.common.db import UnitOfWork, make_engine
 from services.common.errors import DomainError
 
-from . import handlers, passwords, rules
+from . import account_changes, accounts, institutions, passwords, rules
 from .models import User
 
 HELPDESK_CODE = rules.HELPDESK_CODE
@@ -54,20 +54,21 @@ def ensure_helpdesk(session_factory_or_url, data_dir, password=None):
         session_factory = session_factory_or_url
     try:
         with UnitOfWork(session_factory, "users") as uow:
-            platform = handlers.ensure_platform(uow)
+            platform = institutions.ensure_platform(uow)
             existing = uow.session.execute(sa.select(User).where(
                 User.institution_id == platform.id, User.code == HELPDESK_CODE)
             ).scalar_one_or_none()
             if existing is not None:
                 if password and not passwords.verify_password(existing.password_hash, password):
-                    handlers.update_user(uow, platform.id, HELPDESK_CODE, {"password": password})
+                    account_changes.update_user(uow, platform.id, HELPDESK_CODE,
+                                                {"password": password})
                 return False, None
 
             generated = None
             if not password:
                 password = generated = secrets.token_urlsafe(18)
             try:
-                handlers.create_user(uow, platform.id, {
+                accounts.create_user(uow, platform.id, {
                     "code": HELPDESK_CODE, "type": "employee", "roles": ["helpdesk"],
                     "first_name": "Helpdesk", "last_name": "Leerlingbus",
                     "password": password,

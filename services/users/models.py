@@ -66,8 +66,8 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(sa.String(254))
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     roles: Mapped[list] = mapped_column(sa.JSON, nullable=False)
-    # rules.search_text of the names, e-mail and code: what `q` searches
-    # (case- and accent-insensitive on every database). Kept by handlers on
+    # search.search_text of the names, e-mail and code: what `q` searches
+    # (case- and accent-insensitive on every database). Kept by the use cases on
     # every insert and update of those fields.
     search_text: Mapped[str] = mapped_column(sa.Text, nullable=False)
     archived_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
@@ -76,7 +76,7 @@ class User(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
     # The operation that created the account (a load "submission:<id>", a request
     # "request:<key>"): a retry of that same operation adopts the account
-    # instead of refusing it as user_exists (handlers._insert_users).
+    # instead of refusing it as user_exists (accounts._insert_users).
     origin_key: Mapped[str | None] = mapped_column(sa.String(80))
 
 

@@ -1,6 +1,11 @@
 """The users service: institutions, accounts, personal data, roles, archive.
 
-Entrypoints only; the use cases are in handlers.py, the rules in rules.py.
+Entrypoints only. The use cases, one module per job: institutions.py,
+accounts.py (creating, and its compensation), account_changes.py,
+account_queries.py, auth.py; store.py holds what they share. The rules:
+rules.py and one module per area (institution_rules.py, account_rules.py,
+throttle.py, search.py).
+
 Every RPC answers plain JSON-able values or raises DomainError (which the
 caller receives as a DomainError). The gateway passes institution_id
 explicitly and does the role and tenancy checks.
@@ -8,10 +13,9 @@ explicitly and does the role and tenancy checks.
 from nameko.timer import timer
 
 from services.common.db import Database
-from services.common.errors import DomainError
 from services.common.rpc import domain_rpc
 
-from . import handlers
+from . import account_changes, account_queries, accounts, auth, institutions
 
 
 class UsersService:
@@ -21,129 +25,124 @@ class UsersService:
 
     @domain_rpc
     def health(self):
-        try:
-            with self.db() as uow:
-                return handlers.health(uow)
-        except Exception:
-            raise DomainError("unavailable", "De gebruikersdienst kan zijn database niet "
-                                             "bereiken.", status=503) from None
+        return self.db.health()
 
     # --- auth -----------------------------------------------------------------
 
     @domain_rpc
     def authenticate(self, institution, code, password):
         with self.db() as uow:
-            return handlers.authenticate(uow, institution, code, password)
+            return auth.authenticate(uow, institution, code, password)
 
     @domain_rpc
     def get_principal(self, user_id):
         with self.db() as uow:
-            return handlers.get_principal(uow, user_id)
+            return auth.get_principal(uow, user_id)
 
     # --- institutions -----------------------------------------------------------
 
     @domain_rpc
     def create_institution(self, data):
         with self.db() as uow:
-            return handlers.create_institution(uow, data)
+            return institutions.create_institution(uow, data)
 
     @domain_rpc
     def list_institutions(self, page=1, page_size=50):
         with self.db() as uow:
-            return handlers.list_institutions(uow, page, page_size)
+            return institutions.list_institutions(uow, page, page_size)
 
     @domain_rpc
     def get_institution(self, institution_id):
         with self.db() as uow:
-            return handlers.get_institution(uow, institution_id)
+            return institutions.get_institution(uow, institution_id)
 
     @domain_rpc
     def get_upload_code(self, institution_id):
         with self.db() as uow:
-            return handlers.get_upload_code(uow, institution_id)
+            return institutions.get_upload_code(uow, institution_id)
 
     @domain_rpc
     def rotate_upload_code(self, institution_id):
         with self.db() as uow:
-            return handlers.rotate_upload_code(uow, institution_id)
+            return institutions.rotate_upload_code(uow, institution_id)
 
     @domain_rpc
     def helpdesk_email(self):
         """The e-mail address of the platform's helpdesk account, or None."""
         with self.db() as uow:
-            return handlers.helpdesk_email(uow)
+            return institutions.helpdesk_email(uow)
 
     @domain_rpc
     def institution_by_upload_code(self, code):
         with self.db() as uow:
-            return handlers.institution_by_upload_code(uow, code)
+            return institutions.institution_by_upload_code(uow, code)
 
     # --- users ------------------------------------------------------------------
 
     @domain_rpc
     def create_user(self, institution_id, data, origin=None, origin_key=None):
         with self.db() as uow:
-            return handlers.create_user(uow, institution_id, data, origin, origin_key)
+            return accounts.create_user(uow, institution_id, data, origin, origin_key)
 
     @domain_rpc
     def create_users(self, institution_id, rows, batch_events=False, origin=None,
                      origin_key=None):
         with self.db() as uow:
-            return handlers.create_users(uow, institution_id, rows, batch_events, origin,
+            return accounts.create_users(uow, institution_id, rows, batch_events, origin,
                                          origin_key)
 
     @domain_rpc
     def discard_users(self, institution_id, codes, batch_events=False):
-        """Compensation for a failed composite create (see handlers.discard_users)."""
+        """Compensation for a failed composite create (see accounts.discard_users)."""
         with self.db() as uow:
-            return handlers.discard_users(uow, institution_id, codes, batch_events)
+            return accounts.discard_users(uow, institution_id, codes, batch_events)
 
     @domain_rpc
     def unfinished_accounts(self, key_prefix, min_age_seconds):
         """Accounts of operations (origin key prefix) whose creator may not have
-        finished: see handlers.unfinished_accounts."""
+        finished: see accounts.unfinished_accounts."""
         with self.db() as uow:
-            return handlers.unfinished_accounts(uow, key_prefix, min_age_seconds)
+            return accounts.unfinished_accounts(uow, key_prefix, min_age_seconds)
 
     @domain_rpc
     def update_user(self, institution_id, code, changes):
         with self.db() as uow:
-            return handlers.update_user(uow, institution_id, code, changes)
+            return account_changes.update_user(uow, institution_id, code, changes)
 
     @domain_rpc
     def update_users(self, institution_id, rows):
         with self.db() as uow:
-            return handlers.update_users(uow, institution_id, rows)
+            return account_changes.update_users(uow, institution_id, rows)
 
     @domain_rpc
     def get_user(self, institution_id, code):
         with self.db() as uow:
-            return handlers.get_user(uow, institution_id, code)
+            return account_queries.get_user(uow, institution_id, code)
 
     @domain_rpc
     def get_users(self, institution_id, codes, fields=None):
         with self.db() as uow:
-            return handlers.get_users(uow, institution_id, codes, fields)
+            return account_queries.get_users(uow, institution_id, codes, fields)
 
     @domain_rpc
     def list_users(self, institution_id, filter="all", q=None, page=1, page_size=50):
         with self.db() as uow:
-            return handlers.list_users(uow, institution_id, filter, q, page, page_size)
+            return account_queries.list_users(uow, institution_id, filter, q, page, page_size)
 
     @domain_rpc
     def find_codes(self, institution_id, q=None, registered=None, types=("student",)):
         with self.db() as uow:
-            return handlers.find_codes(uow, institution_id, q, registered, types)
+            return account_queries.find_codes(uow, institution_id, q, registered, types)
 
     @domain_rpc
     def archive_user(self, institution_id, code):
         with self.db() as uow:
-            return handlers.archive_user(uow, institution_id, code)
+            return account_changes.archive_user(uow, institution_id, code)
 
     @domain_rpc
     def unarchive_user(self, institution_id, code):
         with self.db() as uow:
-            return handlers.unarchive_user(uow, institution_id, code)
+            return account_changes.unarchive_user(uow, institution_id, code)
 
     # --- outbox -------------------------------------------------------------------
 

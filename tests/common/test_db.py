@@ -62,3 +62,23 @@ def test_the_service_logging_config_installs_the_filter():
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+
+
+def test_health_answers_ok_or_503_with_the_cause_in_the_log(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from services.common.db import DatabaseAccess
+    from services.common.errors import DomainError
+
+    good = make_engine(f"sqlite:///{tmp_path / 'ok.sqlite3'}")
+    access = DatabaseAccess(SimpleNamespace(engine=good, service_name="students"))
+    assert access.health() == {"service": "students", "status": "ok"}
+    good.dispose()
+
+    bad = make_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.sqlite3'}")
+    access = DatabaseAccess(SimpleNamespace(engine=bad, service_name="students"))
+    with caplog.at_level(logging.WARNING), pytest.raises(DomainError) as info:
+        access.health()
+    assert (info.value.code, info.value.status) == ("unavailable", 503)
+    assert "leerlingen" in info.value.message
+    assert "unable to open database file" in caplog.text

@@ -2,10 +2,10 @@
 student record gives the same verdict (clean value, or code) for the same
 value, and the limits are the database's. The paths:
 
-- users:     services/users/rules.check_new_user (POST /users, the CSV import's commit)
+- users:     services/users/account_rules.check_new_user (POST /users, the CSV import's commit)
 - students:  services/students/rules.check_new_student / check_participation
 - excel:     services/uploads/rules.RowChecker (the student list)
-- csv:       services/uploads/imports._user_values / _part_values (the CSV import's preview)
+- csv:       services/uploads/imports/previewing._user_values / _part_values (the CSV import's preview)
 
 No broker, no database: the rules are plain functions.
 """
@@ -14,13 +14,14 @@ import datetime as dt
 import pytest
 
 from services.common import fields as fieldrules
+from services.common.errors import DomainError
 from services.students import models as student_models
 from services.students import rules as student_rules
 from services.uploads import columns as colspec
 from services.uploads import imports
 from services.uploads import rules as upload_rules
+from services.users import account_rules
 from services.users import models as user_models
-from services.users import rules as user_rules
 from tests.uploads import xlsxfactory as xf
 
 TODAY = dt.date.today()
@@ -88,7 +89,7 @@ def users_path(field, value):
     if fieldrules.FIELDS[field].owner != "users":
         return None
     data = {"code": "1001", "first_name": "Sanne", "last_name": "Jong", field: value}
-    clean, errors = user_rules.check_new_user(data)
+    clean, errors = account_rules.check_new_user(data)
     return _verdict(errors, field, clean.get(field))
 
 
@@ -132,7 +133,7 @@ def csv_path(field, value):
     if field in csv_fields("users"):
         fields_ = {"code": 0, field: 1} if field != "code" else {"code": 0}
         values = ["1001", value]
-        clean, errors = imports._user_values(2, values, fields_, ["Code", "Kolom"], False)
+        clean, errors = imports.previewing._user_values(2, values, fields_, ["Code", "Kolom"], False)
     elif field in csv_fields("participations"):
         fields_ = {"student_number": 0, "department": 1}
         values = ["1001", "h4"]
@@ -141,7 +142,7 @@ def csv_path(field, value):
         else:
             fields_[field] = 2
             values.append(value)
-        clean, errors = imports._part_values(2, values, fields_, ["Leerling", "Afdeling",
+        clean, errors = imports.previewing._part_values(2, values, fields_, ["Leerling", "Afdeling",
                                                                   "Kolom"])
     else:
         return None
@@ -209,3 +210,31 @@ def test_a_missing_bsn_has_one_code_everywhere():
     _clean, excel_errors = checker.check(2, [row.get(c.title) for c in cols])
     assert [e["code"] for e in errors] == [e["code"] for e in excel_errors] == ["bsn_required"]
     assert errors[0]["message"] == excel_errors[0]["message"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, None), ("  ", None), (" Project\u00a0A ", "Project A"), (2026.0, "2026"),
+    ("x" * 20, "x" * 20), ("x" * 21, "too_long"), ("a\nb", "value_invalid"),
+    (True, "value_invalid"),
+])
+def test_text_outside_the_table_is_coerced_with_a_limit(value, expected):
+    try:
+        assert fieldrules.clean_text(value, 20) == expected
+    except fieldrules.FieldError as exc:
+        assert exc.code == expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, None), (True, True), (False, False), ("true", True), (" FALSE ", False),
+    ("1", True), ("0", False), ("ja", "value_invalid"), (1, "value_invalid"),
+])
+def test_a_yes_no_filter_is_a_bool_or_refused(value, expected):
+    try:
+        assert fieldrules.clean_flag(value) is expected
+    except fieldrules.FieldError as exc:
+        assert exc.code == expected
+    # the students' list filters read it the same way, in their own words
+    try:
+        assert student_rules.check_left(value) is expected
+    except DomainError as exc:
+        assert (exc.code, exc.field) == ("left_invalid", "left")

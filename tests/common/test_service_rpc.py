@@ -22,7 +22,7 @@ class Callee:
 
 class Caller:
     name = "caller"
-    callee = ServiceRpc("callee", timeout=1.0)
+    callee = ServiceRpc("callee", deadline=1.0)
 
     @domain_rpc
     def ask(self, value):
@@ -62,3 +62,32 @@ def test_a_neighbour_that_never_ran_gives_503(container_factory, rabbit_config):
         with pytest.raises(DomainError) as info:
             caller.ask(1)
         assert info.value.status == 503
+
+
+def test_a_reply_that_cannot_be_sent_does_not_stop_the_service(container_factory, rabbit_config,
+                                                                 monkeypatch):
+    """The broker away while a reply goes out raised in the worker thread, which
+    nameko treats as fatal: the whole service stopped. Now the reply is dropped
+    (the caller's deadline answers it) and the service keeps serving."""
+    from nameko.rpc import Responder
+    from kombu.exceptions import OperationalError
+
+    container = container_factory(Callee, rabbit_config)
+    container.start()
+    real_send = Responder.send_response
+    failures = []
+
+    def send_response(self, result, exc_info):
+        if not failures:
+            failures.append(result)
+            raise OperationalError("[Errno 111] Connection refused")
+        return real_send(self, result, exc_info)
+
+    monkeypatch.setattr(Responder, "send_response", send_response)
+    with ServiceRpcProxy("callee", rabbit_config, timeout=2) as callee:
+        from nameko.exceptions import RpcTimeout
+        with pytest.raises(RpcTimeout):
+            callee.echo("lost")
+        assert failures == ["lost"]
+        assert callee.echo("next") == "next"
+    assert not container._died.ready()

@@ -188,14 +188,89 @@ def test_child_output_goes_to_its_log(tmp_path, capsys):
     assert "   talker | hello from talker" in capsys.readouterr().out
 
 
-def test_supervise_stops_the_rest_when_a_child_dies(tmp_path):
-    sup = run.Supervisor(env=dict(os.environ), log_dir=tmp_path, console=False)
+def test_supervise_restarts_a_dead_child_and_leaves_the_rest(tmp_path, capsys):
+    sup = run.Supervisor(env=dict(os.environ), log_dir=tmp_path, console=False,
+                         policy=run.RestartPolicy(backoff_start=0.1))
+    sleeper = sup.start("sleeper", SLEEPER)
+    victim = sup.start("victim", [sys.executable, "-c",
+                                  "import time; print('victim', 'up', flush=True); time.sleep(120)"])
+    first = victim.pid
+    wait_for_line(tmp_path / "victim.log", "\nvictim up")
+    os.kill(first, signal.SIGKILL)
+    stop = threading.Event()
+    worker = threading.Thread(target=run.supervise, args=(sup, stop),
+                              kwargs={"poll": 0.05, "grace": 5})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while victim.pid == first or victim.poll() is not None:
+            assert time.monotonic() < deadline, "never restarted"
+            time.sleep(0.05)
+        assert alive(sleeper.pid) and alive(victim.pid) and victim.restarts == 1
+    finally:
+        stop.set()
+        worker.join(timeout=20)
+    err = capsys.readouterr().err
+    assert "victim (pid %d) died with signal 9" % first in err
+    assert "   victim ! victim up" in err  # the end of its log
+    assert "restarting victim in 0.1 s" in err
+    assert wait_gone([sleeper.pid, victim.pid])
+
+
+def test_back_off_doubles_and_resets_after_a_stable_run():
+    policy = run.RestartPolicy(backoff_start=0.5, backoff_max=4)
+    assert [policy.backoff(n) for n in range(5)] == [0.5, 1, 2, 4, 4]
+
+
+def test_a_crash_loop_stops_the_launcher(tmp_path, capsys):
+    sup = run.Supervisor(env=dict(os.environ), log_dir=tmp_path, console=False,
+                         policy=run.RestartPolicy(backoff_start=0.01, crash_limit=3,
+                                                  crash_window=60))
     sleeper = sup.start("sleeper", SLEEPER)
     sup.start("crasher", [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"])
     stop = threading.Event()
-    assert run.supervise(sup, stop, poll=0.1, grace=5) == 1
+    started = time.monotonic()
+    assert run.supervise(sup, stop, poll=0.05, grace=5) == 1
+    assert time.monotonic() - started < 30
     assert wait_gone([sleeper.pid])
-    assert sup.children[1].poll() == 3
+    crasher = sup.child("crasher")
+    assert crasher.poll() == 3 and crasher.restarts == 2
+    err = capsys.readouterr().err
+    assert "crasher crashed 3 times within 60 s (a crash loop); stopping everything" in err
+    assert "  crasher ! boom" in err
+
+
+def test_crashes_spread_out_are_not_a_loop(tmp_path):
+    sup = run.Supervisor(env=dict(os.environ), log_dir=tmp_path, console=False,
+                         policy=run.RestartPolicy(backoff_start=0.01, crash_limit=2,
+                                                  crash_window=5))
+    child = sup.start("crasher", [sys.executable, "-c", "import sys; sys.exit(1)"])
+    child.process.wait(timeout=10)
+    sup.tick(now=100.0)
+    child.restart_at = None
+    child.process.wait(timeout=10)
+    child.started_at = 101.0
+    sup.tick(now=110.0)  # 10 s after the first crash: outside the window
+    assert len(child.crashes) == 1
+    sup.stop_all(grace=1)
+
+
+def test_a_second_launcher_on_the_same_data_dir_is_refused(tmp_path):
+    held = run.acquire_lock(tmp_path)
+    try:
+        with pytest.raises(run.LauncherError) as refused:
+            run.acquire_lock(tmp_path)
+        assert f"another launcher (pid {os.getpid()}) is already running" in str(refused.value)
+    finally:
+        held.close()
+    run.acquire_lock(tmp_path).close()  # free again once the holder is gone
+
+
+def wait_for_line(path, line, timeout=10):
+    deadline = time.monotonic() + timeout
+    while line not in (path.read_text() if path.exists() else ""):
+        assert time.monotonic() < deadline, f"{line!r} never appeared in {path}"
+        time.sleep(0.05)
 
 
 def test_supervise_stops_everything_on_request(tmp_path):

@@ -372,3 +372,40 @@ def test_config_yaml_has_a_database_url_per_service():
         assert re.search(rf"^{key}: \$\{{{key}:\}}$", text, re.M), key
     assert re.search(r"^AMQP_URI: \$\{AMQP_URI:amqp://guest:guest@127\.0\.0\.1:5672/\}$",
                      text, re.M)
+
+
+# --------------------------------------------------------------------------- supervision
+
+LONG_RUNNING = (*SERVICES, "gateway", "web")
+
+
+def test_k8s_long_running_pods_are_restarted(k8s):
+    """As the launcher does: a process that exits is started again."""
+    deployments = of_kind(k8s, "Deployment")
+    for name in LONG_RUNNING:
+        spec = deployments[f"leerlingbus-{name}"]["spec"]["template"]["spec"]
+        assert spec.get("restartPolicy", "Always") == "Always", name
+        # SIGTERM, then SIGKILL after the grace period (the launcher's --grace is 10 s)
+        assert spec["terminationGracePeriodSeconds"] >= 10, name
+
+
+def test_k8s_probes_do_not_depend_on_the_neighbours(k8s):
+    """/health is 503 while any service is down; a probe on it would restart or
+    unroute a healthy gateway for a neighbour's fault instead of answering 503."""
+    for doc in of_kind(k8s, "Deployment").values():
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+                probe = container.get(key)
+                if probe and "httpGet" in probe:
+                    assert not probe["httpGet"]["path"].startswith("/health"), (
+                        doc["metadata"]["name"], key)
+    gateway = of_kind(k8s, "Deployment")["leerlingbus-gateway"]
+    [container] = gateway["spec"]["template"]["spec"]["containers"]
+    assert container["livenessProbe"] and container["readinessProbe"]
+
+
+def test_compose_long_running_parts_restart(compose):
+    for name in LONG_RUNNING:
+        assert compose["services"][name]["restart"] in ("unless-stopped", "always"), name
+    check = compose["services"]["gateway"]["healthcheck"]["test"]
+    assert "/health" not in " ".join(check)

@@ -64,8 +64,8 @@ def test_a_crashed_create_resumes_with_its_idempotency_key(system, school, monke
     def crash(uow, values):
         raise RuntimeError("the students service died here")
 
-    monkeypatch.setattr(students_handlers, "_insert_student", crash)
-    monkeypatch.setattr(students_handlers, "_compensate", lambda *a, **k: None)
+    monkeypatch.setattr(students_handlers.create_one, "_insert_student", crash)
+    monkeypatch.setattr(students_handlers.create_one, "_compensate", lambda *a, **k: None)
     r = system.post(f"{API}/students", token=admin, json=student("1001"),
                     headers={"Idempotency-Key": "create-1001"})
     assert r.status_code >= 500, r.text

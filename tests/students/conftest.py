@@ -7,7 +7,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.common.db import UnitOfWork, make_engine
 from services.students.models import outbox
-from services.users import handlers as users_handlers
+from services.users.service import UsersService
 
 
 @pytest.fixture
@@ -63,12 +63,13 @@ class LocalUsers:
         self.calls = []
 
     def __getattr__(self, name):
-        fn = getattr(users_handlers, name)
+        service = UsersService()
+        service.db = self.db.uow
+        fn = getattr(service, name)
 
         def call(*args, **kwargs):
             self.calls.append(name)
-            with self.db.uow() as uow:
-                return fn(uow, *args, **kwargs)
+            return fn(*args, **kwargs)
 
         return call
 

@@ -45,7 +45,7 @@ def accounts_without_record(world):
 
 def test_a_single_create_resumes_after_a_crash_between_the_steps(world, students_db,
                                                                  users_db, monkeypatch):
-    monkeypatch.setattr(handlers, "_insert_student", crash)
+    monkeypatch.setattr(handlers.create_one, "_insert_student", crash)
     with pytest.raises(Crash):
         world.h(handlers.create_student, student("1001"), ADMIN, request_id="req-1")
     assert users_db.count(users_table) == 1 and students_db.count(students) == 0
@@ -85,7 +85,7 @@ def test_a_batch_resumes_with_its_accounts_and_new_rows(world, students_db, user
                                                         monkeypatch):
     key = "submission:7:2026-11-29T03:00:00+00:00"
     rows = batch_rows(700, with_participation=False)
-    monkeypatch.setattr(handlers, "_bulk_insert", crash)
+    monkeypatch.setattr(handlers.create_many, "_bulk_insert", crash)
     with pytest.raises(Crash):
         world.h(handlers.create_students, rows[:600], origin_key=key)
     assert users_db.count(users_table) == 600 and students_db.count(students) == 0
@@ -137,11 +137,11 @@ def test_an_unfinished_create_nobody_retries_is_swept(world, students_db, users_
                                                       monkeypatch):
     from services.students import accounts
     world.h(handlers.create_student, student("1001"), ADMIN, request_id="done")
-    monkeypatch.setattr(handlers, "_insert_student", crash)
+    monkeypatch.setattr(handlers.create_one, "_insert_student", crash)
     with pytest.raises(Crash):
         world.h(handlers.create_student, student("1002", bsn=None, type="non_transfer"),
                 ADMIN, request_id="crashed")
-    monkeypatch.setattr(handlers, "_bulk_insert", crash)
+    monkeypatch.setattr(handlers.create_many, "_bulk_insert", crash)
     with pytest.raises(Crash):  # a list's accounts: left to the list's resume
         world.h(handlers.create_students, batch_rows(2, with_participation=False),
                 origin_key="submission:1:x")

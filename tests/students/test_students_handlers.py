@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 
 from services.common.errors import DomainError
 from services.common.events import PermanentEventError
-from services.students import handlers, placements, rules
+from services.students import handlers, lookups, placements, rules
 from services.students.models import (bsn_audit, group_members, metadata, participations,
                                       processed_events, students)
 from services.users.models import users as users_table
@@ -170,7 +170,7 @@ def test_create_is_atomic_when_the_second_step_fails(world, students_db, users_d
     def broken(uow, values):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(handlers, "_insert_student", broken)
+    monkeypatch.setattr(handlers.create_one, "_insert_student", broken)
     with pytest.raises(RuntimeError):
         world.h(handlers.create_student, student())
     assert students_db.count(students) == 0
@@ -182,7 +182,7 @@ def test_create_is_atomic_when_the_second_step_fails(world, students_db, users_d
 def test_a_race_on_the_bsn_is_a_409_and_compensated(world, students_db, users_db,
                                                     monkeypatch):
     world.h(handlers.create_student, student("1001"))
-    monkeypatch.setattr(handlers, "_check_free", lambda *a, **k: None)  # lose the race
+    monkeypatch.setattr(handlers.create_one, "_check_free", lambda *a, **k: None)  # lose the race
     with raises("bsn_exists", 409):
         world.h(handlers.create_student, student("1002"))
     assert [u["code"] for u in world.users.list_users(world.iid)["items"]] == ["1001"]
@@ -270,17 +270,17 @@ def test_update_student(world, students_db, users_db):
 def test_update_restores_personal_data_when_the_record_fails(world, monkeypatch, users_db):
     world.h(handlers.create_student, student("1001"))
 
-    real = handlers.lookups.load_student
+    real = lookups.load_student
 
     def failing(session, iid, number, for_update=False):
         if for_update:
             raise RuntimeError("database gone")
         return real(session, iid, number, for_update)
 
-    monkeypatch.setattr(handlers.lookups, "load_student", failing)
+    monkeypatch.setattr(lookups, "load_student", failing)
     with pytest.raises(RuntimeError):
         world.h(handlers.update_student, "1001", {"first_name": "Sanna", "track": "havo"})
-    monkeypatch.setattr(handlers.lookups, "load_student", real)
+    monkeypatch.setattr(lookups, "load_student", real)
     view = world.h(handlers.get_student, "1001")
     assert (view["first_name"], view["track"]) == ("Sanne", None)
 
@@ -1055,7 +1055,7 @@ def test_batch_compensates_when_the_inserts_fail(world, students_db, users_db, m
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(handlers, "_bulk_insert", broken)
+    monkeypatch.setattr(handlers.create_many, "_bulk_insert", broken)
     with pytest.raises(RuntimeError):
         world.h(handlers.create_students, batch_rows(600, with_participation=False))
     assert users_db.count(users_table) == 0 and students_db.count(students) == 0

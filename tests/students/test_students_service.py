@@ -143,7 +143,7 @@ def test_create_is_atomic_when_the_second_step_fails(system, school, monkeypatch
     def broken(uow, values):
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(handlers, "_insert_student", broken)
+    monkeypatch.setattr(handlers.create_one, "_insert_student", broken)
     with pytest.raises(RemoteError):
         system.students.create_student(school["id"], student("1001"), ADMIN)
     assert system.users.get_users(school["id"], ["1001"]) == []
@@ -298,7 +298,7 @@ def test_event_handler_queue_is_durable_and_failures_are_retried(
     assert queue["durable"] is True and queue["auto_delete"] is False
 
     # the first attempt fails: the message is requeued and handled again
-    real, attempts = handlers._leave, []
+    real, attempts = handlers.user_events._leave, []
 
     def flaky(*args, **kwargs):
         attempts.append(1)
@@ -306,7 +306,7 @@ def test_event_handler_queue_is_durable_and_failures_are_retried(
             raise RuntimeError("database restarting")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(handlers, "_leave", flaky)
+    monkeypatch.setattr(handlers.user_events, "_leave", flaky)
     system.users.archive_user(iid, "1001")
     wait_until(lambda: "1001" not in _numbers_in(system, iid, projects[THIS_YEAR]), 15)
     assert len(attempts) == 2

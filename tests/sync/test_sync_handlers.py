@@ -12,7 +12,8 @@ from services.students import handlers as students_handlers
 from services.students import placements, state
 from services.sync import mutation_feed
 from services.sync.models import mutations, processed_events
-from services.users import handlers as users_handlers
+from services.users import institutions
+from services.users.service import UsersService
 
 
 class Db:
@@ -36,12 +37,9 @@ class LocalUsers:
         self.db = db
 
     def __getattr__(self, name):
-        fn = getattr(users_handlers, name)
-
-        def call(*args, **kwargs):
-            with self.db.uow() as uow:
-                return fn(uow, *args, **kwargs)
-        return call
+        service = UsersService()
+        service.db = self.db.uow
+        return getattr(service, name)
 
 
 @pytest.fixture
@@ -56,8 +54,8 @@ def test_project_state_reads_the_whole_project(dbs):
     users_db, db = dbs
     users = LocalUsers(users_db)
     with users_db.uow() as uow:
-        iid = users_handlers.create_institution(uow, {"name": "School", "brin": "00AB",
-                                                      "school_type": "vo"})["id"]
+        iid = institutions.create_institution(uow, {"name": "School", "brin": "00AB",
+                                                    "school_type": "vo"})["id"]
 
     def run(fn, *args):
         with db.uow() as uow:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.common.db import UnitOfWork, make_engine
 from services.common.errors import DomainError
+from services.common.outbox import utcnow
 from services.uploads import imports
 from services.uploads.settings import UploadSettings
 
@@ -28,7 +29,7 @@ class Users:
     def get_users(self, iid, codes, fields=None):
         return [self.users[c] for c in codes if c in self.users]
 
-    def create_users(self, iid, rows, timeout=None):
+    def create_users(self, iid, rows, deadline=None):
         self.calls += 1
         if self.crash_after is not None and self.calls > self.crash_after:
             raise Crash("the worker died")
@@ -40,17 +41,17 @@ class Users:
             created.append(user)
         return {"created": created}
 
-    def discard_users(self, iid, codes, batch_events=False, timeout=None):
+    def discard_users(self, iid, codes, batch_events=False, deadline=None):
         for code in codes:
             self.users.pop(code)
         return {"discarded": codes, "kept": []}
 
-    def update_users(self, iid, rows, timeout=None):
+    def update_users(self, iid, rows, deadline=None):
         return {"updated": []}
 
 
 class Students:
-    def register_students(self, iid, codes, timeout=None):
+    def register_students(self, iid, codes, deadline=None):
         return {"registered": list(codes), "existing": []}
 
 
@@ -93,7 +94,7 @@ def test_one_worker_progress_per_chunk_and_a_second_claim_finds_it_done(db, tmp_
             call()
         assert exc.value.code == "import_committing"
     with db() as uow:
-        assert imports.stale_commits(uow, 60, now=imports.utcnow()) == []  # just asked
+        assert imports.stale_commits(uow, 60, now=utcnow()) == []  # just asked
     result = imports.run_commit(db, users, Students(), import_id, "worker-1", 60, chunk=8)
     assert result["counts"]["created"] == 30 and users.calls == 4  # 8 + 8 + 8 + 6
     done = get(db, import_id)
@@ -130,9 +131,9 @@ def test_a_long_chunk_keeps_the_claim_alive(db, tmp_path):
     import eventlet
 
     class SlowUsers(Users):
-        def create_users(self, iid, rows, timeout=None):
+        def create_users(self, iid, rows, deadline=None):
             eventlet.sleep(1.2)
-            return super().create_users(iid, rows, timeout)
+            return super().create_users(iid, rows, deadline)
 
     users = SlowUsers()
     import_id = previewed(db, tmp_path, users, n=10)

@@ -48,19 +48,19 @@ def student_numbers(config):
 
 def crash_once_at(monkeypatch, chunk):
     """The `chunk`-th records insert (1-based) dies after the users commit."""
-    real = students_handlers._bulk_insert
+    real = students_handlers.create_many._bulk_insert
     calls = []
 
     def insert(*args, **kwargs):
         calls.append(1)
         if len(calls) == chunk:
-            monkeypatch.setattr(students_handlers, "_compensate", lambda *a, **k: None)
+            monkeypatch.setattr(students_handlers.create_many, "_compensate", lambda *a, **k: None)
             raise RuntimeError("the students service died here")
-        monkeypatch.setattr(students_handlers, "_compensate", real_compensate)
+        monkeypatch.setattr(students_handlers.create_many, "_compensate", real_compensate)
         return real(*args, **kwargs)
 
-    real_compensate = students_handlers._compensate
-    monkeypatch.setattr(students_handlers, "_bulk_insert", insert)
+    real_compensate = students_handlers.create_many._compensate
+    monkeypatch.setattr(students_handlers.create_many, "_bulk_insert", insert)
     return calls
 
 

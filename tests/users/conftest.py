@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from services.common.db import UnitOfWork, make_engine
-from services.users import handlers
+from services.users import institutions
 
 
 @pytest.fixture
@@ -40,5 +40,5 @@ def uow(users_db):
 @pytest.fixture
 def school(uow):
     with uow() as u:
-        return handlers.create_institution(
+        return institutions.create_institution(
             u, {"name": "Het Lyceum", "brin": "05KQ", "school_type": "vo"})

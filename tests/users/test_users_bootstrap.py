@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from services.common.errors import DomainError
-from services.users import handlers
+from services.users import account_changes, accounts, auth, institutions
 from services.users.bootstrap import PASSWORD_FILE, ensure_helpdesk
 from services.users.models import Institution, User
 
@@ -23,7 +23,7 @@ def counts(session_factory):
 
 def login(uow, password):
     with uow() as u:
-        return handlers.authenticate(u, "platform", "helpdesk", password)
+        return auth.authenticate(u, "platform", "helpdesk", password)
 
 
 def test_env_password_is_used_and_no_file_written(users_db, uow, tmp_path):
@@ -102,21 +102,21 @@ def test_too_short_env_password_is_refused(users_db, tmp_path):
 def test_helpdesk_email_is_the_helpdesk_accounts(users_db, uow, tmp_path):
     url, _session_factory = users_db
     with uow() as u:
-        assert handlers.helpdesk_email(u) is None                 # no platform yet
-        school = handlers.create_institution(u, {"name": "L", "brin": "05KQ",
-                                                 "school_type": "vo"})
+        assert institutions.helpdesk_email(u) is None                 # no platform yet
+        school = institutions.create_institution(u, {"name": "L", "brin": "05KQ",
+                                                     "school_type": "vo"})
     with uow() as u:   # a user coded helpdesk at a school is not the platform's
-        handlers.create_user(u, school["id"], {"code": "helpdesk", "first_name": "H",
+        accounts.create_user(u, school["id"], {"code": "helpdesk", "first_name": "H",
                                                "last_name": "D", "email": "h@school.nl"})
     ensure_helpdesk(url, tmp_path, password="helpdesk-geheim-1")
     with uow() as u:
-        assert handlers.helpdesk_email(u) is None                 # created without one
-        platform = handlers.ensure_platform(u).id
+        assert institutions.helpdesk_email(u) is None                 # created without one
+        platform = institutions.ensure_platform(u).id
     with uow() as u:
-        handlers.update_user(u, platform, "helpdesk", {"email": "Balie@Leerlingbus.nl"})
+        account_changes.update_user(u, platform, "helpdesk", {"email": "Balie@Leerlingbus.nl"})
     with uow() as u:
-        assert handlers.helpdesk_email(u) == "Balie@leerlingbus.nl"
+        assert institutions.helpdesk_email(u) == "Balie@leerlingbus.nl"
     with uow() as u:
-        handlers.archive_user(u, platform, "helpdesk")
+        account_changes.archive_user(u, platform, "helpdesk")
     with uow() as u:
-        assert handlers.helpdesk_email(u) is None
+        assert institutions.helpdesk_email(u) is None

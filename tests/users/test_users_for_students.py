@@ -10,7 +10,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.common.errors import DomainError
 from services.common.outbox import utcnow
-from services.users import handlers
+from services.users import account_changes, account_queries, accounts, institutions
 from services.users.models import outbox, users
 from services.users.service import UsersService
 
@@ -42,7 +42,7 @@ def codes_in_db(users_db):
 
 def test_create_users_with_batch_events(uow, school, users_db):
     with uow() as u:
-        created = handlers.create_users(u, school["id"], [student(str(i)) for i in range(1, 1202)],
+        created = accounts.create_users(u, school["id"], [student(str(i)) for i in range(1, 1202)],
                                         batch_events=True)["created"]
     assert len(created) == 1201
     batches = events(users_db, "users_created_batch")
@@ -56,28 +56,28 @@ def test_create_users_with_batch_events(uow, school, users_db):
 
 def test_find_codes(uow, school, users_db):
     with uow() as u:
-        handlers.create_users(u, school["id"], [
+        accounts.create_users(u, school["id"], [
             student("1001", first_name="Anna", last_name="Bakker", email="anna@school.nl"),
             student("1002", first_name="Bram", prefix="de", last_name="Vries"),
             student("2001", first_name="Cor", last_name="Aalders"),
             {"code": "anna", "first_name": "Anna", "last_name": "Docent"}])
-        handlers.create_institution(u, {"name": "Ander", "brin": "06AB", "school_type": "vo"})
+        institutions.create_institution(u, {"name": "Ander", "brin": "06AB", "school_type": "vo"})
     set_user(users_db, "1002", last_login_at=utcnow())
     iid = school["id"]
     with uow() as u:
-        assert handlers.find_codes(u, iid) == ["2001", "1001", "1002"]   # by last name
-        assert handlers.find_codes(u, iid, q="ANNA") == ["1001"]
-        assert handlers.find_codes(u, iid, q="anna", types=None) == ["1001", "anna"]
-        assert handlers.find_codes(u, iid, q="bram de vries") == ["1002"]
-        assert handlers.find_codes(u, iid, q="school.nl") == ["1001"]
-        assert handlers.find_codes(u, iid, q="100") == ["1001", "1002"]
-        assert handlers.find_codes(u, iid, registered=True) == ["1002"]
-        assert handlers.find_codes(u, iid, registered=False) == ["2001", "1001"]
-        assert handlers.find_codes(u, iid, q="%") == []
-        assert handlers.find_codes(u, iid + 1) == []
-        assert handlers.find_codes(u, "x") == []
+        assert account_queries.find_codes(u, iid) == ["2001", "1001", "1002"]   # by last name
+        assert account_queries.find_codes(u, iid, q="ANNA") == ["1001"]
+        assert account_queries.find_codes(u, iid, q="anna", types=None) == ["1001", "anna"]
+        assert account_queries.find_codes(u, iid, q="bram de vries") == ["1002"]
+        assert account_queries.find_codes(u, iid, q="school.nl") == ["1001"]
+        assert account_queries.find_codes(u, iid, q="100") == ["1001", "1002"]
+        assert account_queries.find_codes(u, iid, registered=True) == ["1002"]
+        assert account_queries.find_codes(u, iid, registered=False) == ["2001", "1001"]
+        assert account_queries.find_codes(u, iid, q="%") == []
+        assert account_queries.find_codes(u, iid + 1) == []
+        assert account_queries.find_codes(u, "x") == []
         with pytest.raises(DomainError) as exc:
-            handlers.find_codes(u, iid, types=["robot"])
+            account_queries.find_codes(u, iid, types=["robot"])
         assert exc.value.code == "user_type_invalid"
 
 
@@ -97,50 +97,50 @@ ACCENTED = [
 ])
 def test_find_codes_ignores_case_and_accents(uow, school, q, expected):
     with uow() as u:
-        handlers.create_users(u, school["id"], ACCENTED, batch_events=True)
+        accounts.create_users(u, school["id"], ACCENTED, batch_events=True)
     with uow() as u:
-        assert handlers.find_codes(u, school["id"], q=q) == expected
+        assert account_queries.find_codes(u, school["id"], q=q) == expected
 
 
 def test_search_follows_changes_of_name_and_email(uow, school):
     with uow() as u:
-        handlers.create_user(u, school["id"], student("1", first_name="Anna", last_name="Smit"))
+        accounts.create_user(u, school["id"], student("1", first_name="Anna", last_name="Smit"))
     with uow() as u:
-        handlers.update_users(u, school["id"], [{"code": "1", "last_name": "Şahin"}])
+        account_changes.update_users(u, school["id"], [{"code": "1", "last_name": "Şahin"}])
     with uow() as u:
-        assert handlers.find_codes(u, school["id"], q="sahin") == ["1"]
-        assert handlers.find_codes(u, school["id"], q="smit") == []
+        assert account_queries.find_codes(u, school["id"], q="sahin") == ["1"]
+        assert account_queries.find_codes(u, school["id"], q="smit") == []
     with uow() as u:
-        handlers.update_user(u, school["id"], "1", {"first_name": "Ééntje", "prefix": "de",
-                                                    "email": "E.Sahin@Thuis.nl"})
+        account_changes.update_user(u, school["id"], "1", {"first_name": "Ééntje", "prefix": "de",
+                                                           "email": "E.Sahin@Thuis.nl"})
     with uow() as u:
-        assert handlers.find_codes(u, school["id"], q="EENTJE DE SAHIN") == ["1"]
-        assert handlers.find_codes(u, school["id"], q="eentje sahin") == ["1"]
-        assert handlers.find_codes(u, school["id"], q="sahin@thuis") == ["1"]
-        assert handlers.find_codes(u, school["id"], q="anna") == []
+        assert account_queries.find_codes(u, school["id"], q="EENTJE DE SAHIN") == ["1"]
+        assert account_queries.find_codes(u, school["id"], q="eentje sahin") == ["1"]
+        assert account_queries.find_codes(u, school["id"], q="sahin@thuis") == ["1"]
+        assert account_queries.find_codes(u, school["id"], q="anna") == []
 
 
 def test_discard_users_removes_only_fresh_unused_accounts(uow, school, users_db):
     with uow() as u:
-        handlers.create_users(u, school["id"], [student(c) for c in ("1", "2", "3", "4")])
+        accounts.create_users(u, school["id"], [student(c) for c in ("1", "2", "3", "4")])
     set_user(users_db, "2", last_login_at=utcnow())                             # in use
     set_user(users_db, "3", created_at=utcnow() - dt.timedelta(hours=2))        # too old
     with uow() as u:
-        result = handlers.discard_users(u, school["id"], ["1", "2", "3", "99", None])
+        result = accounts.discard_users(u, school["id"], ["1", "2", "3", "99", None])
     assert result == {"discarded": ["1"], "kept": ["2", "3"]}
     assert codes_in_db(users_db) == ["2", "3", "4"]
     (event,) = events(users_db, "user_discarded")
     assert event["data"]["code"] == "1" and event["data"]["type"] == "student"
     with uow() as u:
-        assert handlers.discard_users(u, school["id"], ["4"], batch_events=True) == {
+        assert accounts.discard_users(u, school["id"], ["4"], batch_events=True) == {
             "discarded": ["4"], "kept": []}
     (batch,) = events(users_db, "users_discarded_batch")
     assert batch["data"]["count"] == 1 and batch["data"]["users"][0]["code"] == "4"
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.discard_users(u, school["id"], "4")
+        accounts.discard_users(u, school["id"], "4")
     assert exc.value.code == "value_invalid"
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.discard_users(u, 999, ["2"])
+        accounts.discard_users(u, 999, ["2"])
     assert exc.value.code == "not_found"
 
 

@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 
 from services.common.db import make_engine
 from services.common.errors import DomainError
-from services.users import handlers
+from services.users import account_changes, account_queries, accounts, auth, institutions
 from services.users.models import login_throttle, metadata, outbox, users
 
 PASSWORD = "een goed wachtwoord"
@@ -75,34 +75,34 @@ def test_migrate_command(tmp_path):
 
 def test_create_get_and_list_institutions(uow, users_db):
     with uow() as u:
-        created = handlers.create_institution(
+        created = institutions.create_institution(
             u, {"name": "Vakcollege", "brin": "12ab03", "school_type": "MBO"})
     assert created["brin"] == "12AB03" and created["branch"] == "03"
     assert created["school_type"] == "mbo"
     assert created["created_at"].endswith("+00:00")
     with uow() as u:
-        assert handlers.get_institution(u, created["id"]) == created
-        assert handlers.get_institution(u, str(created["id"])) == created
-        handlers.ensure_platform(u)
+        assert institutions.get_institution(u, created["id"]) == created
+        assert institutions.get_institution(u, str(created["id"])) == created
+        institutions.ensure_platform(u)
     with uow() as u:
-        listed = handlers.list_institutions(u)
+        listed = institutions.list_institutions(u)
     assert listed["total"] == 1 and listed["items"] == [created]  # platform is not listed
     assert events(users_db, "institution_created")[0]["data"]["brin"] == "12AB03"
 
 
 def test_duplicate_brin_conflicts(uow, school):
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.create_institution(u, {"name": "Ander", "brin": "05kq", "school_type": "vo"})
+        institutions.create_institution(u, {"name": "Ander", "brin": "05kq", "school_type": "vo"})
     assert (exc.value.code, exc.value.status) == ("institution_exists", 409)
 
 
 def test_unknown_institution_is_not_found(uow):
     for bad in (999, "abc", None):
         with uow() as u, pytest.raises(DomainError) as exc:
-            handlers.get_institution(u, bad)
+            institutions.get_institution(u, bad)
         assert (exc.value.code, exc.value.status) == ("not_found", 404)
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.create_user(u, 999, student("1"))
+        accounts.create_user(u, 999, student("1"))
     assert exc.value.status == 404
 
 
@@ -110,7 +110,7 @@ def test_unknown_institution_is_not_found(uow):
 
 def test_create_user_returns_record_and_writes_event(uow, school, users_db):
     with uow() as u:
-        user = handlers.create_user(u, school["id"], student(
+        user = accounts.create_user(u, school["id"], student(
             "20355889", prefix="van", postcode="1234ab", email="A@B.nl", password=PASSWORD))
     assert user["is_student"] is True and user["type"] == "student"
     assert user["roles"] == ["student"] and user["archived"] is False
@@ -130,7 +130,7 @@ def test_create_user_returns_record_and_writes_event(uow, school, users_db):
 
 def test_create_user_validation_error_has_every_field(uow, school, users_db):
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.create_user(u, school["id"], {"code": "A1", "is_student": True,
+        accounts.create_user(u, school["id"], {"code": "A1", "is_student": True,
                                                "email": "x@", "last_name": "Jong"})
     err = exc.value
     assert err.status == 422
@@ -143,31 +143,32 @@ def test_create_user_validation_error_has_every_field(uow, school, users_db):
 
 def test_duplicate_code_conflicts(uow, school):
     with uow() as u:
-        handlers.create_user(u, school["id"], student("100"))
+        accounts.create_user(u, school["id"], student("100"))
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.create_user(u, school["id"], student("100"))
+        accounts.create_user(u, school["id"], student("100"))
     assert (exc.value.code, exc.value.status, exc.value.field) == ("user_exists", 409, "code")
 
 
 def test_same_code_in_other_institution_is_fine(uow, school):
     with uow() as u:
-        other = handlers.create_institution(u, {"name": "B", "brin": "06AB", "school_type": "vo"})
+        other = institutions.create_institution(u, {"name": "B", "brin": "06AB",
+                                                    "school_type": "vo"})
     with uow() as u:
-        handlers.create_user(u, school["id"], student("100"))
+        accounts.create_user(u, school["id"], student("100"))
     with uow() as u:
-        assert handlers.create_user(u, other["id"], student("100"))["institution_id"] == other["id"]
+        assert accounts.create_user(u, other["id"], student("100"))["institution_id"] == other["id"]
 
 
 def test_helpdesk_role_only_on_platform(uow, school):
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.create_user(u, school["id"], {"code": "hd", "first_name": "H",
+        accounts.create_user(u, school["id"], {"code": "hd", "first_name": "H",
                                                "last_name": "D", "roles": ["helpdesk"]})
     assert exc.value.code == "role_invalid"
     with uow() as u:
-        platform = handlers.ensure_platform(u)
+        platform = institutions.ensure_platform(u)
         platform_id = platform.id
     with uow() as u:
-        user = handlers.create_user(u, platform_id, {"code": "hd2", "first_name": "H",
+        user = accounts.create_user(u, platform_id, {"code": "hd2", "first_name": "H",
                                                      "last_name": "D", "roles": ["helpdesk"]})
     assert user["roles"] == ["helpdesk"]
 
@@ -176,7 +177,7 @@ def test_batch_of_2000_is_fast_and_writes_events_in_bulk(uow, school, users_db):
     rows = [student(str(100000 + i), email=f"l{i}@school.nl") for i in range(2000)]
     start = time.monotonic()
     with uow() as u:
-        result = handlers.create_users(u, school["id"], rows)
+        result = accounts.create_users(u, school["id"], rows)
     elapsed = time.monotonic() - start
     assert len(result["created"]) == 2000
     assert [r["code"] for r in result["created"]] == [r["code"] for r in rows]
@@ -188,14 +189,14 @@ def test_batch_of_2000_is_fast_and_writes_events_in_bulk(uow, school, users_db):
 
 def test_creation_events_name_the_service_that_creates_the_account(uow, school, users_db):
     with uow() as u:
-        handlers.create_user(u, school["id"], student("7001"))
+        accounts.create_user(u, school["id"], student("7001"))
     with uow() as u:
-        handlers.create_user(u, school["id"], student("7002"), origin="students")
+        accounts.create_user(u, school["id"], student("7002"), origin="students")
     with uow() as u:
-        handlers.create_users(u, school["id"], [student("7003")], batch_events=True,
+        accounts.create_users(u, school["id"], [student("7003")], batch_events=True,
                               origin="students")
     with uow() as u:   # not a service name: left out
-        handlers.create_user(u, school["id"], student("7004"), origin="drop table; --")
+        accounts.create_user(u, school["id"], student("7004"), origin="drop table; --")
     first, second, fourth = events(users_db, "user_created")
     assert "origin" not in first["data"] and "origin" not in fourth["data"]
     assert second["data"]["origin"] == "students"
@@ -208,7 +209,7 @@ def test_batch_with_bad_row_writes_nothing(uow, school, users_db):
     rows[1499] = student("15OO")          # letters in a student number
     rows[1799]["postcode"] = "nope"
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.create_users(u, school["id"], rows)
+        accounts.create_users(u, school["id"], rows)
     err = exc.value
     assert err.status == 422 and err.code == "student_number_not_digits"
     assert [(e["row"], e["field"], e["code"]) for e in err.errors] == [
@@ -218,10 +219,10 @@ def test_batch_with_bad_row_writes_nothing(uow, school, users_db):
 
 def test_batch_duplicates_within_batch_and_against_db_are_409(uow, school, users_db):
     with uow() as u:
-        handlers.create_user(u, school["id"], student("5"))
+        accounts.create_user(u, school["id"], student("5"))
     rows = [student("1"), student("2"), student("1"), student("5")]
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.create_users(u, school["id"], rows)
+        accounts.create_users(u, school["id"], rows)
     err = exc.value
     assert (err.code, err.status) == ("user_exists", 409)
     assert [(e["row"], e["code"]) for e in err.errors] == [(3, "user_exists"),
@@ -232,26 +233,26 @@ def test_batch_duplicates_within_batch_and_against_db_are_409(uow, school, users
 def test_batch_mixing_invalid_and_duplicate_is_422(uow, school):
     rows = [student("1"), student("1"), student("x")]
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.create_users(u, school["id"], rows)
+        accounts.create_users(u, school["id"], rows)
     assert exc.value.status == 422
     assert {e["row"] for e in exc.value.errors} == {2, 3}
 
 
 def test_batch_rejects_non_list(uow, school):
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.create_users(u, school["id"], {"code": "1"})
+        accounts.create_users(u, school["id"], {"code": "1"})
     assert exc.value.code == "rows_invalid"
     with uow() as u:
-        assert handlers.create_users(u, school["id"], []) == {"created": []}
+        assert accounts.create_users(u, school["id"], []) == {"created": []}
 
 
 # --- changing users -------------------------------------------------------------------
 
 def test_update_user_records_changes_and_hides_password(uow, school, users_db):
     with uow() as u:
-        before = handlers.create_user(u, school["id"], student("7", city="Zwolle"))
+        before = accounts.create_user(u, school["id"], student("7", city="Zwolle"))
     with uow() as u:
-        after = handlers.update_user(u, school["id"], "7", {
+        after = account_changes.update_user(u, school["id"], "7", {
             "city": "Utrecht", "first_name": "Leerling", "password": PASSWORD})
     assert after["city"] == "Utrecht" and after["updated_at"] >= before["updated_at"]
     (event,) = events(users_db, "user_updated")
@@ -259,28 +260,28 @@ def test_update_user_records_changes_and_hides_password(uow, school, users_db):
         "city": ["Zwolle", "Utrecht"], "password": ["***", "***"]}}
     assert "$argon2" not in json.dumps(event)
     with uow() as u:
-        assert handlers.authenticate(u, "05KQ", "7", PASSWORD)["user_id"] == before["id"]
+        assert auth.authenticate(u, "05KQ", "7", PASSWORD)["user_id"] == before["id"]
 
 
 def test_update_user_errors(uow, school):
     with uow() as u:
-        handlers.create_user(u, school["id"], student("7"))
+        accounts.create_user(u, school["id"], student("7"))
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.update_user(u, school["id"], "7", {"code": "8"})
+        account_changes.update_user(u, school["id"], "7", {"code": "8"})
     assert (exc.value.code, exc.value.status) == ("field_immutable", 422)
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.update_user(u, school["id"], "7", {"roles": ["admin"]})
+        account_changes.update_user(u, school["id"], "7", {"roles": ["admin"]})
     assert exc.value.code == "role_invalid"
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.update_user(u, school["id"], "404", {"city": "X"})
+        account_changes.update_user(u, school["id"], "404", {"city": "X"})
     assert (exc.value.code, exc.value.status) == ("not_found", 404)
 
 
 def test_update_user_changes_type_and_roles(uow, school, users_db):
     with uow() as u:
-        handlers.create_user(u, school["id"], student("7"))
+        accounts.create_user(u, school["id"], student("7"))
     with uow() as u:
-        user = handlers.update_user(u, school["id"], "7", {"is_student": False,
+        user = account_changes.update_user(u, school["id"], "7", {"is_student": False,
                                                           "roles": ["mentor"]})
     assert (user["type"], user["roles"], user["is_student"]) == ("employee", ["mentor"], False)
     (event,) = events(users_db, "user_updated")
@@ -290,18 +291,18 @@ def test_update_user_changes_type_and_roles(uow, school, users_db):
 
 def test_update_users_all_or_nothing_and_no_event_for_unchanged(uow, school, users_db):
     with uow() as u:
-        handlers.create_users(u, school["id"], [student(str(i)) for i in range(1, 4)])
+        accounts.create_users(u, school["id"], [student(str(i)) for i in range(1, 4)])
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.update_users(u, school["id"], [
+        account_changes.update_users(u, school["id"], [
             {"code": "1", "city": "Delft"}, {"code": "2", "postcode": "bad"},
             {"code": "9", "city": "X"}])
     assert exc.value.status == 422
     assert [(e["row"], e["code"]) for e in exc.value.errors] == [(2, "postcode_invalid"),
                                                                (3, "not_found")]
     with uow() as u:
-        assert handlers.get_user(u, school["id"], "1")["city"] is None
+        assert account_queries.get_user(u, school["id"], "1")["city"] is None
     with uow() as u:
-        result = handlers.update_users(u, school["id"], [
+        result = account_changes.update_users(u, school["id"], [
             {"code": "1", "city": "Delft"}, {"code": "2", "first_name": "Leerling"}])
     assert [r["city"] for r in result["updated"]] == ["Delft", None]
     updated = events(users_db, "user_updated")
@@ -310,34 +311,34 @@ def test_update_users_all_or_nothing_and_no_event_for_unchanged(uow, school, use
 
 def test_update_users_unknown_codes_only_is_404(uow, school):
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.update_users(u, school["id"], [{"code": "9", "city": "X"}])
+        account_changes.update_users(u, school["id"], [{"code": "9", "city": "X"}])
     assert (exc.value.code, exc.value.status) == ("not_found", 404)
     assert exc.value.errors[0]["row"] == 1
 
 
 def test_archive_twice_is_noop_and_unarchive(uow, school, users_db):
     with uow() as u:
-        handlers.create_user(u, school["id"], student("7", password=PASSWORD))
+        accounts.create_user(u, school["id"], student("7", password=PASSWORD))
     with uow() as u:
-        first = handlers.archive_user(u, school["id"], "7")
+        first = account_changes.archive_user(u, school["id"], "7")
     with uow() as u:
-        second = handlers.archive_user(u, school["id"], "7")
+        second = account_changes.archive_user(u, school["id"], "7")
     assert first["archived"] is True and second["archived_at"] == first["archived_at"]
     assert len(events(users_db, "user_archived")) == 1
     assert events(users_db, "user_archived")[0]["data"] == {
         "user_id": first["id"], "code": "7", "type": "student"}
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.authenticate(u, "05KQ", "7", PASSWORD)
+        auth.authenticate(u, "05KQ", "7", PASSWORD)
     assert exc.value.code == "invalid_credentials"
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.get_principal(u, first["id"])
+        auth.get_principal(u, first["id"])
     assert (exc.value.code, exc.value.status) == ("token_invalid", 401)
     with uow() as u:
-        back = handlers.unarchive_user(u, school["id"], "7")
+        back = account_changes.unarchive_user(u, school["id"], "7")
     assert back["archived"] is False and back["archived_at"] is None
     assert len(events(users_db, "user_unarchived")) == 1
     with uow() as u:
-        assert handlers.get_principal(u, str(first["id"]))["code"] == "7"
+        assert auth.get_principal(u, str(first["id"]))["code"] == "7"
 
 
 # --- reading users ------------------------------------------------------------------------
@@ -354,9 +355,9 @@ def people(uow, school):
         {"code": "3", "is_student": True, "first_name": "Anna", "last_name": "Aalders"},
     ]
     with uow() as u:
-        handlers.create_users(u, school["id"], rows)
+        accounts.create_users(u, school["id"], rows)
     with uow() as u:
-        handlers.archive_user(u, school["id"], "3")
+        account_changes.archive_user(u, school["id"], "3")
     return school["id"]
 
 
@@ -366,12 +367,12 @@ def codes_of(result):
 
 def test_list_filters_and_order(uow, people):
     with uow() as u:
-        assert codes_of(handlers.list_users(u, people)) == ["2", "jbakker", "1", "ouder1"]
-        assert codes_of(handlers.list_users(u, people, "students")) == ["2", "1"]
-        assert codes_of(handlers.list_users(u, people, "employees")) == ["jbakker"]
-        assert codes_of(handlers.list_users(u, people, "archived")) == ["3"]
+        assert codes_of(account_queries.list_users(u, people)) == ["2", "jbakker", "1", "ouder1"]
+        assert codes_of(account_queries.list_users(u, people, "students")) == ["2", "1"]
+        assert codes_of(account_queries.list_users(u, people, "employees")) == ["jbakker"]
+        assert codes_of(account_queries.list_users(u, people, "archived")) == ["3"]
         with pytest.raises(DomainError):
-            handlers.list_users(u, people, "teachers")
+            account_queries.list_users(u, people, "teachers")
 
 
 @pytest.mark.parametrize("q,expected", [
@@ -380,33 +381,34 @@ def test_list_filters_and_order(uow, people):
 ])
 def test_list_search(uow, people, q, expected):
     with uow() as u:
-        assert codes_of(handlers.list_users(u, people, "all", q)) == expected
+        assert codes_of(account_queries.list_users(u, people, "all", q)) == expected
 
 
 def test_list_paging(uow, people):
     with uow() as u:
-        page = handlers.list_users(u, people, "all", None, 2, 3)
+        page = account_queries.list_users(u, people, "all", None, 2, 3)
     assert page["total"] == 4 and page["page"] == 2 and page["page_size"] == 3
     assert codes_of(page) == ["ouder1"]
 
 
 def test_get_users_omits_missing_and_other_institutions(uow, people):
     with uow() as u:
-        other = handlers.create_institution(u, {"name": "B", "brin": "06AB", "school_type": "vo"})
+        other = institutions.create_institution(u, {"name": "B", "brin": "06AB",
+                                                    "school_type": "vo"})
     with uow() as u:
-        found = handlers.get_users(u, people, ["2", "nope", "1", "2"])
+        found = account_queries.get_users(u, people, ["2", "nope", "1", "2"])
         assert [f["code"] for f in found] == ["2", "1"]
-        assert handlers.get_users(u, other["id"], ["1", "2"]) == []
+        assert account_queries.get_users(u, other["id"], ["1", "2"]) == []
         with pytest.raises(DomainError) as exc:
-            handlers.get_user(u, other["id"], "1")
+            account_queries.get_user(u, other["id"], "1")
         assert exc.value.status == 404
 
 
 def test_get_users_with_fields_answers_only_those_and_the_same_stamp(uow, people):
     with uow() as u:
-        full = {f["code"]: f for f in handlers.get_users(u, people, ["1", "2"])}
-        light = handlers.get_users(u, people, ["2", "nope", "1"],
-                                   fields=["first_name", "email", "password_hash", "bogus"])
+        full = {f["code"]: f for f in account_queries.get_users(u, people, ["1", "2"])}
+        light = account_queries.get_users(u, people, ["2", "nope", "1"],
+                                          fields=["first_name", "email", "password_hash", "bogus"])
     assert [f["code"] for f in light] == ["2", "1"]
     for item in light:
         same = full[item["code"]]
@@ -420,37 +422,37 @@ def test_get_users_with_fields_answers_only_those_and_the_same_stamp(uow, people
 @pytest.fixture
 def account(uow, school):
     with uow() as u:
-        return handlers.create_user(u, school["id"], {
+        return accounts.create_user(u, school["id"], {
             "code": "jbakker", "type": "employee", "first_name": "Joost",
             "last_name": "Bakker", "roles": ["admin", "mentor"], "password": PASSWORD})
 
 
 def test_authenticate_returns_principal_and_sets_last_login(uow, school, account):
     with uow() as u:
-        principal = handlers.authenticate(u, "05kq", "jbakker", PASSWORD)
+        principal = auth.authenticate(u, "05kq", "jbakker", PASSWORD)
     epoch = principal.pop("token_epoch")
     assert principal == {"user_id": account["id"], "institution_id": school["id"],
                          "institution": "05KQ", "code": "jbakker", "type": "employee",
                          "roles": ["admin", "mentor"], "is_platform": False}
     principal["token_epoch"] = epoch
     with uow() as u:
-        assert handlers.get_user(u, school["id"], "jbakker")["last_login_at"] is not None
-        assert handlers.get_principal(u, account["id"]) == principal
+        assert account_queries.get_user(u, school["id"], "jbakker")["last_login_at"] is not None
+        assert auth.get_principal(u, account["id"]) == principal
     # a new password is a new token epoch: tokens issued before it are refused
     with uow() as u:
-        handlers.update_user(u, school["id"], "jbakker", {"password": PASSWORD + "-nieuw"})
+        account_changes.update_user(u, school["id"], "jbakker", {"password": PASSWORD + "-nieuw"})
     with uow() as u:
-        assert handlers.get_principal(u, account["id"])["token_epoch"] != epoch
+        assert auth.get_principal(u, account["id"])["token_epoch"] != epoch
 
 
 def test_four_character_brin_finds_single_branch(uow):
     with uow() as u:
-        inst = handlers.create_institution(u, {"name": "Vestiging", "brin": "07CD01",
-                                               "school_type": "vo"})
+        inst = institutions.create_institution(u, {"name": "Vestiging", "brin": "07CD01",
+                                                   "school_type": "vo"})
     with uow() as u:
-        handlers.create_user(u, inst["id"], student("1", password=PASSWORD))
+        accounts.create_user(u, inst["id"], student("1", password=PASSWORD))
     with uow() as u:
-        assert handlers.authenticate(u, "07cd", "1", PASSWORD)["institution"] == "07CD01"
+        assert auth.authenticate(u, "07cd", "1", PASSWORD)["institution"] == "07CD01"
 
 
 @pytest.mark.parametrize("institution,code,password", [
@@ -462,7 +464,7 @@ def test_four_character_brin_finds_single_branch(uow):
 ])
 def test_every_failure_is_the_same_401(uow, account, institution, code, password):
     with uow() as u, pytest.raises(DomainError) as exc:
-        handlers.authenticate(u, institution, code, password)
+        auth.authenticate(u, institution, code, password)
     assert (exc.value.code, exc.value.status, exc.value.message) == (
         "invalid_credentials", 401, "Onjuiste instelling, gebruikersnaam of wachtwoord.")
 
@@ -470,7 +472,7 @@ def test_every_failure_is_the_same_401(uow, account, institution, code, password
 def attempt(uow, when, password, code="jbakker"):
     with uow() as u:
         try:
-            return handlers.authenticate(u, "05KQ", code, password, now=when)
+            return auth.authenticate(u, "05KQ", code, password, now=when)
         except DomainError as exc:
             return exc
 

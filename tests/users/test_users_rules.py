@@ -1,10 +1,12 @@
-"""Unit tests of services/users/rules.py: no broker, no database."""
+"""Unit tests of the users service's rules (rules.py, institution_rules.py,
+account_rules.py, throttle.py, search.py): no broker, no database."""
 import datetime as dt
 
 import pytest
 
 from services.common.errors import DomainError
-from services.users import rules
+from services.common.paging import page_args
+from services.users import account_rules, institution_rules, search, throttle
 
 T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.timezone.utc)
 
@@ -16,31 +18,33 @@ def codes(errors):
 # --- institutions ---------------------------------------------------------------
 
 def test_institution_is_normalised():
-    clean = rules.check_institution({"name": " Het Lyceum ", "brin": "05kq", "school_type": "VO"})
+    clean = institution_rules.check_institution({"name": " Het Lyceum ", "brin": "05kq",
+                                                 "school_type": "VO"})
     assert clean == {"name": "Het Lyceum", "brin": "05KQ", "branch": None, "school_type": "vo"}
 
 
 def test_six_character_brin_sets_branch():
-    clean = rules.check_institution({"name": "X", "brin": "05kq01", "school_type": "mbo"})
+    clean = institution_rules.check_institution({"name": "X", "brin": "05kq01",
+                                                 "school_type": "mbo"})
     assert (clean["brin"], clean["branch"]) == ("05KQ01", "01")
 
 
 def test_four_character_brin_with_branch_becomes_six():
-    clean = rules.check_institution({"name": "X", "brin": "05KQ", "branch": "02",
-                                     "school_type": "vo"})
+    clean = institution_rules.check_institution({"name": "X", "brin": "05KQ", "branch": "02",
+                                                 "school_type": "vo"})
     assert (clean["brin"], clean["branch"]) == ("05KQ02", "02")
 
 
 def test_branch_must_match_six_character_brin():
     with pytest.raises(DomainError) as exc:
-        rules.check_institution({"name": "X", "brin": "05KQ01", "branch": "03",
-                                 "school_type": "vo"})
+        institution_rules.check_institution({"name": "X", "brin": "05KQ01", "branch": "03",
+                                             "school_type": "vo"})
     assert exc.value.code == "branch_invalid"
 
 
 def test_institution_errors_are_collected():
     with pytest.raises(DomainError) as exc:
-        rules.check_institution({"name": "", "brin": "5KQ", "school_type": "havo"})
+        institution_rules.check_institution({"name": "", "brin": "5KQ", "school_type": "havo"})
     err = exc.value
     assert err.status == 422
     assert codes(err.errors) == [("brin", "brin_invalid"), ("name", "required"),
@@ -50,16 +54,16 @@ def test_institution_errors_are_collected():
 
 def test_institution_missing_fields_are_required():
     with pytest.raises(DomainError) as exc:
-        rules.check_institution({})
+        institution_rules.check_institution({})
     assert codes(exc.value.errors) == [("brin", "required"), ("name", "required"),
                                        ("school_type", "required")]
 
 
 def test_login_institution_parsing():
-    assert rules.parse_login_institution(" Platform ") == ("platform", None)
-    assert rules.parse_login_institution("05kq01") == ("brin", "05KQ01")
-    assert rules.parse_login_institution("nonsense") == (None, None)
-    assert rules.parse_login_institution(None) == (None, None)
+    assert institution_rules.parse_login_institution(" Platform ") == ("platform", None)
+    assert institution_rules.parse_login_institution("05kq01") == ("brin", "05KQ01")
+    assert institution_rules.parse_login_institution("nonsense") == (None, None)
+    assert institution_rules.parse_login_institution(None) == (None, None)
 
 
 # --- users ------------------------------------------------------------------------
@@ -71,8 +75,8 @@ def person(**kw):
 
 
 def test_new_student_defaults():
-    clean, errors = rules.check_new_user(person(is_student=True, postcode="1234ab",
-                                                email=" Sanne@Example.NL ", gender="v"))
+    clean, errors = account_rules.check_new_user(person(is_student=True, postcode="1234ab",
+                                                        email=" Sanne@Example.NL ", gender="v"))
     assert errors == []
     assert clean["type"] == "student"
     assert clean["roles"] == ["student"]
@@ -83,26 +87,26 @@ def test_new_student_defaults():
 
 
 def test_student_code_must_be_digits():
-    _clean, errors = rules.check_new_user(person(code="ab12", is_student=True))
+    _clean, errors = account_rules.check_new_user(person(code="ab12", is_student=True))
     assert errors == [{"code": "student_number_not_digits",
                        "message": "De code van een leerling mag alleen cijfers bevatten.",
                        "field": "code"}]
 
 
 def test_excel_float_code_becomes_digits():
-    clean, errors = rules.check_new_user(person(code=20355889.0, is_student=True))
+    clean, errors = account_rules.check_new_user(person(code=20355889.0, is_student=True))
     assert errors == []
     assert clean["code"] == "20355889"
 
 
 def test_employee_code_may_have_letters_and_default_roles_are_empty():
-    clean, errors = rules.check_new_user(person(code="jdevries", is_student=False))
+    clean, errors = account_rules.check_new_user(person(code="jdevries", is_student=False))
     assert errors == []
     assert (clean["type"], clean["roles"]) == ("employee", [])
 
 
 def test_every_field_error_is_reported():
-    _clean, errors = rules.check_new_user({
+    _clean, errors = account_rules.check_new_user({
         "code": "", "first_name": " ", "postcode": "12345", "email": "nope",
         "gender": "Q", "roles": ["admin", "wizard"], "password": "short", "type": "alien"})
     assert codes(errors) == sorted([
@@ -114,8 +118,8 @@ def test_every_field_error_is_reported():
 
 
 def test_password_length_boundary():
-    assert rules.check_new_user(person(password="x" * 10))[1] == []
-    assert codes(rules.check_new_user(person(password="x" * 9))[1]) == [
+    assert account_rules.check_new_user(person(password="x" * 10))[1] == []
+    assert codes(account_rules.check_new_user(person(password="x" * 9))[1]) == [
         ("password", "password_too_short")]
 
 
@@ -130,7 +134,7 @@ def test_password_length_boundary():
 ])
 def test_role_rules(roles, user_type, is_platform, ok):
     errors = []
-    result = rules.check_roles(roles, user_type, is_platform, errors)
+    result = account_rules.check_roles(roles, user_type, is_platform, errors)
     assert (errors == []) is ok
     assert (result is not None) is ok
     if ok:
@@ -138,20 +142,20 @@ def test_role_rules(roles, user_type, is_platform, ok):
 
 
 def test_type_and_is_student_must_agree():
-    _clean, errors = rules.check_new_user(person(type="employee", is_student=True))
+    _clean, errors = account_rules.check_new_user(person(type="employee", is_student=True))
     assert codes(errors) == [("type", "user_type_invalid")]
     # is_student false is what a form sends by default: an explicit type wins
-    clean, errors = rules.check_new_user(person(type="student", is_student=False))
+    clean, errors = account_rules.check_new_user(person(type="student", is_student=False))
     assert errors == [] and clean["type"] == "student"
 
 
 def test_guardian_type():
-    clean, errors = rules.check_new_user(person(code="ouder1", type="guardian"))
+    clean, errors = account_rules.check_new_user(person(code="ouder1", type="guardian"))
     assert errors == [] and clean["type"] == "guardian"
 
 
 def test_too_long_and_non_text_values():
-    _clean, errors = rules.check_new_user(person(city="x" * 101, street=["a"]))
+    _clean, errors = account_rules.check_new_user(person(city="x" * 101, street=["a"]))
     assert codes(errors) == [("city", "too_long"), ("street", "value_invalid")]
 
 
@@ -164,47 +168,47 @@ CURRENT = {"code": "12345", "type": "student", "roles": ["student"], "initials":
 
 
 def test_changes_report_only_differences():
-    updates, password, errors = rules.check_changes(
+    updates, password, errors = account_rules.check_changes(
         CURRENT, {"first_name": "Sanne", "city": "Utrecht", "postcode": "3511ab"})
     assert errors == [] and password is None
     assert updates == {"city": "Utrecht", "postcode": "3511 AB"}
 
 
 def test_code_is_immutable_but_may_be_repeated():
-    assert rules.check_changes(CURRENT, {"code": "12345"})[2] == []
-    errors = rules.check_changes(CURRENT, {"code": "99999"})[2]
+    assert account_rules.check_changes(CURRENT, {"code": "12345"})[2] == []
+    errors = account_rules.check_changes(CURRENT, {"code": "99999"})[2]
     assert codes(errors) == [("code", "field_immutable")]
 
 
 def test_unknown_field_is_rejected_read_only_fields_ignored():
-    updates, _p, errors = rules.check_changes(CURRENT, {"shoe_size": 42, "id": 7,
-                                                        "created_at": "x"})
+    updates, _p, errors = account_rules.check_changes(CURRENT, {"shoe_size": 42, "id": 7,
+                                                                "created_at": "x"})
     assert codes(errors) == [("shoe_size", "field_unknown")]
     assert updates == {}
 
 
 def test_required_fields_cannot_be_cleared():
-    errors = rules.check_changes(CURRENT, {"last_name": ""})[2]
+    errors = account_rules.check_changes(CURRENT, {"last_name": ""})[2]
     assert codes(errors) == [("last_name", "required")]
 
 
 def test_type_change_to_student_needs_digit_code():
     current = dict(CURRENT, code="jdevries", type="employee", roles=["admin"])
-    errors = rules.check_changes(current, {"is_student": True})[2]
+    errors = account_rules.check_changes(current, {"is_student": True})[2]
     assert codes(errors) == [("code", "student_number_not_digits")]
 
 
 def test_type_change_adapts_roles():
-    updates, _p, errors = rules.check_changes(CURRENT, {"type": "employee"})
+    updates, _p, errors = account_rules.check_changes(CURRENT, {"type": "employee"})
     assert errors == []
     assert updates == {"type": "employee", "roles": []}
     current = dict(CURRENT, code="77", type="employee", roles=["mentor"])
-    updates, _p, errors = rules.check_changes(current, {"is_student": True})
+    updates, _p, errors = account_rules.check_changes(current, {"is_student": True})
     assert errors == [] and updates == {"type": "student", "roles": ["student"]}
 
 
 def test_password_change_is_returned_separately():
-    updates, password, errors = rules.check_changes(CURRENT, {"password": "correct horse"})
+    updates, password, errors = account_rules.check_changes(CURRENT, {"password": "correct horse"})
     assert (updates, password, errors) == ({}, "correct horse", [])
 
 
@@ -214,47 +218,47 @@ def test_password_change_is_returned_separately():
     (0, 0), (4, 0), (5, 1), (6, 2), (7, 4), (12, 128), (13, 256), (14, 300), (1000, 300),
 ])
 def test_throttle_delay(failures, delay):
-    assert rules.throttle_delay(failures) == delay
+    assert throttle.throttle_delay(failures) == delay
 
 
 def test_throttle_remaining_counts_from_last_failure():
-    assert rules.throttle_remaining(4, T0, T0) == 0
-    assert rules.throttle_remaining(6, T0, T0) == 2
-    assert rules.throttle_remaining(6, T0, T0 + dt.timedelta(seconds=1.5)) == 0.5
-    assert rules.throttle_remaining(6, T0, T0 + dt.timedelta(seconds=2)) == 0
+    assert throttle.throttle_remaining(4, T0, T0) == 0
+    assert throttle.throttle_remaining(6, T0, T0) == 2
+    assert throttle.throttle_remaining(6, T0, T0 + dt.timedelta(seconds=1.5)) == 0.5
+    assert throttle.throttle_remaining(6, T0, T0 + dt.timedelta(seconds=2)) == 0
     naive = T0.replace(tzinfo=None)  # as SQLite returns it
-    assert rules.throttle_remaining(7, naive, T0 + dt.timedelta(seconds=1)) == 3
+    assert throttle.throttle_remaining(7, naive, T0 + dt.timedelta(seconds=1)) == 3
 
 
 def test_retry_after_rounds_up():
-    assert rules.retry_after(0.2) == 1
-    assert rules.retry_after(2.01) == 3
-    assert rules.retry_after(300) == 300
+    assert throttle.retry_after(0.2) == 1
+    assert throttle.retry_after(2.01) == 3
+    assert throttle.retry_after(300) == 300
 
 
 def test_throttle_key_is_the_same_for_spellings_of_an_account():
-    assert rules.throttle_key("05kq", " 123 ") == rules.throttle_key("05KQ", "123")
-    assert rules.throttle_key("PLATFORM", "helpdesk") == rules.throttle_key("platform",
-                                                                            "helpdesk")
-    assert rules.throttle_key("05KQ", "123") != rules.throttle_key("05KQ", "124")
-    assert len(rules.throttle_key("x" * 500, "y" * 500)) <= 120
+    assert throttle.throttle_key("05kq", " 123 ") == throttle.throttle_key("05KQ", "123")
+    assert throttle.throttle_key("PLATFORM", "helpdesk") == throttle.throttle_key("platform",
+                                                                                  "helpdesk")
+    assert throttle.throttle_key("05KQ", "123") != throttle.throttle_key("05KQ", "124")
+    assert len(throttle.throttle_key("x" * 500, "y" * 500)) <= 120
 
 
 # --- lists --------------------------------------------------------------------------------
 
 def test_page_args():
-    assert rules.page_args(None, None) == (1, 50)
-    assert rules.page_args("2", 1000) == (2, 500)
-    assert rules.page_args(0, 0) == (1, 1)
+    assert page_args(None, None) == (1, 50)
+    assert page_args("2", 1000) == (2, 500)
+    assert page_args(0, 0) == (1, 1)
     with pytest.raises(DomainError) as exc:
-        rules.page_args("two", 10)
+        page_args("two", 10)
     assert exc.value.code == "page_invalid"
 
 
 def test_filter():
-    assert rules.check_filter(None) == "all"
+    assert account_rules.check_filter(None) == "all"
     with pytest.raises(DomainError) as exc:
-        rules.check_filter("teachers")
+        account_rules.check_filter("teachers")
     assert exc.value.code == "filter_invalid"
 
 
@@ -271,18 +275,18 @@ def test_filter():
     ("Ｆｕｌｌ", "full"), ("", ""), (None, ""),
 ])
 def test_search_key_folds_case_and_accents(value, folded):
-    assert rules.search_key(value) == folded
+    assert search.search_key(value) == folded
 
 
 def test_search_text_holds_full_names_email_and_code():
-    text = rules.search_text({"first_name": "Mesut", "prefix": "van", "last_name": "Özil",
-                              "email": "M.Ozil@School.nl", "code": "1001"})
-    assert text.split(rules.SEARCH_SEPARATOR) == [
+    text = search.search_text({"first_name": "Mesut", "prefix": "van", "last_name": "Özil",
+                               "email": "M.Ozil@School.nl", "code": "1001"})
+    assert text.split(search.SEARCH_SEPARATOR) == [
         "mesut van ozil", "mesut ozil", "m.ozil@school.nl", "1001"]
-    assert rules.search_text({"first_name": "A", "last_name": "B", "code": "x"}) \
-        == rules.SEARCH_SEPARATOR.join(["a b", "a b", "", "x"])
+    assert search.search_text({"first_name": "A", "last_name": "B", "code": "x"}) \
+        == search.SEARCH_SEPARATOR.join(["a b", "a b", "", "x"])
 
 
 def test_like_pattern_folds_and_escapes():
-    assert rules.like_pattern("ÖZIL") == "%ozil%"
-    assert rules.like_pattern("50%_a\\b") == "%50\\%\\_a\\\\b%"
+    assert search.like_pattern("ÖZIL") == "%ozil%"
+    assert search.like_pattern("50%_a\\b") == "%50\\%\\_a\\\\b%"

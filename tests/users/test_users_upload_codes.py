@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.common.errors import DomainError
-from services.users import handlers
+from services.users import institutions
 from services.users.models import outbox
 from services.users.service import UsersService
 
@@ -47,20 +47,20 @@ def test_rotate_and_look_up_over_rpc(users_rpc):
 
 def test_the_platform_has_no_usable_upload_code(uow, users_db):
     with uow() as u:
-        platform = handlers.ensure_platform(u)
+        platform = institutions.ensure_platform(u)
         platform_id, platform_code = platform.id, platform.upload_code
     with uow() as u:
         with pytest.raises(DomainError) as info:
-            handlers.institution_by_upload_code(u, platform_code)
+            institutions.institution_by_upload_code(u, platform_code)
         assert info.value.status == 404
     with uow() as u:
         with pytest.raises(DomainError):
-            handlers.rotate_upload_code(u, platform_id)
+            institutions.rotate_upload_code(u, platform_id)
 
 
 def test_rotation_is_an_event_without_the_code(uow, users_db, school):
     with uow() as u:
-        new = handlers.rotate_upload_code(u, school["id"])["upload_code"]
+        new = institutions.rotate_upload_code(u, school["id"])["upload_code"]
     with users_db[1]() as session:
         bodies = [json.loads(b) for (b,) in session.execute(
             sa.select(outbox.c.body).where(outbox.c.event_type == "upload_code_rotated"))]

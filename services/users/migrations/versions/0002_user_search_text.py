@@ -11,7 +11,7 @@ rules.search_key needs a new migration that runs `backfill` again.
 from alembic import op
 import sqlalchemy as sa
 
-from services.users.rules import search_text
+from services.users.search import search_text
 
 revision = '0002'
 down_revision = '0001'

@@ -1,0 +1,318 @@
+"""Committing a preview: at once or in the background (claimed, with progress),
+and the commits left behind by a stopped instance."""
+import datetime as dt
+import logging
+
+import eventlet
+import sqlalchemy as sa
+
+from services.common.errors import DomainError, conflict
+from services.common.outbox import utcnow
+
+from ..handlers import to_id
+from ..models import Import, imports
+from .previewing import _student_chunks, _users_by_code
+from .records import PROGRESS_CHUNK, RPC_CHUNK, _committing, _load, import_dict
+
+log = logging.getLogger(__name__)
+
+
+def _changed_since(users, iid, fingerprints):
+    current = _users_by_code(users, iid, fingerprints)
+    changed = []
+    for code, stamp in fingerprints.items():
+        now = current.get(code)
+        if stamp is None:
+            if now is not None:
+                changed.append(code)
+        elif now is None or now["updated_at"] != stamp:
+            changed.append(code)
+    return changed
+
+
+def _register_students(students, iid, codes, beat=None):
+    """Student records for the imported student accounts (the students service
+    owns them; its reaction to the accounts' events may have added some
+    already). When it does not answer, that reaction adds them shortly after;
+    the import itself is done. Returns how many of them have their record
+    (None: deferred)."""
+    registered = 0
+    try:
+        for start in range(0, len(codes), RPC_CHUNK):
+            result = students.register_students(iid, codes[start:start + RPC_CHUNK],
+                                                deadline="batch")
+            registered += len(result["registered"]) + len(result["existing"])
+            if beat is not None:
+                beat()
+    except DomainError as exc:
+        log.warning("student records of an import deferred to the account events: %s",
+                    exc.code)
+        return None
+    return registered
+
+
+def _save(db, import_id, institution_id, holder=None, **values):
+    """Write `values`; with `holder` (a claim), only while that worker holds
+    the import (False when it lost it)."""
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id, light=True)
+        if holder is not None and imp.claim != holder:
+            uow.rollback()
+            return False
+        for key, value in values.items():
+            setattr(imp, key, value)
+        uow.commit()
+        return True
+
+
+def _problem(exc):
+    return {"code": exc.code, "message": exc.message, "status": exc.status}
+
+
+def _preview_required():
+    return conflict("preview_required", "Bekijk eerst de voorvertoning (PUT "
+                                        "/imports/{id}/mapping).")
+
+
+def planned_changes(kind, plan):
+    """How many changes a commit applies: the total of its progress."""
+    if kind == "users":
+        return len(plan["create"]) + len(plan["update"]) + len(plan["archive"])
+    return len(plan["participations"])
+
+
+def _job(imp):
+    return {"id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
+            "preview": imp.preview, "options": imp.options or {}}
+
+
+def commit(db, settings, users, students, import_id, institution_id, actor=None):
+    """Apply the stored preview now and answer the counts (the original
+    contract of POST /imports/{id}/commit)."""
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        if imp.status in ("committed", "undone"):
+            return dict(imp.result or {}, repeated=True)
+        if imp.status == "committing":
+            raise _committing()
+        if imp.status != "previewed" or not imp.preview:
+            raise _preview_required()
+        job = _job(imp)
+    return _apply(db, users, students, job)
+
+
+def start_commit(db, import_id, institution_id, actor=None):
+    """POST /imports/{id}/commit?async=true: mark the import `committing` and
+    leave the work to the service's own event (import_commit_requested); the
+    answer is the import with its progress ({done, total}: changes applied of
+    those planned). A committed (or committing) import answers as it is."""
+    with db() as uow:
+        imp = _load(uow.session, import_id, institution_id)
+        if imp.status not in ("committing", "committed", "undone"):
+            if imp.status != "previewed" or not imp.preview:
+                raise _preview_required()
+            imp.status = "committing"
+            imp.progress_done = 0
+            imp.progress_total = planned_changes(imp.kind, imp.preview["plan"])
+            imp.problem = None
+            imp.claim = None
+            imp.claimed_at = utcnow()
+            uow.add_event("import_commit_requested", imp.institution_id,
+                          {"import_id": imp.id, "kind": imp.kind,
+                           "changes": imp.progress_total})
+            uow.commit()
+        return import_dict(imp, preview_rows=0)
+
+
+def claim_commit(db, import_id, token, stale_seconds, now=None):
+    """Take a `committing` import for this worker when nobody holds it (or the
+    holder went quiet); the job dict, or None."""
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(seconds=stale_seconds)
+    with db() as uow:
+        result = uow.session.execute(
+            sa.update(imports)
+            .where(imports.c.id == to_id(import_id), imports.c.status == "committing",
+                   sa.or_(imports.c.claim.is_(None), imports.c.claimed_at < cutoff))
+            .values(claim=token, claimed_at=now))
+        if result.rowcount != 1:
+            uow.rollback()
+            return None
+        uow.commit()
+        imp = uow.session.get(Import, to_id(import_id))
+        job = _job(imp)
+        job["interrupted"] = bool(imp.undo)
+        job["undo"] = imp.undo
+        job["done"] = imp.progress_done
+        return job
+
+
+def run_commit(db, users, students, import_id, token, stale_seconds, chunk=PROGRESS_CHUNK):
+    """The background commit: claim, apply in chunks recording progress (and
+    what undo needs) after each, finish. A commit whose worker stopped halfway
+    is not applied twice: it becomes `failed` with what it did so far, which
+    undo can take back. Returns the result, or None when not claimed."""
+    job = claim_commit(db, import_id, token, stale_seconds)
+    if job is None:
+        return None
+    # a sign of life also while one chunk takes long (the users service
+    # creating hundreds of accounts), so the resume timer never takes it over
+    beat = eventlet.spawn(_heartbeat, db, job["id"], token, max(0.2, stale_seconds / 4))
+    try:
+        return _run_claimed(db, users, students, job, token, chunk)
+    finally:
+        beat.kill()
+
+
+def _heartbeat(db, import_id, token, interval):
+    while True:
+        eventlet.sleep(interval)
+        try:
+            with db() as uow:
+                uow.session.execute(sa.update(imports).where(
+                    imports.c.id == import_id, imports.c.claim == token)
+                    .values(claimed_at=utcnow()))
+                uow.commit()
+        except Exception:  # pragma: no cover - the next beat tries again
+            log.exception("heartbeat of the commit of import %s failed", import_id)
+
+
+def _run_claimed(db, users, students, job, token, chunk):
+    import_id, iid = job["id"], job["institution_id"]
+    if job["interrupted"]:
+        problem = {"code": "commit_interrupted", "status": 409,
+                   "message": f"De verwerking is onderbroken na {job['done']} wijziging(en). "
+                              "Wat al was doorgevoerd kunt u ongedaan maken; begin daarna "
+                              "een nieuwe import."}
+        _save(db, import_id, iid, holder=token, status="failed", problem=problem, claim=None)
+        return None
+    try:
+        return _apply(db, users, students, job, chunk=chunk, claim=token)
+    except DomainError as exc:
+        log.info("background commit of import %s stopped: %s", import_id, exc.code)
+        return None
+
+
+def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
+    """Apply a job's preview. With `claim` (the background commit) progress,
+    the worker's sign of life and the undo data are written after every
+    chunk; a lost claim stops the work."""
+    import_id, iid, kind = job["id"], job["institution_id"], job["kind"]
+    preview_, options = job["preview"], job["options"]
+    plan, counts = preview_["plan"], dict(preview_["counts"])
+    done = 0
+
+    def step(undo, n=0):
+        nonlocal done
+        done += n
+        if claim is None:
+            return
+        if not _save(db, import_id, iid, holder=claim, progress_done=done,
+                     claimed_at=utcnow(), undo=undo):
+            raise DomainError("import_claim_lost", "Een andere verwerker heeft deze import "
+                              "overgenomen.", status=409)
+
+    def stopped(status, undo, result, exc):
+        values = {"status": status, "problem": _problem(exc), "claim": None,
+                  "progress_done": done}
+        if undo is not None:
+            values.update(undo=undo, result=result)
+        _save(db, import_id, iid, holder=claim, **values)
+
+    if kind == "users":
+        changed = _changed_since(users, iid, preview_["fingerprints"])
+        if changed:
+            exc = DomainError("import_changed", f"{len(changed)} gebruiker(s) zijn gewijzigd "
+                              "sinds de voorvertoning; bekijk de voorvertoning opnieuw.",
+                              status=409, extra={"codes": changed[:50]})
+            stopped("uploaded", None, None, exc)
+            raise exc
+        undo = {"created": {}, "updated": {}, "archived": {}}
+        old = {r["code"]: {f: pair[0] for f, pair in r["changes"].items()}
+               for r in preview_["rows"] if r["action"] == "update"}
+
+        def partial():
+            return {"counts": {"created": len(undo["created"]), "updated": len(undo["updated"]),
+                               "archived": len(undo["archived"]), "unchanged": 0,
+                               "failed": counts["error"]}}
+        try:
+            for start in range(0, len(plan["create"]), chunk):
+                part = plan["create"][start:start + chunk]
+                created = users.create_users(iid, part, deadline="batch")
+                undo["created"].update({u["code"]: u["updated_at"] for u in created["created"]})
+                step(undo, len(part))
+            for start in range(0, len(plan["update"]), chunk):
+                part = plan["update"][start:start + chunk]
+                updated = users.update_users(iid, part, deadline="batch")
+                undo["updated"].update({u["code"]: {"old": old[u["code"]],
+                                                    "at": u["updated_at"]}
+                                        for u in updated["updated"]})
+                step(undo, len(part))
+            for code in plan["archive"]:
+                user = users.archive_user(iid, code)
+                undo["archived"][code] = user["updated_at"]
+                step(undo, 1)
+            registered = _register_students(students, iid, plan.get("students") or [],
+                                            beat=lambda: step(undo))
+        except DomainError as exc:
+            if exc.code != "import_claim_lost":
+                stopped("failed", undo, partial(), exc)
+            raise
+        result = {"counts": {"created": len(undo["created"]), "updated": len(undo["updated"]),
+                             "unchanged": counts["unchanged"],
+                             "archived": len(undo["archived"]), "failed": counts["error"]},
+                  "students": {"registered": registered or 0,
+                               "deferred": registered is None}}
+    else:
+        undo = {"participations": []}
+        failed = counts["error"]
+        try:
+            for part in _student_chunks(plan["participations"], size=chunk):
+                placed = students.create_participations(iid, options["project_id"], part,
+                                                        deadline="batch")
+                undo["participations"].extend(p["id"] for p in placed["created"])
+                counts["unchanged"] += len(placed["skipped"])  # placed meanwhile: unchanged
+                failed += len(placed["failed"])
+                step(undo, len(part))
+        except DomainError as exc:
+            if exc.code != "import_claim_lost":
+                stopped("failed", undo, {"counts": {
+                    "created": len(undo["participations"]), "updated": 0,
+                    "unchanged": counts["unchanged"], "archived": 0, "failed": failed}}, exc)
+            raise
+        result = {"counts": {"created": len(undo["participations"]), "updated": 0,
+                             "unchanged": counts["unchanged"], "archived": 0,
+                             "failed": failed}}
+    with db() as uow:
+        imp = _load(uow.session, import_id, iid)
+        if claim is not None and imp.claim != claim:
+            uow.rollback()
+            return None
+        imp.status = "committed"
+        imp.result = result
+        imp.undo = undo
+        imp.committed_at = utcnow()
+        imp.progress_done = done
+        imp.progress_total = max(imp.progress_total or 0, done)
+        imp.claim = None
+        imp.problem = None
+        uow.add_event("import_committed", imp.institution_id, {
+            "import_id": imp.id, "kind": imp.kind, "counts": result["counts"]})
+        uow.commit()
+    return result
+
+
+def stale_commits(uow, stale_seconds, now=None, quiet_seconds=10):
+    """Background commits whose worker is gone: requested but never taken up
+    (a lost event) or held by a worker that went quiet."""
+    now = now or utcnow()
+    stale = now - dt.timedelta(seconds=stale_seconds)
+    quiet = now - dt.timedelta(seconds=quiet_seconds)
+    rows = uow.session.execute(
+        sa.select(imports.c.id).where(
+            imports.c.status == "committing",
+            sa.or_(sa.and_(imports.c.claim.is_(None),
+                           sa.or_(imports.c.claimed_at.is_(None), imports.c.claimed_at < quiet)),
+                   imports.c.claimed_at < stale))
+        .order_by(imports.c.id).limit(20)).all()
+    return [r.id for r in rows]

@@ -1,0 +1,222 @@
+"""An import's stored record: creating one from a file, reading it and its rows,
+and the institution's list of imports."""
+import hashlib
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from services.common.errors import DomainError, conflict, error_item, not_found, validation_error
+from services.common.outbox import utcnow
+from services.common.paging import page_args
+
+from .. import csvfile, storage
+from ..handlers import clean_filename, iso, to_id
+from ..models import Import, imports
+
+
+ORIGINAL = "original.csv"
+KINDS = ("users", "participations")
+STATUSES = ("uploaded", "previewed", "committing", "committed", "failed", "undone")
+MODES = ("import", "update", "sync")
+ARCHIVE_GUARD = 0.10
+RPC_CHUNK = 2000
+# a commit in the background applies its changes in smaller chunks, so its
+# progress moves visibly (POST /imports/{id}/commit?async=true)
+PROGRESS_CHUNK = 500
+ROW_ACTIONS = ("create", "update", "unchanged", "archive", "error")
+SAMPLE_ROWS = 5
+LABELS = {
+    "code": "Code", "initials": "Voorletters", "first_name": "Voornaam",
+    "prefix": "Tussenvoegsel", "last_name": "Achternaam", "gender": "Geslacht",
+    "email": "E-mailadres", "street": "Straat", "house_number": "Huisnummer",
+    "postcode": "Postcode", "city": "Woonplaats", "student_number": "Leerlingcode",
+    "department": "Afdeling", "forecast": "Prognose", "profile": "Profiel",
+    "programme": "Opleiding", "home_class": "Stamklas", "learning_path": "Leerpad",
+    "lwoo": "LWOO",
+}
+USER_TYPES_NL = {"employee": "medewerker", "guardian": "ouder/verzorger"}
+
+
+def _import_not_found():
+    return not_found("import", "Import niet gevonden.")
+
+
+def _load(session, import_id, institution_id, light=False):
+    """The import (404 for another institution's). `light`: without the stored
+    preview and undo data (megabytes for a large file), loaded only when used."""
+    if to_id(import_id) is None:
+        raise _import_not_found()
+    if light:
+        imp = session.execute(sa.select(Import).where(Import.id == to_id(import_id))
+                              .options(orm.defer(Import.preview), orm.defer(Import.undo))
+                              ).scalar_one_or_none()
+    else:
+        imp = session.get(Import, to_id(import_id))
+    if imp is None or imp.institution_id != to_id(institution_id):
+        raise _import_not_found()
+    return imp
+
+
+def _table(settings, imp, head=None):
+    content = (storage.import_dir(settings.data_dir, imp.id) / ORIGINAL).read_bytes()
+    return csvfile.parse(content, imp.delimiter, imp.encoding, settings.limits.max_rows,
+                         head=head)
+
+
+def import_dict(imp, sample=None, preview_rows=None, counts=None):
+    """The import as the API answers it. `preview_rows`: how many of the
+    preview's rows to include (None: all; the counts are always there, the
+    rows page through GET /imports/{id}/rows)."""
+    preview = imp.preview or None if preview_rows != 0 or counts is None else {"counts": counts}
+    rows = None
+    if preview:
+        rows = [] if preview_rows == 0 else \
+            preview["rows"] if preview_rows is None else preview["rows"][:max(0, preview_rows)]
+    return {
+        "id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
+        "status": imp.status, "filename": imp.filename,
+        "delimiter": csvfile.DELIMITER_NAMES.get(imp.delimiter, imp.delimiter),
+        "encoding": imp.encoding, "columns": list(imp.columns or []),
+        "row_count": imp.row_count, "fields_available": list(csvfile.FIELDS[imp.kind]),
+        "sample": sample if sample is not None else [],
+        "mapping": imp.mapping, "options": imp.options,
+        "preview": {"rows": rows, "counts": preview["counts"]} if preview else None,
+        "result": imp.result, "created_by": imp.created_by,
+        "created_at": iso(imp.created_at), "previewed_at": iso(imp.previewed_at),
+        "committed_at": iso(imp.committed_at), "undone_at": iso(imp.undone_at),
+        "progress": {"done": imp.progress_done or 0, "total": imp.progress_total or 0},
+        "problem": imp.problem,
+    }
+
+
+def create_import(uow, settings, institution_id, kind, filename, content, delimiter=None,
+                  encoding=None, actor_code=None):
+    if kind not in csvfile.FIELDS:
+        raise validation_error([error_item("kind_invalid", "Kies users of participations.",
+                                           field="kind")])
+    table = csvfile.parse(content, delimiter, encoding, settings.limits.max_rows)
+    suggestions = csvfile.suggest_all(kind, table.headers)
+    columns = [{"index": i, "header": h, "suggested_field": s}
+               for i, (h, s) in enumerate(zip(table.headers, suggestions))]
+    imp = Import(institution_id=int(institution_id), kind=kind,
+                 filename=clean_filename(filename), size=len(content),
+                 sha256=hashlib.sha256(content).hexdigest(), delimiter=table.delimiter,
+                 encoding=table.encoding, columns=columns, row_count=len(table.rows),
+                 status="uploaded", created_by=actor_code, created_at=utcnow())
+    uow.session.add(imp)
+    uow.session.flush()
+    storage.write_atomic(storage.import_dir(settings.data_dir, imp.id) / ORIGINAL, content)
+    uow.add_event("import_created", imp.institution_id, {"import_id": imp.id, "kind": kind,
+                                                         "rows": imp.row_count})
+    uow.commit()
+    return import_dict(imp, [values for _n, values in table.rows[:SAMPLE_ROWS]])
+
+
+def get_import(uow, import_id, institution_id, preview_rows=None, sample_rows=0,
+               settings=None):
+    """The import; `sample_rows` > 0 reads that many first rows of the stored
+    file again (the sample the labelling shows; none once the file is purged)."""
+    light = preview_rows == 0
+    imp = _load(uow.session, import_id, institution_id, light=light)
+    counts = None
+    if light:  # the counts only, read out of the stored preview by the database
+        counts = uow.session.execute(sa.select(imports.c.preview["counts"]).where(
+            imports.c.id == imp.id)).scalar()
+    sample = None
+    if sample_rows and settings is not None and imp.purged_at is None:
+        try:
+            sample = [values for _n, values in _table(settings, imp,
+                                                      head=min(sample_rows, 20)).rows]
+        except (OSError, DomainError):
+            sample = []
+    return import_dict(imp, sample, preview_rows=preview_rows, counts=counts)
+
+
+def import_rows(uow, import_id, institution_id, page=1, page_size=50, action=None):
+    """The stored preview's rows, paged, optionally of one action: what a page
+    shows of a large import without carrying every row."""
+    page, page_size = page_args(page, page_size)
+    action = _choice(action, ROW_ACTIONS, "action", "actie")
+    imp = _load(uow.session, import_id, institution_id, light=True)
+    # the rows and counts only, read out of the stored preview by the database
+    # (not the plan and fingerprints beside them)
+    stored = uow.session.execute(sa.select(imports.c.preview["rows"], imports.c.preview["counts"])
+                                 .where(imports.c.id == imp.id)).first()
+    if stored is None or stored[1] is None:
+        raise conflict("preview_required", "Deze import heeft nog geen voorvertoning: label "
+                                           "eerst de kolommen (PUT /imports/{id}/mapping).")
+    rows, counts = stored[0] or [], stored[1]
+    if action:
+        rows = [row for row in rows if row["action"] == action]
+    start = (page - 1) * page_size
+    return {"items": rows[start:start + page_size], "total": len(rows), "page": page,
+            "page_size": page_size, "counts": counts, "action": action}
+
+
+# the preview's counts under the names of the commit's counts
+_PREVIEW_COUNTS = {"create": "created", "update": "updated", "unchanged": "unchanged",
+                   "archive": "archived", "error": "failed"}
+
+
+def history_counts(result, preview_counts):
+    """(counts, source): the commit's counts when there are any, else the
+    preview's renamed to the commit's names (create -> created, error ->
+    failed, ...), else (None, None)."""
+    counts = (result or {}).get("counts")
+    if counts:
+        return dict(counts), "result"
+    if preview_counts:
+        return {_PREVIEW_COUNTS.get(k, k): v for k, v in preview_counts.items()}, "preview"
+    return None, None
+
+
+def _choice(value, choices, field, label):
+    if value is None or value == "":
+        return None
+    if value not in choices:
+        raise validation_error([error_item(f"{field}_invalid", f"Onbekende {label}; kies uit "
+                                           + ", ".join(choices) + ".", field=field)])
+    return value
+
+
+def list_imports(uow, institution_id, kind=None, status=None, page=1, page_size=50):
+    """The institution's CSV imports, newest first: who, when, kind, mode,
+    counts, status and file name. The stored preview (every row) is not read:
+    only its counts."""
+    page, page_size = page_args(page, page_size)
+    kind = _choice(kind, KINDS, "kind", "soort import")
+    status = _choice(status, STATUSES, "status", "status")
+    where = [imports.c.institution_id == (to_id(institution_id) or -1)]
+    if kind:
+        where.append(imports.c.kind == kind)
+    if status:
+        where.append(imports.c.status == status)
+    session = uow.session
+    total = session.execute(sa.select(sa.func.count()).select_from(imports)
+                            .where(*where)).scalar_one()
+    rows = session.execute(
+        sa.select(imports.c.id, imports.c.kind, imports.c.status, imports.c.filename,
+                  imports.c.row_count, imports.c.options, imports.c.result,
+                  imports.c.preview["counts"].label("preview_counts"), imports.c.created_by,
+                  imports.c.created_at, imports.c.previewed_at, imports.c.committed_at,
+                  imports.c.undone_at)
+        .where(*where).order_by(imports.c.created_at.desc(), imports.c.id.desc())
+        .limit(page_size).offset((page - 1) * page_size)).all()
+    items = []
+    for row in rows:
+        counts, source = history_counts(row.result, row.preview_counts)
+        items.append({
+            "id": row.id, "kind": row.kind, "status": row.status, "filename": row.filename,
+            "row_count": row.row_count, "mode": (row.options or {}).get("mode"),
+            "as_students": (row.options or {}).get("as_students"),
+            "counts": counts, "counts_from": source,
+            "undo_counts": ((row.result or {}).get("undo") or {}).get("counts"),
+            "created_by": row.created_by, "created_at": iso(row.created_at),
+            "previewed_at": iso(row.previewed_at), "committed_at": iso(row.committed_at),
+            "undone_at": iso(row.undone_at)})
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+def _committing():
+    return conflict("import_committing", "Deze import wordt al verwerkt; volg de voortgang "
+                                         "(GET /imports/{id}).")

@@ -1,0 +1,117 @@
+"""What the users use cases share: lookups, serialisation, row errors, health."""
+
+import sqlalchemy as sa
+
+from services.common.errors import DomainError, error_item, not_found, validation_error
+from services.common.ids import to_id
+from services.common.times import iso
+
+from . import rules
+from .models import Institution, User
+
+MAX_BATCH_ROWS = 20000
+_IN_CHUNK = 5000
+
+
+# --- serialisation ------------------------------------------------------------
+
+def institution_dict(inst):
+    return {
+        "id": inst.id, "name": inst.name, "brin": inst.brin, "branch": inst.branch,
+        "school_type": inst.school_type, "is_platform": bool(inst.is_platform),
+        "created_at": iso(inst.created_at),
+    }
+
+
+def user_dict(user):
+    """A user record as the RPC returns it (never the password hash). Works for
+    ORM objects and for Core rows."""
+    return {
+        "id": user.id, "institution_id": user.institution_id, "code": user.code,
+        "type": user.type, "is_student": user.type == "student",
+        "initials": user.initials, "first_name": user.first_name, "prefix": user.prefix,
+        "last_name": user.last_name, "gender": user.gender, "email": user.email,
+        "street": user.street, "house_number": user.house_number,
+        "postcode": user.postcode, "city": user.city,
+        "roles": sorted(user.roles or []),
+        "archived": user.archived_at is not None, "archived_at": iso(user.archived_at),
+        "last_login_at": iso(user.last_login_at),
+        "created_at": iso(user.created_at), "updated_at": iso(user.updated_at),
+    }
+
+
+# --- helpers --------------------------------------------------------------------
+
+def user_not_found():
+    return not_found("user", "Gebruiker niet gevonden.")
+
+
+def institution_or_404(session, institution_id):
+    iid = to_id(institution_id)
+    inst = session.get(Institution, iid) if iid is not None else None
+    if inst is None:
+        raise not_found("institution", "Instelling niet gevonden.")
+    return inst
+
+
+def chunks(seq, size=_IN_CHUNK):
+    for start in range(0, len(seq), size):
+        yield seq[start:start + size]
+
+
+def code_arg(code):
+    try:
+        return rules.text(code)
+    except rules.InvalidValue:
+        return None
+
+
+def load_user(session, institution_id, code):
+    iid, code = to_id(institution_id), code_arg(code)
+    if iid is None or code is None:
+        return None
+    return session.execute(
+        sa.select(User).where(User.institution_id == iid, User.code == code)
+    ).scalar_one_or_none()
+
+
+def users_by_code(session, institution_id, codes):
+    found = {}
+    for chunk in chunks(list(codes)):
+        for user in session.execute(
+                sa.select(User).where(User.institution_id == institution_id,
+                                      User.code.in_(chunk))).scalars():
+            found[user.code] = user
+    return found
+
+
+_ROW_STATUS = {"user_exists": 409, "not_found": 404}
+
+
+def rows_error(errors):
+    """One DomainError listing every bad row: 422 when any row is invalid,
+    else 409 (duplicates) or 404 (unknown codes)."""
+    errors = sorted(errors, key=lambda e: e.get("row") or 0)
+    statuses = {_ROW_STATUS.get(e["code"], 422) for e in errors}
+    status = 422 if 422 in statuses else (409 if 409 in statuses else 404)
+    lead = next(e for e in errors if _ROW_STATUS.get(e["code"], 422) == status)
+    if len(errors) == 1:
+        text = lead["message"]
+    else:
+        bad_rows = len({e.get("row") for e in errors})
+        text = f"{bad_rows} rij(en) bevatten fouten; er is niets opgeslagen."
+    return DomainError(lead["code"], text, status=status, field=lead.get("field"),
+                       errors=errors)
+
+
+def check_rows(rows):
+    if not isinstance(rows, (list, tuple)):
+        raise validation_error([error_item("rows_invalid", rules.message("rows_invalid"),
+                                           field="rows")])
+    if len(rows) > MAX_BATCH_ROWS:
+        raise validation_error([error_item(
+            "too_many_rows", f"Geef hoogstens {MAX_BATCH_ROWS} rijen tegelijk.", field="rows")])
+
+
+# --- health ---------------------------------------------------------------------
+
