@@ -140,8 +140,12 @@ class BusClient:
             except eventlet.Timeout:
                 raise ServiceUnavailable(service, "broker") from None
             except (OSError, KombuError, AMQPError) as exc:  # the broker away or restarting
-                log.warning("call to %s.%s not sent: broker unreachable (%s)", service, method,
-                            type(exc).__name__)
+                log.warning(
+                    "call to %s.%s not sent: broker unreachable (%s)",
+                    service,
+                    method,
+                    type(exc).__name__,
+                )
                 raise ServiceUnavailable(service, "broker") from None
             remaining = timeout - (time.monotonic() - started)
             body = None

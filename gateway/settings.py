@@ -2,7 +2,8 @@
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from services.common import config as cfg
 from services.common.signing import check_key
@@ -46,24 +47,29 @@ class Settings:
         check_key(self.secret_key, "LEERLINGBUS_SECRET_KEY")
 
     @classmethod
-    def from_env(cls, **overrides):
-        data_dir = cfg.data_dir()
-        values = {
+    def from_env(cls, **overrides: Any) -> "Settings":
+        values: dict[str, Any] = {
             "amqp_uri": cfg.amqp_uri(),
-            "secret_key": _secret_key(data_dir),
-            "port": int(os.environ.get("LEERLINGBUS_HTTP_PORT", "8000")),
-            "host": os.environ.get("LEERLINGBUS_HTTP_HOST", "127.0.0.1"),
-            "token_ttl": int(os.environ.get("LEERLINGBUS_TOKEN_TTL", str(8 * 3600))),
-            "max_json_bytes": int(os.environ.get("LEERLINGBUS_MAX_JSON_BYTES", str(1024 * 1024))),
-            "rpc_timeout": float(os.environ.get("LEERLINGBUS_RPC_TIMEOUT", "8")),
-            "max_upload_bytes": int(
-                os.environ.get("LEERLINGBUS_UPLOAD_MAX_BYTES", str(20 * 1024 * 1024))
-            ),
-            "sync_snapshot_max_bytes": int(
-                os.environ.get("LEERLINGBUS_SYNC_SNAPSHOT_MAX_BYTES", str(64 * 1024 * 1024))
-            ),
-            "sync_deadline": float(os.environ.get("LEERLINGBUS_SYNC_DEADLINE", "120")),
-            "import_deadline": float(os.environ.get("LEERLINGBUS_IMPORT_DEADLINE", "300")),
+            "secret_key": _secret_key(cfg.data_dir()),
         }
+        for f in fields(cls):
+            raw = cfg.setting(ENVIRONMENT[f.name]) if f.name in ENVIRONMENT else None
+            if raw is not None:
+                kind: Any = type(f.default)  # int, float or str as the default
+                values[f.name] = kind(raw)
         values.update(overrides)
         return cls(**values)
+
+
+# The environment variables of the settings (README.md lists them).
+ENVIRONMENT = {
+    "port": "LEERLINGBUS_HTTP_PORT",
+    "host": "LEERLINGBUS_HTTP_HOST",
+    "token_ttl": "LEERLINGBUS_TOKEN_TTL",
+    "max_json_bytes": "LEERLINGBUS_MAX_JSON_BYTES",
+    "max_upload_bytes": "LEERLINGBUS_UPLOAD_MAX_BYTES",
+    "rpc_timeout": "LEERLINGBUS_RPC_TIMEOUT",
+    "sync_snapshot_max_bytes": "LEERLINGBUS_SYNC_SNAPSHOT_MAX_BYTES",
+    "sync_deadline": "LEERLINGBUS_SYNC_DEADLINE",
+    "import_deadline": "LEERLINGBUS_IMPORT_DEADLINE",
+}

@@ -83,3 +83,15 @@ def test_a_route_option_must_name_a_setting():
         route("GET", "/x", deadline="sync_dedline")
     with pytest.raises(ValueError, match="max_body"):
         route("GET", "/x", max_body=1024)
+
+
+def test_settings_are_read_once_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("LEERLINGBUS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LEERLINGBUS_SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("LEERLINGBUS_SYNC_DEADLINE", "30.5")
+    monkeypatch.setenv("LEERLINGBUS_SYNC_SNAPSHOT_MAX_BYTES", "1000")
+    monkeypatch.setenv("LEERLINGBUS_HTTP_HOST", "0.0.0.0")
+    monkeypatch.setenv("LEERLINGBUS_IMPORT_DEADLINE", "")  # empty: the default
+    settings = Settings.from_env(port=0)
+    assert (settings.sync_deadline, settings.sync_snapshot_max_bytes) == (30.5, 1000)
+    assert (settings.host, settings.port, settings.import_deadline) == ("0.0.0.0", 0, 300.0)
