@@ -1,4 +1,5 @@
 """python -m gateway — serve the HTTP API (LEERLINGBUS_HTTP_PORT, default 8000)."""
+
 import eventlet
 
 eventlet.monkey_patch()
@@ -14,8 +15,10 @@ from .server import serve  # noqa: E402
 
 
 def main():
-    logging.basicConfig(level=os.environ.get("LEERLINGBUS_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LEERLINGBUS_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     install_redaction()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     serve()

@@ -4,21 +4,27 @@ No business rules here: it authenticates, checks roles and tenant scope,
 validates the shape of requests with the marshmallow schemas, calls the
 owning service and maps errors in one place (gateway/errors.py).
 """
+
 import json
 import logging
 import re
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.common.errors import DomainError, forbidden, not_found
+from services.common.errors import DomainError, not_found
 from services.common.logredact import escape_controls
 
 from . import errors as errmap
-from .auth import PrincipalCache, TokenService, bearer_token, has_role, unauthorized
+from . import routes  # noqa: F401  (registers every route)
+from .auth import PrincipalCache, TokenService, bearer_token, unauthorized
+from .context import MAX_ID, RequestContext
+from .openapi import spec_dict
 from .routing import ROUTES
 
 log = logging.getLogger("gateway")
@@ -26,8 +32,6 @@ access_log = logging.getLogger("gateway.access")
 
 
 _LONG_NUMBER = re.compile(r"\d{8,}")
-# Ids are 64-bit integers in every database: a larger one names nothing.
-MAX_ID = 2 ** 63 - 1
 # JSON nesting the API ever needs is shallow (a snapshot: 4 levels); deeper is refused.
 MAX_JSON_DEPTH = 32
 
@@ -38,6 +42,7 @@ def json_depth_ok(data, limit=MAX_JSON_DEPTH):
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):
@@ -46,8 +51,7 @@ def json_depth_ok(data, limit=MAX_JSON_DEPTH):
             continue
         if depth > limit:
             return False
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, (dict, list)))
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return True
 
 
@@ -58,8 +62,12 @@ def loggable_path(path):
 
 
 def json_response(data, status=200, headers=None):
-    return Response(json.dumps(data, ensure_ascii=False, default=str), status=status,
-                    headers=headers or {}, content_type="application/json; charset=utf-8")
+    return Response(
+        json.dumps(data, ensure_ascii=False, default=str),
+        status=status,
+        headers=headers or {},
+        content_type="application/json; charset=utf-8",
+    )
 
 
 def big_ints(data, prefix=""):
@@ -87,64 +95,15 @@ def check_ints(data):
         raise ValidationError({name: ["range_invalid"] for name in found})
 
 
-class RequestContext:
-    """What a route handler gets: the request, the caller and deadline-bound RPC."""
-
-    def __init__(self, app, request, route):
-        self.app = app
-        self.request = request
-        self.route = route
-        self.deadline = time.monotonic() + app.settings.request_deadline
-        self.principal = None
-        self.body = None
-        self.query = {}
-        self.form = {}
-        self.files = {}
-
-    # -- RPC with the request's deadline -----------------------------------
-    def call(self, service, method, *args, **kwargs):
-        remaining = self.deadline - time.monotonic()
-        timeout = max(0.05, min(self.app.settings.rpc_timeout, remaining))
-        return self.app.bus.call(service, method, *args, timeout=timeout, **kwargs)
-
-    # -- roles and tenancy ---------------------------------------------------
-    @property
-    def is_helpdesk(self):
-        return has_role(self.principal, "helpdesk") and self.principal.get("is_platform")
-
-    def require(self, *roles):
-        if self.is_helpdesk and "helpdesk" in roles:
-            return
-        if not has_role(self.principal, *roles):
-            raise forbidden()
-
-    def institution_id(self, requested=None):
-        """The institution this request acts on. Helpdesk names one; anybody
-        else acts on their own, and naming another one is a 404."""
-        if self.is_helpdesk:
-            if requested is None:
-                raise DomainError("institution_id_required",
-                                  "Geef met 'institution_id' aan om welke instelling het gaat.",
-                                  status=422, field="institution_id",
-                                  errors=[{"field": "institution_id", "code": "required",
-                                           "message": "Het veld 'institution_id' is verplicht."}])
-            if not 0 < int(requested) <= MAX_ID:
-                raise not_found("institution", "Niet gevonden.")
-            return int(requested)
-        own = self.principal["institution_id"]
-        if requested is not None and int(requested) != own:
-            raise not_found("institution", "Niet gevonden.")
-        return own
-
-
 class Gateway:
     def __init__(self, settings, bus):
         self.settings = settings
         self.bus = bus
         self.tokens = TokenService(settings.secret_key, settings.token_ttl)
         self.principals = PrincipalCache(settings.principal_cache_ttl)
-        self.url_map = Map([Rule(r.path, endpoint=r, methods=[r.method]) for r in ROUTES],
-                           strict_slashes=False)
+        self.url_map = Map(
+            [Rule(r.path, endpoint=r, methods=[r.method]) for r in ROUTES], strict_slashes=False
+        )
 
     # -- WSGI ------------------------------------------------------------
     def __call__(self, environ, start_response):
@@ -152,8 +111,13 @@ class Gateway:
         request = Request(environ)
         request.max_content_length = self.settings.max_json_bytes
         response = self.dispatch(request)
-        access_log.info("%s %s %s %.1fms", request.method, loggable_path(request.path),
-                        response.status_code, (time.monotonic() - started) * 1000)
+        access_log.info(
+            "%s %s %s %.1fms",
+            request.method,
+            loggable_path(request.path),
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
         return response(environ, start_response)
 
     def dispatch(self, request):
@@ -192,7 +156,7 @@ class Gateway:
             return errmap.to_response(exc)
 
     def json_body(self, request, route):
-        limit = route.max_body or self.settings.max_json_bytes
+        limit = getattr(self.settings, route.max_body or "max_json_bytes")
         request.max_content_length = limit
         length = request.content_length
         if length is not None and length > limit:
@@ -202,62 +166,84 @@ class Gateway:
         if not raw.strip():
             raw = b"{}"
         elif mimetype and not (mimetype == "application/json" or mimetype.endswith("+json")):
-            raise DomainError("unsupported_media_type",
-                              "Stuur de gegevens als JSON (Content-Type: application/json).",
-                              status=415)
-        too_deep = DomainError("json_too_deep", f"De JSON is te diep genest (hoogstens "
-                               f"{MAX_JSON_DEPTH} niveaus).", status=400)
+            raise DomainError(
+                "unsupported_media_type",
+                "Stuur de gegevens als JSON (Content-Type: application/json).",
+                status=415,
+            )
+        too_deep = DomainError(
+            "json_too_deep",
+            f"De JSON is te diep genest (hoogstens {MAX_JSON_DEPTH} niveaus).",
+            status=400,
+        )
         try:
             data = json.loads(raw)
         except RecursionError:
             raise too_deep from None
         except (ValueError, UnicodeDecodeError):
-            raise DomainError("malformed_json", "De inhoud van het verzoek is geen geldige JSON.",
-                              status=400) from None
+            raise DomainError(
+                "malformed_json", "De inhoud van het verzoek is geen geldige JSON.", status=400
+            ) from None
         if not json_depth_ok(data):
             raise too_deep
         if not isinstance(data, dict):
-            raise DomainError("invalid_body", "De inhoud van het verzoek moet een JSON-object zijn.",
-                              status=400)
+            raise DomainError(
+                "invalid_body", "De inhoud van het verzoek moet een JSON-object zijn.", status=400
+            )
         return data
 
     def multipart(self, ctx, request, route):
-        limit = self.settings.max_upload_bytes if route.max_body is None else route.max_body
+        limit = getattr(self.settings, route.max_body or "max_upload_bytes")
         request.max_content_length = limit
         request.max_form_memory_size = 1024 * 1024
         length = request.content_length
         if length is not None and length > limit:
-            raise DomainError("file_too_large",
-                              f"Het bestand is te groot (maximaal {limit // (1024 * 1024)} MB).",
-                              status=413)
+            raise DomainError(
+                "file_too_large",
+                f"Het bestand is te groot (maximaal {limit // (1024 * 1024)} MB).",
+                status=413,
+            )
         if request.mimetype != "multipart/form-data":
-            raise DomainError("multipart_required",
-                              "Stuur het bestand als multipart/form-data.", status=415)
+            raise DomainError(
+                "multipart_required", "Stuur het bestand als multipart/form-data.", status=415
+            )
         try:
             form = request.form.to_dict()
             files = request.files
         except RequestEntityTooLarge:
-            raise DomainError("file_too_large",
-                              f"Het bestand is te groot (maximaal {limit // (1024 * 1024)} MB).",
-                              status=413) from None
+            raise DomainError(
+                "file_too_large",
+                f"Het bestand is te groot (maximaal {limit // (1024 * 1024)} MB).",
+                status=413,
+            ) from None
         if route.form is not None:
             ctx.form = route.form().load(form)
         missing = [name for name in route.files if name not in files or not files[name].filename]
         if missing:
-            raise DomainError("required", f"Het veld '{missing[0]}' is verplicht: kies een bestand.",
-                              status=422, field=missing[0],
-                              errors=[{"field": n, "code": "required",
-                                       "message": f"Het veld '{n}' is verplicht."}
-                                      for n in missing])
+            raise DomainError(
+                "required",
+                f"Het veld '{missing[0]}' is verplicht: kies een bestand.",
+                status=422,
+                field=missing[0],
+                errors=[
+                    {"field": n, "code": "required", "message": f"Het veld '{n}' is verplicht."}
+                    for n in missing
+                ],
+            )
         ctx.files = {name: files[name] for name in route.files}
+
+    def openapi(self):
+        """This API as OpenAPI 3.1 (the route table)."""
+        return spec_dict()
 
     def authenticate(self, request):
         user_id, _, epoch = self.tokens.verify(bearer_token(request))
         principal = self.principals.get(user_id)
         if principal is None:
             try:
-                principal = self.bus.call("users", "get_principal", user_id,
-                                          timeout=self.settings.rpc_timeout)
+                principal = self.bus.call(
+                    "users", "get_principal", user_id, timeout=self.settings.rpc_timeout
+                )
             except DomainError as exc:
                 if exc.status in (401, 404):
                     raise unauthorized() from None
@@ -269,5 +255,4 @@ class Gateway:
 
 
 def create_app(settings, bus):
-    from . import routes  # noqa: F401  (registers every route)
     return Gateway(settings, bus)

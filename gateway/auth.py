@@ -10,6 +10,7 @@ A token carries the user's token epoch (`pwv`, users.auth.token_epoch),
 which changes with the password hash: after a password change or reset every
 token issued before it is refused (401), as after archiving.
 """
+
 import time
 import uuid
 
@@ -20,8 +21,10 @@ from services.common.errors import DomainError
 ALGORITHM = "HS256"
 
 
-def unauthorized(code="token_invalid",
-                 message="U bent niet aangemeld of uw sessie is verlopen. Meld u opnieuw aan."):
+def unauthorized(
+    code="token_invalid",
+    message="U bent niet aangemeld of uw sessie is verlopen. Meld u opnieuw aan.",
+):
     return DomainError(code, message, status=401)
 
 
@@ -32,17 +35,28 @@ class TokenService:
 
     def issue(self, principal):
         now = int(time.time())
-        claims = {"sub": str(principal["user_id"]), "inst": principal["institution_id"],
-                  "pwv": principal.get("token_epoch"), "iat": now, "exp": now + self.ttl,
-                  "jti": uuid.uuid4().hex}
+        claims = {
+            "sub": str(principal["user_id"]),
+            "inst": principal["institution_id"],
+            "pwv": principal.get("token_epoch"),
+            "iat": now,
+            "exp": now + self.ttl,
+            "jti": uuid.uuid4().hex,
+        }
         return jwt.encode(claims, self.secret_key, algorithm=ALGORITHM)
 
     def verify(self, token):
         try:
-            claims = jwt.decode(token, self.secret_key, algorithms=[ALGORITHM],
-                                options={"require": ["exp", "sub", "iat"]})
+            claims = jwt.decode(
+                token,
+                self.secret_key,
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "sub", "iat"]},
+            )
         except jwt.ExpiredSignatureError:
-            raise unauthorized("token_expired", "Uw sessie is verlopen. Meld u opnieuw aan.") from None
+            raise unauthorized(
+                "token_expired", "Uw sessie is verlopen. Meld u opnieuw aan."
+            ) from None
         except jwt.PyJWTError:
             raise unauthorized() from None
         try:

@@ -8,8 +8,9 @@ message carries a per-message TTL equal to the caller's remaining deadline, so
 a request the gateway has given up on is dropped by the broker instead of being
 executed later by a service that comes back.
 """
+
+import contextlib
 import logging
-import socket
 import time
 import uuid
 
@@ -43,8 +44,10 @@ class BusClient:
         self.default_timeout = default_timeout
         self.routing_key = str(uuid.uuid4())
         self.queue = Queue(
-            f"rpc.reply-gateway-{self.routing_key}", exchange=RPC_EXCHANGE,
-            routing_key=self.routing_key, auto_delete=True,
+            f"rpc.reply-gateway-{self.routing_key}",
+            exchange=RPC_EXCHANGE,
+            routing_key=self.routing_key,
+            auto_delete=True,
             queue_arguments={"x-expires": 300000},
         )
         self.publisher = Publisher(amqp_uri, use_confirms=True)
@@ -70,20 +73,25 @@ class BusClient:
     def _consume_forever(self):
         while self._running:
             try:
-                with Connection(self.amqp_uri, heartbeat=30) as conn:
-                    with Consumer(conn, queues=[self.queue], callbacks=[self._on_reply],
-                                  accept=["json"], no_ack=True):
-                        if not self._ready.ready():
-                            self._ready.send(True)
-                        last_beat = time.monotonic()
-                        while self._running:
-                            try:
-                                conn.drain_events(timeout=1)
-                            except socket.timeout:
-                                pass
-                            if time.monotonic() - last_beat > 10:
-                                conn.heartbeat_check()
-                                last_beat = time.monotonic()
+                with (
+                    Connection(self.amqp_uri, heartbeat=30) as conn,
+                    Consumer(
+                        conn,
+                        queues=[self.queue],
+                        callbacks=[self._on_reply],
+                        accept=["json"],
+                        no_ack=True,
+                    ),
+                ):
+                    if not self._ready.ready():
+                        self._ready.send(True)
+                    last_beat = time.monotonic()
+                    while self._running:
+                        with contextlib.suppress(TimeoutError):
+                            conn.drain_events(timeout=1)
+                        if time.monotonic() - last_beat > 10:
+                            conn.heartbeat_check()
+                            last_beat = time.monotonic()
             except Exception as exc:  # broker gone: retry until it is back
                 if self._running:
                     log.warning("reply consumer lost the broker (%s); reconnecting", exc)
@@ -113,19 +121,31 @@ class BusClient:
                 with eventlet.Timeout(timeout):
                     self.publisher.publish(
                         {"args": list(args), "kwargs": kwargs},
-                        exchange=RPC_EXCHANGE, routing_key=f"{service}.{method}",
-                        mandatory=True, reply_to=self.routing_key, correlation_id=corr,
-                        expiration=timeout, retry=True,
-                        retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                      "interval_step": 0.5, "interval_max": 1},
+                        exchange=RPC_EXCHANGE,
+                        routing_key=f"{service}.{method}",
+                        mandatory=True,
+                        reply_to=self.routing_key,
+                        correlation_id=corr,
+                        expiration=timeout,
+                        retry=True,
+                        retry_policy={
+                            "max_retries": 2,
+                            "interval_start": 0.2,
+                            "interval_step": 0.5,
+                            "interval_max": 1,
+                        },
                     )
             except UndeliverableMessage:
                 raise ServiceUnavailable(service, "not_running") from None
             except eventlet.Timeout:
                 raise ServiceUnavailable(service, "broker") from None
             except (OSError, KombuError, AMQPError) as exc:  # the broker away or restarting
-                log.warning("call to %s.%s not sent: broker unreachable (%s)", service, method,
-                            type(exc).__name__)
+                log.warning(
+                    "call to %s.%s not sent: broker unreachable (%s)",
+                    service,
+                    method,
+                    type(exc).__name__,
+                )
                 raise ServiceUnavailable(service, "broker") from None
             remaining = timeout - (time.monotonic() - started)
             body = None

@@ -5,6 +5,7 @@ intact), ServiceUnavailable (deadline / service not running), marshmallow
 validation errors, werkzeug's HTTP errors. Anything else is a 500 with no
 details, logged.
 """
+
 import json
 import logging
 
@@ -14,16 +15,25 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.common.errors import DomainError
+from services.common.rpc import SERVICE_NAMES_NL
 
 from .bus import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 TITLES = {
-    400: "Ongeldig verzoek", 401: "Niet aangemeld", 403: "Geen toegang",
-    404: "Niet gevonden", 405: "Methode niet toegestaan", 409: "Conflict",
-    413: "Te groot", 415: "Verkeerd bestandstype", 422: "Ongeldige invoer",
-    429: "Te veel pogingen", 500: "Interne fout", 503: "Dienst niet beschikbaar",
+    400: "Ongeldig verzoek",
+    401: "Niet aangemeld",
+    403: "Geen toegang",
+    404: "Niet gevonden",
+    405: "Methode niet toegestaan",
+    409: "Conflict",
+    413: "Te groot",
+    415: "Verkeerd bestandstype",
+    422: "Ongeldige invoer",
+    429: "Te veel pogingen",
+    500: "Interne fout",
+    503: "Dienst niet beschikbaar",
 }
 
 # Stable codes for marshmallow's messages (set in schemas.BaseSchema) → Dutch text.
@@ -51,8 +61,12 @@ def problem(status, code, detail, errors=None, headers=None, **extra):
         "errors": errors or [],
     }
     body.update(extra)
-    return Response(json.dumps(body, ensure_ascii=False), status=status,
-                    headers=headers or {}, content_type="application/problem+json; charset=utf-8")
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status=status,
+        headers=headers or {},
+        content_type="application/problem+json; charset=utf-8",
+    )
 
 
 def _flatten(messages, prefix=""):
@@ -88,23 +102,28 @@ def validation_problem(exc: ValidationError):
     for field, code in _flatten(exc.messages):
         key, _, choices = code.partition(":")
         if key == "choice_invalid" and choices:
-            errors.append({"field": field, "code": key, "message": FIELD_MESSAGES[
-                "choice_invalid_listed"].format(field=field, choices=choices)})
+            errors.append(
+                {
+                    "field": field,
+                    "code": key,
+                    "message": FIELD_MESSAGES["choice_invalid_listed"].format(
+                        field=field, choices=choices
+                    ),
+                }
+            )
             continue
         if code not in FIELD_MESSAGES:
             code = "invalid"
-        errors.append({"field": field, "code": code,
-                       "message": FIELD_MESSAGES[code].format(field=field)})
+        errors.append(
+            {"field": field, "code": code, "message": FIELD_MESSAGES[code].format(field=field)}
+        )
     first = errors[0] if errors else {"code": "invalid", "message": "Ongeldige invoer."}
-    detail = first["message"] if len(errors) == 1 else "De invoer is niet geldig. " + sentences(
-        e["message"] for e in errors)
+    detail = (
+        first["message"]
+        if len(errors) == 1
+        else "De invoer is niet geldig. " + sentences(e["message"] for e in errors)
+    )
     return problem(422, first["code"], detail, errors)
-
-
-SERVICE_NAMES_NL = {
-    "users": "gebruikers", "students": "leerlingen", "uploads": "uploads",
-    "sync": "koppeling", "oso": "OSO",
-}
 
 
 def to_response(exc):
@@ -112,26 +131,36 @@ def to_response(exc):
         headers = {}
         if exc.status == 429 and exc.extra.get("retry_after"):
             headers["Retry-After"] = str(int(exc.extra["retry_after"]))
-        errors = exc.errors or ([{"field": exc.field, "code": exc.code, "message": exc.message}]
-                                if exc.field else [])
+        errors = exc.errors or (
+            [{"field": exc.field, "code": exc.code, "message": exc.message}] if exc.field else []
+        )
         return problem(exc.status, exc.code, exc.message, errors, headers)
     if isinstance(exc, ServiceUnavailable):
         name = SERVICE_NAMES_NL.get(exc.service, exc.service)
-        return problem(503, "service_unavailable",
-                       f"De dienst '{name}' is tijdelijk niet bereikbaar. Probeer het later opnieuw.",
-                       headers={"Retry-After": "5"}, service=exc.service)
+        return problem(
+            503,
+            "service_unavailable",
+            f"De dienst '{name}' is tijdelijk niet bereikbaar. Probeer het later opnieuw.",
+            headers={"Retry-After": "5"},
+            service=exc.service,
+        )
     if isinstance(exc, ValidationError):
         return validation_problem(exc)
     if isinstance(exc, RequestEntityTooLarge):
         return problem(413, "body_too_large", "Het verzoek is te groot.")
     if isinstance(exc, HTTPException):
-        codes = {400: ("bad_request", "Het verzoek is ongeldig."),
-                 404: ("route_not_found", "Deze pagina of dit adres bestaat niet."),
-                 405: ("method_not_allowed", "Deze methode is hier niet toegestaan.")}
-        code, message = codes.get(exc.code, ("http_error", exc.description or "Fout."))
-        return problem(exc.code, code, message)
+        codes = {
+            400: ("bad_request", "Het verzoek is ongeldig."),
+            404: ("route_not_found", "Deze pagina of dit adres bestaat niet."),
+            405: ("method_not_allowed", "Deze methode is hier niet toegestaan."),
+        }
+        status = exc.code or 500
+        code, message = codes.get(status, ("http_error", exc.description or "Fout."))
+        return problem(status, code, message)
     if isinstance(exc, RemoteError):
         log.error("unexpected remote error %s", exc.exc_type)
     else:
         log.exception("unexpected error in gateway")
-    return problem(500, "internal_error", "Er ging iets mis aan onze kant. Probeer het later opnieuw.")
+    return problem(
+        500, "internal_error", "Er ging iets mis aan onze kant. Probeer het later opnieuw."
+    )

@@ -7,7 +7,9 @@ request, 401 without token, 403 for a role, 404 for a path naming nothing,
 413/415 for a body, 422 for invalid input, 503 when a service does not
 answer). Multipart bodies are one plain object schema (fields and files).
 """
+
 import functools
+from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -19,7 +21,7 @@ from .routing import ROUTES
 
 
 def _schema_name(schema):
-    cls = resolve_schema_cls(schema)
+    cls: Any = resolve_schema_cls(schema)
     return cls.__name__
 
 
@@ -32,8 +34,13 @@ def answers(r):
         codes.add(403)
     if "<" in r.path:
         codes.add(404)
-    if r.query is not None or r.body is not None or r.body_doc is not None \
-            or r.form is not None or r.files:
+    if (
+        r.query is not None
+        or r.body is not None
+        or r.body_doc is not None
+        or r.form is not None
+        or r.files
+    ):
         codes.add(422)
     if r.body is not None or r.body_doc is not None or r.form is not None or r.files:
         codes.update((413, 415))
@@ -45,7 +52,7 @@ def answers(r):
 def _multipart_schema(plugin, r):
     """One object schema: the form's fields (as the JSON Schema marshmallow
     gives) and the files (binary strings)."""
-    schema = {"type": "object", "properties": {}, "required": []}
+    schema: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
     if r.form is not None:
         form = plugin.converter.schema2jsonschema(r.form)
         schema["properties"].update(form.get("properties", {}))
@@ -63,36 +70,55 @@ def spec_dict():
 
     plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(
-        title="Leerlingbus API", version="1.0.0", openapi_version="3.1.0",
+        title="Leerlingbus API",
+        version="1.0.0",
+        openapi_version="3.1.0",
         plugins=[plugin],
-        info={"description": "The HTTP API of Leerlingbus; a guide is docs/api.md in the repository."},
+        info={
+            "description": "The HTTP API of Leerlingbus; a guide is docs/api.md in the repository."
+        },
     )
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
-                                               "bearerFormat": "JWT"})
+    spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
     spec.components.schema("Problem", schema=s.Problem)
-    paths = {}
+    paths: dict[str, dict[str, Any]] = {}
     for r in ROUTES:
-        op = {"summary": r.summary, "tags": [r.tag] if r.tag else [],
-              "operationId": r.handler.__name__, "responses": {}}
+        op: dict[str, Any] = {
+            "summary": r.summary,
+            "tags": [r.tag] if r.tag else [],
+            "operationId": r.handler.__name__,
+            "responses": {},
+        }
         if r.auth:
             op["security"] = [{"bearer": []}]
-        params = []
+        params: list[dict[str, Any]] = []
         for part in r.path.split("/"):
             if part.startswith("<"):
                 conv, _, name = part[1:-1].rpartition(":")
-                params.append({"in": "path", "name": name, "required": True,
-                               "schema": {"type": "integer" if conv == "int" else "string"}})
+                params.append(
+                    {
+                        "in": "path",
+                        "name": name,
+                        "required": True,
+                        "schema": {"type": "integer" if conv == "int" else "string"},
+                    }
+                )
         if r.query is not None:
             params.append({"in": "query", "schema": r.query})
         if params:
             op["parameters"] = params
         if (r.body or r.body_doc) is not None:
-            op["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": r.body or r.body_doc}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": r.body or r.body_doc}},
+            }
         if r.form is not None or r.files:
-            op["requestBody"] = {"required": True, "content": {
-                "multipart/form-data": {"schema": _multipart_schema(plugin, r)}}}
-        ok = {"description": "OK" if r.status != 204 else "Gedaan; geen inhoud"}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": _multipart_schema(plugin, r)}},
+            }
+        ok: dict[str, Any] = {"description": "OK" if r.status != 204 else "Gedaan; geen inhoud"}
         if r.response is not None and r.status != 204:
             ok["content"] = {"application/json": {"schema": r.response}}
         op["responses"][str(r.status)] = ok
@@ -100,7 +126,8 @@ def spec_dict():
         for code in sorted(answers(r)):
             op["responses"][str(code)] = {
                 "description": TITLES.get(code, "Fout"),
-                "content": {"application/problem+json": {"schema": "Problem"}}}
+                "content": {"application/problem+json": {"schema": "Problem"}},
+            }
         paths.setdefault(r.openapi_path, {})[r.method.lower()] = op
     for path, ops in paths.items():
         spec.path(path=path, operations=ops)

@@ -1,4 +1,5 @@
 """Request and response schemas of the OSO endpoints (API.md "OSO")."""
+
 from marshmallow import EXCLUDE, fields
 
 from .schemas import BaseSchema, PageQuery, length, one_of, page_of
@@ -7,17 +8,32 @@ ACTIONS = ("import", "supplement", "overwrite", "none")
 
 
 class OsoDeliveryPointCreate(BaseSchema):
-    number = fields.Raw(required=True, metadata={
-        "description": "aanleverpuntnummer (as in Mijn OSO), e.g. 1",
-        "oneOf": [{"type": "integer"}, {"type": "string"}]})
-    key = fields.String(required=True, validate=length(1, 220), metadata={
-        "description": "the key as Mijn OSO shows it (e.g. "
-                       "018294B0-8DE2-4269-A422-E09C320A55C1), or '<BRIN>-<key>' (docs/oso.md); "
-                       "never shown again in full"})
-    brin = fields.String(load_default=None, allow_none=True, validate=length(0, 10), metadata={
-        "description": "optional: the BRIN the delivery point belongs to; must be the "
-                       "institution's (422 brin_mismatch otherwise). Absent: the "
-                       "institution's BRIN"})
+    number = fields.Raw(
+        required=True,
+        metadata={
+            "description": "aanleverpuntnummer (as in Mijn OSO), e.g. 1",
+            "oneOf": [{"type": "integer"}, {"type": "string"}],
+        },
+    )
+    key = fields.String(
+        required=True,
+        validate=length(1, 220),
+        metadata={
+            "description": "the key as Mijn OSO shows it (e.g. "
+            "018294B0-8DE2-4269-A422-E09C320A55C1), or '<BRIN>-<key>' (docs/oso.md); "
+            "never shown again in full"
+        },
+    )
+    brin = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=length(0, 10),
+        metadata={
+            "description": "optional: the BRIN the delivery point belongs to; must be the "
+            "institution's (422 brin_mismatch otherwise). Absent: the "
+            "institution's BRIN"
+        },
+    )
 
 
 class OsoDeliveryPoint(BaseSchema):
@@ -33,17 +49,25 @@ OsoDeliveryPointPage = page_of(OsoDeliveryPoint)
 
 
 class OsoWorklistAdd(BaseSchema):
-    bsn = fields.Raw(load_default=None, allow_none=True, metadata={
-        "description": "BSN (8 digits are padded) or onderwijsnummer",
-        "oneOf": [{"type": "string"}, {"type": "integer"}]})
-    onderwijsnummer = fields.Raw(load_default=None, allow_none=True,
-                                 metadata={"oneOf": [{"type": "string"}, {"type": "integer"}]})
+    bsn = fields.Raw(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "BSN (8 digits are padded) or onderwijsnummer",
+            "oneOf": [{"type": "string"}, {"type": "integer"}],
+        },
+    )
+    onderwijsnummer = fields.Raw(
+        load_default=None,
+        allow_none=True,
+        metadata={"oneOf": [{"type": "string"}, {"type": "integer"}]},
+    )
 
 
 class OsoWorklistQuery(PageQuery):
-    status = fields.String(load_default=None,
-                           validate=one_of("not_fetched", "queued", "fetching", "fetched",
-                                           "failed"))
+    status = fields.String(
+        load_default=None, validate=one_of("not_fetched", "queued", "fetching", "fetched", "failed")
+    )
 
 
 class OsoWorklistEntry(BaseSchema):
@@ -52,8 +76,9 @@ class OsoWorklistEntry(BaseSchema):
     onderwijsnummer = fields.String(allow_none=True)
     number = fields.String()
     kind = fields.String(metadata={"description": "bsn | onderwijsnummer"})
-    status = fields.String(metadata={
-        "description": "not_fetched | queued | fetching | fetched | failed"})
+    status = fields.String(
+        metadata={"description": "not_fetched | queued | fetching | fetched | failed"}
+    )
     status_label = fields.String(metadata={"description": "Dutch, e.g. 'Opgehaald op 2025-…'"})
     status_code = fields.String(allow_none=True)
     status_message = fields.String(allow_none=True)
@@ -86,26 +111,34 @@ class OsoWorklistImportResult(BaseSchema):
 
 
 class OsoActionItem(BaseSchema):
-    bsn = fields.Raw(required=True, metadata={"oneOf": [{"type": "string"},
-                                                        {"type": "integer"}]})
-    action = fields.String(load_default=None, allow_none=True, validate=one_of(*ACTIONS),
-                           metadata={"description": "default: import when never fetched, "
-                                                    "else none"})
+    bsn = fields.Raw(required=True, metadata={"oneOf": [{"type": "string"}, {"type": "integer"}]})
+    action = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=one_of(*ACTIONS),
+        metadata={"description": "default: import when never fetched, else none"},
+    )
 
 
 class OsoActionsRequest(BaseSchema):
     items = fields.List(fields.Nested(OsoActionItem), load_default=list)
-    all = fields.Boolean(load_default=False,
-                         metadata={"description": "every student on the worklist"})
-    action = fields.String(load_default=None, allow_none=True, validate=one_of(*ACTIONS),
-                           metadata={"description": "with all: the action for everyone"})
+    all = fields.Boolean(
+        load_default=False, metadata={"description": "every student on the worklist"}
+    )
+    action = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=one_of(*ACTIONS),
+        metadata={"description": "with all: the action for everyone"},
+    )
 
 
 class OsoBatchItem(BaseSchema):
     bsn = fields.String()
     action = fields.String()
-    status = fields.String(metadata={"description": "queued | running | applied | failed | "
-                                                    "skipped"})
+    status = fields.String(
+        metadata={"description": "queued | running | applied | failed | skipped"}
+    )
     code = fields.String(allow_none=True)
     message = fields.String(allow_none=True)
     finished_at = fields.String(allow_none=True)
@@ -133,13 +166,20 @@ class OsoReport(BaseSchema):
 
 
 class OsoReportUpdate(BaseSchema):
-    functioning = fields.String(allow_none=True, validate=length(0, 20000),
-                                metadata={"description": "functioneren van de leerling"})
-    explanation = fields.String(allow_none=True, validate=length(0, 20000),
-                                metadata={"description": "toelichting"})
+    functioning = fields.String(
+        allow_none=True,
+        validate=length(0, 20000),
+        metadata={"description": "functioneren van de leerling"},
+    )
+    explanation = fields.String(
+        allow_none=True, validate=length(0, 20000), metadata={"description": "toelichting"}
+    )
     notes = fields.String(allow_none=True, validate=length(0, 20000))
-    explanations = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
-                               metadata={"description": "per section of the dossier data"})
+    explanations = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(allow_none=True),
+        metadata={"description": "per section of the dossier data"},
+    )
 
 
 class OsoDossier(OsoWorklistEntry):
@@ -147,26 +187,36 @@ class OsoDossier(OsoWorklistEntry):
         unknown = EXCLUDE
 
     source_file = fields.Dict()
-    validation = fields.Dict(metadata={"description": "{official, xsd, business_rules, "
-                                                      "message, meldingen:[{type, location, "
-                                                      "text}]}"})
+    validation = fields.Dict(
+        metadata={
+            "description": "{official, xsd, business_rules, "
+            "message, meldingen:[{type, location, "
+            "text}]}"
+        }
+    )
     report = fields.Nested(OsoReport)
     outcome = fields.Dict(allow_none=True)
     applied_at = fields.String()
     enrolled_at = fields.String(allow_none=True)
     data = fields.Dict(metadata={"description": "the parsed hard data (docs/oso.md)"})
-    labels = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
-        "description": "readable Dutch labels of the coded values in data, by dotted path: "
-                       "{\"advice.advice\": \"vmbo gemengde of theoretische leerweg\", "
-                       "\"guardians.0.relation\": \"vader\", …}; a code without a label is "
-                       "not listed (services/oso/codelists.py)"})
+    labels = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={
+            "description": "readable Dutch labels of the coded values in data, by dotted path: "
+            '{"advice.advice": "vmbo gemengde of theoretische leerweg", '
+            '"guardians.0.relation": "vader", …}; a code without a label is '
+            "not listed (services/oso/codelists.py)"
+        },
+    )
     attachments = fields.List(fields.Dict())
 
 
 class OsoEnrolRequest(BaseSchema):
     student_number = fields.String(required=True, validate=length(1, 20))
-    type = fields.String(load_default="potential_transfer",
-                         validate=one_of("potential_transfer", "non_transfer"))
+    type = fields.String(
+        load_default="potential_transfer", validate=one_of("potential_transfer", "non_transfer")
+    )
 
 
 class OsoEnrolResult(BaseSchema):
@@ -178,4 +228,3 @@ class OsoConfiguration(BaseSchema):
     source = fields.Dict()
     official_validation = fields.Boolean()
     message = fields.String(allow_none=True)
-

@@ -2,12 +2,21 @@
 connector", docs/connector.md). The snapshot itself is validated by the sync
 service (it names every unknown key, wrong type and non-digit student number);
 the schemas here describe it for /openapi.json and validate the small bodies."""
+
 from marshmallow import fields
 
 from .schemas import BaseSchema, PageQuery, PersonOut, QuerySchema, length, page_of
 
-CATEGORIES = ("students", "personal_data", "participations", "lwoo", "home_classes",
-              "forecasts", "packages", "groups")
+CATEGORIES = (
+    "students",
+    "personal_data",
+    "participations",
+    "lwoo",
+    "home_classes",
+    "forecasts",
+    "packages",
+    "groups",
+)
 
 
 # -- the snapshot (API.md format) -------------------------------------------------
@@ -17,15 +26,22 @@ class SnapshotStudent(PersonOut):
     last_name = fields.String(allow_none=True)
     gender = fields.String(allow_none=True, metadata={"description": "M, V, X or null"})
     previous_home_class = fields.String(allow_none=True)
-    properties = fields.Dict(keys=fields.String(), allow_none=True, metadata={
-        "description": "extra properties; #EMAIL is the e-mail address an upload uses"})
+    properties = fields.Dict(
+        keys=fields.String(),
+        allow_none=True,
+        metadata={"description": "extra properties; #EMAIL is the e-mail address an upload uses"},
+    )
 
 
 class SnapshotParticipation(BaseSchema):
     student_number = fields.String(required=True)
-    department = fields.String(required=True, metadata={
-        "description": "one participation per student per department; a student may be "
-                       "listed once for each of several departments"})
+    department = fields.String(
+        required=True,
+        metadata={
+            "description": "one participation per student per department; a student may be "
+            "listed once for each of several departments"
+        },
+    )
     forecast = fields.Integer(allow_none=True, metadata={"description": "0-100"})
     lwoo = fields.Boolean(allow_none=True)
     home_class = fields.String(allow_none=True)
@@ -35,9 +51,13 @@ class SnapshotParticipation(BaseSchema):
 
 class SnapshotPackage(BaseSchema):
     student_number = fields.String(required=True)
-    department = fields.String(allow_none=True, metadata={
-        "description": "the participation's department; required when the student has "
-                       "several participations"})
+    department = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the participation's department; required when the student has "
+            "several participations"
+        },
+    )
     subjects = fields.List(fields.String(), allow_none=True)
     exemptions = fields.List(fields.String(), allow_none=True)
 
@@ -62,8 +82,11 @@ class CategoryStatus(BaseSchema):
     differences = fields.Integer()
     download = fields.Integer(metadata={"description": "differences that move to the desktop"})
     upload = fields.Integer(metadata={"description": "differences that move to the portal"})
-    exemptions = fields.Integer(metadata={"description": "packages only: students whose "
-                                                         "exemptions differ (the manual's [n])"})
+    exemptions = fields.Integer(
+        metadata={
+            "description": "packages only: students whose exemptions differ (the manual's [n])"
+        }
+    )
     groups = fields.Integer(metadata={"description": "groups only: groups that differ"})
     as_of = fields.String()
 
@@ -100,8 +123,9 @@ class StoredSnapshot(BaseSchema):
 
 
 class StatusQuery(QuerySchema):
-    refresh = fields.Boolean(load_default=False, metadata={
-        "description": "read the portal again before comparing"})
+    refresh = fields.Boolean(
+        load_default=False, metadata={"description": "read the portal again before comparing"}
+    )
 
 
 class DifferencesQuery(QuerySchema):
@@ -111,19 +135,32 @@ class DifferencesQuery(QuerySchema):
 class Difference(BaseSchema):
     student_number = fields.String()
     name = fields.String(allow_none=True)
-    department = fields.String(allow_none=True, metadata={
-        "description": "the participation's department (per student and department "
-                       "categories), else the student's first department"})
-    departments = fields.List(fields.String(), metadata={
-        "description": "per-student items of a student in several departments: all of them"})
-    student_departments = fields.Dict(metadata={
-        "description": "participations: the student's departments {P: [...], D: [...]}"})
-    in_desktop = fields.Boolean(metadata={
-        "description": "false: the desktop has no participation in this department; a "
-                       "download creates it"})
+    department = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the participation's department (per student and department "
+            "categories), else the student's first department"
+        },
+    )
+    departments = fields.List(
+        fields.String(),
+        metadata={
+            "description": "per-student items of a student in several departments: all of them"
+        },
+    )
+    student_departments = fields.Dict(
+        metadata={"description": "participations: the student's departments {P: [...], D: [...]}"}
+    )
+    in_desktop = fields.Boolean(
+        metadata={
+            "description": "false: the desktop has no participation in this department; a "
+            "download creates it"
+        }
+    )
     direction = fields.String(metadata={"enum": ["download", "upload"]})
-    fields_ = fields.Dict(data_key="fields", metadata={
-        "description": "per field {P: portal value, D: desktop value}"})
+    fields_ = fields.Dict(
+        data_key="fields", metadata={"description": "per field {P: portal value, D: desktop value}"}
+    )
     home_class_authority = fields.String()
     action = fields.String()
     has_account = fields.Boolean()
@@ -132,18 +169,25 @@ class Difference(BaseSchema):
 
 class DepartmentAuthority(BaseSchema):
     code = fields.String(allow_none=True)
-    home_class_authority = fields.String(allow_none=True, metadata={
-        "enum": ["portal", "desktop", None]})
+    home_class_authority = fields.String(
+        allow_none=True, metadata={"enum": ["portal", "desktop", None]}
+    )
     in_portal = fields.Boolean()
     direction = fields.String()
     differences = fields.Integer()
-    packages_in_portal = fields.Boolean(metadata={
-        "description": "packages only: false when the portal holds no package choices for "
-                       "this department; a download then leaves the desktop's packages alone"})
+    packages_in_portal = fields.Boolean(
+        metadata={
+            "description": "packages only: false when the portal holds no package choices for "
+            "this department; a download then leaves the desktop's packages alone"
+        }
+    )
     note = fields.String(metadata={"description": "Dutch note for the scheduler"})
-    left_alone = fields.Integer(metadata={
-        "description": "packages only: desktop packages of this department that differ but "
-                       "are not downloaded"})
+    left_alone = fields.Integer(
+        metadata={
+            "description": "packages only: desktop packages of this department that differ but "
+            "are not downloaded"
+        }
+    )
 
 
 class GroupDifference(BaseSchema):
@@ -170,12 +214,18 @@ class Differences(BaseSchema):
 
 
 class Selection(BaseSchema):
-    departments = fields.List(fields.String(validate=length(1, 20)), load_default=None,
-                              allow_none=True, metadata={"description": "department codes; "
-                                                         "absent: every department"})
-    student_numbers = fields.List(fields.String(validate=length(1, 50)), load_default=None,
-                                  allow_none=True, metadata={"description": "absent: every "
-                                                             "student"})
+    departments = fields.List(
+        fields.String(validate=length(1, 20)),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "department codes; absent: every department"},
+    )
+    student_numbers = fields.List(
+        fields.String(validate=length(1, 50)),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "absent: every student"},
+    )
 
 
 class Change(BaseSchema):
@@ -183,10 +233,13 @@ class Change(BaseSchema):
     department = fields.String(allow_none=True)
     action = fields.String(metadata={"enum": ["add", "remove", "set"]})
     values = fields.Dict(metadata={"description": "field -> the portal's value"})
-    participation = fields.Dict(metadata={"description": "students add: the first "
-                                                         "participation"})
-    participations = fields.List(fields.Dict(), metadata={
-        "description": "students add: every participation {department, profile, programme}"})
+    participation = fields.Dict(metadata={"description": "students add: the first participation"})
+    participations = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "students add: every participation {department, profile, programme}"
+        },
+    )
     left_groups = fields.List(fields.String())
 
 
@@ -203,9 +256,13 @@ class DownloadResult(BaseSchema):
     as_of = fields.String()
     changes = fields.List(fields.Nested(Change))
     count = fields.Integer()
-    skipped = fields.List(fields.Nested(SkippedDepartment), metadata={
-        "description": "packages: departments left alone (the portal holds no package "
-                       "choices there)"})
+    skipped = fields.List(
+        fields.Nested(SkippedDepartment),
+        metadata={
+            "description": "packages: departments left alone (the portal holds no package "
+            "choices there)"
+        },
+    )
     status = fields.Nested(CategoryStatus)
 
 
@@ -220,8 +277,11 @@ class UploadResult(BaseSchema):
 
 
 class MutationsQuery(PageQuery):
-    since = fields.String(load_default=None, validate=length(1, 40), metadata={
-        "description": "ISO 8601 timestamp; pass the previous answer's as_of"})
+    since = fields.String(
+        load_default=None,
+        validate=length(1, 40),
+        metadata={"description": "ISO 8601 timestamp; pass the previous answer's as_of"},
+    )
 
 
 class Mutation(BaseSchema):

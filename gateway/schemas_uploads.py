@@ -1,12 +1,20 @@
 """Schemas of the student-list and import routes (gateway/routes/uploads.py)."""
+
 from marshmallow import fields
 
 from .schemas import BaseSchema, PageQuery, PersonOut, QuerySchema, between, length, one_of, page_of
 
 SCHOOL_TYPE = one_of("vo", "mbo")
 STUDENT_TYPE = one_of("potential_transfer", "non_transfer")
-STATUSES = ("validating", "rejected", "awaiting_review", "declined", "loading", "loaded",
-            "load_failed")
+STATUSES = (
+    "validating",
+    "rejected",
+    "awaiting_review",
+    "declined",
+    "loading",
+    "loaded",
+    "load_failed",
+)
 
 
 class TemplateQuery(QuerySchema):
@@ -16,6 +24,7 @@ class TemplateQuery(QuerySchema):
 
 class _ListForm(BaseSchema):
     """A student list's kind and its sender (the form beside the file)."""
+
     school_type = fields.String(required=True, validate=SCHOOL_TYPE)
     student_type = fields.String(required=True, validate=STUDENT_TYPE)
     name = fields.String(required=True, validate=length(1, 200))
@@ -24,8 +33,11 @@ class _ListForm(BaseSchema):
 
 
 class UploadForm(_ListForm):
-    institution_id = fields.Integer(load_default=None, allow_none=True,
-                                    metadata={"description": "helpdesk only: the institution"})
+    institution_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "helpdesk only: the institution"},
+    )
 
 
 class PublicUploadForm(_ListForm):
@@ -102,13 +114,20 @@ class UploadRow(PersonOut):
     department = fields.String(allow_none=True)
 
 
-UploadRowPage = page_of(UploadRow, available=fields.Boolean(metadata={
-    "description": "false: the list has no checked rows (rejected, or purged)"}))
+UploadRowPage = page_of(
+    UploadRow,
+    available=fields.Boolean(
+        metadata={"description": "false: the list has no checked rows (rejected, or purged)"}
+    ),
+)
 
 
 class UploadListQuery(PageQuery):
-    status = fields.String(load_default=None, validate=length(1, 200),
-                           metadata={"description": "one status or several, comma-separated"})
+    status = fields.String(
+        load_default=None,
+        validate=length(1, 200),
+        metadata={"description": "one status or several, comma-separated"},
+    )
     institution_id = fields.Integer(load_default=None)
 
 
@@ -132,9 +151,11 @@ UploadPage = page_of(UploadSummary, "UploadPage")
 
 
 class ApproveRequest(BaseSchema):
-    project_id = fields.Integer(load_default=None, allow_none=True,
-                                metadata={"description": "place rows with an Afdeling in this "
-                                                         "schedule project"})
+    project_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "place rows with an Afdeling in this schedule project"},
+    )
 
 
 class DeclineRequest(BaseSchema):
@@ -149,8 +170,9 @@ class UploadCode(BaseSchema):
 # -- imports ---------------------------------------------------------------
 class ImportForm(BaseSchema):
     kind = fields.String(load_default="users", validate=one_of("users", "participations"))
-    delimiter = fields.String(load_default=None, allow_none=True,
-                              validate=one_of("tab", ";", ",", "\t"))
+    delimiter = fields.String(
+        load_default=None, allow_none=True, validate=one_of("tab", ";", ",", "\t")
+    )
     encoding = fields.String(load_default=None, allow_none=True, validate=length(1, 40))
 
 
@@ -161,8 +183,10 @@ ROW_ACTIONS = ("create", "update", "unchanged", "archive", "error")
 class ImportListQuery(PageQuery):
     kind = fields.String(load_default=None, validate=one_of("users", "participations"))
     status = fields.String(load_default=None, validate=one_of(*IMPORT_STATUSES))
-    institution_id = fields.Integer(load_default=None, metadata={
-        "description": "required for helpdesk; an admin sees their own institution"})
+    institution_id = fields.Integer(
+        load_default=None,
+        metadata={"description": "required for helpdesk; an admin sees their own institution"},
+    )
 
 
 class ImportCounts(BaseSchema):
@@ -175,6 +199,7 @@ class ImportCounts(BaseSchema):
 
 class _ImportStamps(BaseSchema):
     """Who made an import and when each step happened."""
+
     created_by = fields.String(allow_none=True, metadata={"description": "user code"})
     created_at = fields.String()
     previewed_at = fields.String(allow_none=True)
@@ -188,16 +213,28 @@ class ImportSummary(_ImportStamps):
     status = fields.String(metadata={"enum": list(IMPORT_STATUSES)})
     filename = fields.String()
     row_count = fields.Integer()
-    mode = fields.String(allow_none=True, metadata={
-        "description": "import, update or sync (from the mapping); null before the preview"})
+    mode = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "import, update or sync (from the mapping); null before the preview"
+        },
+    )
     as_students = fields.Boolean(allow_none=True)
-    counts = fields.Nested(ImportCounts, allow_none=True, metadata={
-        "description": "the commit's counts; before a commit the preview's, under the same "
-                       "names; null before the preview"})
+    counts = fields.Nested(
+        ImportCounts,
+        allow_none=True,
+        metadata={
+            "description": "the commit's counts; before a commit the preview's, under the same "
+            "names; null before the preview"
+        },
+    )
     counts_from = fields.String(allow_none=True, metadata={"enum": ["result", "preview"]})
-    undo_counts = fields.Dict(keys=fields.String(), values=fields.Integer(), allow_none=True,
-                              metadata={"description": "what the undo did (removed, restored, "
-                                                       "unarchived, skipped)"})
+    undo_counts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        allow_none=True,
+        metadata={"description": "what the undo did (removed, restored, unarchived, skipped)"},
+    )
 
 
 ImportPage = page_of(ImportSummary, "ImportPage")
@@ -218,11 +255,14 @@ class ImportProblem(BaseSchema):
 class Import(_ImportStamps):
     id = fields.Integer()
     kind = fields.String()
-    status = fields.String(metadata={
-        "enum": list(IMPORT_STATUSES),
-        "description": "committing: a commit in the background (?async=true) is running; "
-                       "poll until committed, failed or uploaded (records changed since the "
-                       "preview: preview again); `problem` says why it stopped"})
+    status = fields.String(
+        metadata={
+            "enum": list(IMPORT_STATUSES),
+            "description": "committing: a commit in the background (?async=true) is running; "
+            "poll until committed, failed or uploaded (records changed since the "
+            "preview: preview again); `problem` says why it stopped",
+        }
+    )
     filename = fields.String()
     delimiter = fields.String()
     encoding = fields.String()
@@ -232,43 +272,71 @@ class Import(_ImportStamps):
     fields_available = fields.List(fields.String())
     mapping = fields.Dict(allow_none=True)
     options = fields.Dict(allow_none=True)
-    preview = fields.Dict(allow_none=True, metadata={
-        "description": "{rows, counts}; ?preview_rows=n limits the rows (page through them "
-                       "with GET /imports/{id}/rows)"})
+    preview = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "{rows, counts}; ?preview_rows=n limits the rows (page through them "
+            "with GET /imports/{id}/rows)"
+        },
+    )
     result = fields.Dict(allow_none=True)
     created_by = fields.String(allow_none=True)
-    progress = fields.Nested(UploadProgress, metadata={
-        "description": "a commit in the background: changes applied of those planned"})
-    problem = fields.Nested(ImportProblem, allow_none=True, metadata={
-        "description": "why the last commit stopped (Dutch message), else null"})
+    progress = fields.Nested(
+        UploadProgress,
+        metadata={"description": "a commit in the background: changes applied of those planned"},
+    )
+    problem = fields.Nested(
+        ImportProblem,
+        allow_none=True,
+        metadata={"description": "why the last commit stopped (Dutch message), else null"},
+    )
 
 
 class ImportQuery(QuerySchema):
-    preview_rows = fields.Integer(load_default=None, validate=between(0, 100_000), metadata={
-        "description": "how many preview rows to include (default all; the counts always)"})
+    preview_rows = fields.Integer(
+        load_default=None,
+        validate=between(0, 100_000),
+        metadata={
+            "description": "how many preview rows to include (default all; the counts always)"
+        },
+    )
 
 
 class ImportGetQuery(ImportQuery):
-    sample_rows = fields.Integer(load_default=0, validate=between(0, 20), metadata={
-        "description": "include the file's first rows again as `sample` (at most 20; none "
-                       "once the file is purged)"})
+    sample_rows = fields.Integer(
+        load_default=0,
+        validate=between(0, 20),
+        metadata={
+            "description": "include the file's first rows again as `sample` (at most 20; none "
+            "once the file is purged)"
+        },
+    )
 
 
 class ImportCommitQuery(QuerySchema):
-    async_ = fields.Boolean(data_key="async", load_default=False, metadata={
-        "description": "true: answer 202 at once with the import (status committing, "
-                       "progress {done, total}) and commit in the background; poll GET "
-                       "/imports/{id}. false (default): commit and answer the counts"})
+    async_ = fields.Boolean(
+        data_key="async",
+        load_default=False,
+        metadata={
+            "description": "true: answer 202 at once with the import (status committing, "
+            "progress {done, total}) and commit in the background; poll GET "
+            "/imports/{id}. false (default): commit and answer the counts"
+        },
+    )
 
 
 class ImportRowsQuery(PageQuery):
-    action = fields.String(load_default=None, validate=one_of(*ROW_ACTIONS), metadata={
-        "description": "only rows with this action"})
+    action = fields.String(
+        load_default=None,
+        validate=one_of(*ROW_ACTIONS),
+        metadata={"description": "only rows with this action"},
+    )
 
 
 class ImportMapping(BaseSchema):
-    columns = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
-                          required=True)
+    columns = fields.Dict(
+        keys=fields.String(), values=fields.String(allow_none=True), required=True
+    )
     as_students = fields.Boolean(load_default=False)
     mode = fields.String(load_default="import", validate=one_of("import", "update", "sync"))
     project_id = fields.Integer(load_default=None, allow_none=True)
@@ -279,8 +347,7 @@ class ImportMapping(BaseSchema):
 class ImportPreviewRow(BaseSchema):
     row = fields.Integer(allow_none=True)
     code = fields.String(allow_none=True)
-    action = fields.String(metadata={"enum": ["create", "update", "unchanged", "archive",
-                                              "error"]})
+    action = fields.String(metadata={"enum": ["create", "update", "unchanged", "archive", "error"]})
     changes = fields.Dict()
     errors = fields.List(fields.Nested(UploadError))
     note = fields.String(allow_none=True)
@@ -289,24 +356,37 @@ class ImportPreviewRow(BaseSchema):
 class ImportPreview(BaseSchema):
     rows = fields.List(fields.Nested(ImportPreviewRow))
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
-    total = fields.Integer(metadata={"description": "rows in the preview (all of them, also "
-                                                    "when ?preview_rows= limits `rows`)"})
+    total = fields.Integer(
+        metadata={
+            "description": "rows in the preview (all of them, also "
+            "when ?preview_rows= limits `rows`)"
+        }
+    )
 
 
-ImportRowPage = page_of(ImportPreviewRow, "ImportRowPage",
-                        counts=fields.Dict(keys=fields.String(), values=fields.Integer()),
-                        action=fields.String(allow_none=True))
+ImportRowPage = page_of(
+    ImportPreviewRow,
+    "ImportRowPage",
+    counts=fields.Dict(keys=fields.String(), values=fields.Integer()),
+    action=fields.String(allow_none=True),
+)
 
 
 class ImportStudents(BaseSchema):
-    registered = fields.Integer(metadata={
-        "description": "how many of the imported students have their student record"})
-    deferred = fields.Boolean(metadata={
-        "description": "true when the students service did not answer: the student records "
-                       "follow from the accounts' events shortly after"})
+    registered = fields.Integer(
+        metadata={"description": "how many of the imported students have their student record"}
+    )
+    deferred = fields.Boolean(
+        metadata={
+            "description": "true when the students service did not answer: the student records "
+            "follow from the accounts' events shortly after"
+        }
+    )
 
 
 class ImportResult(BaseSchema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
-    students = fields.Nested(ImportStudents, metadata={
-        "description": "users imported as students (as_students): their student records"})
+    students = fields.Nested(
+        ImportStudents,
+        metadata={"description": "users imported as students (as_students): their student records"},
+    )

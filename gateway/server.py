@@ -1,4 +1,5 @@
 """Running the gateway: an eventlet WSGI server around the app and one bus client."""
+
 import logging
 
 import eventlet

@@ -1,7 +1,9 @@
 """Gateway settings from the environment (README.md lists them)."""
+
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from services.common import config as cfg
 from services.common.signing import check_key
@@ -34,6 +36,10 @@ class Settings:
     request_deadline: float = 9.0
     principal_cache_ttl: float = 2.0
     health_timeout: float = 3.0
+    # Route options name these (gateway/routing.py: max_body=, deadline=).
+    sync_snapshot_max_bytes: int = 64 * 1024 * 1024  # a snapshot of 20,000 students
+    sync_deadline: float = 120.0  # the connector's long calls: snapshot, refresh, upload
+    import_deadline: float = 300.0  # a synchronous CSV import commit or undo
     services: tuple = field(default_factory=lambda: cfg.SERVICES)
 
     def __post_init__(self):
@@ -41,18 +47,29 @@ class Settings:
         check_key(self.secret_key, "LEERLINGBUS_SECRET_KEY")
 
     @classmethod
-    def from_env(cls, **overrides):
-        data_dir = cfg.data_dir()
-        values = dict(
-            amqp_uri=cfg.amqp_uri(),
-            secret_key=_secret_key(data_dir),
-            port=int(os.environ.get("LEERLINGBUS_HTTP_PORT", "8000")),
-            host=os.environ.get("LEERLINGBUS_HTTP_HOST", "127.0.0.1"),
-            token_ttl=int(os.environ.get("LEERLINGBUS_TOKEN_TTL", str(8 * 3600))),
-            max_json_bytes=int(os.environ.get("LEERLINGBUS_MAX_JSON_BYTES", str(1024 * 1024))),
-            rpc_timeout=float(os.environ.get("LEERLINGBUS_RPC_TIMEOUT", "8")),
-            max_upload_bytes=int(os.environ.get("LEERLINGBUS_UPLOAD_MAX_BYTES",
-                                                str(20 * 1024 * 1024))),
-        )
+    def from_env(cls, **overrides: Any) -> "Settings":
+        values: dict[str, Any] = {
+            "amqp_uri": cfg.amqp_uri(),
+            "secret_key": _secret_key(cfg.data_dir()),
+        }
+        for f in fields(cls):
+            raw = cfg.setting(ENVIRONMENT[f.name]) if f.name in ENVIRONMENT else None
+            if raw is not None:
+                kind: Any = type(f.default)  # int, float or str as the default
+                values[f.name] = kind(raw)
         values.update(overrides)
         return cls(**values)
+
+
+# The environment variables of the settings (README.md lists them).
+ENVIRONMENT = {
+    "port": "LEERLINGBUS_HTTP_PORT",
+    "host": "LEERLINGBUS_HTTP_HOST",
+    "token_ttl": "LEERLINGBUS_TOKEN_TTL",
+    "max_json_bytes": "LEERLINGBUS_MAX_JSON_BYTES",
+    "max_upload_bytes": "LEERLINGBUS_UPLOAD_MAX_BYTES",
+    "rpc_timeout": "LEERLINGBUS_RPC_TIMEOUT",
+    "sync_snapshot_max_bytes": "LEERLINGBUS_SYNC_SNAPSHOT_MAX_BYTES",
+    "sync_deadline": "LEERLINGBUS_SYNC_DEADLINE",
+    "import_deadline": "LEERLINGBUS_IMPORT_DEADLINE",
+}

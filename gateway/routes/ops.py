@@ -7,7 +7,6 @@ from services.common.errors import DomainError, forbidden, not_found
 from services.common.logredact import escape_controls
 
 from .. import schemas as s
-from ..app import json_response
 from ..routing import route
 
 log = logging.getLogger("gateway")
@@ -24,9 +23,16 @@ def parked_total(amqp_uri, timeout):
         return None
 
 
-@route("GET", "/health", auth=False, response=s.Health, errors=(503,),
-       summary="Gateway up, each service answering RPC within a deadline, and how many "
-               "events are parked", tag="operations")
+@route(
+    "GET",
+    "/health",
+    auth=False,
+    response=s.Health,
+    errors=(503,),
+    summary="Gateway up, each service answering RPC within a deadline, and how many "
+    "events are parked",
+    tag="operations",
+)
 def health(ctx):
     settings = ctx.app.settings
 
@@ -41,21 +47,31 @@ def health(ctx):
     count = pool.spawn(parked_total, settings.amqp_uri, settings.health_timeout)
     results = dict(pool.imap(probe, settings.services))
     down = sorted(name for name, state in results.items() if state != "ok")
-    body = {"status": "ok" if not down else "degraded", "gateway": "ok", "services": results,
-            "parked": count.wait()}
+    body = {
+        "status": "ok" if not down else "degraded",
+        "gateway": "ok",
+        "services": results,
+        "parked": count.wait(),
+    }
     if down:
         body["down"] = down
-    return json_response(body, 200 if not down else 503)
+    return body, 200 if not down else 503
 
 
-@route("GET", "/openapi.json", auth=False, summary="This API as OpenAPI 3.1", tag="operations",
-       errors=())
+@route(
+    "GET",
+    "/openapi.json",
+    auth=False,
+    summary="This API as OpenAPI 3.1",
+    tag="operations",
+    errors=(),
+)
 def openapi(ctx):
-    from ..openapi import spec_dict
-    return spec_dict()
+    return ctx.app.openapi()
 
 
 # --- parked events (platform helpdesk only; docs/operations.md) ------------------------
+
 
 def _operator(ctx):
     if not ctx.is_helpdesk:
@@ -70,41 +86,76 @@ def _broker(ctx, action, *args):
         raise not_found("consumer", "Deze verwerker (consumer) bestaat niet.") from None
     except (Exception, eventlet.Timeout) as exc:
         log.warning("parked events: the broker did not answer (%s)", type(exc).__name__)
-        raise DomainError("service_unavailable", "De berichtenbus antwoordt niet. Probeer het "
-                          "later opnieuw.", status=503) from None
+        raise DomainError(
+            "service_unavailable",
+            "De berichtenbus antwoordt niet. Probeer het later opnieuw.",
+            status=503,
+        ) from None
 
 
-@route("GET", "/ops/parked", query=s.ParkedQuery, response=s.ParkedList,
-       summary="Parked events per consumer (platform helpdesk)", tag="operations",
-       errors=(400, 401, 403, 404, 503))
+@route(
+    "GET",
+    "/ops/parked",
+    query=s.ParkedQuery,
+    response=s.ParkedList,
+    summary="Parked events per consumer (platform helpdesk)",
+    tag="operations",
+    errors=(400, 401, 403, 404, 503),
+)
 def list_parked(ctx):
     _operator(ctx)
     consumer = ctx.query.get("consumer", "all")
     counts = _broker(ctx, parked.counts, consumer)
-    items = _broker(ctx, parked.list_parked, consumer, ctx.query.get("limit", 100)) \
-        if any(counts.values()) else []
-    return {"counts": {parked.short_name(q): n for q, n in counts.items()},
-            "total": sum(counts.values()), "items": items}
+    items = (
+        _broker(ctx, parked.list_parked, consumer, ctx.query.get("limit", 100))
+        if any(counts.values())
+        else []
+    )
+    return {
+        "counts": {parked.short_name(q): n for q, n in counts.items()},
+        "total": sum(counts.values()),
+        "items": items,
+    }
 
 
-@route("POST", "/ops/parked/<consumer>/replay", query=s.ParkedEventQuery,
-       response=s.ParkedResult, summary="Put parked events back on their consumer's queue "
-       "(all, or one event_id; consumer 'all' for every consumer)", tag="operations",
-       errors=(400, 401, 403, 404, 503))
+@route(
+    "POST",
+    "/ops/parked/<consumer>/replay",
+    query=s.ParkedEventQuery,
+    response=s.ParkedResult,
+    summary="Put parked events back on their consumer's queue "
+    "(all, or one event_id; consumer 'all' for every consumer)",
+    tag="operations",
+    errors=(400, 401, 403, 404, 503),
+)
 def replay_parked(ctx, consumer):
     _operator(ctx)
     count = _broker(ctx, parked.replay, consumer, ctx.query.get("event_id"))
-    log.info("helpdesk %s replayed %d parked event(s) of %s", ctx.principal["code"], count,
-             escape_controls(consumer))
+    log.info(
+        "helpdesk %s replayed %d parked event(s) of %s",
+        ctx.actor["code"],
+        count,
+        escape_controls(consumer),
+    )
     return {"consumer": consumer, "count": count}
 
 
-@route("DELETE", "/ops/parked/<consumer>", query=s.ParkedEventQuery, response=s.ParkedResult,
-       summary="Delete parked events (all, or one event_id)", tag="operations",
-       errors=(400, 401, 403, 404, 503))
+@route(
+    "DELETE",
+    "/ops/parked/<consumer>",
+    query=s.ParkedEventQuery,
+    response=s.ParkedResult,
+    summary="Delete parked events (all, or one event_id)",
+    tag="operations",
+    errors=(400, 401, 403, 404, 503),
+)
 def drop_parked(ctx, consumer):
     _operator(ctx)
     count = _broker(ctx, parked.drop, consumer, ctx.query.get("event_id"))
-    log.info("helpdesk %s dropped %d parked event(s) of %s", ctx.principal["code"], count,
-             escape_controls(consumer))
+    log.info(
+        "helpdesk %s dropped %d parked event(s) of %s",
+        ctx.actor["code"],
+        count,
+        escape_controls(consumer),
+    )
     return {"consumer": consumer, "count": count}

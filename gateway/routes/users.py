@@ -3,7 +3,6 @@ import logging
 from services.common.errors import DomainError, forbidden
 
 from .. import schemas as s
-from ..auth import has_role
 from ..routing import route
 
 MANAGERS = ("admin", "helpdesk")
@@ -23,19 +22,40 @@ def _register_student(ctx, institution_id, user):
         log.warning("student record of a new student account deferred: %s", exc.code)
 
 
-@route("GET", "/users", roles=MANAGERS, query=s.UserListQuery, response=s.UserPage,
-       summary="List users (filter all|students|employees|archived, q on name, e-mail, code)",
-       tag="users")
+@route(
+    "GET",
+    "/users",
+    roles=MANAGERS,
+    query=s.UserListQuery,
+    response=s.UserPage,
+    summary="List users (filter all|students|employees|archived, q on name, e-mail, code)",
+    tag="users",
+)
 def list_users(ctx):
     q = ctx.query
-    institution_id = ctx.institution_id(q.get("institution_id"))
-    return ctx.call("users", "list_users", institution_id, filter=q["filter"], q=q["q"],
-                    page=q["page"], page_size=q["page_size"])
+    institution_id = ctx.institution_id()
+    return ctx.call(
+        "users",
+        "list_users",
+        institution_id,
+        filter=q["filter"],
+        q=q["q"],
+        page=q["page"],
+        page_size=q["page_size"],
+    )
 
 
-@route("POST", "/users", roles=MANAGERS, body=s.UserCreate, response=s.User, status=201,
-       summary="Create a user; is_student requires a digits-only code", tag="users",
-       errors=(400, 401, 403, 404, 409, 422))
+@route(
+    "POST",
+    "/users",
+    roles=MANAGERS,
+    body=s.UserCreate,
+    response=s.User,
+    status=201,
+    summary="Create a user; is_student requires a digits-only code",
+    tag="users",
+    errors=(400, 401, 403, 404, 409, 422),
+)
 def create_user(ctx):
     data = dict(ctx.body)
     institution_id = ctx.institution_id(data.pop("institution_id", None))
@@ -46,24 +66,38 @@ def create_user(ctx):
 
 def _own_or_managed(ctx, code):
     """Admins/helpdesk read any user of the institution; anyone reads themselves."""
-    if has_role(ctx.principal, *MANAGERS) and (ctx.is_helpdesk or has_role(ctx.principal, "admin")):
-        return ctx.institution_id(ctx.query.get("institution_id"))
-    if ctx.principal["code"] == code:
-        return ctx.principal["institution_id"]
+    if ctx.has_role(*MANAGERS) and (ctx.is_helpdesk or ctx.has_role("admin")):
+        return ctx.institution_id()
+    if ctx.actor["code"] == code:
+        return ctx.tenant
     raise forbidden()
 
 
-@route("GET", "/users/<code>", query=s.InstitutionScopeQuery, response=s.User,
-       summary="One user (admin; anyone may read themselves)", tag="users")
+@route(
+    "GET",
+    "/users/<code>",
+    query=s.InstitutionScopeQuery,
+    response=s.User,
+    summary="One user (admin; anyone may read themselves)",
+    tag="users",
+)
 def get_user(ctx, code):
     return ctx.call("users", "get_user", _own_or_managed(ctx, code), code)
 
 
-@route("PATCH", "/users/<code>", roles=MANAGERS, query=s.InstitutionScopeQuery,
-       body=s.UserUpdate, response=s.User, summary="Change a user's data, roles or password",
-       tag="users", errors=(400, 401, 403, 404, 409, 422))
+@route(
+    "PATCH",
+    "/users/<code>",
+    roles=MANAGERS,
+    query=s.InstitutionScopeQuery,
+    body=s.UserUpdate,
+    response=s.User,
+    summary="Change a user's data, roles or password",
+    tag="users",
+    errors=(400, 401, 403, 404, 409, 422),
+)
 def update_user(ctx, code):
-    institution_id = ctx.institution_id(ctx.query.get("institution_id"))
+    institution_id = ctx.institution_id()
     user = ctx.call("users", "update_user", institution_id, code, ctx.body)
     ctx.app.principals.drop(institution_id=institution_id, code=code)
     if "type" in ctx.body or "is_student" in ctx.body:
@@ -71,24 +105,39 @@ def update_user(ctx, code):
     return user
 
 
-@route("POST", "/users/<code>/archive", roles=MANAGERS, query=s.InstitutionScopeQuery,
-       response=s.User, summary="Archive a user: they can no longer log in", tag="users",
-       errors=(401, 403, 404, 409))
+@route(
+    "POST",
+    "/users/<code>/archive",
+    roles=MANAGERS,
+    query=s.InstitutionScopeQuery,
+    response=s.User,
+    summary="Archive a user: they can no longer log in",
+    tag="users",
+    errors=(401, 403, 404, 409),
+)
 def archive_user(ctx, code):
-    institution_id = ctx.institution_id(ctx.query.get("institution_id"))
-    if (institution_id == ctx.principal["institution_id"] and code == ctx.principal["code"]):
-        raise DomainError("cannot_archive_self", "U kunt uw eigen account niet archiveren.",
-                          status=409)
+    institution_id = ctx.institution_id()
+    if institution_id == ctx.tenant and code == ctx.actor["code"]:
+        raise DomainError(
+            "cannot_archive_self", "U kunt uw eigen account niet archiveren.", status=409
+        )
     user = ctx.call("users", "archive_user", institution_id, code)
     ctx.app.principals.drop(institution_id=institution_id, code=code)
     return user
 
 
-@route("POST", "/users/<code>/unarchive", roles=MANAGERS, query=s.InstitutionScopeQuery,
-       response=s.User, summary="Bring an archived user back", tag="users",
-       errors=(401, 403, 404))
+@route(
+    "POST",
+    "/users/<code>/unarchive",
+    roles=MANAGERS,
+    query=s.InstitutionScopeQuery,
+    response=s.User,
+    summary="Bring an archived user back",
+    tag="users",
+    errors=(401, 403, 404),
+)
 def unarchive_user(ctx, code):
-    institution_id = ctx.institution_id(ctx.query.get("institution_id"))
+    institution_id = ctx.institution_id()
     user = ctx.call("users", "unarchive_user", institution_id, code)
     ctx.app.principals.drop(institution_id=institution_id, code=code)
     return user
