@@ -1,11 +1,18 @@
 """Helpers for tests that run services and the gateway in-process."""
 import importlib
+import json
 import time
 
 import eventlet
 import requests
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
 
 from services.common.config import SERVICES
+from services.common.db import UnitOfWork, make_engine
+from services.common.outbox import outbox_table
+
+outbox = outbox_table(sa.MetaData())  # every service's outbox has this shape
 
 
 def service_class(name):
@@ -15,6 +22,38 @@ def service_class(name):
                 and value.__module__ == module.__name__:
             return value
     raise LookupError(name)
+
+
+class Db:
+    """A migrated database of one service: url, session factory, unit of work."""
+
+    def __init__(self, url, service):
+        self.url = url
+        self.service = service
+        self.engine = make_engine(url)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def uow(self):
+        return UnitOfWork(self.session_factory, self.service)
+
+    def scalar(self, query):
+        with self.session_factory() as session:
+            return session.execute(query).scalar()
+
+    def count(self, table, *where):
+        return self.scalar(sa.select(sa.func.count()).select_from(table).where(*where))
+
+    def events(self, event_type=None):
+        """Outbox envelopes (all, or of one type), oldest first."""
+        with self.session_factory() as session:
+            query = sa.select(outbox.c.body).order_by(outbox.c.id)
+            if event_type:
+                query = query.where(outbox.c.event_type == event_type)
+            return [json.loads(body) for (body,) in session.execute(query)]
+
+    def bodies(self):
+        with self.session_factory() as session:
+            return [body for (body,) in session.execute(sa.select(outbox.c.body))]
 
 
 class Api:
@@ -96,5 +135,5 @@ def wait_until(predicate, timeout=10.0, interval=0.1):
     raise AssertionError("condition not met in time")
 
 
-__all__ = ["SERVICES", "service_class", "Api", "wait_until", "make_institution", "make_admin",
+__all__ = ["SERVICES", "service_class", "Db", "Api", "wait_until", "make_institution", "make_admin",
            "problem"]

@@ -27,8 +27,8 @@ def crash(*args, **kwargs):
 
 
 @pytest.fixture
-def world(students_db, users_db, users, school):
-    return World(students_db, users_db, users, school)
+def world(students_db, users_db, users, institution):
+    return World(students_db, users_db, users, institution)
 
 
 def rows_of(db, query):

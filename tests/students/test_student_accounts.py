@@ -37,8 +37,8 @@ def records(db, iid):
             sa.select(students).where(students.c.institution_id == iid))}
 
 
-def test_register_gives_student_accounts_a_non_transfer_record(students_db, users, school):
-    iid = school["id"]
+def test_register_gives_student_accounts_a_non_transfer_record(students_db, users, institution):
+    iid = institution["id"]
     users.create_user(iid, person("1001"))
     users.create_user(iid, person("1002"))
     users.create_user(iid, {"code": "docent", "first_name": "Dirk", "last_name": "Docent"})
@@ -66,8 +66,8 @@ def test_register_gives_student_accounts_a_non_transfer_record(students_db, user
     assert len(students_db.events("students_registered_batch")) == 1
 
 
-def test_a_registered_student_gets_a_participation(students_db, users, school):
-    iid = school["id"]
+def test_a_registered_student_gets_a_participation(students_db, users, institution):
+    iid = institution["id"]
     users.create_user(iid, person("1001"))
     with students_db.uow() as uow:
         accounts.register_students(uow, users, iid, ["1001"])
@@ -87,8 +87,8 @@ def test_a_registered_student_gets_a_participation(students_db, users, school):
                                                                   "active")
 
 
-def test_account_events_register_except_the_students_own(students_db, users, school):
-    iid = school["id"]
+def test_account_events_register_except_the_students_own(students_db, users, institution):
+    iid = institution["id"]
     one = users.create_user(iid, person("2001"))
     batch = users.create_users(iid, [person("2002"), person("2003"),
                                      {"code": "ouder", "first_name": "O", "last_name": "Ouder",
@@ -129,8 +129,8 @@ def test_account_events_register_except_the_students_own(students_db, users, sch
     assert "3001" in records(students_db, iid)
 
 
-def test_a_discarded_account_takes_its_record_along(students_db, users, school):
-    iid = school["id"]
+def test_a_discarded_account_takes_its_record_along(students_db, users, institution):
+    iid = institution["id"]
     user = users.create_user(iid, person("4001"))
     with students_db.uow() as uow:
         accounts.register_students(uow, users, iid, ["4001"])

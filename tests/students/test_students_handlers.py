@@ -33,7 +33,7 @@ LAST_YEAR = f"{int(THIS_YEAR[:4]) - 1}-{THIS_YEAR[:4]}"
 def student(number="123456", **kw):
     data = {"student_number": number, "type": "potential_transfer", "bsn": BSN,
             "initials": "S.", "first_name": "Sanne", "prefix": "de", "last_name": "Jong",
-            "email": f"l{number}@school.nl"}
+            "email": f"l{number}@institution.nl"}
     data.update(kw)
     return data
 
@@ -41,9 +41,9 @@ def student(number="123456", **kw):
 class World:
     """Runs use cases on the test databases, one unit of work per call."""
 
-    def __init__(self, students_db, users_db, users, school):
+    def __init__(self, students_db, users_db, users, institution):
         self.sdb, self.udb, self.users = students_db, users_db, users
-        self.iid = school["id"]
+        self.iid = institution["id"]
 
     def h(self, fn, *args, **kw):
         with self.sdb.uow() as uow:
@@ -77,8 +77,8 @@ class World:
 
 
 @pytest.fixture
-def world(students_db, users_db, users, school):
-    return World(students_db, users_db, users, school)
+def world(students_db, users_db, users, institution):
+    return World(students_db, users_db, users, institution)
 
 
 def raises(code, status=None):
@@ -188,14 +188,14 @@ def test_a_race_on_the_bsn_is_a_409_and_compensated(world, students_db, users_db
     assert [u["code"] for u in world.users.list_users(world.iid)["items"]] == ["1001"]
 
 
-def test_other_institution_is_404(world, other_school):
+def test_other_institution_is_404(world, other_institution):
     world.h(handlers.create_student, student())
     project = world.project()
     world.departments(project["id"])
     part = world.participate(project["id"], "123456")
     group = world.p(placements.create_group, project["id"],
                     {"code": "h4a", "kind": "home_class", "department": "h4"})
-    other = other_school["id"]
+    other = other_institution["id"]
     calls = [
         lambda u: handlers.get_student(u, world.users, other, "123456"),
         lambda u: handlers.update_student(u, world.users, other, "123456", {"track": "x"}),
@@ -798,7 +798,7 @@ def test_migration_0003_keeps_participations_and_allows_several(make_db):
         engine.dispose()
 
 
-# --- leaving school ------------------------------------------------------------------
+# --- leaving institution ------------------------------------------------------------------
 
 def _three_years(world, number="1001"):
     ids = {}
@@ -841,7 +841,7 @@ def test_leave_on_a_given_date(world):
     with raises("date_invalid", 422):
         world.h(handlers.leave_student, "1001", date="gisteren")
     result = world.h(handlers.leave_student, "1001", date=day)
-    # left in an earlier school year: no placement from that year on remains
+    # left in an earlier institution year: no placement from that year on remains
     assert result["removed_participations"] == [ids[LAST_YEAR], ids[THIS_YEAR], ids[NEXT_YEAR]]
     assert (result["leave_date"], result["status"]) == (day, "left")
     shown = world.h(handlers.get_student, "1001")
@@ -988,7 +988,7 @@ def batch_rows(count, start=300000, with_participation=True):
     for i in range(count):
         row = {"student_number": str(start + i), "type": "potential_transfer",
                "bsn": numbers[i], "initials": "L.", "first_name": "Leerling",
-               "last_name": f"Nummer {i}", "email": f"l{i}@school.nl", "year_of_education": 4}
+               "last_name": f"Nummer {i}", "email": f"l{i}@institution.nl", "year_of_education": 4}
         if with_participation:
             row["participation"] = {"department": "h4", "forecast": 80,
                                     "learning_path": "H4NT", "home_class": "h4a"}
@@ -1073,13 +1073,13 @@ def test_no_bsn_in_any_event(world, students_db, users_db):
         assert not any(secret in body for body in bodies)
 
 
-def test_bsn_by_student_numbers_for_the_uploads_service(world, other_school):
+def test_bsn_by_student_numbers_for_the_uploads_service(world, other_institution):
     world.h(handlers.create_student, student("1001"))
     world.h(handlers.create_student, student("1002", type="non_transfer", bsn=None))
     with world.sdb.uow() as uow:
         assert handlers.bsn_by_student_numbers(uow, world.iid, ["1001", "1002", "9", "x"]) \
             == {"1001": BSN, "1002": None}
-        assert handlers.bsn_by_student_numbers(uow, other_school["id"], ["1001"]) == {}
+        assert handlers.bsn_by_student_numbers(uow, other_institution["id"], ["1001"]) == {}
         assert handlers.bsn_by_student_numbers(uow, world.iid, "1001") == {}
 
 

@@ -135,7 +135,7 @@ def test_changes():
     assert codes(errors) == [("bsn_required", "bsn")]
 
 
-# --- school years and projects ---------------------------------------------------------
+# --- institution years and projects ---------------------------------------------------------
 
 def test_school_years():
     assert rules.parse_school_year("2025-2026") == "2025-2026"

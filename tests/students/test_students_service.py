@@ -1,5 +1,5 @@
 """StudentsService and UsersService as real nameko containers on a fresh
-RabbitMQ vhost: every rule over RPC, the two ways of leaving school, the
+RabbitMQ vhost: every rule over RPC, the two ways of leaving institution, the
 durable event handler, and the events as a program without nameko sees them
 (a plain kombu consumer)."""
 import json
@@ -38,7 +38,7 @@ ALL_TYPES = {"student_registered", "student_updated", "participation_created",
 def student(number, **kw):
     data = {"student_number": number, "type": "potential_transfer", "bsn": BSN,
             "initials": "S.", "first_name": "Sanne", "last_name": f"Jong {number}",
-            "email": f"l{number}@school.nl"}
+            "email": f"l{number}@institution.nl"}
     data.update(kw)
     return data
 
@@ -50,7 +50,7 @@ class System:
 
 
 @pytest.fixture
-def system(container_factory, service_config):
+def rpc_system(container_factory, service_config):
     users_container = container_factory(UsersService, service_config)
     students_container = container_factory(StudentsService, service_config)
     users_container.start()
@@ -62,8 +62,8 @@ def system(container_factory, service_config):
 
 
 @pytest.fixture
-def school(system):
-    return system.users.create_institution({"name": "Het Lyceum", "brin": "05KQ01",
+def institution(rpc_system):
+    return rpc_system.users.create_institution({"name": "Het Lyceum", "brin": "05KQ01",
                                             "school_type": "vo"})
 
 
@@ -73,14 +73,14 @@ def error_of(call, *args, **kwargs):
     return exc.value
 
 
-def placed(system, iid, year=THIS_YEAR):
-    project = system.students.create_project(iid, {"name": f"Rooster {year}",
+def placed(rpc_system, iid, year=THIS_YEAR):
+    project = rpc_system.students.create_project(iid, {"name": f"Rooster {year}",
                                                    "school_year": year, "branch": "Hoofd"})
-    system.students.create_department(iid, project["id"], {
+    rpc_system.students.create_department(iid, project["id"], {
         "code": "h4", "year_of_education": 4, "education": "havo",
         "home_class_authority": "portal",
         "learning_paths": [{"code": "H4NT", "name": "havo 4 NT", "element_code": "E401"}]})
-    system.students.create_department(iid, project["id"], {
+    rpc_system.students.create_department(iid, project["id"], {
         "code": "v4", "year_of_education": 4, "education": "vwo",
         "home_class_authority": "desktop", "learning_paths": []})
     return project
@@ -90,13 +90,13 @@ def test_module_holds_exactly_one_service():
     assert import_service("services.students.service") == [StudentsService]
 
 
-def test_health(system):
-    assert system.students.health() == {"service": "students", "status": "ok"}
+def test_health(rpc_system):
+    assert rpc_system.students.health() == {"service": "students", "status": "ok"}
 
 
-def test_student_rules_over_rpc(system, school):
-    iid = school["id"]
-    rpc = system.students
+def test_student_rules_over_rpc(rpc_system, institution):
+    iid = institution["id"]
+    rpc = rpc_system.students
     err = error_of(rpc.create_student, iid, student("1001", bsn="123456789"), ADMIN)
     assert (err.code, err.status, err.field) == ("bsn_invalid", 422, "bsn")
     err = error_of(rpc.create_student, iid, student("1001", bsn=None), ADMIN)
@@ -118,15 +118,15 @@ def test_student_rules_over_rpc(system, school):
     assert (err.code, err.status, err.field) == ("bsn_exists", 409, "bsn")
     err = error_of(rpc.create_student, iid, student("1001", bsn=BSN2), ADMIN)
     assert (err.code, err.status) == ("student_exists", 409)
-    assert system.users.get_users(iid, ["1002"]) == []
+    assert rpc_system.users.get_users(iid, ["1002"]) == []
 
-    other = system.users.create_institution({"name": "Ander", "brin": "06AB",
+    other = rpc_system.users.create_institution({"name": "Ander", "brin": "06AB",
                                              "school_type": "vo"})
     err = error_of(rpc.get_student, other["id"], "1001")
     assert (err.code, err.status) == ("not_found", 404)
     err = error_of(rpc.update_student, other["id"], "1001", {"track": "x"}, ADMIN)
     assert err.status == 404
-    project = placed(system, iid)
+    project = placed(rpc_system, iid)
     err = error_of(rpc.get_project, other["id"], project["id"])
     assert (err.code, err.status) == ("not_found", 404)
     assert rpc.list_students(other["id"])["total"] == 0
@@ -139,25 +139,25 @@ def test_student_rules_over_rpc(system, school):
     assert found["items"][0]["bsn"] == "*****0008"
 
 
-def test_create_is_atomic_when_the_second_step_fails(system, school, monkeypatch):
+def test_create_is_atomic_when_the_second_step_fails(rpc_system, institution, monkeypatch):
     def broken(uow, values):
         raise RuntimeError("the disk is full")
 
     monkeypatch.setattr(handlers.create_one, "_insert_student", broken)
     with pytest.raises(RemoteError):
-        system.students.create_student(school["id"], student("1001"), ADMIN)
-    assert system.users.get_users(school["id"], ["1001"]) == []
-    err = error_of(system.students.get_student, school["id"], "1001")
+        rpc_system.students.create_student(institution["id"], student("1001"), ADMIN)
+    assert rpc_system.users.get_users(institution["id"], ["1001"]) == []
+    err = error_of(rpc_system.students.get_student, institution["id"], "1001")
     assert err.code == "not_found"
     monkeypatch.undo()
-    assert system.students.create_student(school["id"], student("1001"), ADMIN)["user_id"]
+    assert rpc_system.students.create_student(institution["id"], student("1001"), ADMIN)["user_id"]
 
 
-def test_placement_rules_over_rpc(system, school):
-    iid, rpc = school["id"], system.students
+def test_placement_rules_over_rpc(rpc_system, institution):
+    iid, rpc = institution["id"], rpc_system.students
     rpc.create_student(iid, student("1001"), ADMIN)
     rpc.create_student(iid, student("1002", bsn=BSN2), ADMIN)
-    project = placed(system, iid)
+    project = placed(rpc_system, iid)
     pid = project["id"]
     part = rpc.create_participation(iid, pid, {"student_number": "1001", "department": "h4",
                                                "learning_path": "H4NT", "forecast": 90})
@@ -209,12 +209,12 @@ def test_placement_rules_over_rpc(system, school):
     assert rpc.list_participations(iid, pid)["total"] == 1
 
 
-def test_create_participations_applies_each_students_rows_together(system, school):
-    iid, rpc = school["id"], system.students
+def test_create_participations_applies_each_students_rows_together(rpc_system, institution):
+    iid, rpc = institution["id"], rpc_system.students
     for number, bsn in (("1001", BSN), ("1002", BSN2), ("1003", BSN_8)):
         rpc.create_student(iid, student(number, bsn=bsn), ADMIN)
     rpc.create_student(iid, student("1004", type="non_transfer", bsn=None), ADMIN)
-    pid = placed(system, iid, NEXT_YEAR)["id"]
+    pid = placed(rpc_system, iid, NEXT_YEAR)["id"]
     rpc.create_participation(iid, pid, {"student_number": "1003", "department": "v4"})
     result = rpc.create_participations(iid, pid, [
         {"student_number": "1001", "department": "h4", "forecast": 60},   # 1
@@ -249,50 +249,50 @@ def test_create_participations_applies_each_students_rows_together(system, schoo
     assert rpc.list_participations(iid, pid)["total"] == 3
 
 
-def _three_years(system, iid, numbers):
+def _three_years(rpc_system, iid, numbers):
     projects = {}
     for year in (LAST_YEAR, THIS_YEAR, NEXT_YEAR):
-        projects[year] = placed(system, iid, year)
+        projects[year] = placed(rpc_system, iid, year)
         for number in numbers:
-            system.students.create_participation(
+            rpc_system.students.create_participation(
                 iid, projects[year]["id"], {"student_number": number, "department": "h4"})
     return projects
 
 
-def _numbers_in(system, iid, project):
+def _numbers_in(rpc_system, iid, project):
     return {p["student_number"]
-            for p in system.students.list_participations(iid, project["id"])["items"]}
+            for p in rpc_system.students.list_participations(iid, project["id"])["items"]}
 
 
-def test_leaving_via_rpc_and_via_archive_agree(system, school):
-    iid, rpc = school["id"], system.students
+def test_leaving_via_rpc_and_via_archive_agree(rpc_system, institution):
+    iid, rpc = institution["id"], rpc_system.students
     rpc.create_student(iid, student("1001"), ADMIN)
     rpc.create_student(iid, student("1002", bsn=BSN2), ADMIN)
-    projects = _three_years(system, iid, ["1001", "1002"])
+    projects = _three_years(rpc_system, iid, ["1001", "1002"])
 
     result = rpc.leave_student(iid, "1001", actor=ADMIN)
     assert result["student_number"] == "1001" and result["archived"] is True
     assert len(result["removed_participations"]) == 2
 
-    system.users.archive_user(iid, "1002")         # archived directly: the event does it
-    wait_until(lambda: "1002" not in _numbers_in(system, iid, projects[THIS_YEAR]), 15)
-    wait_until(lambda: "1002" not in _numbers_in(system, iid, projects[NEXT_YEAR]), 15)
+    rpc_system.users.archive_user(iid, "1002")         # archived directly: the event does it
+    wait_until(lambda: "1002" not in _numbers_in(rpc_system, iid, projects[THIS_YEAR]), 15)
+    wait_until(lambda: "1002" not in _numbers_in(rpc_system, iid, projects[NEXT_YEAR]), 15)
 
     for number in ("1001", "1002"):
-        assert system.users.get_user(iid, number)["archived"] is True
+        assert rpc_system.users.get_user(iid, number)["archived"] is True
         view = rpc.get_student(iid, number)
         assert view["archived"] is True and view["left_at"] is not None
     for year in (THIS_YEAR, NEXT_YEAR):
-        assert _numbers_in(system, iid, projects[year]) == set()
-    assert _numbers_in(system, iid, projects[LAST_YEAR]) == {"1001", "1002"}
+        assert _numbers_in(rpc_system, iid, projects[year]) == set()
+    assert _numbers_in(rpc_system, iid, projects[LAST_YEAR]) == {"1001", "1002"}
 
 
 def test_event_handler_queue_is_durable_and_failures_are_retried(
-        system, school, container_factory, service_config, rabbit_manager, monkeypatch):
-    iid, rpc = school["id"], system.students
+        rpc_system, institution, container_factory, service_config, rabbit_manager, monkeypatch):
+    iid, rpc = institution["id"], rpc_system.students
     rpc.create_student(iid, student("1001"), ADMIN)
     rpc.create_student(iid, student("1002", bsn=BSN2), ADMIN)
-    projects = _three_years(system, iid, ["1001", "1002"])
+    projects = _three_years(rpc_system, iid, ["1001", "1002"])
     queue = rabbit_manager.get_queue(service_config["vhost"],
                                      "evt-users-user_archived--students.on_user_archived")
     assert queue["durable"] is True and queue["auto_delete"] is False
@@ -307,22 +307,22 @@ def test_event_handler_queue_is_durable_and_failures_are_retried(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(handlers.user_events, "_leave", flaky)
-    system.users.archive_user(iid, "1001")
-    wait_until(lambda: "1001" not in _numbers_in(system, iid, projects[THIS_YEAR]), 15)
+    rpc_system.users.archive_user(iid, "1001")
+    wait_until(lambda: "1001" not in _numbers_in(rpc_system, iid, projects[THIS_YEAR]), 15)
     assert len(attempts) == 2
     monkeypatch.undo()
 
     # an event published while no students instance runs waits in the queue
-    system.containers["students"].stop()
-    system.users.archive_user(iid, "1002")
+    rpc_system.containers["students"].stop()
+    rpc_system.users.archive_user(iid, "1002")
     time.sleep(0.5)
     container_factory(StudentsService, service_config).start()
-    wait_until(lambda: "1002" not in _numbers_in(system, iid, projects[NEXT_YEAR]), 15)
+    wait_until(lambda: "1002" not in _numbers_in(rpc_system, iid, projects[NEXT_YEAR]), 15)
 
 
-def test_batch_of_2000_with_one_bad_row_writes_nothing(system, school):
-    iid, rpc = school["id"], system.students
-    project = placed(system, iid)
+def test_batch_of_2000_with_one_bad_row_writes_nothing(rpc_system, institution):
+    iid, rpc = institution["id"], rpc_system.students
+    project = placed(rpc_system, iid)
     rows = []
     for i in range(2000):
         rows.append({"student_number": str(500000 + i), "type": "non_transfer",
@@ -334,13 +334,13 @@ def test_batch_of_2000_with_one_bad_row_writes_nothing(system, school):
     assert (err.code, err.status) == ("bsn_required", 422)
     assert [(e["row"], e["field"]) for e in err.errors] == [(1500, "bsn")]
     assert rpc.list_students(iid)["total"] == 0
-    assert system.users.list_users(iid)["total"] == 0
+    assert rpc_system.users.list_users(iid)["total"] == 0
 
     result = rpc.create_students(iid, rows, project_id=project["id"])
     assert result["created"] == 2000 and result["student_numbers"][1499] == "501499"
     assert rpc.list_students(iid)["total"] == 2000
     assert rpc.list_participations(iid, project["id"])["total"] == 2000
-    assert system.users.list_users(iid, filter="students")["total"] == 2000
+    assert rpc_system.users.list_users(iid, filter="students")["total"] == 2000
 
 
 def drain(conn, received, until, timeout=15):
@@ -352,11 +352,11 @@ def drain(conn, received, until, timeout=15):
             pass
 
 
-def test_a_plain_kombu_consumer_reads_every_event_without_a_bsn(system, school):
+def test_a_plain_kombu_consumer_reads_every_event_without_a_bsn(rpc_system, institution):
     """What a program without nameko does: declare its own durable queue,
     bind it to the topic exchange `students.events` with routing keys, read
     JSON envelopes."""
-    iid, rpc = school["id"], system.students
+    iid, rpc = institution["id"], rpc_system.students
     received = []
 
     def on_message(body, message):
@@ -364,15 +364,15 @@ def test_a_plain_kombu_consumer_reads_every_event_without_a_bsn(system, school):
                          message.delivery_info["routing_key"], message.body))
         message.ack()
 
-    with Connection(system.config["AMQP_URI"]) as conn:
-        queues = [Queue("other-school-system.students", exchange=events_exchange("students"),
+    with Connection(rpc_system.config["AMQP_URI"]) as conn:
+        queues = [Queue("other-institution-rpc_system.students", exchange=events_exchange("students"),
                         routing_key="#", durable=True, auto_delete=False),
-                  Queue("other-school-system.users", exchange=events_exchange("users"),
+                  Queue("other-institution-rpc_system.users", exchange=events_exchange("users"),
                         routing_key="#", durable=True, auto_delete=False)]
         with conn.Consumer(queues, callbacks=[on_message], accept=["json"]):
             rpc.create_student(iid, student("1001", onderwijsnummer=ONDERWIJSNUMMER), ADMIN)
             rpc.update_student(iid, "1001", {"bsn": BSN2, "home_class": "h4a"}, ADMIN)
-            projects = _three_years(system, iid, [])
+            projects = _three_years(rpc_system, iid, [])
             pid = projects[THIS_YEAR]["id"]
             part = rpc.create_participation(iid, pid, {"student_number": "1001",
                                                        "department": "h4"})

@@ -3,9 +3,7 @@ idempotent event handling, on a real database (SQLite, or PostgreSQL when
 LEERLINGBUS_TEST_POSTGRES_URL is set)."""
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
 
-from services.common.db import UnitOfWork, make_engine
 from services.common.errors import DomainError
 from services.common.events import PermanentEventError
 from services.students import handlers as students_handlers
@@ -14,20 +12,7 @@ from services.sync import mutation_feed
 from services.sync.models import mutations, processed_events
 from services.users import institutions
 from services.users.service import UsersService
-
-
-class Db:
-    def __init__(self, url, service):
-        self.engine = make_engine(url)
-        self.factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self.service = service
-
-    def uow(self):
-        return UnitOfWork(self.factory, self.service)
-
-    def count(self, table):
-        with self.factory() as session:
-            return session.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+from tests.helpers import Db
 
 
 class LocalUsers:
@@ -158,7 +143,7 @@ def test_migration_0003_rewrites_stored_snapshots(make_db):
     db = Db(url, "sync")
     now = mutation_feed.utcnow()
     try:
-        with db.factory() as session:
+        with db.session_factory() as session:
             session.execute(sa.insert(snapshots).values(
                 institution_id=1, project_id=2, student_count=3, received_at=now,
                 updated_at=now, status='{"students": {}}', status_of=now.isoformat(),
@@ -168,7 +153,7 @@ def test_migration_0003_rewrites_stored_snapshots(make_db):
             session.commit()
         db.engine.dispose()
         migrate.upgrade("sync", url)
-        with db.factory() as session:
+        with db.session_factory() as session:
             row = session.execute(sa.select(snapshots)).one()
             assert session.execute(sa.select(sa.func.count()).select_from(portal_reads)
                                    ).scalar() == 0
@@ -186,12 +171,12 @@ def test_migration_0003_rewrites_stored_snapshots(make_db):
         # a second department, then back down: the first department (by code) stays
         data["participations"]["1001"]["v4"] = dict(data["participations"]["1001"]["h4"],
                                                    department="v4", forecast=20)
-        with db.factory() as session:
+        with db.session_factory() as session:
             session.execute(sa.update(snapshots).values(data=json.dumps(data)))
             session.commit()
         db.engine.dispose()
         alembic.command.downgrade(config, "0002")
-        with db.factory() as session:
+        with db.session_factory() as session:
             back = json.loads(session.execute(sa.select(snapshots.c.data)).scalar())
         assert back["participations"]["1001"]["department"] == "h4"
         assert back["packages"]["1001"]["subjects"] == ["ne"]

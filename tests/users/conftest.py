@@ -1,9 +1,8 @@
 """Fixtures of the users tests (on top of tests/conftest.py)."""
 import pytest
-from sqlalchemy.orm import sessionmaker
 
-from services.common.db import UnitOfWork, make_engine
 from services.users import institutions
+from tests.helpers import Db
 
 
 @pytest.fixture
@@ -18,27 +17,21 @@ def service_config(rabbit_config, make_db, tmp_path):
 
 @pytest.fixture
 def users_db(make_db):
-    """(url, session_factory) of a fresh, migrated users database."""
-    url = make_db("users")
-    engine = make_engine(url)
-    yield url, sessionmaker(bind=engine, expire_on_commit=False)
-    engine.dispose()
+    """A fresh, migrated users database (tests.helpers.Db)."""
+    db = Db(make_db("users"), "users")
+    yield db
+    db.engine.dispose()
 
 
 @pytest.fixture
 def uow(users_db):
     """uow() -> a new UnitOfWork on the test database (no broker: events stay
     in the outbox)."""
-    _url, session_factory = users_db
-
-    def make():
-        return UnitOfWork(session_factory, "users")
-
-    return make
+    return users_db.uow
 
 
 @pytest.fixture
-def school(uow):
+def institution(uow):
     with uow() as u:
         return institutions.create_institution(
             u, {"name": "Het Lyceum", "brin": "05KQ", "school_type": "vo"})

@@ -27,7 +27,7 @@ def login(uow, password):
 
 
 def test_env_password_is_used_and_no_file_written(users_db, uow, tmp_path):
-    url, session_factory = users_db
+    url = users_db.url
     created, generated = ensure_helpdesk(url, tmp_path, password="helpdesk-geheim-1")
     assert (created, generated) == (True, None)
     assert not (tmp_path / PASSWORD_FILE).exists()
@@ -38,7 +38,7 @@ def test_env_password_is_used_and_no_file_written(users_db, uow, tmp_path):
 
 def test_generated_password_is_stored_0600_and_second_run_creates_nothing(
         users_db, uow, tmp_path):
-    _url, session_factory = users_db
+    _url, session_factory = users_db.url, users_db.session_factory
     created, generated = ensure_helpdesk(session_factory, tmp_path)
     assert created is True and len(generated) >= 20
     path = tmp_path / PASSWORD_FILE
@@ -55,7 +55,7 @@ def test_generated_password_is_stored_0600_and_second_run_creates_nothing(
 
 
 def test_env_password_resets_an_existing_account(users_db, uow, tmp_path):
-    _url, session_factory = users_db
+    _url, session_factory = users_db.url, users_db.session_factory
     _created, generated = ensure_helpdesk(session_factory, tmp_path)
     assert ensure_helpdesk(session_factory, tmp_path, password="een nieuw geheim") == (
         False, None)
@@ -69,7 +69,7 @@ def test_env_password_resets_an_existing_account(users_db, uow, tmp_path):
 
 
 def test_bootstrap_command(users_db, tmp_path):
-    url, session_factory = users_db
+    url, session_factory = users_db.url, users_db.session_factory
     env = {k: v for k, v in os.environ.items() if k != "LEERLINGBUS_HELPDESK_PASSWORD"}
     env.update(USERS_DATABASE_URL=url, LEERLINGBUS_DATA_DIR=str(tmp_path / "data"),
                PYTHONWARNINGS="ignore")
@@ -89,7 +89,7 @@ def test_bootstrap_command(users_db, tmp_path):
 
 
 def test_too_short_env_password_is_refused(users_db, tmp_path):
-    url, session_factory = users_db
+    url, session_factory = users_db.url, users_db.session_factory
     try:
         ensure_helpdesk(url, tmp_path, password="kort")
     except DomainError as exc:
@@ -100,14 +100,14 @@ def test_too_short_env_password_is_refused(users_db, tmp_path):
 
 
 def test_helpdesk_email_is_the_helpdesk_accounts(users_db, uow, tmp_path):
-    url, _session_factory = users_db
+    url, _session_factory = users_db.url, users_db.session_factory
     with uow() as u:
         assert institutions.helpdesk_email(u) is None                 # no platform yet
-        school = institutions.create_institution(u, {"name": "L", "brin": "05KQ",
+        institution = institutions.create_institution(u, {"name": "L", "brin": "05KQ",
                                                      "school_type": "vo"})
-    with uow() as u:   # a user coded helpdesk at a school is not the platform's
-        accounts.create_user(u, school["id"], {"code": "helpdesk", "first_name": "H",
-                                               "last_name": "D", "email": "h@school.nl"})
+    with uow() as u:   # a user coded helpdesk at a institution is not the platform's
+        accounts.create_user(u, institution["id"], {"code": "helpdesk", "first_name": "H",
+                                               "last_name": "D", "email": "h@institution.nl"})
     ensure_helpdesk(url, tmp_path, password="helpdesk-geheim-1")
     with uow() as u:
         assert institutions.helpdesk_email(u) is None                 # created without one

@@ -23,26 +23,26 @@ def student(code, **kw):
 
 
 def events(users_db, event_type):
-    with users_db[1]() as session:
+    with users_db.session_factory() as session:
         return [json.loads(b) for (b,) in session.execute(
             sa.select(outbox.c.body).where(outbox.c.event_type == event_type)
             .order_by(outbox.c.id))]
 
 
 def set_user(users_db, code, **values):
-    with users_db[1]() as session:
+    with users_db.session_factory() as session:
         session.execute(sa.update(users).where(users.c.code == code).values(**values))
         session.commit()
 
 
 def codes_in_db(users_db):
-    with users_db[1]() as session:
+    with users_db.session_factory() as session:
         return sorted(session.execute(sa.select(users.c.code)).scalars())
 
 
-def test_create_users_with_batch_events(uow, school, users_db):
+def test_create_users_with_batch_events(uow, institution, users_db):
     with uow() as u:
-        created = accounts.create_users(u, school["id"], [student(str(i)) for i in range(1, 1202)],
+        created = accounts.create_users(u, institution["id"], [student(str(i)) for i in range(1, 1202)],
                                         batch_events=True)["created"]
     assert len(created) == 1201
     batches = events(users_db, "users_created_batch")
@@ -54,22 +54,22 @@ def test_create_users_with_batch_events(uow, school, users_db):
     assert events(users_db, "user_created") == []
 
 
-def test_find_codes(uow, school, users_db):
+def test_find_codes(uow, institution, users_db):
     with uow() as u:
-        accounts.create_users(u, school["id"], [
-            student("1001", first_name="Anna", last_name="Bakker", email="anna@school.nl"),
+        accounts.create_users(u, institution["id"], [
+            student("1001", first_name="Anna", last_name="Bakker", email="anna@institution.nl"),
             student("1002", first_name="Bram", prefix="de", last_name="Vries"),
             student("2001", first_name="Cor", last_name="Aalders"),
             {"code": "anna", "first_name": "Anna", "last_name": "Docent"}])
         institutions.create_institution(u, {"name": "Ander", "brin": "06AB", "school_type": "vo"})
     set_user(users_db, "1002", last_login_at=utcnow())
-    iid = school["id"]
+    iid = institution["id"]
     with uow() as u:
         assert account_queries.find_codes(u, iid) == ["2001", "1001", "1002"]   # by last name
         assert account_queries.find_codes(u, iid, q="ANNA") == ["1001"]
         assert account_queries.find_codes(u, iid, q="anna", types=None) == ["1001", "anna"]
         assert account_queries.find_codes(u, iid, q="bram de vries") == ["1002"]
-        assert account_queries.find_codes(u, iid, q="school.nl") == ["1001"]
+        assert account_queries.find_codes(u, iid, q="institution.nl") == ["1001"]
         assert account_queries.find_codes(u, iid, q="100") == ["1001", "1002"]
         assert account_queries.find_codes(u, iid, registered=True) == ["1002"]
         assert account_queries.find_codes(u, iid, registered=False) == ["2001", "1001"]
@@ -83,7 +83,7 @@ def test_find_codes(uow, school, users_db):
 
 ACCENTED = [
     student("3001", first_name="Mesut", last_name="Özil"),
-    student("3002", first_name="Ayşe", last_name="Çelik", email="ayse.celik@school.nl"),
+    student("3002", first_name="Ayşe", last_name="Çelik", email="ayse.celik@institution.nl"),
     student("3003", first_name="Daniëlle", prefix="van 't", last_name="Hof"),
     student("3004", first_name="Ozzy", last_name="Zilver"),
 ]
@@ -95,49 +95,49 @@ ACCENTED = [
     ("danielle", ["3003"]), ("DANIËLLE VAN 'T HOF", ["3003"]), ("daniëlle hof", ["3003"]),
     ("o_il", []), ("oz%l", []), ("ozil\\", []),
 ])
-def test_find_codes_ignores_case_and_accents(uow, school, q, expected):
+def test_find_codes_ignores_case_and_accents(uow, institution, q, expected):
     with uow() as u:
-        accounts.create_users(u, school["id"], ACCENTED, batch_events=True)
+        accounts.create_users(u, institution["id"], ACCENTED, batch_events=True)
     with uow() as u:
-        assert account_queries.find_codes(u, school["id"], q=q) == expected
+        assert account_queries.find_codes(u, institution["id"], q=q) == expected
 
 
-def test_search_follows_changes_of_name_and_email(uow, school):
+def test_search_follows_changes_of_name_and_email(uow, institution):
     with uow() as u:
-        accounts.create_user(u, school["id"], student("1", first_name="Anna", last_name="Smit"))
+        accounts.create_user(u, institution["id"], student("1", first_name="Anna", last_name="Smit"))
     with uow() as u:
-        account_changes.update_users(u, school["id"], [{"code": "1", "last_name": "Şahin"}])
+        account_changes.update_users(u, institution["id"], [{"code": "1", "last_name": "Şahin"}])
     with uow() as u:
-        assert account_queries.find_codes(u, school["id"], q="sahin") == ["1"]
-        assert account_queries.find_codes(u, school["id"], q="smit") == []
+        assert account_queries.find_codes(u, institution["id"], q="sahin") == ["1"]
+        assert account_queries.find_codes(u, institution["id"], q="smit") == []
     with uow() as u:
-        account_changes.update_user(u, school["id"], "1", {"first_name": "Ééntje", "prefix": "de",
+        account_changes.update_user(u, institution["id"], "1", {"first_name": "Ééntje", "prefix": "de",
                                                            "email": "E.Sahin@Thuis.nl"})
     with uow() as u:
-        assert account_queries.find_codes(u, school["id"], q="EENTJE DE SAHIN") == ["1"]
-        assert account_queries.find_codes(u, school["id"], q="eentje sahin") == ["1"]
-        assert account_queries.find_codes(u, school["id"], q="sahin@thuis") == ["1"]
-        assert account_queries.find_codes(u, school["id"], q="anna") == []
+        assert account_queries.find_codes(u, institution["id"], q="EENTJE DE SAHIN") == ["1"]
+        assert account_queries.find_codes(u, institution["id"], q="eentje sahin") == ["1"]
+        assert account_queries.find_codes(u, institution["id"], q="sahin@thuis") == ["1"]
+        assert account_queries.find_codes(u, institution["id"], q="anna") == []
 
 
-def test_discard_users_removes_only_fresh_unused_accounts(uow, school, users_db):
+def test_discard_users_removes_only_fresh_unused_accounts(uow, institution, users_db):
     with uow() as u:
-        accounts.create_users(u, school["id"], [student(c) for c in ("1", "2", "3", "4")])
+        accounts.create_users(u, institution["id"], [student(c) for c in ("1", "2", "3", "4")])
     set_user(users_db, "2", last_login_at=utcnow())                             # in use
     set_user(users_db, "3", created_at=utcnow() - dt.timedelta(hours=2))        # too old
     with uow() as u:
-        result = accounts.discard_users(u, school["id"], ["1", "2", "3", "99", None])
+        result = accounts.discard_users(u, institution["id"], ["1", "2", "3", "99", None])
     assert result == {"discarded": ["1"], "kept": ["2", "3"]}
     assert codes_in_db(users_db) == ["2", "3", "4"]
     (event,) = events(users_db, "user_discarded")
     assert event["data"]["code"] == "1" and event["data"]["type"] == "student"
     with uow() as u:
-        assert accounts.discard_users(u, school["id"], ["4"], batch_events=True) == {
+        assert accounts.discard_users(u, institution["id"], ["4"], batch_events=True) == {
             "discarded": ["4"], "kept": []}
     (batch,) = events(users_db, "users_discarded_batch")
     assert batch["data"]["count"] == 1 and batch["data"]["users"][0]["code"] == "4"
     with uow() as u, pytest.raises(DomainError) as exc:
-        accounts.discard_users(u, school["id"], "4")
+        accounts.discard_users(u, institution["id"], "4")
     assert exc.value.code == "value_invalid"
     with uow() as u, pytest.raises(DomainError) as exc:
         accounts.discard_users(u, 999, ["2"])
@@ -148,14 +148,14 @@ def test_the_new_methods_over_rpc(container_factory, service_config):
     container = container_factory(UsersService, service_config)
     container.start()
     with ServiceRpcProxy("users", service_config, timeout=30) as rpc:
-        school = rpc.create_institution({"name": "Lyceum", "brin": "05KQ", "school_type": "vo"})
-        created = rpc.create_users(school["id"], [student("1"), student("2")],
+        institution = rpc.create_institution({"name": "Lyceum", "brin": "05KQ", "school_type": "vo"})
+        created = rpc.create_users(institution["id"], [student("1"), student("2")],
                                    batch_events=True)["created"]
         assert [u["code"] for u in created] == ["1", "2"]
-        assert rpc.find_codes(school["id"], q="nummer 2") == ["2"]
-        assert rpc.discard_users(school["id"], ["1", "2"]) == {"discarded": ["1", "2"],
+        assert rpc.find_codes(institution["id"], q="nummer 2") == ["2"]
+        assert rpc.discard_users(institution["id"], ["1", "2"]) == {"discarded": ["1", "2"],
                                                                "kept": []}
-        assert rpc.find_codes(school["id"]) == []
+        assert rpc.find_codes(institution["id"]) == []
 
 
 def test_migration_0002_backfills_the_search_text(make_db):

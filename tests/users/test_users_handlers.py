@@ -22,7 +22,7 @@ PASSWORD = "een goed wachtwoord"
 
 def events(users_db, event_type=None):
     """Outbox envelopes of one type, or of every user_* type."""
-    _url, session_factory = users_db
+    _url, session_factory = users_db.url, users_db.session_factory
     with session_factory() as session:
         query = sa.select(outbox.c.body).order_by(outbox.c.id)
         if event_type:
@@ -33,7 +33,7 @@ def events(users_db, event_type=None):
 
 
 def count_users(users_db):
-    with users_db[1]() as session:
+    with users_db.session_factory() as session:
         return session.execute(sa.select(sa.func.count()).select_from(users)).scalar_one()
 
 
@@ -45,7 +45,7 @@ def student(code, **kw):
 
 
 def test_migration_matches_models(users_db):
-    url, _ = users_db
+    url = users_db.url
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -90,7 +90,7 @@ def test_create_get_and_list_institutions(uow, users_db):
     assert events(users_db, "institution_created")[0]["data"]["brin"] == "12AB03"
 
 
-def test_duplicate_brin_conflicts(uow, school):
+def test_duplicate_brin_conflicts(uow, institution):
     with uow() as u, pytest.raises(DomainError) as exc:
         institutions.create_institution(u, {"name": "Ander", "brin": "05kq", "school_type": "vo"})
     assert (exc.value.code, exc.value.status) == ("institution_exists", 409)
@@ -108,9 +108,9 @@ def test_unknown_institution_is_not_found(uow):
 
 # --- creating users -------------------------------------------------------------------
 
-def test_create_user_returns_record_and_writes_event(uow, school, users_db):
+def test_create_user_returns_record_and_writes_event(uow, institution, users_db):
     with uow() as u:
-        user = accounts.create_user(u, school["id"], student(
+        user = accounts.create_user(u, institution["id"], student(
             "20355889", prefix="van", postcode="1234ab", email="A@B.nl", password=PASSWORD))
     assert user["is_student"] is True and user["type"] == "student"
     assert user["roles"] == ["student"] and user["archived"] is False
@@ -118,19 +118,19 @@ def test_create_user_returns_record_and_writes_event(uow, school, users_db):
     assert "password_hash" not in user and "password" not in user
     (event,) = events(users_db, "user_created")
     assert set(event) == {"event_id", "type", "version", "occurred_at", "institution_id", "data"}
-    assert event["institution_id"] == school["id"]
+    assert event["institution_id"] == institution["id"]
     assert event["data"] == {
         "user_id": user["id"], "code": "20355889", "type": "student", "roles": ["student"],
         "initials": None, "first_name": "Leerling", "prefix": "van",
         "last_name": "Nummer 20355889", "email": "A@b.nl"}
-    with users_db[1]() as session:
+    with users_db.session_factory() as session:
         stored = session.execute(sa.select(users.c.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
-def test_create_user_validation_error_has_every_field(uow, school, users_db):
+def test_create_user_validation_error_has_every_field(uow, institution, users_db):
     with uow() as u, pytest.raises(DomainError) as exc:
-        accounts.create_user(u, school["id"], {"code": "A1", "is_student": True,
+        accounts.create_user(u, institution["id"], {"code": "A1", "is_student": True,
                                                "email": "x@", "last_name": "Jong"})
     err = exc.value
     assert err.status == 422
@@ -141,27 +141,27 @@ def test_create_user_validation_error_has_every_field(uow, school, users_db):
     assert count_users(users_db) == 0 and events(users_db) == []
 
 
-def test_duplicate_code_conflicts(uow, school):
+def test_duplicate_code_conflicts(uow, institution):
     with uow() as u:
-        accounts.create_user(u, school["id"], student("100"))
+        accounts.create_user(u, institution["id"], student("100"))
     with uow() as u, pytest.raises(DomainError) as exc:
-        accounts.create_user(u, school["id"], student("100"))
+        accounts.create_user(u, institution["id"], student("100"))
     assert (exc.value.code, exc.value.status, exc.value.field) == ("user_exists", 409, "code")
 
 
-def test_same_code_in_other_institution_is_fine(uow, school):
+def test_same_code_in_other_institution_is_fine(uow, institution):
     with uow() as u:
         other = institutions.create_institution(u, {"name": "B", "brin": "06AB",
                                                     "school_type": "vo"})
     with uow() as u:
-        accounts.create_user(u, school["id"], student("100"))
+        accounts.create_user(u, institution["id"], student("100"))
     with uow() as u:
         assert accounts.create_user(u, other["id"], student("100"))["institution_id"] == other["id"]
 
 
-def test_helpdesk_role_only_on_platform(uow, school):
+def test_helpdesk_role_only_on_platform(uow, institution):
     with uow() as u, pytest.raises(DomainError) as exc:
-        accounts.create_user(u, school["id"], {"code": "hd", "first_name": "H",
+        accounts.create_user(u, institution["id"], {"code": "hd", "first_name": "H",
                                                "last_name": "D", "roles": ["helpdesk"]})
     assert exc.value.code == "role_invalid"
     with uow() as u:
@@ -173,11 +173,11 @@ def test_helpdesk_role_only_on_platform(uow, school):
     assert user["roles"] == ["helpdesk"]
 
 
-def test_batch_of_2000_is_fast_and_writes_events_in_bulk(uow, school, users_db):
-    rows = [student(str(100000 + i), email=f"l{i}@school.nl") for i in range(2000)]
+def test_batch_of_2000_is_fast_and_writes_events_in_bulk(uow, institution, users_db):
+    rows = [student(str(100000 + i), email=f"l{i}@institution.nl") for i in range(2000)]
     start = time.monotonic()
     with uow() as u:
-        result = accounts.create_users(u, school["id"], rows)
+        result = accounts.create_users(u, institution["id"], rows)
     elapsed = time.monotonic() - start
     assert len(result["created"]) == 2000
     assert [r["code"] for r in result["created"]] == [r["code"] for r in rows]
@@ -187,16 +187,16 @@ def test_batch_of_2000_is_fast_and_writes_events_in_bulk(uow, school, users_db):
     assert elapsed < 10, f"2000 rows took {elapsed:.1f}s"
 
 
-def test_creation_events_name_the_service_that_creates_the_account(uow, school, users_db):
+def test_creation_events_name_the_service_that_creates_the_account(uow, institution, users_db):
     with uow() as u:
-        accounts.create_user(u, school["id"], student("7001"))
+        accounts.create_user(u, institution["id"], student("7001"))
     with uow() as u:
-        accounts.create_user(u, school["id"], student("7002"), origin="students")
+        accounts.create_user(u, institution["id"], student("7002"), origin="students")
     with uow() as u:
-        accounts.create_users(u, school["id"], [student("7003")], batch_events=True,
+        accounts.create_users(u, institution["id"], [student("7003")], batch_events=True,
                               origin="students")
     with uow() as u:   # not a service name: left out
-        accounts.create_user(u, school["id"], student("7004"), origin="drop table; --")
+        accounts.create_user(u, institution["id"], student("7004"), origin="drop table; --")
     first, second, fourth = events(users_db, "user_created")
     assert "origin" not in first["data"] and "origin" not in fourth["data"]
     assert second["data"]["origin"] == "students"
@@ -204,12 +204,12 @@ def test_creation_events_name_the_service_that_creates_the_account(uow, school, 
     assert batch["data"]["users"][0]["origin"] == "students"
 
 
-def test_batch_with_bad_row_writes_nothing(uow, school, users_db):
+def test_batch_with_bad_row_writes_nothing(uow, institution, users_db):
     rows = [student(str(100000 + i)) for i in range(2000)]
     rows[1499] = student("15OO")          # letters in a student number
     rows[1799]["postcode"] = "nope"
     with uow() as u, pytest.raises(DomainError) as exc:
-        accounts.create_users(u, school["id"], rows)
+        accounts.create_users(u, institution["id"], rows)
     err = exc.value
     assert err.status == 422 and err.code == "student_number_not_digits"
     assert [(e["row"], e["field"], e["code"]) for e in err.errors] == [
@@ -217,12 +217,12 @@ def test_batch_with_bad_row_writes_nothing(uow, school, users_db):
     assert count_users(users_db) == 0 and events(users_db) == []
 
 
-def test_batch_duplicates_within_batch_and_against_db_are_409(uow, school, users_db):
+def test_batch_duplicates_within_batch_and_against_db_are_409(uow, institution, users_db):
     with uow() as u:
-        accounts.create_user(u, school["id"], student("5"))
+        accounts.create_user(u, institution["id"], student("5"))
     rows = [student("1"), student("2"), student("1"), student("5")]
     with uow() as u, pytest.raises(DomainError) as exc:
-        accounts.create_users(u, school["id"], rows)
+        accounts.create_users(u, institution["id"], rows)
     err = exc.value
     assert (err.code, err.status) == ("user_exists", 409)
     assert [(e["row"], e["code"]) for e in err.errors] == [(3, "user_exists"),
@@ -230,29 +230,29 @@ def test_batch_duplicates_within_batch_and_against_db_are_409(uow, school, users
     assert count_users(users_db) == 1
 
 
-def test_batch_mixing_invalid_and_duplicate_is_422(uow, school):
+def test_batch_mixing_invalid_and_duplicate_is_422(uow, institution):
     rows = [student("1"), student("1"), student("x")]
     with uow() as u, pytest.raises(DomainError) as exc:
-        accounts.create_users(u, school["id"], rows)
+        accounts.create_users(u, institution["id"], rows)
     assert exc.value.status == 422
     assert {e["row"] for e in exc.value.errors} == {2, 3}
 
 
-def test_batch_rejects_non_list(uow, school):
+def test_batch_rejects_non_list(uow, institution):
     with uow() as u, pytest.raises(DomainError) as exc:
-        accounts.create_users(u, school["id"], {"code": "1"})
+        accounts.create_users(u, institution["id"], {"code": "1"})
     assert exc.value.code == "rows_invalid"
     with uow() as u:
-        assert accounts.create_users(u, school["id"], []) == {"created": []}
+        assert accounts.create_users(u, institution["id"], []) == {"created": []}
 
 
 # --- changing users -------------------------------------------------------------------
 
-def test_update_user_records_changes_and_hides_password(uow, school, users_db):
+def test_update_user_records_changes_and_hides_password(uow, institution, users_db):
     with uow() as u:
-        before = accounts.create_user(u, school["id"], student("7", city="Zwolle"))
+        before = accounts.create_user(u, institution["id"], student("7", city="Zwolle"))
     with uow() as u:
-        after = account_changes.update_user(u, school["id"], "7", {
+        after = account_changes.update_user(u, institution["id"], "7", {
             "city": "Utrecht", "first_name": "Leerling", "password": PASSWORD})
     assert after["city"] == "Utrecht" and after["updated_at"] >= before["updated_at"]
     (event,) = events(users_db, "user_updated")
@@ -263,25 +263,25 @@ def test_update_user_records_changes_and_hides_password(uow, school, users_db):
         assert auth.authenticate(u, "05KQ", "7", PASSWORD)["user_id"] == before["id"]
 
 
-def test_update_user_errors(uow, school):
+def test_update_user_errors(uow, institution):
     with uow() as u:
-        accounts.create_user(u, school["id"], student("7"))
+        accounts.create_user(u, institution["id"], student("7"))
     with uow() as u, pytest.raises(DomainError) as exc:
-        account_changes.update_user(u, school["id"], "7", {"code": "8"})
+        account_changes.update_user(u, institution["id"], "7", {"code": "8"})
     assert (exc.value.code, exc.value.status) == ("field_immutable", 422)
     with uow() as u, pytest.raises(DomainError) as exc:
-        account_changes.update_user(u, school["id"], "7", {"roles": ["admin"]})
+        account_changes.update_user(u, institution["id"], "7", {"roles": ["admin"]})
     assert exc.value.code == "role_invalid"
     with uow() as u, pytest.raises(DomainError) as exc:
-        account_changes.update_user(u, school["id"], "404", {"city": "X"})
+        account_changes.update_user(u, institution["id"], "404", {"city": "X"})
     assert (exc.value.code, exc.value.status) == ("not_found", 404)
 
 
-def test_update_user_changes_type_and_roles(uow, school, users_db):
+def test_update_user_changes_type_and_roles(uow, institution, users_db):
     with uow() as u:
-        accounts.create_user(u, school["id"], student("7"))
+        accounts.create_user(u, institution["id"], student("7"))
     with uow() as u:
-        user = account_changes.update_user(u, school["id"], "7", {"is_student": False,
+        user = account_changes.update_user(u, institution["id"], "7", {"is_student": False,
                                                           "roles": ["mentor"]})
     assert (user["type"], user["roles"], user["is_student"]) == ("employee", ["mentor"], False)
     (event,) = events(users_db, "user_updated")
@@ -289,40 +289,40 @@ def test_update_user_changes_type_and_roles(uow, school, users_db):
                                         "roles": [["student"], ["mentor"]]}
 
 
-def test_update_users_all_or_nothing_and_no_event_for_unchanged(uow, school, users_db):
+def test_update_users_all_or_nothing_and_no_event_for_unchanged(uow, institution, users_db):
     with uow() as u:
-        accounts.create_users(u, school["id"], [student(str(i)) for i in range(1, 4)])
+        accounts.create_users(u, institution["id"], [student(str(i)) for i in range(1, 4)])
     with uow() as u, pytest.raises(DomainError) as exc:
-        account_changes.update_users(u, school["id"], [
+        account_changes.update_users(u, institution["id"], [
             {"code": "1", "city": "Delft"}, {"code": "2", "postcode": "bad"},
             {"code": "9", "city": "X"}])
     assert exc.value.status == 422
     assert [(e["row"], e["code"]) for e in exc.value.errors] == [(2, "postcode_invalid"),
                                                                (3, "not_found")]
     with uow() as u:
-        assert account_queries.get_user(u, school["id"], "1")["city"] is None
+        assert account_queries.get_user(u, institution["id"], "1")["city"] is None
     with uow() as u:
-        result = account_changes.update_users(u, school["id"], [
+        result = account_changes.update_users(u, institution["id"], [
             {"code": "1", "city": "Delft"}, {"code": "2", "first_name": "Leerling"}])
     assert [r["city"] for r in result["updated"]] == ["Delft", None]
     updated = events(users_db, "user_updated")
     assert [e["data"]["code"] for e in updated] == ["1"]
 
 
-def test_update_users_unknown_codes_only_is_404(uow, school):
+def test_update_users_unknown_codes_only_is_404(uow, institution):
     with uow() as u, pytest.raises(DomainError) as exc:
-        account_changes.update_users(u, school["id"], [{"code": "9", "city": "X"}])
+        account_changes.update_users(u, institution["id"], [{"code": "9", "city": "X"}])
     assert (exc.value.code, exc.value.status) == ("not_found", 404)
     assert exc.value.errors[0]["row"] == 1
 
 
-def test_archive_twice_is_noop_and_unarchive(uow, school, users_db):
+def test_archive_twice_is_noop_and_unarchive(uow, institution, users_db):
     with uow() as u:
-        accounts.create_user(u, school["id"], student("7", password=PASSWORD))
+        accounts.create_user(u, institution["id"], student("7", password=PASSWORD))
     with uow() as u:
-        first = account_changes.archive_user(u, school["id"], "7")
+        first = account_changes.archive_user(u, institution["id"], "7")
     with uow() as u:
-        second = account_changes.archive_user(u, school["id"], "7")
+        second = account_changes.archive_user(u, institution["id"], "7")
     assert first["archived"] is True and second["archived_at"] == first["archived_at"]
     assert len(events(users_db, "user_archived")) == 1
     assert events(users_db, "user_archived")[0]["data"] == {
@@ -334,7 +334,7 @@ def test_archive_twice_is_noop_and_unarchive(uow, school, users_db):
         auth.get_principal(u, first["id"])
     assert (exc.value.code, exc.value.status) == ("token_invalid", 401)
     with uow() as u:
-        back = account_changes.unarchive_user(u, school["id"], "7")
+        back = account_changes.unarchive_user(u, institution["id"], "7")
     assert back["archived"] is False and back["archived_at"] is None
     assert len(events(users_db, "user_unarchived")) == 1
     with uow() as u:
@@ -344,10 +344,10 @@ def test_archive_twice_is_noop_and_unarchive(uow, school, users_db):
 # --- reading users ------------------------------------------------------------------------
 
 @pytest.fixture
-def people(uow, school):
+def people(uow, institution):
     rows = [
         {"code": "1", "is_student": True, "first_name": "Anna", "prefix": "van der",
-         "last_name": "Berg", "email": "anna@school.nl"},
+         "last_name": "Berg", "email": "anna@institution.nl"},
         {"code": "2", "is_student": True, "first_name": "Bram", "last_name": "Aalders"},
         {"code": "jbakker", "type": "employee", "first_name": "Joost", "last_name": "Bakker",
          "roles": ["admin"]},
@@ -355,10 +355,10 @@ def people(uow, school):
         {"code": "3", "is_student": True, "first_name": "Anna", "last_name": "Aalders"},
     ]
     with uow() as u:
-        accounts.create_users(u, school["id"], rows)
+        accounts.create_users(u, institution["id"], rows)
     with uow() as u:
-        account_changes.archive_user(u, school["id"], "3")
-    return school["id"]
+        account_changes.archive_user(u, institution["id"], "3")
+    return institution["id"]
 
 
 def codes_of(result):
@@ -377,7 +377,7 @@ def test_list_filters_and_order(uow, people):
 
 @pytest.mark.parametrize("q,expected", [
     ("berg", ["1", "ouder1"]), ("ANNA VAN DER", ["1"]), ("anna berg", ["1"]),
-    ("@school", ["1"]), ("jbak", ["jbakker"]), ("van", ["1"]), ("%", []), ("_", []),
+    ("@institution", ["1"]), ("jbak", ["jbakker"]), ("van", ["1"]), ("%", []), ("_", []),
 ])
 def test_list_search(uow, people, q, expected):
     with uow() as u:
@@ -420,27 +420,27 @@ def test_get_users_with_fields_answers_only_those_and_the_same_stamp(uow, people
 # --- authentication and throttling -----------------------------------------------------------
 
 @pytest.fixture
-def account(uow, school):
+def account(uow, institution):
     with uow() as u:
-        return accounts.create_user(u, school["id"], {
+        return accounts.create_user(u, institution["id"], {
             "code": "jbakker", "type": "employee", "first_name": "Joost",
             "last_name": "Bakker", "roles": ["admin", "mentor"], "password": PASSWORD})
 
 
-def test_authenticate_returns_principal_and_sets_last_login(uow, school, account):
+def test_authenticate_returns_principal_and_sets_last_login(uow, institution, account):
     with uow() as u:
         principal = auth.authenticate(u, "05kq", "jbakker", PASSWORD)
     epoch = principal.pop("token_epoch")
-    assert principal == {"user_id": account["id"], "institution_id": school["id"],
+    assert principal == {"user_id": account["id"], "institution_id": institution["id"],
                          "institution": "05KQ", "code": "jbakker", "type": "employee",
                          "roles": ["admin", "mentor"], "is_platform": False}
     principal["token_epoch"] = epoch
     with uow() as u:
-        assert account_queries.get_user(u, school["id"], "jbakker")["last_login_at"] is not None
+        assert account_queries.get_user(u, institution["id"], "jbakker")["last_login_at"] is not None
         assert auth.get_principal(u, account["id"]) == principal
     # a new password is a new token epoch: tokens issued before it are refused
     with uow() as u:
-        account_changes.update_user(u, school["id"], "jbakker", {"password": PASSWORD + "-nieuw"})
+        account_changes.update_user(u, institution["id"], "jbakker", {"password": PASSWORD + "-nieuw"})
     with uow() as u:
         assert auth.get_principal(u, account["id"])["token_epoch"] != epoch
 
@@ -455,16 +455,16 @@ def test_four_character_brin_finds_single_branch(uow):
         assert auth.authenticate(u, "07cd", "1", PASSWORD)["institution"] == "07CD01"
 
 
-@pytest.mark.parametrize("institution,code,password", [
+@pytest.mark.parametrize("login_institution,code,password", [
     ("05KQ", "jbakker", "wrong password"),
     ("09ZZ", "jbakker", PASSWORD),
     ("05KQ", "nobody", PASSWORD),
     ("not a brin", "jbakker", PASSWORD),
     ("05KQ", None, None),
 ])
-def test_every_failure_is_the_same_401(uow, account, institution, code, password):
+def test_every_failure_is_the_same_401(uow, account, login_institution, code, password):
     with uow() as u, pytest.raises(DomainError) as exc:
-        auth.authenticate(u, institution, code, password)
+        auth.authenticate(u, login_institution, code, password)
     assert (exc.value.code, exc.value.status, exc.value.message) == (
         "invalid_credentials", 401, "Onjuiste instelling, gebruikersnaam of wachtwoord.")
 
@@ -493,7 +493,7 @@ def test_throttle_after_five_failures(uow, account, users_db):
     assert attempt(uow, t1 + dt.timedelta(seconds=0.1), PASSWORD).extra == {"retry_after": 2}
     # success resets the counter
     assert attempt(uow, t1 + dt.timedelta(seconds=2), PASSWORD)["code"] == "jbakker"
-    with users_db[1]() as session:
+    with users_db.session_factory() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(login_throttle)) \
             .scalar_one() == 0
     for i in range(5):
@@ -507,7 +507,7 @@ def test_throttle_for_unknown_account_and_cap(uow, account, users_db):
         assert attempt(uow, t0, PASSWORD, code="ghost").code == "invalid_credentials"
     assert attempt(uow, t0, PASSWORD, code="ghost").code == "too_many_attempts"
     assert attempt(uow, t0, PASSWORD)["code"] == "jbakker"  # another account is not affected
-    with users_db[1]() as session:
+    with users_db.session_factory() as session:
         session.execute(sa.update(login_throttle).values(failures=40))
         session.commit()
     assert attempt(uow, t0 + dt.timedelta(seconds=10), PASSWORD, code="ghost").extra == {

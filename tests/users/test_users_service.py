@@ -24,7 +24,7 @@ def users_rpc(container_factory, service_config):
 
 
 @pytest.fixture
-def school(users_rpc):
+def institution(users_rpc):
     return users_rpc.create_institution({"name": "Het Lyceum", "brin": "05KQ01",
                                          "school_type": "vo"})
 
@@ -38,9 +38,9 @@ def test_health(users_rpc):
     assert users_rpc.health() == {"service": "users", "status": "ok"}
 
 
-def test_domain_errors_cross_rpc_intact(users_rpc, school):
+def test_domain_errors_cross_rpc_intact(users_rpc, institution):
     with pytest.raises(DomainError) as exc:
-        users_rpc.create_user(school["id"], {"code": "A12", "is_student": True,
+        users_rpc.create_user(institution["id"], {"code": "A12", "is_student": True,
                                              "first_name": "Sanne", "last_name": "Jong"})
     err = exc.value
     assert (err.code, err.status, err.field) == ("student_number_not_digits", 422, "code")
@@ -49,17 +49,17 @@ def test_domain_errors_cross_rpc_intact(users_rpc, school):
                            "message": "De code van een leerling mag alleen cijfers bevatten."}]
 
     with pytest.raises(DomainError) as exc:
-        users_rpc.get_user(school["id"], "nobody")
+        users_rpc.get_user(institution["id"], "nobody")
     assert (exc.value.code, exc.value.status) == ("not_found", 404)
     with pytest.raises(DomainError) as exc:
         users_rpc.create_institution({"name": "Dubbel", "brin": "05kq01", "school_type": "vo"})
     assert (exc.value.code, exc.value.status) == ("institution_exists", 409)
 
 
-def test_user_lifecycle_and_login(users_rpc, school):
-    iid = school["id"]
-    assert users_rpc.get_institution(iid) == school
-    assert users_rpc.list_institutions() == {"items": [school], "total": 1, "page": 1,
+def test_user_lifecycle_and_login(users_rpc, institution):
+    iid = institution["id"]
+    assert users_rpc.get_institution(iid) == institution
+    assert users_rpc.list_institutions() == {"items": [institution], "total": 1, "page": 1,
                                             "page_size": 50}
     user = users_rpc.create_user(iid, {
         "code": "jbakker", "first_name": "Joost", "last_name": "Bakker", "is_student": False,
@@ -89,7 +89,7 @@ def test_user_lifecycle_and_login(users_rpc, school):
     assert users_rpc.unarchive_user(iid, "jbakker")["archived"] is False
 
 
-def test_throttle_over_rpc(users_rpc, school):
+def test_throttle_over_rpc(users_rpc, institution):
     for _ in range(5):
         with pytest.raises(DomainError) as exc:
             users_rpc.authenticate("05KQ01", "ghost", "wrong password")
@@ -109,7 +109,7 @@ def test_throttle_over_rpc(users_rpc, school):
     assert exc.value.extra["retry_after"] >= 1
 
 
-def test_user_created_event_reaches_a_plain_kombu_consumer(users_rpc, school, service_config):
+def test_user_created_event_reaches_a_plain_kombu_consumer(users_rpc, institution, service_config):
     received = []
     with Connection(service_config["AMQP_URI"]) as conn:
         queue = Queue("test-users-events", exchange=events_exchange("users"),
@@ -117,10 +117,10 @@ def test_user_created_event_reaches_a_plain_kombu_consumer(users_rpc, school, se
         with conn.Consumer(queue, callbacks=[lambda body, msg: (received.append(body),
                                                                  msg.ack())],
                            accept=["json"]):
-            user = users_rpc.create_user(school["id"], {
+            user = users_rpc.create_user(institution["id"], {
                 "code": "20355889", "is_student": True, "first_name": "Sanne",
                 "prefix": "de", "last_name": "Jong", "email": "sanne@example.nl"})
-            users_rpc.update_user(school["id"], "20355889", {"city": "Delft"})  # other key
+            users_rpc.update_user(institution["id"], "20355889", {"city": "Delft"})  # other key
             while not received:
                 try:
                     conn.drain_events(timeout=10)
@@ -130,47 +130,47 @@ def test_user_created_event_reaches_a_plain_kombu_consumer(users_rpc, school, se
     body = received[0] if isinstance(received[0], dict) else json.loads(received[0])
     assert set(body) == {"event_id", "type", "version", "occurred_at", "institution_id", "data"}
     assert body["type"] == "user_created" and body["version"] == 1
-    assert body["institution_id"] == school["id"]
+    assert body["institution_id"] == institution["id"]
     assert body["data"] == {"user_id": user["id"], "code": "20355889", "type": "student",
                             "roles": ["student"], "initials": None, "first_name": "Sanne",
                             "prefix": "de", "last_name": "Jong",
                             "email": "sanne@example.nl"}
 
 
-def test_batch_of_2000_with_bad_row_at_1500_writes_nothing(users_rpc, school):
+def test_batch_of_2000_with_bad_row_at_1500_writes_nothing(users_rpc, institution):
     rows = [{"code": str(300000 + i), "is_student": True, "first_name": "Leerling",
              "last_name": f"Nummer {i}"} for i in range(2000)]
     bad = dict(rows[1499], code="3001 499")
     with pytest.raises(DomainError) as exc:
-        users_rpc.create_users(school["id"], rows[:1499] + [bad] + rows[1500:])
+        users_rpc.create_users(institution["id"], rows[:1499] + [bad] + rows[1500:])
     err = exc.value
     assert (err.code, err.status) == ("student_number_not_digits", 422)
     assert [(e["row"], e["field"]) for e in err.errors] == [(1500, "code")]
-    assert users_rpc.list_users(school["id"])["total"] == 0
+    assert users_rpc.list_users(institution["id"])["total"] == 0
 
-    created = users_rpc.create_users(school["id"], rows)["created"]
+    created = users_rpc.create_users(institution["id"], rows)["created"]
     assert len(created) == 2000 and created[1499]["code"] == "301499"
-    assert users_rpc.list_users(school["id"], filter="students")["total"] == 2000
-    found = users_rpc.get_users(school["id"], ["301499", "999999", "300000"])
+    assert users_rpc.list_users(institution["id"], filter="students")["total"] == 2000
+    found = users_rpc.get_users(institution["id"], ["301499", "999999", "300000"])
     assert [u["code"] for u in found] == ["301499", "300000"]
 
-    updated = users_rpc.update_users(school["id"], [
+    updated = users_rpc.update_users(institution["id"], [
         {"code": "300000", "city": "Delft"}, {"code": "300001", "first_name": "Leerling"}])
     assert [u["city"] for u in updated["updated"]] == ["Delft", None]
 
 
-def test_batch_rows_with_passwords_can_log_in(users_rpc, school):
+def test_batch_rows_with_passwords_can_log_in(users_rpc, institution):
     rows = [{"code": f"m{i}", "first_name": "Mentor", "last_name": str(i),
              "roles": ["mentor"], "password": f"wachtwoord-{i}-lang"} for i in range(4)]
     rows.append({"code": "zonder", "first_name": "Zonder", "last_name": "Wachtwoord"})
-    created = users_rpc.create_users(school["id"], rows)["created"]
+    created = users_rpc.create_users(institution["id"], rows)["created"]
     assert [u["code"] for u in created] == ["m0", "m1", "m2", "m3", "zonder"]
     assert users_rpc.authenticate("05KQ01", "m2", "wachtwoord-2-lang")["code"] == "m2"
     with pytest.raises(DomainError) as exc:
         users_rpc.authenticate("05KQ01", "m2", "wachtwoord-3-lang")
     assert exc.value.code == "invalid_credentials"
 
-    users_rpc.update_users(school["id"], [{"code": "m3", "password": "nieuw-wachtwoord"},
+    users_rpc.update_users(institution["id"], [{"code": "m3", "password": "nieuw-wachtwoord"},
                                           {"code": "m1", "city": "Delft"}])
     assert users_rpc.authenticate("05KQ01", "m3", "nieuw-wachtwoord")["code"] == "m3"
-    assert users_rpc.get_user(school["id"], "m1")["city"] == "Delft"
+    assert users_rpc.get_user(institution["id"], "m1")["city"] == "Delft"

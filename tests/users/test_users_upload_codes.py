@@ -21,21 +21,21 @@ def users_rpc(container_factory, service_config):
 
 
 def test_rotate_and_look_up_over_rpc(users_rpc):
-    school = users_rpc.create_institution({"name": "Het Lyceum", "brin": "05KQ01",
+    institution = users_rpc.create_institution({"name": "Het Lyceum", "brin": "05KQ01",
                                            "school_type": "vo"})
     other = users_rpc.create_institution({"name": "Het College", "brin": "06AB",
                                           "school_type": "mbo"})
-    code = users_rpc.get_upload_code(school["id"])["upload_code"]
+    code = users_rpc.get_upload_code(institution["id"])["upload_code"]
     assert code != users_rpc.get_upload_code(other["id"])["upload_code"]
     found = users_rpc.institution_by_upload_code(code)
-    assert found == {"id": school["id"], "name": "Het Lyceum", "school_type": "vo"}
-    rotated = users_rpc.rotate_upload_code(school["id"])
-    assert rotated["institution_id"] == school["id"] and rotated["upload_code"] != code
-    assert users_rpc.get_upload_code(school["id"]) == rotated
+    assert found == {"id": institution["id"], "name": "Het Lyceum", "school_type": "vo"}
+    rotated = users_rpc.rotate_upload_code(institution["id"])
+    assert rotated["institution_id"] == institution["id"] and rotated["upload_code"] != code
+    assert users_rpc.get_upload_code(institution["id"]) == rotated
     with pytest.raises(DomainError) as info:
         users_rpc.institution_by_upload_code(code)  # the old code stops working at once
     assert info.value.status == 404
-    assert users_rpc.institution_by_upload_code(rotated["upload_code"])["id"] == school["id"]
+    assert users_rpc.institution_by_upload_code(rotated["upload_code"])["id"] == institution["id"]
     for bad in ("", None, "x" * 65, 12):
         with pytest.raises(DomainError) as info:
             users_rpc.institution_by_upload_code(bad)
@@ -58,11 +58,11 @@ def test_the_platform_has_no_usable_upload_code(uow, users_db):
             institutions.rotate_upload_code(u, platform_id)
 
 
-def test_rotation_is_an_event_without_the_code(uow, users_db, school):
+def test_rotation_is_an_event_without_the_code(uow, users_db, institution):
     with uow() as u:
-        new = institutions.rotate_upload_code(u, school["id"])["upload_code"]
-    with users_db[1]() as session:
+        new = institutions.rotate_upload_code(u, institution["id"])["upload_code"]
+    with users_db.session_factory() as session:
         bodies = [json.loads(b) for (b,) in session.execute(
             sa.select(outbox.c.body).where(outbox.c.event_type == "upload_code_rotated"))]
-    assert [b["data"] for b in bodies] == [{"institution_id": school["id"]}]
+    assert [b["data"] for b in bodies] == [{"institution_id": institution["id"]}]
     assert new not in json.dumps(bodies)
