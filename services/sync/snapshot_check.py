@@ -8,7 +8,8 @@ from .rules import (GENDERS, GROUP_KEYS, GROUP_KINDS, MAX_STUDENTS, NO_DEPARTMEN
                     PARTICIPATION_KEYS, PARTICIPATION_TEXT, STUDENT_KEYS, STUDENT_TEXT, TOP_KEYS,
                     number_key)
 from .snapshot_fields import (SnapshotErrors, clean_codes, clean_number, clean_text, list_field,
-                              normalize_postcode, object_rows, put_once, student_rows)
+                              known_student, normalize_postcode, object_rows, put_once,
+                              student_rows)
 
 
 def check_snapshot(snapshot):
@@ -129,10 +130,8 @@ def _check_participations(rows, students, errors):
         department = record["department"]
         if number is None or department is None:
             continue
-        if number not in students:
-            errors.add("student_unknown", f"Afdelingsdeelname (rij {index}): leerling {number} "
-                                          f"staat niet in de leerlingen.",
-                       "participations.student_number", index, number)
+        if not known_student(number, students, errors, f"Afdelingsdeelname (rij {index})",
+                             "participations.student_number", index):
             continue
         put_once(out.setdefault(number, {}), department, record, errors,
                  "duplicate_participation",
@@ -155,10 +154,8 @@ def _check_packages(rows, students, participations, errors):
         }
         if number is None:
             continue
-        if number not in students:
-            errors.add("student_unknown", f"Pakket (rij {index}): leerling {number} staat niet "
-                                          f"in de leerlingen.", "packages.student_number",
-                       index, number)
+        if not known_student(number, students, errors, f"Pakket (rij {index})",
+                             "packages.student_number", index):
             continue
         department = record["department"]
         if department is None:
@@ -205,10 +202,8 @@ def _check_groups(rows, students, participations, errors):
             number = clean_number(value, "groups.student_numbers", index, errors)
             if number is None:
                 continue
-            if number not in students:
-                errors.add("student_unknown", f"Groep {code} (rij {index}): leerling {number} "
-                                              f"staat niet in de leerlingen.",
-                           "groups.student_numbers", index, number)
+            if not known_student(number, students, errors, f"Groep {code} (rij {index})",
+                                 "groups.student_numbers", index):
                 continue
             if number not in numbers:
                 numbers.append(number)

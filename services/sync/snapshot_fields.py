@@ -141,6 +141,15 @@ def student_rows(rows, list_name, keys, errors):
         yield index, item, number
 
 
+def known_student(number, students, errors, where, field, row):
+    """Whether `number` is one of the snapshot's students; reported when not."""
+    if number in students:
+        return True
+    errors.add("student_unknown", f"{where}: leerling {number} staat niet in de leerlingen.",
+               field, row, number)
+    return False
+
+
 def put_once(table, key, record, errors, code, text, field, row, number=None):
     """`record` under `key`; a key already there is the error `code` instead."""
     if key in table:

@@ -1,7 +1,7 @@
 """The students service's field names, limits, Dutch labels and messages, and the
 error items built from them."""
 from services.common import fields as fieldrules
-from services.common.errors import FieldItems, error_item
+from services.common.errors import FieldItems, error_item, validation_error
 
 
 STUDENT_TYPES = ("potential_transfer", "non_transfer")
@@ -100,6 +100,13 @@ label = _FIELD_ITEMS.label
 required_item = _FIELD_ITEMS.required
 value_invalid_item = _FIELD_ITEMS.value_invalid
 too_long_item = _FIELD_ITEMS.too_long
+
+
+def require_object(data):
+    """`data` when it is an object (a dict); 422 value_invalid otherwise."""
+    if not isinstance(data, dict):
+        raise validation_error([value_invalid_item("data")])
+    return data
 
 
 def item(code, field=None, **kw):
