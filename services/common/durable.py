@@ -135,25 +135,9 @@ class DurableEventHandler(EventHandler):
                     decision.delay,
                 )
             else:
-                self._forward(
-                    message,
-                    self.parked_queue,
-                    {
-                        ATTEMPTS: attempt,
-                        ERROR_TYPE: kind,
-                        ERROR: text,
-                        ORIGIN: self.queue.name,
-                        PARKED_AT: dt.datetime.now(dt.UTC).isoformat(),
-                    },
-                )
+                self._park(message, attempt, kind, text)
                 if decision.reason == "permanent":
-                    log.error(
-                        "%s parked an event it can never apply (%s: %s) on %s",
-                        self.where,
-                        kind,
-                        text,
-                        self.parked_queue.name,
-                    )
+                    self._log_never_applies(kind, text)
                 else:
                     log.error(
                         "%s parked an event after %d attempts (%s: %s) on %s",
@@ -180,17 +164,7 @@ class DurableEventHandler(EventHandler):
         """A body that is no JSON never reaches the handler: parked as it is."""
         kind, text = "DecodeError", "the body is not valid JSON"
         try:
-            self._forward(
-                message,
-                self.parked_queue,
-                {
-                    ATTEMPTS: attempts_of(message) + 1,
-                    ERROR_TYPE: kind,
-                    ERROR: text,
-                    ORIGIN: self.queue.name,
-                    PARKED_AT: dt.datetime.now(dt.UTC).isoformat(),
-                },
-            )
+            self._park(message, attempts_of(message) + 1, kind, text)
         except Exception as publish_exc:
             log.warning(
                 "%s could not park an undecodable event (%s); requeued",
@@ -199,6 +173,20 @@ class DurableEventHandler(EventHandler):
             )
             message.requeue()
             return
+        self._log_never_applies(kind, text)
+        message.ack()
+
+    def _park(self, message, attempts, kind, text):
+        headers = {
+            ATTEMPTS: attempts,
+            ERROR_TYPE: kind,
+            ERROR: text,
+            ORIGIN: self.queue.name,
+            PARKED_AT: dt.datetime.now(dt.UTC).isoformat(),
+        }
+        self._forward(message, self.parked_queue, headers)
+
+    def _log_never_applies(self, kind, text):
         log.error(
             "%s parked an event it can never apply (%s: %s) on %s",
             self.where,
@@ -206,7 +194,6 @@ class DurableEventHandler(EventHandler):
             text,
             self.parked_queue.name,
         )
-        message.ack()
 
     def _forward(self, message, queue, headers, expiration=None):
         """Publish the message as received (body, content type, headers) onto

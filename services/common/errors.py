@@ -58,6 +58,45 @@ def error_item(code, message, field=None, row=None, column=None):
     return item
 
 
+def rows_error(errors, row_status):
+    """One DomainError listing every bad row (sorted by row): 422 when any row is
+    invalid, else 409 (duplicates), else 404 (unknown references); `row_status`
+    maps an item code to its status (422 when not named)."""
+    errors = sorted(errors, key=lambda e: e.get("row") or 0)
+    statuses = {row_status.get(e["code"], 422) for e in errors}
+    status = next(s for s in (422, 409, 404) if s in statuses)
+    lead = next(e for e in errors if row_status.get(e["code"], 422) == status)
+    if len(errors) == 1:
+        text = lead["message"]
+    else:
+        bad_rows = len({e.get("row") for e in errors})
+        text = f"{bad_rows} rij(en) bevatten fouten; er is niets opgeslagen."
+    return DomainError(lead["code"], text, status=status, field=lead.get("field"), errors=errors)
+
+
+class FieldItems:
+    """The error items of a form field, named by one service's Dutch labels."""
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def label(self, field):
+        return self.labels.get(field, field)
+
+    def required(self, field):
+        return error_item("required", f"{self.label(field)} is verplicht.", field=field)
+
+    def value_invalid(self, field):
+        return error_item(
+            "value_invalid", f"{self.label(field)} heeft geen geldige waarde.", field=field
+        )
+
+    def too_long(self, field, limit):
+        return error_item(
+            "too_long", f"{self.label(field)} is te lang (hoogstens {limit} tekens).", field=field
+        )
+
+
 def validation_error(errors, message="De invoer is niet geldig."):
     """One 422 carrying every field error; the first one's code leads."""
     errors = list(errors)

@@ -423,6 +423,15 @@ def clean_email(value):
         raise FieldError("email_invalid") from None
 
 
+_CLEAN_BY_KIND = {
+    "bsn": clean_bsn,
+    "onderwijsnummer": clean_onderwijsnummer,
+    "gender": clean_gender,
+    "postcode": clean_postcode,
+    "email": clean_email,
+}
+
+
 def clean(field, value, today=None, low=None, high=None):
     """The stored value of `field` from `value`, None when it is empty;
     FieldError otherwise. `low`/`high` narrow an int field's range (a
@@ -438,18 +447,10 @@ def clean(field, value, today=None, low=None, high=None):
         if not (number.isascii() and number.isdigit()):
             raise FieldError("student_number_not_digits")
         return _limit(rule, number)
-    if kind == "bsn":
-        return clean_bsn(value)
-    if kind == "onderwijsnummer":
-        return clean_onderwijsnummer(value)
+    if kind in _CLEAN_BY_KIND:
+        return _CLEAN_BY_KIND[kind](value)
     if kind == "date":
         return clean_date_of_birth(value, today)
-    if kind == "gender":
-        return clean_gender(value)
-    if kind == "postcode":
-        return clean_postcode(value)
-    if kind == "email":
-        return clean_email(value)
     if kind == "int":
         return clean_int(rule, value, low, high)
     if kind == "bool":

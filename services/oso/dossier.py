@@ -175,17 +175,29 @@ def _school(school):
     }
 
 
+# Our key: the OSO element whose text it holds.
+_CAREER_TEXTS = {
+    "school_year": "schooljaar", "group_code": "groepscode", "group_name": "groepsnaam",
+    "year_group": "jaargroep", "start_date": "begindatum", "end_date": "einddatum",
+    "brin": "brincode", "branch": "vestigingscode", "school_kind": "schoolsoort",
+    "school_type": "schooltype", "description": "schoolsoortomschrijving",
+}
+_ADVICE_TEXTS = {
+    "advice": "advies", "parents_wish": "wensouders", "student_wish": "wensleerling",
+    "revised_advice": "herzienadvies", "profile": "profiel", "argumentation": "argumentatie",
+    "contact_person": "contactpersoon", "contact_phone": "contacttelefoon",
+    "contact_email": "contactemail", "attention_points": "aandachtspunten",
+}
+
+
+def _texts(el, names):
+    return {key: _text(el, name) for key, name in names.items()}
+
+
 def _career(leerling):
     out = []
     for s in _children(_child(leerling, "schoolloopbaanlijst"), "schoolloopbaan"):
-        item = {
-            "school_year": _text(s, "schooljaar"), "group_code": _text(s, "groepscode"),
-            "group_name": _text(s, "groepsnaam"), "year_group": _text(s, "jaargroep"),
-            "start_date": _text(s, "begindatum"), "end_date": _text(s, "einddatum"),
-            "brin": _text(s, "brincode"), "branch": _text(s, "vestigingscode"),
-            "school_kind": _text(s, "schoolsoort"), "school_type": _text(s, "schooltype"),
-            "description": _text(s, "schoolsoortomschrijving"),
-        }
+        item = _texts(s, _CAREER_TEXTS)
         item["ref"] = _ref("career", item["school_year"], item["start_date"], item["group_code"])
         out.append(item)
     return out
@@ -195,14 +207,7 @@ def _advice(leerling):
     a = _child(leerling, "overstapadvies")
     if a is None:
         return {}
-    return {
-        "advice": _text(a, "advies"), "parents_wish": _text(a, "wensouders"),
-        "student_wish": _text(a, "wensleerling"), "revised_advice": _text(a, "herzienadvies"),
-        "profile": _text(a, "profiel"), "argumentation": _text(a, "argumentatie"),
-        "contact_needed": _bool(a, "contactnodig"), "contact_person": _text(a, "contactpersoon"),
-        "contact_phone": _text(a, "contacttelefoon"), "contact_email": _text(a, "contactemail"),
-        "attention_points": _text(a, "aandachtspunten"),
-    }
+    return {**_texts(a, _ADVICE_TEXTS), "contact_needed": _bool(a, "contactnodig")}
 
 
 def _support(leerling, atts):

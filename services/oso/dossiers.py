@@ -42,23 +42,23 @@ def dossier_dict(entry, d):
     }
 
 
-def get_dossier(uow, institution_id, number, actor=None):
-    session = uow.session
-    entry, d = dossier_or_404(session, institution_id, number)
-    record_audit(session, institution_id, actor, "dossier_read", entry.id)
-    result = dossier_dict(entry, d)
+def _audited_read(uow, institution_id, actor, action, entry, result, detail=None):
+    """`result`, the read committed to the audit trail."""
+    record_audit(uow.session, institution_id, actor, action, entry.id, detail=detail)
     uow.commit()
     return result
+
+
+def get_dossier(uow, institution_id, number, actor=None):
+    entry, d = dossier_or_404(uow.session, institution_id, number)
+    return _audited_read(uow, institution_id, actor, "dossier_read", entry, dossier_dict(entry, d))
 
 
 def get_source_file(uow, institution_id, number, actor=None):
-    session = uow.session
-    entry, d = dossier_or_404(session, institution_id, number)
-    record_audit(session, institution_id, actor, "source_read", entry.id)
-    result = {"filename": f"oso-dossier-{entry.id}.xml", "content_type": "application/xml",
-              "content": base64.b64encode(d.xml).decode("ascii")}
-    uow.commit()
-    return result
+    entry, d = dossier_or_404(uow.session, institution_id, number)
+    return _audited_read(uow, institution_id, actor, "source_read", entry, {
+        "filename": f"oso-dossier-{entry.id}.xml", "content_type": "application/xml",
+        "content": base64.b64encode(d.xml).decode("ascii")})
 
 
 def get_attachment(uow, institution_id, number, ref, actor=None):
@@ -68,12 +68,10 @@ def get_attachment(uow, institution_id, number, ref, actor=None):
         Attachment.dossier_id == d.id, Attachment.ref == str(ref))).scalar_one_or_none()
     if att is None:
         raise not_found("attachment", "Deze bijlage bestaat niet in het dossier.")
-    record_audit(session, institution_id, actor, "attachment_read", entry.id, detail=att.ref)
-    result = {"filename": att.filename, "content_type": att.content_type, "size": att.size,
-              "description": att.description,
-              "content": base64.b64encode(att.content).decode("ascii")}
-    uow.commit()
-    return result
+    return _audited_read(uow, institution_id, actor, "attachment_read", entry, {
+        "filename": att.filename, "content_type": att.content_type, "size": att.size,
+        "description": att.description,
+        "content": base64.b64encode(att.content).decode("ascii")}, detail=att.ref)
 
 
 def update_report(uow, institution_id, number, changes, actor=None):

@@ -11,16 +11,13 @@ audit            who read or changed BSN-bearing records, and when
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.outbox import outbox_table, processed_events_table
-from services.common.tables import Timestamp, make_metadata
+from services.common.tables import Timestamp, Timestamps, declarative_base
 
-metadata = make_metadata()
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
+Base = declarative_base()
+metadata = Base.metadata
 
 
 class DeliveryPoint(Base):
@@ -54,7 +51,7 @@ class WorklistEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 
 
-class Dossier(Base):
+class Dossier(Timestamps, Base):
     __tablename__ = "dossiers"
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -77,8 +74,6 @@ class Dossier(Base):
     last_action: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     student_number: Mapped[str | None] = mapped_column(sa.String(20))
     enrolled_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
-    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 
 
 class Attachment(Base):

@@ -70,6 +70,13 @@ class DossierSource:
         self.max_bytes = cfg.setting_int("LEERLINGBUS_OSO_MAX_DOSSIER_BYTES", self.config,
                                          DEFAULT_MAX_BYTES)
 
+    def _required(self, value, name, what):
+        """`value`, else the setting `name`; without either the source is not configured."""
+        value = value or cfg.setting(name, self.config)
+        if not value:
+            raise SourceError("source_not_configured", f"Er is geen {what} ingesteld ({name}).")
+        return value
+
     def fetch(self, request: DossierRequest) -> FetchedDossier:  # pragma: no cover
         raise NotImplementedError
 
@@ -100,11 +107,8 @@ class FolderSource(DossierSource):
 
     def __init__(self, config=None, directory=None):
         super().__init__(config)
-        directory = directory or cfg.setting("LEERLINGBUS_OSO_SOURCE_DIR", self.config)
-        if not directory:
-            raise SourceError("source_not_configured",
-                              "Er is geen map met OSO-dossiers ingesteld "
-                              "(LEERLINGBUS_OSO_SOURCE_DIR).")
+        directory = self._required(directory, "LEERLINGBUS_OSO_SOURCE_DIR",
+                                   "map met OSO-dossiers")
         self.directory = Path(directory)
         self._index = {}          # path -> (mtime_ns, size, ids)
         self._lock = threading.Lock()
@@ -168,11 +172,7 @@ class HttpSource(DossierSource):
 
     def __init__(self, config=None, base_url=None):
         super().__init__(config)
-        base_url = base_url or cfg.setting("LEERLINGBUS_OSO_SOURCE_URL", self.config)
-        if not base_url:
-            raise SourceError("source_not_configured",
-                              "Er is geen adres van de OSO-bron ingesteld "
-                              "(LEERLINGBUS_OSO_SOURCE_URL).")
+        base_url = self._required(base_url, "LEERLINGBUS_OSO_SOURCE_URL", "adres van de OSO-bron")
         self.base_url = base_url.rstrip("/")
         # urllib3 logs request paths at DEBUG, and the path holds the BSN
         logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)

@@ -6,6 +6,7 @@ for a record of another institution, exactly as for a missing one.
 """
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import not_found
 from services.common.ids import mask, to_id
@@ -29,6 +30,22 @@ def chunks(seq, size=_IN_CHUNK):
     seq = list(seq)
     for start in range(0, len(seq), size):
         yield seq[start:start + size]
+
+
+def add_unique(uow, record, taken, exists):
+    """Add and commit `record`, raising the conflict `exists` when the `taken` query
+    finds a row already, or when a racing insert breaks a unique constraint."""
+    session = uow.session
+    if session.execute(taken).first():
+        raise exists
+    session.add(record)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise exists from None
+    uow.commit()
+    return record
 
 
 # --- loaders -------------------------------------------------------------------
@@ -59,12 +76,17 @@ def load_student(session, institution_id, student_number, for_update=False):
     return student
 
 
+def _load_own(session, model, institution_id, record_id, what, text):
+    iid, rid = to_id(institution_id), to_id(record_id)
+    record = session.get(model, rid) if rid is not None else None
+    if record is None or record.institution_id != iid:
+        raise not_found(what, text)
+    return record
+
+
 def load_project(session, institution_id, project_id):
-    iid, pid = to_id(institution_id), to_id(project_id)
-    project = session.get(Project, pid) if pid is not None else None
-    if project is None or project.institution_id != iid:
-        raise not_found("project", "Roosterproject niet gevonden.")
-    return project
+    return _load_own(session, Project, institution_id, project_id, "project",
+                     "Roosterproject niet gevonden.")
 
 
 def load_participation(session, institution_id, participation_id, for_update=False):
@@ -81,11 +103,7 @@ def load_participation(session, institution_id, participation_id, for_update=Fal
 
 
 def load_group(session, institution_id, group_id):
-    iid, gid = to_id(institution_id), to_id(group_id)
-    group = session.get(Group, gid) if gid is not None else None
-    if group is None or group.institution_id != iid:
-        raise not_found("group", "Groep niet gevonden.")
-    return group
+    return _load_own(session, Group, institution_id, group_id, "group", "Groep niet gevonden.")
 
 
 def departments_of(session, project_id):

@@ -20,19 +20,16 @@ query scoped to one institution never needs another service.
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.outbox import outbox_table, processed_events_table
-from services.common.tables import Timestamp, make_metadata
+from services.common.tables import Timestamp, Timestamps, declarative_base
 
-metadata = make_metadata()
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
+Base = declarative_base()
+metadata = Base.metadata
 
 
-class Student(Base):
+class Student(Timestamps, Base):
     __tablename__ = "students"
     __table_args__ = (
         sa.UniqueConstraint("institution_id", "student_number"),
@@ -65,8 +62,6 @@ class Student(Base):
     # request "request:<key>"): a repeated request answers as the first did, and
     # a list's counts are what it actually stored.
     origin_key: Mapped[str | None] = mapped_column(sa.String(80))
-    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 
 
 class Project(Base):
@@ -97,7 +92,7 @@ class Department(Base):
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 
 
-class Participation(Base):
+class Participation(Timestamps, Base):
     __tablename__ = "participations"
     # one participation per student per department of a project; a student may
     # have several in one project (forecasts over departments: rules/participations.py)
@@ -120,8 +115,6 @@ class Participation(Base):
     # the package: chosen subject codes and exempted subject codes
     subjects: Mapped[list] = mapped_column(sa.JSON, nullable=False)
     exemptions: Mapped[list] = mapped_column(sa.JSON, nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 
 
 class Group(Base):

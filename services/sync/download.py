@@ -7,12 +7,12 @@ import sqlalchemy as sa
 
 from services.common.outbox import utcnow
 
-from . import apply_download, compare, diff_packages, rules
+from . import apply_download, compare, diff_packages
 from .models import portal_reads, snapshots
 from .portal import current_portal
 from .selection import selected_items
-from .store import (find_row, from_json, iso_utc, load_snapshot, parse_ids, paused_gc, release,
-                    snapshot_missing, to_json)
+from .store import (find_row, from_json, iso_utc, load_snapshot, paused_gc, release, to_json,
+                    transfer_request)
 
 
 def download(uow, students, users, institution_id, project_id, category, departments=None,
@@ -23,15 +23,9 @@ def download(uow, students, users, institution_id, project_id, category, departm
     download never touches the desktop's packages of a department for which
     the portal holds no package choices: such departments of the selection are
     answered under `skipped` (code no_packages_in_portal)."""
-    iid, pid = parse_ids(institution_id, project_id)
-    rules.check_category(category)
-    refusal = rules.wrong_direction_for_category(category, "download")
-    if refusal is not None:
-        if find_row(uow.session, snapshots, iid, pid, columns=[snapshots.c.id]) is None:
-            release(uow)
-            raise snapshot_missing(students, iid, pid)  # 404 before 409
-        raise refusal
-    departments, numbers = rules.check_selection(departments, student_numbers)
+    iid, pid, departments, numbers = transfer_request(
+        uow, students, institution_id, project_id, category, "download", departments,
+        student_numbers)
     stored = find_row(uow.session, portal_reads, iid, pid)
     if stored is not None:
         portal = from_json(stored.data)

@@ -8,7 +8,8 @@ from .rules import (GENDERS, GROUP_KEYS, GROUP_KINDS, MAX_STUDENTS, NO_DEPARTMEN
                     PARTICIPATION_KEYS, PARTICIPATION_TEXT, STUDENT_KEYS, STUDENT_TEXT, TOP_KEYS,
                     number_key)
 from .snapshot_fields import (SnapshotErrors, clean_codes, clean_number, clean_text, list_field,
-                              normalize_postcode, unknown_fields)
+                              known_student, normalize_postcode, object_rows, put_once,
+                              student_rows)
 
 
 def check_snapshot(snapshot):
@@ -48,14 +49,7 @@ def _check_students(rows, errors):
                    "students")
         return {}
     out = {}
-    for index, item in enumerate(rows, 1):
-        if not isinstance(item, dict):
-            errors.add("type_invalid", f"students (rij {index}) moet een object zijn.",
-                       "students", index)
-            continue
-        number = clean_number(item.get("student_number"), "students.student_number", index,
-                              errors)
-        unknown_fields(item, STUDENT_KEYS, "students", index, errors, number)
+    for index, item, number in student_rows(rows, "students", STUDENT_KEYS, errors):
         record = {}
         for field, limit in STUDENT_TEXT.items():
             value = item.get(field)
@@ -72,12 +66,9 @@ def _check_students(rows, errors):
         record["properties"] = _properties(item.get("properties"), index, errors, number)
         if number is None:
             continue
-        if number in out:
-            errors.add("duplicate_student", f"Leerlingnummer {number} staat meer dan eens in "
-                                            f"de leerlingen (rij {index}).",
-                       "students.student_number", index, number)
-            continue
-        out[number] = record
+        put_once(out, number, record, errors, "duplicate_student",
+                 f"Leerlingnummer {number} staat meer dan eens in de leerlingen (rij {index}).",
+                 "students.student_number", index, number)
     return out
 
 
@@ -122,14 +113,7 @@ def _forecast(value, row, errors, number):
 
 def _check_participations(rows, students, errors):
     out = {}
-    for index, item in enumerate(rows, 1):
-        if not isinstance(item, dict):
-            errors.add("type_invalid", f"participations (rij {index}) moet een object zijn.",
-                       "participations", index)
-            continue
-        number = clean_number(item.get("student_number"), "participations.student_number",
-                              index, errors)
-        unknown_fields(item, PARTICIPATION_KEYS, "participations", index, errors, number)
+    for index, item, number in student_rows(rows, "participations", PARTICIPATION_KEYS, errors):
         record = {field: clean_text(item.get(field), limit, f"participations.{field}", index,
                                     errors, number)
                   for field, limit in PARTICIPATION_TEXT.items()}
@@ -146,32 +130,20 @@ def _check_participations(rows, students, errors):
         department = record["department"]
         if number is None or department is None:
             continue
-        if number not in students:
-            errors.add("student_unknown", f"Afdelingsdeelname (rij {index}): leerling {number} "
-                                          f"staat niet in de leerlingen.",
-                       "participations.student_number", index, number)
+        if not known_student(number, students, errors, f"Afdelingsdeelname (rij {index})",
+                             "participations.student_number", index):
             continue
-        own = out.setdefault(number, {})
-        if department in own:
-            errors.add("duplicate_participation", f"Leerling {number} staat meer dan eens in "
-                                                  f"afdeling {department} (rij {index}); één "
-                                                  f"afdelingsdeelname per afdeling.",
-                       "participations.department", index, number)
-            continue
-        own[department] = record
+        put_once(out.setdefault(number, {}), department, record, errors,
+                 "duplicate_participation",
+                 f"Leerling {number} staat meer dan eens in afdeling {department} "
+                 f"(rij {index}); één afdelingsdeelname per afdeling.",
+                 "participations.department", index, number)
     return out
 
 
 def _check_packages(rows, students, participations, errors):
     out = {}
-    for index, item in enumerate(rows, 1):
-        if not isinstance(item, dict):
-            errors.add("type_invalid", f"packages (rij {index}) moet een object zijn.",
-                       "packages", index)
-            continue
-        number = clean_number(item.get("student_number"), "packages.student_number", index,
-                              errors)
-        unknown_fields(item, PACKAGE_KEYS, "packages", index, errors, number)
+    for index, item, number in student_rows(rows, "packages", PACKAGE_KEYS, errors):
         record = {
             "department": clean_text(item.get("department"), 20, "packages.department", index,
                                      errors, number),
@@ -182,10 +154,8 @@ def _check_packages(rows, students, participations, errors):
         }
         if number is None:
             continue
-        if number not in students:
-            errors.add("student_unknown", f"Pakket (rij {index}): leerling {number} staat niet "
-                                          f"in de leerlingen.", "packages.student_number",
-                       index, number)
+        if not known_student(number, students, errors, f"Pakket (rij {index})",
+                             "packages.student_number", index):
             continue
         department = record["department"]
         if department is None:
@@ -197,24 +167,15 @@ def _check_packages(rows, students, participations, errors):
                 continue
             department = next(iter(own_parts), NO_DEPARTMENT)
             record["department"] = department or None
-        own = out.setdefault(number, {})
-        if department in own:
-            errors.add("duplicate_package", f"Leerling {number} heeft meer dan één pakket "
-                                            f"in afdeling {department or '-'} (rij {index}).",
-                       "packages.student_number", index, number)
-            continue
-        own[department] = record
+        put_once(out.setdefault(number, {}), department, record, errors, "duplicate_package",
+                 f"Leerling {number} heeft meer dan één pakket in afdeling "
+                 f"{department or '-'} (rij {index}).", "packages.student_number", index, number)
     return out
 
 
 def _check_groups(rows, students, participations, errors):
     out = {}
-    for index, item in enumerate(rows, 1):
-        if not isinstance(item, dict):
-            errors.add("type_invalid", f"groups (rij {index}) moet een object zijn.",
-                       "groups", index)
-            continue
-        unknown_fields(item, GROUP_KEYS, "groups", index, errors)
+    for index, item in object_rows(rows, "groups", GROUP_KEYS, errors):
         raw_code = item.get("code")
         if isinstance(raw_code, (int, float)) and not isinstance(raw_code, bool):
             raw_code = str(raw_code)
@@ -241,21 +202,18 @@ def _check_groups(rows, students, participations, errors):
             number = clean_number(value, "groups.student_numbers", index, errors)
             if number is None:
                 continue
-            if number not in students:
-                errors.add("student_unknown", f"Groep {code} (rij {index}): leerling {number} "
-                                              f"staat niet in de leerlingen.",
-                           "groups.student_numbers", index, number)
+            if not known_student(number, students, errors, f"Groep {code} (rij {index})",
+                                 "groups.student_numbers", index):
                 continue
             if number not in numbers:
                 numbers.append(number)
         if code is None:
             continue
-        if code in out:
-            errors.add("duplicate_group", f"Groep {code} staat meer dan eens in de groepen "
-                                          f"(rij {index}).", "groups.code", index)
-            continue
-        out[code] = {"department": department, "kind": kind, "subject": subject,
-                     "student_numbers": sorted(numbers, key=number_key)}
+        put_once(out, code, {"department": department, "kind": kind, "subject": subject,
+                             "student_numbers": sorted(numbers, key=number_key)},
+                 errors, "duplicate_group",
+                 f"Groep {code} staat meer dan eens in de groepen (rij {index}).",
+                 "groups.code", index)
     _check_home_class_groups(out, participations, rows, errors)
     return out
 

@@ -114,6 +114,50 @@ def unknown_fields(item, allowed, list_name, row, errors, number=None):
                    f"{list_name}.{key}", row, number)
 
 
+def _objects(rows, list_name, errors):
+    for index, item in enumerate(rows, 1):
+        if isinstance(item, dict):
+            yield index, item
+        else:
+            errors.add("type_invalid", f"{list_name} (rij {index}) moet een object zijn.",
+                       list_name, index)
+
+
+def object_rows(rows, list_name, keys, errors):
+    """(row number, item) of each object of a list, its unknown keys reported;
+    a row that is no object is a type_invalid error."""
+    for index, item in _objects(rows, list_name, errors):
+        unknown_fields(item, keys, list_name, index, errors)
+        yield index, item
+
+
+def student_rows(rows, list_name, keys, errors):
+    """(row number, item, student number) of each object of a list about
+    students, its unknown keys reported under the student's number."""
+    for index, item in _objects(rows, list_name, errors):
+        number = clean_number(item.get("student_number"), f"{list_name}.student_number", index,
+                              errors)
+        unknown_fields(item, keys, list_name, index, errors, number)
+        yield index, item, number
+
+
+def known_student(number, students, errors, where, field, row):
+    """Whether `number` is one of the snapshot's students; reported when not."""
+    if number in students:
+        return True
+    errors.add("student_unknown", f"{where}: leerling {number} staat niet in de leerlingen.",
+               field, row, number)
+    return False
+
+
+def put_once(table, key, record, errors, code, text, field, row, number=None):
+    """`record` under `key`; a key already there is the error `code` instead."""
+    if key in table:
+        errors.add(code, text, field, row, number)
+    else:
+        table[key] = record
+
+
 def list_field(snapshot, key, errors):
     value = snapshot.get(key)
     if value is None:

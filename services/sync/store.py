@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import conflict, not_found
 
+from . import rules
 from .models import mutations, snapshots
 
 
@@ -101,6 +102,23 @@ def snapshot_missing(students, iid, pid):
     return conflict("snapshot_required", "Er is voor dit roosterproject nog geen momentopname "
                                          "van de desktop: stuur die eerst (PUT "
                                          f"/sync/{pid}/snapshot).")
+
+
+def transfer_request(uow, students, institution_id, project_id, category, direction,
+                     departments, student_numbers):
+    """(iid, pid, departments, numbers) of an upload or download request; a
+    category that goes the other way is refused (409), after 404 for a missing
+    snapshot."""
+    iid, pid = parse_ids(institution_id, project_id)
+    rules.check_category(category)
+    refusal = rules.wrong_direction_for_category(category, direction)
+    if refusal is not None:
+        if find_row(uow.session, snapshots, iid, pid, columns=[snapshots.c.id]) is None:
+            release(uow)
+            raise snapshot_missing(students, iid, pid)  # 404 before 409
+        raise refusal
+    departments, numbers = rules.check_selection(departments, student_numbers)
+    return iid, pid, departments, numbers
 
 
 def load_snapshot(uow, students, iid, pid, for_update=False):

@@ -9,12 +9,10 @@ import eventlet
 
 from services.common.errors import DomainError
 
-from . import plans, rules
-from .models import snapshots
+from . import plans
 from .portal import compare_sides, read_portal, store_portal
 from .selection import check_departments, selected_items
-from .store import (find_row, iso_utc, keep_status, load_snapshot, parse_ids, release,
-                    snapshot_missing)
+from .store import iso_utc, keep_status, load_snapshot, release, transfer_request
 
 
 # Calls to the students service an upload makes side by side.
@@ -125,15 +123,9 @@ def upload(uow, students, users, institution_id, project_id, category, departmen
            student_numbers=None):
     """Carry the selected desktop changes into the portal through the students
     service, then read the portal again (so status shows the result)."""
-    iid, pid = parse_ids(institution_id, project_id)
-    rules.check_category(category)
-    refusal = rules.wrong_direction_for_category(category, "upload")
-    if refusal is not None:
-        if find_row(uow.session, snapshots, iid, pid, columns=[snapshots.c.id]) is None:
-            release(uow)
-            raise snapshot_missing(students, iid, pid)  # 404 before 409
-        raise refusal
-    departments, numbers = rules.check_selection(departments, student_numbers)
+    iid, pid, departments, numbers = transfer_request(
+        uow, students, institution_id, project_id, category, "upload", departments,
+        student_numbers)
     row, desktop, portal = _fresh(uow, students, users, iid, pid)
     if category == "students":
         applied, skipped = _upload_students(students, iid, pid, portal, desktop, departments,

@@ -81,6 +81,13 @@ class Jobs:
         except Exception:  # pragma: no cover
             log.exception("could not release submission %s", submission_id)
 
+    def _claim(self, submission_id, state):
+        """(submission, token) when this job may take it into `state`, else (None, token)."""
+        token = str(uuid.uuid4())
+        with self.db() as uow:
+            return handlers.claim(uow, submission_id, state, token,
+                                  self.settings.stale_seconds), token
+
     def existing_bsns(self, institution_id, numbers):
         found = {}
         for start in range(0, len(numbers), LOOKUP_CHUNK):
@@ -90,10 +97,7 @@ class Jobs:
 
     # -- validation -----------------------------------------------------------
     def validate(self, submission_id):
-        token = str(uuid.uuid4())
-        with self.db() as uow:
-            sub = handlers.claim(uow, submission_id, "validating", token,
-                                 self.settings.stale_seconds)
+        sub, token = self._claim(submission_id, "validating")
         if sub is None:
             return None
         folder = storage.submission_dir(self.settings.data_dir, sub["id"])
@@ -262,10 +266,7 @@ class Jobs:
 
     # -- loading -------------------------------------------------------------------
     def load(self, submission_id):
-        token = str(uuid.uuid4())
-        with self.db() as uow:
-            sub = handlers.claim(uow, submission_id, "loading", token,
-                                 self.settings.stale_seconds)
+        sub, token = self._claim(submission_id, "loading")
         if sub is None:
             return None
         try:

@@ -10,19 +10,16 @@ public_attempts: the rate limit of the public submission route.
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.outbox import outbox_table, processed_events_table
-from services.common.tables import Timestamp, make_metadata
+from services.common.tables import Timestamp, Timestamps, declarative_base
 
-metadata = make_metadata()
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
+Base = declarative_base()
+metadata = Base.metadata
 
 
-class Submission(Base):
+class Submission(Timestamps, Base):
     __tablename__ = "submissions"
     __table_args__ = (
         sa.Index("ix_submissions_institution_status", "institution_id", "status"),
@@ -67,8 +64,6 @@ class Submission(Base):
     purged_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     # when the helpdesk was told the list awaits review (at most once per list)
     helpdesk_notified_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
-    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 
 
 class Import(Base):

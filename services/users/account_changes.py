@@ -10,6 +10,7 @@ from .store import (
     code_arg,
     institution_or_404,
     load_user,
+    repeated_code_item,
     rows_error,
     user_dict,
     user_not_found,
@@ -33,10 +34,7 @@ def _apply_updates(uow, inst, items, batch):
         if code is None:
             errors.append({**rules.required_item("code"), "row": row})
         elif code in first_row:
-            errors.append(error_item(
-                "duplicate_row",
-                f"Code {code} staat meer dan eens in de lijst (ook in rij {first_row[code]}).",
-                field="code", row=row))
+            errors.append(repeated_code_item("duplicate_row", code, row, first_row[code]))
         else:
             first_row[code] = row
             codes.append(code)

@@ -12,7 +12,8 @@ from services.common.times import as_utc
 
 from . import account_rules, passwords, search
 from .models import users
-from .store import check_rows, chunks, code_arg, institution_or_404, rows_error, user_dict
+from .store import (check_rows, chunks, code_arg, institution_or_404, repeated_code_item,
+                    rows_error, user_dict)
 
 # Batch events (users_created_batch, users_discarded_batch) carry this many users each.
 EVENT_CHUNK = 500
@@ -107,10 +108,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key)
         if code is None:
             continue
         if code in first_row:
-            errors.append(error_item(
-                "user_exists",
-                f"Code {code} staat meer dan eens in de lijst (ook in rij {first_row[code]}).",
-                field="code", row=index))
+            errors.append(repeated_code_item("user_exists", code, index, first_row[code]))
         else:
             first_row[code] = index
     adopted = {}

@@ -7,9 +7,10 @@ this metadata.
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.outbox import outbox_table, processed_events_table
+from services.common.tables import Timestamp, Timestamps, declarative_base
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -19,12 +20,7 @@ metadata = sa.MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
 })
 
-
-class Base(DeclarativeBase):
-    metadata = metadata
-
-
-Timestamp = sa.DateTime(timezone=True)
+Base = declarative_base(metadata)
 
 
 class Institution(Base):
@@ -43,7 +39,7 @@ class Institution(Base):
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 
 
-class User(Base):
+class User(Timestamps, Base):
     __tablename__ = "users"
     __table_args__ = (
         sa.UniqueConstraint("institution_id", "code", name="uq_users_institution_id_code"),
@@ -72,8 +68,6 @@ class User(Base):
     search_text: Mapped[str] = mapped_column(sa.Text, nullable=False)
     archived_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
-    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
     # The operation that created the account (a load "submission:<id>", a request
     # "request:<key>"): a retry of that same operation adopts the account
     # instead of refusing it as user_exists (accounts._insert_users).

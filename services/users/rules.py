@@ -7,7 +7,7 @@ the broker: every function takes values and returns values (or error items,
 see services/common/errors).
 """
 from services.common import fields as fieldrules
-from services.common.errors import error_item
+from services.common.errors import FieldItems, error_item
 from services.common.fields import FieldError
 
 SCHOOL_TYPES = ("vo", "mbo")
@@ -33,12 +33,10 @@ READ_ONLY_FIELDS = ("id", "institution_id", "archived", "archived_at", "last_log
 UPDATABLE_FIELDS = (*PERSONAL_FIELDS, "type", "is_student", "roles", "password")
 
 LABELS = {
-    "code": "Code", "type": "Soort gebruiker", "is_student": "Leerling",
-    "initials": "Voorletters", "first_name": "Voornaam", "prefix": "Tussenvoegsel",
-    "last_name": "Achternaam", "gender": "Geslacht", "street": "Straat",
-    "house_number": "Huisnummer", "postcode": "Postcode", "city": "Woonplaats",
-    "email": "E-mailadres", "password": "Wachtwoord", "roles": "Rollen",
-    "name": "Naam", "brin": "BRIN", "branch": "Vestiging", "school_type": "Schoolsoort",
+    **{name: fieldrules.label_of(name) for name in ("code", *fieldrules.PERSONAL_FIELDS)},
+    "type": "Soort gebruiker", "is_student": "Leerling", "password": "Wachtwoord",
+    "roles": "Rollen", "name": "Naam", "brin": "BRIN", "branch": "Vestiging",
+    "school_type": "Schoolsoort",
 }
 
 MESSAGES = {
@@ -61,25 +59,15 @@ MESSAGES = {
 }
 
 
+_FIELD_ITEMS = FieldItems(LABELS)
+label = _FIELD_ITEMS.label
+required_item = _FIELD_ITEMS.required
+value_invalid_item = _FIELD_ITEMS.value_invalid
+too_long_item = _FIELD_ITEMS.too_long
+
+
 def message(code, **kw):
     return MESSAGES[code].format(**kw)
-
-
-def label(field):
-    return LABELS.get(field, field)
-
-
-def required_item(field):
-    return error_item("required", f"{label(field)} is verplicht.", field=field)
-
-
-def value_invalid_item(field):
-    return error_item("value_invalid", f"{label(field)} heeft geen geldige waarde.", field=field)
-
-
-def too_long_item(field, limit):
-    return error_item("too_long", f"{label(field)} is te lang (hoogstens {limit} tekens).",
-                      field=field)
 
 
 def role_invalid_item(role, reason=None):

@@ -2,7 +2,8 @@
 
 import sqlalchemy as sa
 
-from services.common.errors import DomainError, error_item, not_found, validation_error
+from services.common.errors import error_item, not_found, validation_error
+from services.common.errors import rows_error as common_rows_error
 from services.common.ids import to_id
 from services.common.times import iso
 
@@ -88,20 +89,15 @@ def users_by_code(session, institution_id, codes):
 _ROW_STATUS = {"user_exists": 409, "not_found": 404}
 
 
+def repeated_code_item(error_code, code, row, first_row):
+    """The item for a code that stood in the list before, at `first_row`."""
+    return error_item(error_code,
+                      f"Code {code} staat meer dan eens in de lijst (ook in rij {first_row}).",
+                      field="code", row=row)
+
+
 def rows_error(errors):
-    """One DomainError listing every bad row: 422 when any row is invalid,
-    else 409 (duplicates) or 404 (unknown codes)."""
-    errors = sorted(errors, key=lambda e: e.get("row") or 0)
-    statuses = {_ROW_STATUS.get(e["code"], 422) for e in errors}
-    status = 422 if 422 in statuses else (409 if 409 in statuses else 404)
-    lead = next(e for e in errors if _ROW_STATUS.get(e["code"], 422) == status)
-    if len(errors) == 1:
-        text = lead["message"]
-    else:
-        bad_rows = len({e.get("row") for e in errors})
-        text = f"{bad_rows} rij(en) bevatten fouten; er is niets opgeslagen."
-    return DomainError(lead["code"], text, status=status, field=lead.get("field"),
-                       errors=errors)
+    return common_rows_error(errors, _ROW_STATUS)
 
 
 def check_rows(rows):

@@ -21,17 +21,26 @@ def _student_for_event(session, iid, data):
         .with_for_update()).scalar_one_or_none()
 
 
+def _once_for_student(uow, event_id, iid, data, react):
+    """`react(student or None)` for an event not processed before; "duplicate"
+    for one processed before, or by another worker just now."""
+    try:
+        if _already_processed(uow.session, event_id):
+            return "duplicate"
+        return react(_student_for_event(uow.session, iid, data))
+    except IntegrityError:
+        uow.rollback()
+        return "duplicate"
+
+
 def on_user_archived(uow, payload):
     """A user was archived: for a student, do what leave_student does except
     archiving (the removal of this and next school year's participations, as
     of the day of the event). Idempotent by event_id. Returns what happened:
     "applied", "duplicate", "ignored" (not a student / malformed)."""
     event_id, iid, data, occurred = _event_parts(payload, "user_archived")
-    session = uow.session
-    try:
-        if _already_processed(session, event_id):
-            return "duplicate"
-        student = _student_for_event(session, iid, data)
+
+    def react(student):
         if student is None:
             _mark_processed(uow, event_id)
             return "ignored"
@@ -42,20 +51,16 @@ def on_user_archived(uow, payload):
         student.archive_pending = False   # it is archived: that is what happened
         _leave(uow, student, day, source="user_archived", event_id=event_id)
         return "applied"
-    except IntegrityError:  # another worker processed the same event just now
-        uow.rollback()
-        return "duplicate"
+
+    return _once_for_student(uow, event_id, iid, data, react)
 
 
 def on_user_unarchived(uow, payload):
     """A user came back from the archive: a student is no longer `left`
     (so leaving again later is reported again). Idempotent by event_id."""
     event_id, iid, data, _occurred = _event_parts(payload, "user_unarchived")
-    session = uow.session
-    try:
-        if _already_processed(session, event_id):
-            return "duplicate"
-        student = _student_for_event(session, iid, data)
+
+    def react(student):
         if student is not None and (student.left_at is not None
                                     or student.leave_date is not None):
             student.left_at = None
@@ -63,6 +68,5 @@ def on_user_unarchived(uow, payload):
             student.updated_at = utcnow()
         _mark_processed(uow, event_id)
         return "applied" if student is not None else "ignored"
-    except IntegrityError:
-        uow.rollback()
-        return "duplicate"
+
+    return _once_for_student(uow, event_id, iid, data, react)

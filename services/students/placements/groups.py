@@ -1,6 +1,5 @@
 """Groups (home classes and clusters) and their members."""
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import conflict, error_item, validation_error
 from services.common.outbox import utcnow
@@ -21,19 +20,12 @@ def create_group(uow, institution_id, project_id, data):
             raise validation_error([rules.department_unknown_item(clean["department"])])
     exists = conflict("group_exists", f"Groep {clean['code']} bestaat al in dit roosterproject.",
                       field="code")
-    if session.execute(sa.select(Group.id).where(Group.project_id == project.id,
-                                                 Group.code == clean["code"])).first():
-        raise exists
-    group = Group(institution_id=project.institution_id, project_id=project.id,
-                  code=clean["code"], department_id=dept.id if dept else None,
-                  kind=clean["kind"], subject=clean["subject"], created_at=utcnow())
-    session.add(group)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise exists from None
-    uow.commit()
+    taken = sa.select(Group.id).where(Group.project_id == project.id,
+                                      Group.code == clean["code"])
+    group = lookups.add_unique(uow, Group(
+        institution_id=project.institution_id, project_id=project.id, code=clean["code"],
+        department_id=dept.id if dept else None, kind=clean["kind"], subject=clean["subject"],
+        created_at=utcnow()), taken, exists)
     return lookups.group_view(group, dept.code if dept else None, [])
 
 

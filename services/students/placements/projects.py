@@ -1,6 +1,5 @@
 """Projects and their departments (with learning paths)."""
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import conflict, not_found, validation_error
 from services.common.outbox import utcnow
@@ -12,22 +11,14 @@ from ..models import Department, Participation, Project
 def create_project(uow, institution_id, data):
     iid = lookups.institution_id_of(institution_id)
     clean = rules.check_project(data)
-    session = uow.session
     exists = conflict("project_exists", f"Er bestaat al een roosterproject voor schooljaar "
                                         f"{clean['school_year']} en vestiging "
                                         f"{clean['branch']}.", field="school_year")
-    if session.execute(sa.select(Project.id).where(
-            Project.institution_id == iid, Project.school_year == clean["school_year"],
-            Project.branch == clean["branch"])).first():
-        raise exists
-    project = Project(institution_id=iid, created_at=utcnow(), **clean)
-    session.add(project)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise exists from None
-    uow.commit()
+    taken = sa.select(Project.id).where(
+        Project.institution_id == iid, Project.school_year == clean["school_year"],
+        Project.branch == clean["branch"])
+    project = lookups.add_unique(uow, Project(institution_id=iid, created_at=utcnow(), **clean),
+                                 taken, exists)
     return lookups.project_view(project)
 
 
@@ -52,20 +43,12 @@ def get_project(uow, institution_id, project_id):
 def create_department(uow, institution_id, project_id, data):
     project = lookups.load_project(uow.session, institution_id, project_id)
     clean = rules.check_department(data)
-    session = uow.session
     exists = conflict("department_exists",
                       f"Afdeling {clean['code']} bestaat al in dit roosterproject.", field="code")
-    if session.execute(sa.select(Department.id).where(
-            Department.project_id == project.id, Department.code == clean["code"])).first():
-        raise exists
-    dept = Department(project_id=project.id, created_at=utcnow(), **clean)
-    session.add(dept)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise exists from None
-    uow.commit()
+    taken = sa.select(Department.id).where(
+        Department.project_id == project.id, Department.code == clean["code"])
+    dept = lookups.add_unique(uow, Department(project_id=project.id, created_at=utcnow(), **clean),
+                              taken, exists)
     return lookups.department_view(dept)
 
 

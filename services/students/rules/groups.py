@@ -3,13 +3,12 @@ from services.common import fields as fieldrules
 from services.common.errors import validation_error
 
 from .coerce import clean_text
-from .messages import GROUP_KINDS, item, required_item, value_invalid_item
+from .messages import GROUP_KINDS, item, require_object, required_item
 from .records import clean_student_number
 
 
 def check_group(data):
-    if not isinstance(data, dict):
-        raise validation_error([value_invalid_item("data")])
+    require_object(data)
     errors = []
     code = clean_text("code", data.get("code"), errors, 50, required=True)
     kind = data.get("kind")

@@ -1,7 +1,7 @@
 """The students service's field names, limits, Dutch labels and messages, and the
 error items built from them."""
 from services.common import fields as fieldrules
-from services.common.errors import error_item
+from services.common.errors import FieldItems, error_item, validation_error
 
 
 STUDENT_TYPES = ("potential_transfer", "non_transfer")
@@ -95,25 +95,22 @@ def message(key, **kw):
     return MESSAGES[key].format(**kw)
 
 
-def label(field):
-    return LABELS.get(field, field)
+_FIELD_ITEMS = FieldItems(LABELS)
+label = _FIELD_ITEMS.label
+required_item = _FIELD_ITEMS.required
+value_invalid_item = _FIELD_ITEMS.value_invalid
+too_long_item = _FIELD_ITEMS.too_long
+
+
+def require_object(data):
+    """`data` when it is an object (a dict); 422 value_invalid otherwise."""
+    if not isinstance(data, dict):
+        raise validation_error([value_invalid_item("data")])
+    return data
 
 
 def item(code, field=None, **kw):
     return error_item(code, message(code, label=label(field), **kw), field=field)
-
-
-def required_item(field):
-    return error_item("required", f"{label(field)} is verplicht.", field=field)
-
-
-def value_invalid_item(field):
-    return error_item("value_invalid", f"{label(field)} heeft geen geldige waarde.", field=field)
-
-
-def too_long_item(field, limit):
-    return error_item("too_long", f"{label(field)} is te lang (hoogstens {limit} tekens).",
-                      field=field)
 
 
 def unknown_field_item(field):

@@ -3,14 +3,13 @@ from services.common import fields as fieldrules
 from services.common.errors import error_item, validation_error
 
 from .coerce import clean_int, clean_text
-from .messages import (AUTHORITIES, item, message, required_item, unknown_field_item,
-                       value_invalid_item)
+from .messages import (AUTHORITIES, item, message, require_object, required_item,
+                       unknown_field_item, value_invalid_item)
 from .school_years import parse_school_year
 
 
 def check_project(data):
-    if not isinstance(data, dict):
-        raise validation_error([value_invalid_item("data")])
+    require_object(data)
     errors = []
     name = clean_text("name", data.get("name"), errors, 200, required=True)
     raw_year = data.get("school_year")
@@ -57,8 +56,7 @@ def check_learning_paths(paths, errors):
 
 
 def check_department(data):
-    if not isinstance(data, dict):
-        raise validation_error([value_invalid_item("data")])
+    require_object(data)
     errors = []
     code = clean_text("code", data.get("code"), errors, 20, required=True)
     year = clean_int("year_of_education", data.get("year_of_education"), errors, 1, 10,

@@ -5,7 +5,8 @@ Error items never carry a BSN or onderwijsnummer, not even a rejected one."""
 import datetime as dt
 
 from services.common import fields as fieldrules
-from services.common.errors import DomainError, error_item, validation_error
+from services.common.errors import error_item, validation_error
+from services.common.errors import rows_error as common_rows_error
 from services.common.fields import FieldError
 
 from .coerce import InvalidValue, _field_error, clean_date, clean_int, clean_text, text
@@ -47,25 +48,24 @@ def bsn_or_none(value):
         return None
 
 
-def clean_bsn(value, errors):
-    """The 9-digit BSN (an 8-digit one left-padded), None when empty."""
+def _clean_reported(field, clean, value, errors):
+    """`clean(value)`; None when empty; False when given but invalid (reported)."""
     if fieldrules.blank(value):
         return None
     try:
-        return fieldrules.clean_bsn(value)
+        return clean(value)
     except FieldError as exc:
-        _field_error("bsn", exc, errors)
-        return False  # given but invalid
+        _field_error(field, exc, errors)
+        return False
+
+
+def clean_bsn(value, errors):
+    """The 9-digit BSN (an 8-digit one left-padded), None when empty."""
+    return _clean_reported("bsn", fieldrules.clean_bsn, value, errors)
 
 
 def clean_onderwijsnummer(value, errors):
-    if fieldrules.blank(value):
-        return None
-    try:
-        return fieldrules.clean_onderwijsnummer(value)
-    except FieldError as exc:
-        _field_error("onderwijsnummer", exc, errors)
-        return False
+    return _clean_reported("onderwijsnummer", fieldrules.clean_onderwijsnummer, value, errors)
 
 
 def check_identity(student_type, bsn, onderwijsnummer, errors):
@@ -265,19 +265,7 @@ _ROW_STATUS = {"student_exists": 409, "bsn_exists": 409, "user_exists": 409}
 
 
 def rows_error(errors):
-    """One DomainError listing every bad row (sorted): 422 when any row is
-    invalid, else 409 (duplicates)."""
-    errors = sorted(errors, key=lambda e: e.get("row") or 0)
-    statuses = {_ROW_STATUS.get(e["code"], 422) for e in errors}
-    status = 422 if 422 in statuses else 409
-    lead = next(e for e in errors if _ROW_STATUS.get(e["code"], 422) == status)
-    if len(errors) == 1:
-        text_ = lead["message"]
-    else:
-        bad_rows = len({e.get("row") for e in errors})
-        text_ = f"{bad_rows} rij(en) bevatten fouten; er is niets opgeslagen."
-    return DomainError(lead["code"], text_, status=status, field=lead.get("field"),
-                       errors=errors)
+    return common_rows_error(errors, _ROW_STATUS)
 
 
 def student_exists_message(number):

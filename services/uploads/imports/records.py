@@ -5,6 +5,7 @@ import hashlib
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from services.common import fields as fieldrules
 from services.common.errors import DomainError, conflict, error_item, not_found, validation_error
 from services.common.outbox import utcnow
 from services.common.paging import page_args
@@ -25,15 +26,9 @@ RPC_CHUNK = 2000
 PROGRESS_CHUNK = 500
 ROW_ACTIONS = ("create", "update", "unchanged", "archive", "error")
 SAMPLE_ROWS = 5
-LABELS = {
-    "code": "Code", "initials": "Voorletters", "first_name": "Voornaam",
-    "prefix": "Tussenvoegsel", "last_name": "Achternaam", "gender": "Geslacht",
-    "email": "E-mailadres", "street": "Straat", "house_number": "Huisnummer",
-    "postcode": "Postcode", "city": "Woonplaats", "student_number": "Leerlingcode",
-    "department": "Afdeling", "forecast": "Prognose", "profile": "Profiel",
-    "programme": "Opleiding", "home_class": "Stamklas", "learning_path": "Leerpad",
-    "lwoo": "LWOO",
-}
+# The shared field labels; an import file names the student number "Leerlingcode".
+LABELS = {**{name: rule.label for name, rule in fieldrules.FIELDS.items()},
+          "student_number": "Leerlingcode"}
 USER_TYPES_NL = {"employee": "medewerker", "guardian": "ouder/verzorger"}
 
 
