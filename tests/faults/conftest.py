@@ -31,7 +31,7 @@ def broker(private_broker):
 
 
 @pytest.fixture(scope="module")
-def system(private_broker, tmp_path_factory):
+def launched_system(private_broker, tmp_path_factory):
     """The system started by the launcher for the tests of one module."""
     started = System(tmp_path_factory.mktemp("system"), private_broker.uri).start()
     yield started
@@ -39,8 +39,8 @@ def system(private_broker, tmp_path_factory):
 
 
 @pytest.fixture
-def running(system, broker):
+def running(launched_system, broker):
     """The module's system, healthy (the previous test may have broken something)."""
-    assert system.process.poll() is None, system.output()[-4000:]
-    system.wait_healthy(timeout=90)
-    return system
+    assert launched_system.process.poll() is None, launched_system.output()[-4000:]
+    launched_system.wait_healthy(timeout=90)
+    return launched_system
