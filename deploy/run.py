@@ -28,7 +28,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -41,6 +40,7 @@ from deploy.supervise import (  # noqa: F401  (re-exported: tests and tools use 
     CrashLoop,
     LauncherError,
     RestartPolicy,
+    StopFlag,
     Supervisor,
     acquire_lock,
     console_worthy,
@@ -374,7 +374,7 @@ def main(argv=None):
         say(str(exc), sys.stderr)
         return 3
 
-    stop_requested = threading.Event()
+    stop_requested = StopFlag()
     phase = {"starting": True}
     supervisor = Supervisor(env=env, log_dir=data_dir(env) / "logs",
                             policy=RestartPolicy(crash_limit=args.crash_limit,

@@ -27,6 +27,31 @@ def say(message, stream=None):
     print(f"[run] {message}", file=stream or sys.stdout, flush=True)
 
 
+class StopFlag:
+    """A stop request set from a signal handler. A plain attribute, no lock:
+    threading.Event.set() in a handler deadlocks when the signal arrives while
+    the main thread is inside Event.wait() (the handler runs in that thread and
+    waits for the condition lock it holds)."""
+
+    def __init__(self):
+        self._set = False
+
+    def set(self):
+        self._set = True
+
+    def is_set(self):
+        return self._set
+
+    def wait(self, timeout):
+        deadline = time.monotonic() + timeout
+        while not self._set:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, 0.05))
+        return self._set
+
+
 class LauncherError(Exception):
     pass
 
@@ -152,7 +177,7 @@ class Supervisor:
         self.watch_parent = watch_parent
         self.policy = policy or RestartPolicy()
         self.children: list[Child] = []
-        self.hurry = threading.Event()  # a second stop request: do not wait the grace
+        self.hurry = StopFlag()  # a second stop request: do not wait the grace
         self._print_lock = threading.Lock()
 
     def _spawn(self, name, argv):
@@ -287,7 +312,9 @@ class Supervisor:
             time.sleep(poll)
         for child in self.children:
             if child.poll() is None:
-                say(f"{child.name} did not stop within {grace:.0f} s; killing it")
+                why = "a second stop request" if self.hurry.is_set() else (
+                    f"did not stop within {grace:.0f} s")
+                say(f"{child.name}: {why}; killing it")
                 self._signal(child, signal.SIGKILL)  # the whole group
         for child in self.children:
             try:
