@@ -1,5 +1,8 @@
 """The local launcher behind `make run`.
 
+Over 400 lines: the start-up phases and their options; supervision itself is
+deploy/supervise.py.
+
     python -m deploy.run [--port 8000] [--health-timeout 60] [--no-bootstrap]
 
 1. make sure RabbitMQ answers (deploy/rabbitmq.py; starts a local one if needed);

@@ -1,4 +1,7 @@
-"""The web process: a werkzeug WSGI app rendering Jinja2 pages (UI.md).
+"""The web process: a werkzeug WSGI app rendering Jinja2 pages.
+
+Over 400 lines: the request pipeline (session, CSRF, roles, headers, refusals)
+is one flow and reads best in one place.
 
 One place decides for every request: the session (web/sessions.py), the CSRF
 check of every POST, the role a page needs, the security headers, and what an
