@@ -23,6 +23,7 @@ from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.exceptions import deserialize
 
 from services.common import quietlogs
+from services.common.outbox import PUBLISH_RETRY
 
 quietlogs.install()  # a call to a service not (yet) running is a 503, not a channel warning
 
@@ -128,12 +129,7 @@ class BusClient:
                         correlation_id=corr,
                         expiration=timeout,
                         retry=True,
-                        retry_policy={
-                            "max_retries": 2,
-                            "interval_start": 0.2,
-                            "interval_step": 0.5,
-                            "interval_max": 1,
-                        },
+                        retry_policy=PUBLISH_RETRY,
                     )
             except UndeliverableMessage:
                 raise ServiceUnavailable(service, "not_running") from None

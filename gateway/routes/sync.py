@@ -16,6 +16,20 @@ CATEGORY_ERRORS = (400, 401, 403, 404, 409, 422)
 LONG = "sync_deadline"
 
 
+def _for_selection(ctx, method, project_id, category):
+    """A download or upload of one category for the selected departments/students."""
+    b = ctx.body
+    return ctx.call(
+        "sync",
+        method,
+        ctx.tenant,
+        project_id,
+        category,
+        departments=b.get("departments"),
+        student_numbers=b.get("student_numbers"),
+    )
+
+
 @route(
     "PUT",
     "/sync/<int:project_id>/snapshot",
@@ -93,16 +107,7 @@ def get_differences(ctx, project_id, category):
     "the stored snapshot is updated to match",
 )
 def download(ctx, project_id, category):
-    b = ctx.body
-    return ctx.call(
-        "sync",
-        "download",
-        ctx.tenant,
-        project_id,
-        category,
-        departments=b.get("departments"),
-        student_numbers=b.get("student_numbers"),
-    )
+    return _for_selection(ctx, "download", project_id, category)
 
 
 @route(
@@ -118,16 +123,7 @@ def download(ctx, project_id, category):
     "home_classes and groups where the desktop leads; elsewhere 409",
 )
 def upload(ctx, project_id, category):
-    b = ctx.body
-    return ctx.call(
-        "sync",
-        "upload",
-        ctx.tenant,
-        project_id,
-        category,
-        departments=b.get("departments"),
-        student_numbers=b.get("student_numbers"),
-    )
+    return _for_selection(ctx, "upload", project_id, category)
 
 
 @route(

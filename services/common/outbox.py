@@ -19,6 +19,10 @@ from kombu import Connection, Exchange, Producer
 
 log = logging.getLogger(__name__)
 
+# A publish with the broker briefly away: a few quick tries, then the caller
+# decides (the relay retries later; the gateway answers 503).
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
+
 
 def utcnow():
     return dt.datetime.now(dt.UTC)
@@ -163,12 +167,7 @@ class EventPublisher:
                                 content_encoding="utf-8",
                                 delivery_mode=2,
                                 retry=True,
-                                retry_policy={
-                                    "max_retries": 2,
-                                    "interval_start": 0.2,
-                                    "interval_step": 0.5,
-                                    "interval_max": 1,
-                                },
+                                retry_policy=PUBLISH_RETRY,
                             )
                     except Exception:
                         self._reset()
