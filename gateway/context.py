@@ -61,6 +61,12 @@ class RequestContext:
             timeout = max(0.05, min(self.app.settings.rpc_timeout, remaining))
         return self.app.bus.call(service, method, *args, timeout=timeout, **kwargs)
 
+    @property
+    def options(self) -> dict[str, Any]:
+        """The query's fields as keyword arguments of the service call (the
+        institution it acts on is passed on its own: `institution_id()`)."""
+        return {k: v for k, v in self.query.items() if k != "institution_id"}
+
     # -- the caller -------------------------------------------------------------
     @property
     def caller(self) -> dict[str, Any]:

@@ -2,12 +2,17 @@
 generate the OpenAPI document (gateway/openapi.py). Route modules import
 `route` from here; it imports no other gateway module but the settings.
 
+Route modules declare their endpoints through a `Routes` of their own, which
+carries the OpenAPI tag and the roles most of its endpoints need; an
+endpoint's summary is the first paragraph of its handler's docstring.
+
 Options that vary per deployment name a field of gateway.settings.Settings,
 resolved per request: `max_body="sync_snapshot_max_bytes"`,
 `deadline="sync_deadline"` (the route's RPC calls get that deadline, after a
 quick health probe so a service that is down still answers 503 at once).
 """
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -50,6 +55,11 @@ class Route:
 
 ROUTES: list[Route] = []
 
+ANYONE: tuple = ()  # roles: any authenticated user
+READ = (400, 401, 403, 404, 422)  # the default error statuses
+WRITE = (400, 401, 403, 404, 409, 422)
+CREATE = (400, 401, 403, 409, 422)  # a create whose path names no parent
+
 
 SETTING_OPTIONS = ("max_body", "deadline")
 
@@ -68,3 +78,49 @@ def route(
         return fn
 
     return register
+
+
+def summary_of(fn: Callable[..., Any]) -> str:
+    """The first paragraph of a handler's docstring, on one line."""
+    doc = inspect.cleandoc(fn.__doc__ or "")
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
+class Routes:
+    """The endpoints of one route module: `@api.get(path, **options)`, with the
+    module's tag and default roles; `roles=ANYONE` opens one to any caller."""
+
+    def __init__(self, tag: str, roles: tuple = ANYONE) -> None:
+        self.tag = tag
+        self.roles = roles
+
+    def add(self, method: str, path: str, **meta: Any) -> Callable[..., Any]:
+        meta.setdefault("tag", self.tag)
+        meta.setdefault("roles", self.roles)
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            return route(method, path, summary=meta.pop("summary", summary_of(fn)), **meta)(fn)
+
+        return register
+
+    def get(self, path: str, **meta: Any) -> Callable[..., Any]:
+        return self.add("GET", path, **meta)
+
+    def post(self, path: str, **meta: Any) -> Callable[..., Any]:
+        return self.add("POST", path, **meta)
+
+    def create(self, path: str, **meta: Any) -> Callable[..., Any]:
+        """POST that creates: 201; 409 among its errors, 404 when the path names
+        a parent."""
+        meta.setdefault("status", 201)
+        meta.setdefault("errors", WRITE if "<" in path else CREATE)
+        return self.add("POST", path, **meta)
+
+    def put(self, path: str, **meta: Any) -> Callable[..., Any]:
+        return self.add("PUT", path, **meta)
+
+    def patch(self, path: str, **meta: Any) -> Callable[..., Any]:
+        return self.add("PATCH", path, **meta)
+
+    def delete(self, path: str, **meta: Any) -> Callable[..., Any]:
+        return self.add("DELETE", path, **meta)

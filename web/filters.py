@@ -3,6 +3,8 @@ import datetime as dt
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from services.common.fields import FIELDS
+
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 UPLOAD_STATUS = {
@@ -26,14 +28,13 @@ IMPORT_MODE = {"import": "Importeren", "update": "Bijwerken", "sync": "Synchroni
 IMPORT_ACTION = {"create": "Nieuw", "update": "Bijwerken", "unchanged": "Ongewijzigd",
                  "archive": "Archiveren", "error": "Fout"}
 # the fields a CSV column can be labelled with (the API's names)
+IMPORTABLE = ("code", "initials", "first_name", "prefix", "last_name", "gender", "email", "street",
+              "house_number", "postcode", "city", "student_number", "department", "forecast",
+              "profile", "programme", "home_class", "learning_path", "lwoo")
 IMPORT_FIELDS = {
-    "code": "Gebruikerscode (leerlingnummer)", "initials": "Voorletters",
-    "first_name": "Voornaam", "prefix": "Tussenvoegsel", "last_name": "Achternaam",
-    "gender": "Geslacht", "email": "E-mailadres", "street": "Straat",
-    "house_number": "Huisnummer", "postcode": "Postcode", "city": "Woonplaats",
-    "student_number": "Leerlingcode", "department": "Afdeling", "forecast": "Prognose (Pr%)",
-    "profile": "Profiel", "programme": "Opleiding", "home_class": "Stamklas",
-    "learning_path": "Leerpad", "lwoo": "LWOO",
+    **{name: FIELDS[name].label for name in IMPORTABLE},
+    "code": "Gebruikerscode (leerlingnummer)", "student_number": "Leerlingcode",
+    "forecast": "Prognose (Pr%)",
 }
 AUTHORITY = {"portal": "Portal leidend", "desktop": "Desktop leidend"}
 

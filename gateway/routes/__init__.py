@@ -1,3 +1,14 @@
 """Importing this package registers every route (see gateway/routing.py)."""
 
-from . import auth, institutions, ops, oso, placements, students, sync, uploads, users  # noqa: F401
+from . import (  # noqa: F401
+    auth,
+    imports,
+    institutions,
+    ops,
+    oso,
+    placements,
+    students,
+    sync,
+    uploads,
+    users,
+)

@@ -1,18 +1,18 @@
 from .. import schemas as s
-from ..routing import route
+from ..routing import Routes
+
+api = Routes("auth")
 
 
-@route(
-    "POST",
+@api.post(
     "/auth/token",
     auth=False,
     body=s.TokenRequest,
     response=s.TokenResponse,
-    summary="Log in: exchange institution, code and password for a bearer token",
-    tag="auth",
     errors=(400, 401, 422, 429),
 )
 def issue_token(ctx):
+    """Log in: exchange institution, code and password for a bearer token"""
     b = ctx.body
     principal = ctx.call("users", "authenticate", b["institution"], b["code"], b["password"])
     ctx.app.principals.put(principal["user_id"], principal)
@@ -23,14 +23,9 @@ def issue_token(ctx):
     }
 
 
-@route(
-    "GET",
-    "/me",
-    response=s.Me,
-    summary="The caller's user record, roles and institution",
-    tag="auth",
-)
+@api.get("/me", response=s.Me)
 def me(ctx):
+    """The caller's user record, roles and institution"""
     p = ctx.caller
     user = ctx.call("users", "get_user", p["institution_id"], p["code"])
     if p.get("is_platform"):

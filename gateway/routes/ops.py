@@ -7,7 +7,9 @@ from services.common.errors import DomainError, forbidden, not_found
 from services.common.logredact import escape_controls
 
 from .. import schemas as s
-from ..routing import route
+from ..routing import Routes
+
+api = Routes("operations")
 
 log = logging.getLogger("gateway")
 
@@ -23,17 +25,9 @@ def parked_total(amqp_uri, timeout):
         return None
 
 
-@route(
-    "GET",
-    "/health",
-    auth=False,
-    response=s.Health,
-    errors=(503,),
-    summary="Gateway up, each service answering RPC within a deadline, and how many "
-    "events are parked",
-    tag="operations",
-)
+@api.get("/health", auth=False, response=s.Health, errors=(503,))
 def health(ctx):
+    """Gateway up, each service answering RPC within a deadline, and how many events are parked"""
     settings = ctx.app.settings
 
     def probe(service):
@@ -58,15 +52,9 @@ def health(ctx):
     return body, 200 if not down else 503
 
 
-@route(
-    "GET",
-    "/openapi.json",
-    auth=False,
-    summary="This API as OpenAPI 3.1",
-    tag="operations",
-    errors=(),
-)
+@api.get("/openapi.json", auth=False, errors=())
 def openapi(ctx):
+    """This API as OpenAPI 3.1"""
     return ctx.app.openapi()
 
 
@@ -93,16 +81,11 @@ def _broker(ctx, action, *args):
         ) from None
 
 
-@route(
-    "GET",
-    "/ops/parked",
-    query=s.ParkedQuery,
-    response=s.ParkedList,
-    summary="Parked events per consumer (platform helpdesk)",
-    tag="operations",
-    errors=(400, 401, 403, 404, 503),
+@api.get(
+    "/ops/parked", query=s.ParkedQuery, response=s.ParkedList, errors=(400, 401, 403, 404, 503)
 )
 def list_parked(ctx):
+    """Parked events per consumer (platform helpdesk)"""
     _operator(ctx)
     consumer = ctx.query.get("consumer", "all")
     counts = _broker(ctx, parked.counts, consumer)
@@ -118,17 +101,15 @@ def list_parked(ctx):
     }
 
 
-@route(
-    "POST",
+@api.post(
     "/ops/parked/<consumer>/replay",
     query=s.ParkedEventQuery,
     response=s.ParkedResult,
-    summary="Put parked events back on their consumer's queue "
-    "(all, or one event_id; consumer 'all' for every consumer)",
-    tag="operations",
     errors=(400, 401, 403, 404, 503),
 )
 def replay_parked(ctx, consumer):
+    """Put parked events back on their consumer's queue (all, or one event_id; consumer 'all'
+    for every consumer)"""
     _operator(ctx)
     count = _broker(ctx, parked.replay, consumer, ctx.query.get("event_id"))
     log.info(
@@ -140,16 +121,14 @@ def replay_parked(ctx, consumer):
     return {"consumer": consumer, "count": count}
 
 
-@route(
-    "DELETE",
+@api.delete(
     "/ops/parked/<consumer>",
     query=s.ParkedEventQuery,
     response=s.ParkedResult,
-    summary="Delete parked events (all, or one event_id)",
-    tag="operations",
     errors=(400, 401, 403, 404, 503),
 )
 def drop_parked(ctx, consumer):
+    """Delete parked events (all, or one event_id)"""
     _operator(ctx)
     count = _broker(ctx, parked.drop, consumer, ctx.query.get("event_id"))
     log.info(

@@ -10,10 +10,12 @@ from werkzeug.wrappers import Response
 from services.common.errors import DomainError
 
 from .. import schemas_oso as s
-from ..routing import route
+from ..routing import WRITE, Routes
 
 ADMIN = ("admin",)
 TAG = "oso"
+
+api = Routes(TAG, roles=ADMIN)
 
 
 def download(result):
@@ -34,57 +36,35 @@ def download(result):
 
 
 # -- configuration and delivery point ----------------------------------------------
-@route(
-    "GET",
-    "/oso/configuration",
-    roles=ADMIN,
-    response=s.OsoConfiguration,
-    tag=TAG,
-    summary="Which dossier source is configured and whether official validation is on",
-)
+@api.get("/oso/configuration", response=s.OsoConfiguration)
 def configuration(ctx):
+    """Which dossier source is configured and whether official validation is on"""
     return ctx.call("oso", "configuration")
 
 
-@route(
-    "GET",
-    "/oso/delivery-points",
-    roles=ADMIN,
-    response=s.OsoDeliveryPointPage,
-    tag=TAG,
-    summary="The registered delivery point (aanleverpunt); the key is masked",
-)
+@api.get("/oso/delivery-points", response=s.OsoDeliveryPointPage)
 def list_delivery_points(ctx):
+    """The registered delivery point (aanleverpunt); the key is masked"""
     return ctx.call("oso", "list_delivery_points", ctx.tenant)
 
 
-@route(
-    "POST",
+@api.post(
     "/oso/delivery-points",
-    roles=ADMIN,
     body=s.OsoDeliveryPointCreate,
     response=s.OsoDeliveryPoint,
     status=201,
-    tag=TAG,
     errors=(400, 401, 403, 422),
-    summary="Register (or replace) the delivery point with the key as Mijn OSO shows it; "
-    "a BRIN given (field brin, or in front of the key) must be the institution's",
 )
 def register_delivery_point(ctx):
+    """Register (or replace) the delivery point with the key as Mijn OSO shows it; a BRIN given
+    (field brin, or in front of the key) must be the institution's"""
     return ctx.call("oso", "register_delivery_point", ctx.tenant, ctx.body, ctx.actor)
 
 
 # -- worklist -----------------------------------------------------------------------
-@route(
-    "GET",
-    "/oso/students",
-    roles=ADMIN,
-    query=s.OsoWorklistQuery,
-    response=s.OsoWorklistPage,
-    tag=TAG,
-    summary="The OSO worklist: status, last action and dossier date per student",
-)
+@api.get("/oso/students", query=s.OsoWorklistQuery, response=s.OsoWorklistPage)
 def list_worklist(ctx):
+    """The OSO worklist: status, last action and dossier date per student"""
     q = ctx.query
     return ctx.call(
         "oso",
@@ -96,18 +76,9 @@ def list_worklist(ctx):
     )
 
 
-@route(
-    "POST",
-    "/oso/students",
-    roles=ADMIN,
-    body=s.OsoWorklistAdd,
-    response=s.OsoWorklistEntry,
-    status=201,
-    tag=TAG,
-    errors=(400, 401, 403, 409, 422),
-    summary="Add a student to the worklist by BSN (or onderwijsnummer)",
-)
+@api.create("/oso/students", body=s.OsoWorklistAdd, response=s.OsoWorklistEntry)
 def add_to_worklist(ctx):
+    """Add a student to the worklist by BSN (or onderwijsnummer)"""
     body = {
         k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
         for k, v in ctx.body.items()
@@ -115,18 +86,15 @@ def add_to_worklist(ctx):
     return ctx.call("oso", "add_to_worklist", ctx.tenant, body, ctx.actor)
 
 
-@route(
-    "POST",
+@api.post(
     "/oso/students/import",
-    roles=ADMIN,
     files=("file",),
     response=s.OsoWorklistImportResult,
-    tag=TAG,
     errors=(400, 401, 403, 413, 415, 422),
-    summary="Add students from an .xlsx with one column titled BSN; invalid numbers and "
-    "duplicates are reported by row, the valid ones added",
 )
 def import_worklist(ctx):
+    """Add students from an .xlsx with one column titled BSN; invalid numbers and duplicates are
+    reported by row, the valid ones added"""
     upload = ctx.files["file"]
     content = upload.read()
     return ctx.call(
@@ -139,127 +107,76 @@ def import_worklist(ctx):
     )
 
 
-@route(
-    "DELETE",
-    "/oso/students/<bsn>",
-    roles=ADMIN,
-    status=204,
-    tag=TAG,
-    errors=(401, 403, 404, 409),
-    summary="Remove a student from the worklist (and their stored dossier)",
-)
+@api.delete("/oso/students/<bsn>", status=204, errors=(401, 403, 404, 409))
 def remove_from_worklist(ctx, bsn):
+    """Remove a student from the worklist (and their stored dossier)"""
     ctx.call("oso", "remove_from_worklist", ctx.tenant, bsn, ctx.actor)
     return Response(status=204)
 
 
 # -- actions ------------------------------------------------------------------------
-@route(
-    "POST",
+@api.post(
     "/oso/actions",
-    roles=ADMIN,
     body=s.OsoActionsRequest,
     response=s.OsoBatch,
     status=202,
-    tag=TAG,
     errors=(400, 401, 403, 409, 422, 503),
-    summary="Execute import / supplement / overwrite / none per student (or for all) in "
-    "the background; poll GET /oso/actions/{id}",
 )
 def start_actions(ctx):
+    """Execute import / supplement / overwrite / none per student (or for all) in the
+    background; poll GET /oso/actions/{id}"""
     body = dict(ctx.body)
     body["items"] = [{"bsn": str(i["bsn"]), "action": i.get("action")} for i in body["items"]]
     batch = ctx.call("oso", "start_actions", ctx.tenant, body, ctx.actor)
     return batch, 202
 
 
-@route(
-    "GET",
-    "/oso/actions/<int:batch_id>",
-    roles=ADMIN,
-    response=s.OsoBatch,
-    tag=TAG,
-    summary="Progress and status per student of an execution",
-)
+@api.get("/oso/actions/<int:batch_id>", response=s.OsoBatch)
 def get_batch(ctx, batch_id):
+    """Progress and status per student of an execution"""
     return ctx.call("oso", "get_batch", ctx.tenant, batch_id)
 
 
 # -- dossiers -----------------------------------------------------------------------
-@route(
-    "GET",
-    "/oso/dossiers/<bsn>",
-    roles=ADMIN,
-    response=s.OsoDossier,
-    tag=TAG,
-    summary="The stored dossier (parsed), its source file, validation messages, last "
-    "action and date",
-)
+@api.get("/oso/dossiers/<bsn>", response=s.OsoDossier)
 def get_dossier(ctx, bsn):
+    """The stored dossier (parsed), its source file, validation messages, last action and date"""
     return ctx.call("oso", "get_dossier", ctx.tenant, bsn, ctx.actor)
 
 
-@route(
-    "GET",
-    "/oso/dossiers/<bsn>/source.xml",
-    roles=ADMIN,
-    tag=TAG,
-    summary="The original XML of the stored dossier",
-)
+@api.get("/oso/dossiers/<bsn>/source.xml")
 def get_source_file(ctx, bsn):
+    """The original XML of the stored dossier"""
     return download(ctx.call("oso", "get_source_file", ctx.tenant, bsn, ctx.actor))
 
 
-@route(
-    "GET",
-    "/oso/dossiers/<bsn>/attachments/<ref>",
-    roles=ADMIN,
-    tag=TAG,
-    summary="Download one attachment of the dossier (id from data.attachments)",
-)
+@api.get("/oso/dossiers/<bsn>/attachments/<ref>")
 def get_attachment(ctx, bsn, ref):
+    """Download one attachment of the dossier (id from data.attachments)"""
     return download(ctx.call("oso", "get_attachment", ctx.tenant, bsn, ref, ctx.actor))
 
 
-@route(
-    "PATCH",
-    "/oso/dossiers/<bsn>/report",
-    roles=ADMIN,
-    body=s.OsoReportUpdate,
-    response=s.OsoReport,
-    tag=TAG,
-    errors=(400, 401, 403, 404, 409, 422),
-    summary="Change the soft data of the report (the school's own notes); never touched by a fetch",
-)
+@api.patch("/oso/dossiers/<bsn>/report", body=s.OsoReportUpdate, response=s.OsoReport, errors=WRITE)
 def update_report(ctx, bsn):
+    """Change the soft data of the report (the school's own notes); never touched by a fetch"""
     return ctx.call("oso", "update_report", ctx.tenant, bsn, ctx.body, ctx.actor)
 
 
-@route(
-    "POST",
-    "/oso/dossiers/<bsn>/report/finalize",
-    roles=ADMIN,
-    response=s.OsoDossier,
-    tag=TAG,
-    errors=(401, 403, 404),
-    summary="Make the report (OKR) definitive: later fetches only touch final-test data",
-)
+@api.post("/oso/dossiers/<bsn>/report/finalize", response=s.OsoDossier, errors=(401, 403, 404))
 def finalize_report(ctx, bsn):
+    """Make the report (OKR) definitive: later fetches only touch final-test data"""
     return ctx.call("oso", "finalize_report", ctx.tenant, bsn, ctx.actor)
 
 
-@route(
-    "POST",
+@api.post(
     "/oso/dossiers/<bsn>/enrol",
-    roles=ADMIN,
     body=s.OsoEnrolRequest,
     response=s.OsoEnrolResult,
     status=201,
-    tag=TAG,
     errors=(400, 401, 403, 404, 409, 422, 503),
-    summary="Create the student (given a student number) from the dossier's personal data",
 )
 def enrol(ctx, bsn):
+    """Create the student (given a student number) from the dossier's personal data"""
     if not ctx.body["student_number"].isdigit():
         raise DomainError(
             "student_number_not_digits",

@@ -7,38 +7,24 @@ import uuid
 from services.common.errors import error_item, forbidden, validation_error
 
 from .. import schemas_students as s
-from ..routing import route
+from ..routing import WRITE, Routes
 from ..schemas import PageQuery
 
 ADMIN = ("admin",)
+
+api = Routes("students", roles=ADMIN)
 READERS = ("admin", "mentor")
 
 
-@route(
-    "GET",
-    "/students",
-    roles=READERS,
-    query=s.StudentListQuery,
-    response=s.StudentPage,
-    summary="List and search students (q: name, e-mail, student number or exact BSN)",
-    tag="students",
-)
+@api.get("/students", roles=READERS, query=s.StudentListQuery, response=s.StudentPage)
 def list_students(ctx):
+    """List and search students (q: name, e-mail, student number or exact BSN)"""
     return ctx.call("students", "list_students", ctx.tenant, **ctx.query)
 
 
-@route(
-    "POST",
-    "/students",
-    roles=ADMIN,
-    body=s.StudentCreate,
-    response=s.Student,
-    status=201,
-    summary="Create a student: the user and the student record as one operation",
-    tag="students",
-    errors=(400, 401, 403, 409, 422),
-)
+@api.create("/students", body=s.StudentCreate, response=s.Student)
 def create_student(ctx):
+    """Create a student: the user and the student record as one operation"""
     data = dict(ctx.body)
     if data.get("date_of_birth") is not None:
         data["date_of_birth"] = data["date_of_birth"].isoformat()
@@ -65,16 +51,9 @@ def request_id(ctx):
     return "key-" + hashlib.sha256(caller.encode()).hexdigest()[:40]
 
 
-@route(
-    "GET",
-    "/students/<student_number>",
-    roles=READERS,
-    query=s.RevealQuery,
-    response=s.Student,
-    summary="One student; BSN masked unless an admin asks ?reveal=bsn (audited)",
-    tag="students",
-)
+@api.get("/students/<student_number>", roles=READERS, query=s.RevealQuery, response=s.Student)
 def get_student(ctx, student_number):
+    """One student; BSN masked unless an admin asks ?reveal=bsn (audited)"""
     reveal = ctx.query.get("reveal") == "bsn"
     if reveal and not ctx.has_role("admin"):
         raise forbidden("Alleen een beheerder mag het BSN inzien.")
@@ -83,36 +62,19 @@ def get_student(ctx, student_number):
     )
 
 
-@route(
-    "PATCH",
-    "/students/<student_number>",
-    roles=ADMIN,
-    body=s.StudentUpdate,
-    response=s.Student,
-    summary="Change a student's record or personal data",
-    tag="students",
-    errors=(400, 401, 403, 404, 409, 422),
-)
+@api.patch("/students/<student_number>", body=s.StudentUpdate, response=s.Student, errors=WRITE)
 def update_student(ctx, student_number):
+    """Change a student's record or personal data"""
     changes = dict(ctx.body)
     if changes.get("date_of_birth") is not None:
         changes["date_of_birth"] = changes["date_of_birth"].isoformat()
     return ctx.call("students", "update_student", ctx.tenant, student_number, changes, ctx.actor)
 
 
-@route(
-    "POST",
-    "/students/<student_number>/leave",
-    roles=ADMIN,
-    body=s.LeaveRequest,
-    response=s.LeaveResult,
-    summary="A student leaves on a date: removes this and next "
-    "year's participations and archives the user; a future date is planned and carried "
-    "out on that day",
-    tag="students",
-    errors=(400, 401, 403, 404, 422),
-)
+@api.post("/students/<student_number>/leave", body=s.LeaveRequest, response=s.LeaveResult)
 def leave_student(ctx, student_number):
+    """A student leaves on a date: removes this and next year's participations and archives the
+    user; a future date is planned and carried out on that day"""
     day = ctx.body.get("date")
     return ctx.call(
         "students",
@@ -124,57 +86,28 @@ def leave_student(ctx, student_number):
     )
 
 
-@route(
-    "DELETE",
-    "/students/<student_number>/leave",
-    roles=ADMIN,
-    response=s.Student,
-    summary="Withdraw a planned leave (a student who left already: restore the user)",
-    tag="students",
-    errors=(401, 403, 404, 409),
-)
+@api.delete("/students/<student_number>/leave", response=s.Student, errors=(401, 403, 404, 409))
 def cancel_leave(ctx, student_number):
+    """Withdraw a planned leave (a student who left already: restore the user)"""
     return ctx.call("students", "cancel_leave", ctx.tenant, student_number, actor=ctx.actor)
 
 
-@route(
-    "GET",
+@api.get(
     "/students/<student_number>/participations",
     roles=READERS,
     query=PageQuery,
     response=s.StudentParticipationPage,
-    summary="A student's participations in every project, newest school year first "
-    "(one per department of a project)",
-    tag="students",
     errors=(401, 403, 404),
 )
 def list_student_participations(ctx, student_number):
-    q = ctx.query
+    """A student's participations in every project, newest school year first (one per department
+    of a project)"""
     return ctx.call(
-        "students",
-        "list_student_participations",
-        ctx.tenant,
-        student_number,
-        page=q["page"],
-        page_size=q["page_size"],
+        "students", "list_student_participations", ctx.tenant, student_number, **ctx.options
     )
 
 
-@route(
-    "GET",
-    "/audit/bsn",
-    roles=ADMIN,
-    query=s.AuditQuery,
-    summary="The BSN audit trail: every reveal and change, who and when",
-    tag="students",
-)
+@api.get("/audit/bsn", query=s.AuditQuery)
 def bsn_audit(ctx):
-    q = ctx.query
-    return ctx.call(
-        "students",
-        "bsn_audit",
-        ctx.tenant,
-        student_number=q["student_number"],
-        page=q["page"],
-        page_size=q["page_size"],
-    )
+    """The BSN audit trail: every reveal and change, who and when"""
+    return ctx.call("students", "bsn_audit", ctx.tenant, **ctx.options)

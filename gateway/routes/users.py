@@ -3,9 +3,11 @@ import logging
 from services.common.errors import DomainError, forbidden
 
 from .. import schemas as s
-from ..routing import route
+from ..routing import ANYONE, WRITE, Routes
 
 MANAGERS = ("admin", "helpdesk")
+
+api = Routes("users", roles=MANAGERS)
 
 log = logging.getLogger("gateway")
 
@@ -22,41 +24,16 @@ def _register_student(ctx, institution_id, user):
         log.warning("student record of a new student account deferred: %s", exc.code)
 
 
-@route(
-    "GET",
-    "/users",
-    roles=MANAGERS,
-    query=s.UserListQuery,
-    response=s.UserPage,
-    summary="List users (filter all|students|employees|archived, q on name, e-mail, code)",
-    tag="users",
-)
+@api.get("/users", query=s.UserListQuery, response=s.UserPage)
 def list_users(ctx):
-    q = ctx.query
+    """List users (filter all|students|employees|archived, q on name, e-mail, code)"""
     institution_id = ctx.institution_id()
-    return ctx.call(
-        "users",
-        "list_users",
-        institution_id,
-        filter=q["filter"],
-        q=q["q"],
-        page=q["page"],
-        page_size=q["page_size"],
-    )
+    return ctx.call("users", "list_users", institution_id, **ctx.options)
 
 
-@route(
-    "POST",
-    "/users",
-    roles=MANAGERS,
-    body=s.UserCreate,
-    response=s.User,
-    status=201,
-    summary="Create a user; is_student requires a digits-only code",
-    tag="users",
-    errors=(400, 401, 403, 404, 409, 422),
-)
+@api.create("/users", body=s.UserCreate, response=s.User, errors=WRITE)
 def create_user(ctx):
+    """Create a user; is_student requires a digits-only code"""
     data = dict(ctx.body)
     institution_id = ctx.institution_id(data.pop("institution_id", None))
     user = ctx.call("users", "create_user", institution_id, data)
@@ -73,30 +50,17 @@ def _own_or_managed(ctx, code):
     raise forbidden()
 
 
-@route(
-    "GET",
-    "/users/<code>",
-    query=s.InstitutionScopeQuery,
-    response=s.User,
-    summary="One user (admin; anyone may read themselves)",
-    tag="users",
-)
+@api.get("/users/<code>", query=s.InstitutionScopeQuery, response=s.User, roles=ANYONE)
 def get_user(ctx, code):
+    """One user (admin; anyone may read themselves)"""
     return ctx.call("users", "get_user", _own_or_managed(ctx, code), code)
 
 
-@route(
-    "PATCH",
-    "/users/<code>",
-    roles=MANAGERS,
-    query=s.InstitutionScopeQuery,
-    body=s.UserUpdate,
-    response=s.User,
-    summary="Change a user's data, roles or password",
-    tag="users",
-    errors=(400, 401, 403, 404, 409, 422),
+@api.patch(
+    "/users/<code>", query=s.InstitutionScopeQuery, body=s.UserUpdate, response=s.User, errors=WRITE
 )
 def update_user(ctx, code):
+    """Change a user's data, roles or password"""
     institution_id = ctx.institution_id()
     user = ctx.call("users", "update_user", institution_id, code, ctx.body)
     ctx.app.principals.drop(institution_id=institution_id, code=code)
@@ -105,17 +69,14 @@ def update_user(ctx, code):
     return user
 
 
-@route(
-    "POST",
+@api.post(
     "/users/<code>/archive",
-    roles=MANAGERS,
     query=s.InstitutionScopeQuery,
     response=s.User,
-    summary="Archive a user: they can no longer log in",
-    tag="users",
     errors=(401, 403, 404, 409),
 )
 def archive_user(ctx, code):
+    """Archive a user: they can no longer log in"""
     institution_id = ctx.institution_id()
     if institution_id == ctx.tenant and code == ctx.actor["code"]:
         raise DomainError(
@@ -126,17 +87,14 @@ def archive_user(ctx, code):
     return user
 
 
-@route(
-    "POST",
+@api.post(
     "/users/<code>/unarchive",
-    roles=MANAGERS,
     query=s.InstitutionScopeQuery,
     response=s.User,
-    summary="Bring an archived user back",
-    tag="users",
     errors=(401, 403, 404),
 )
 def unarchive_user(ctx, code):
+    """Bring an archived user back"""
     institution_id = ctx.institution_id()
     user = ctx.call("users", "unarchive_user", institution_id, code)
     ctx.app.principals.drop(institution_id=institution_id, code=code)

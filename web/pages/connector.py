@@ -6,6 +6,8 @@ and field, P (portal) and D (desktop) side by side, with a department filter.
 
 These pages read: the desktop client stays the one that downloads and
 uploads. They show what the desktop will do."""
+from services.common.fields import FIELDS
+
 from ..app import PageError, page
 from ..client import ApiError
 
@@ -24,13 +26,9 @@ CATEGORIES = [
 ]
 BY_SLUG = {slug: (api, name) for slug, api, name in CATEGORIES}
 FIELD_NAMES = {
-    "first_name": "Voornaam", "prefix": "Tussenvoegsel", "last_name": "Achternaam",
-    "gender": "Geslacht", "street": "Straat", "house_number": "Huisnummer",
-    "postcode": "Postcode", "city": "Woonplaats", "email": "E-mailadres",
-    "previous_home_class": "Stamklas oud", "department": "Afdeling", "profile": "Profiel",
-    "programme": "Opleiding", "lwoo": "LWOO", "home_class": "Stamklas", "forecast": "Prognose",
-    "subjects": "Vakken", "exemptions": "Vrijstellingen", "groups": "Groepen",
-    "student": "Leerling",
+    **{name: rule.label for name, rule in FIELDS.items()},
+    "previous_home_class": "Stamklas oud", "subjects": "Vakken", "exemptions": "Vrijstellingen",
+    "groups": "Groepen", "student": "Leerling",
 }
 ACTIONS = {"add": "Naar de desktop (nieuw)", "remove": "Uit de desktop",
            "create": "Naar het portal (nieuw account)"}

@@ -35,17 +35,10 @@ MENTOR_FIELDS = ("forecast", "home_class")
 ADMIN_ROLES = ("admin", "helpdesk")
 
 LABELS = {
-    "student_number": "Leerlingnummer", "type": "Type leerling", "bsn": "BSN",
-    "onderwijsnummer": "Onderwijsnummer", "date_of_birth": "Geboortedatum",
-    "year_of_education": "Leerjaar", "track": "Leerweg", "home_class": "Stamklas",
-    "initials": "Voorletters", "first_name": "Voornaam", "prefix": "Tussenvoegsel",
-    "last_name": "Achternaam", "gender": "Geslacht", "email": "E-mailadres",
-    "street": "Straat", "house_number": "Huisnummer", "postcode": "Postcode",
-    "city": "Woonplaats", "name": "Naam", "school_year": "Schooljaar", "branch": "Vestiging",
-    "code": "Code", "education": "Opleiding", "home_class_authority": "Stamklasindeling",
-    "learning_paths": "Leerpaden", "element_code": "Elementcode", "department": "Afdeling",
-    "forecast": "Prognose", "profile": "Profiel", "programme": "Opleiding",
-    "learning_path": "Leerpad", "lwoo": "LWOO", "subjects": "Vakken",
+    **{name: rule.label for name, rule in fieldrules.FIELDS.items()},
+    "type": "Type leerling", "name": "Naam", "school_year": "Schooljaar", "branch": "Vestiging",
+    "education": "Opleiding", "home_class_authority": "Stamklasindeling",
+    "learning_paths": "Leerpaden", "element_code": "Elementcode", "subjects": "Vakken",
     "exemptions": "Vrijstellingen", "kind": "Soort groep", "subject": "Vak",
     "student_numbers": "Leerlingnummers", "keep_package": "Pakket behouden",
     "participation": "Afdelingsdeelname", "date": "Datum",
