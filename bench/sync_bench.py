@@ -4,7 +4,7 @@
 A synthetic project (12 departments, half of them with desktop-led home
 classes, packages, cluster groups of ~25) is built twice: as the students and
 users services answer it (project_state, get_users) and as the desktop's
-snapshot (API.md format), with differences the way a school year makes them:
+snapshot (docs/connector.md), with differences the way a school year makes them:
 3% personal data, 5% forecasts, 2% LWOO, 4% home classes, 1% department
 changes, 10% packages (2% exemptions), 1% portal-only and 1% desktop-only
 students, 3% cluster memberships.

@@ -1,4 +1,4 @@
-"""Request and response schemas of the OSO endpoints (API.md "OSO")."""
+"""Request and response schemas of the OSO endpoints (docs/oso.md)."""
 
 from marshmallow import EXCLUDE, fields
 

@@ -1,5 +1,5 @@
-"""Request and response schemas of the portal connector (API.md "Portal
-connector", docs/connector.md). The snapshot itself is validated by the sync
+"""Request and response schemas of the portal connector (docs/connector.md).
+The snapshot itself is validated by the sync
 service (it names every unknown key, wrong type and non-digit student number);
 the schemas here describe it for /openapi.json and validate the small bodies."""
 
@@ -19,7 +19,7 @@ CATEGORIES = (
 )
 
 
-# -- the snapshot (API.md format) -------------------------------------------------
+# -- the snapshot (docs/connector.md "The snapshot") ------------------------------
 class SnapshotStudent(PersonOut):
     student_number = fields.String(required=True, metadata={"description": "digits only"})
     first_name = fields.String(allow_none=True)

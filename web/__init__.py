@@ -1,2 +1,2 @@
-"""The web pages of Leerlingbus (UI.md): a process of its own that renders HTML
+"""The web pages of Leerlingbus (docs/web.md): a process of its own that renders HTML
 for people and reaches the system only through the gateway's HTTP API."""

@@ -1,4 +1,4 @@
-"""OSO transfer dossiers (API.md "OSO", docs/oso.md). Admin only, own
+"""OSO transfer dossiers (docs/oso.md). Admin only, own
 institution; the rules live in the oso service. Paths carry the BSN (or
 onderwijsnummer): the access log masks long numbers."""
 

@@ -1,4 +1,4 @@
-"""Placements (API.md): projects, departments, participations and packages,
+"""Placements: projects, departments, participations and packages,
 groups, mentors. Roles are checked here; the rules (one participation per
 student per department of a project and the forecasts over them, mentor
 limits) live in the students service."""
@@ -22,7 +22,7 @@ PROJECT_READERS = (*READERS, "scheduler", "helpdesk")
 
 def as_page(result):
     """Short lists (projects, departments, groups) come whole; answer them in
-    the list shape of API.md all the same."""
+    the API's list shape all the same."""
     if isinstance(result, dict) and "items" in result:
         return result
     items = list(result or [])

@@ -1,4 +1,4 @@
-"""Students (API.md). Roles are checked here; the rules (BSN, leaving) live in
+"""Students. Roles are checked here; the rules (BSN, leaving) live in
 the students service. Placements are in routes/placements.py."""
 
 import hashlib

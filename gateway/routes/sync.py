@@ -1,4 +1,4 @@
-"""The portal connector (API.md "Portal connector", docs/connector.md): the
+"""The portal connector (docs/connector.md): the
 desktop's snapshot, status, differences, downloads, uploads and the mutation
 feed. Role scheduler (or admin), own institution only; the rules live in the
 sync service, a project of another institution is a 404."""
@@ -41,8 +41,8 @@ def _for_selection(ctx, method, project_id, category):
     deadline=LONG,
 )
 def put_snapshot(ctx, project_id):
-    """The desktop's state of the project (API.md snapshot format: students, participations,
-    packages, groups; unknown keys 422); the portal is read afresh and the status answered"""
+    """The desktop's state of the project (the snapshot of docs/connector.md: students,
+    participations, packages, groups; unknown keys 422); the portal is read afresh and the status answered"""
     return ctx.call("sync", "put_snapshot", ctx.tenant, project_id, ctx.body)
 
 

@@ -1,4 +1,4 @@
-"""Identifier checks shared by every service (DESIGN.md: Identifiers).
+"""Identifier checks shared by every service (docs/architecture.md: Identifiers).
 
 Thin wrappers around python-stdnum that accept what spreadsheets produce
 (integers, floats like 20355889.0, surrounding spaces) and return the

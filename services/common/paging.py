@@ -1,4 +1,4 @@
-"""Pagination as API.md fixes it for every list: ?page=1&page_size=50, max 500,
+"""Pagination as docs/api.md fixes it for every list: ?page=1&page_size=50, max 500,
 answered as {items, total, page, page_size}."""
 
 from .errors import error_item, validation_error

@@ -1,7 +1,7 @@
 """A reference desktop client of the portal connector (docs/connector.md).
 
 It plays the scheduling desktop on a JSON project file in the snapshot format
-of API.md: push the file as the snapshot, show the status table and the
+of docs/connector.md: push the file as the snapshot, show the status table and the
 differences, download selected changes INTO the file, upload students and
 groups. Only the standard library: a desktop vendor can copy its calls.
 

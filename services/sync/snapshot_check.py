@@ -1,4 +1,4 @@
-"""Checking the desktop's snapshot (the API.md format) into the internal shape
+"""Checking the desktop's snapshot (docs/connector.md "The snapshot") into the internal shape
 (rules.py), with every problem as an error item; and the shape back as a document.
 Pure functions.
 """
@@ -13,7 +13,7 @@ from .snapshot_fields import (SnapshotErrors, clean_codes, clean_number, clean_t
 
 
 def check_snapshot(snapshot):
-    """The desktop's snapshot (API.md format) in the internal shape, or one 422
+    """The desktop's snapshot (docs/connector.md) in the internal shape, or one 422
     DomainError listing every problem (unknown keys named, wrong types,
     non-digit student numbers, references to students not in the snapshot,
     home-class groups that disagree with the participations)."""
@@ -257,7 +257,7 @@ def snapshot_counts(snapshot):
 
 
 def snapshot_document(snapshot):
-    """The internal shape back in the API.md format (lists, sorted)."""
+    """The internal shape back in the format of docs/connector.md (lists, sorted)."""
     students = snapshot.get("students") or {}
     out = {"students": [], "participations": [], "packages": [], "groups": []}
     for number in sorted(students, key=number_key):

@@ -1,5 +1,5 @@
 """The public page (a list sent with the upload code), and the security rules
-of UI.md: cookie flags, no token in pages, URLs or storage, CSRF refusal,
+of docs/web.md: cookie flags, no token in pages, URLs or storage, CSRF refusal,
 CSP, another school's pages refused, logout, an expired token, the keyboard."""
 import hashlib
 import json

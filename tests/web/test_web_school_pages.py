@@ -1,4 +1,4 @@
-"""The pages of the second half of UI.md in-process against the real gateway and
+"""The pages of the second half of docs/web.md in-process against the real gateway and
 services (the `system` fixture), through werkzeug's test client: a CSV import
 from the file to the counts and back (its progress as the page's script polls
 it), the roles each page is for, CSRF on the new forms, the connector before

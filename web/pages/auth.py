@@ -1,4 +1,4 @@
-"""Login, logout and the start page (UI.md: Everyone)."""
+"""Login, logout and the start page (docs/web.md: Everyone)."""
 import time
 
 from ..app import local_path, page

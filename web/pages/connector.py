@@ -1,4 +1,4 @@
-"""The portal connector as the scheduler reads it (UI.md: Connector, One
+"""The portal connector as the scheduler reads it (docs/web.md: Connector, One
 category; the Zermelo manual "Leerlingen synchroniseren"): per category the
 status, the number of differences ("[n]" exemptions for packages) and when
 the desktop last sent its snapshot; per category the differences per student

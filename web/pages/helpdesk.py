@@ -1,4 +1,4 @@
-"""The helpdesk's pages (UI.md: Helpdesk): schools, their administrators and
+"""The helpdesk's pages (docs/web.md: Helpdesk): schools, their administrators and
 upload code, the review queue and a list's page (shared with the school's
 administrator, who sees it without the review actions)."""
 from ..app import PageError, file_response, json_response, page

@@ -1,4 +1,4 @@
-"""CSV imports from the student administration (UI.md: CSV import, Participations
+"""CSV imports from the student administration (docs/web.md: CSV import, Participations
 import, Import history), in the words of the Zermelo manual (Nieuwe leerlingen
 importeren; Afdelingsdeelnames importeren).
 

@@ -1,4 +1,4 @@
-"""The mentor's page (UI.md: My students): the students of the home classes the
+"""The mentor's page (docs/web.md: My students): the students of the home classes the
 mentor looks after, their participations in a schedule project (next year's
 by default), the forecast and the home class editable where the rules allow
 (the API says per participation what may change); a refusal is shown in the

@@ -1,4 +1,4 @@
-"""OSO (UI.md: OSO, One dossier; the Onderwijs Transparant manual "OSO
+"""OSO (docs/web.md: OSO, One dossier; the Onderwijs Transparant manual "OSO
 importeren POVO"): register the delivery point with the key as Mijn OSO shows
 it, the worklist ("Overzicht aangemaakte leerlingen": a BSN by hand or an
 Excel list), per row the status, last action, dossier date and the action to

@@ -1,4 +1,4 @@
-"""Placements (UI.md: Placements): schedule projects and their departments (who
+"""Placements (docs/web.md: Placements): schedule projects and their departments (who
 leads the home classes, changeable; learning paths), the participations of a
 project with filters, adding one by hand (the manual's "Toevoegen"), changing
 one (a new department asks what happens to the package: keep or wipe), and

@@ -1,4 +1,4 @@
-"""The school administrator's pages (UI.md: School administrator): the
+"""The school administrator's pages (docs/web.md: School administrator): the
 student-list wizard (Intergrip's Leerlinglijst opsturen, steps 1–5), my lists,
 the students overview, one student, adding a student by hand, users."""
 from ..app import Redirect, file_response, page
