@@ -42,7 +42,8 @@ def _for_selection(ctx, method, project_id, category):
 )
 def put_snapshot(ctx, project_id):
     """The desktop's state of the project (the snapshot of docs/connector.md: students,
-    participations, packages, groups; unknown keys 422); the portal is read afresh and the status answered"""
+    participations, packages, groups; unknown keys 422); the portal is read afresh and the status
+    answered"""
     return ctx.call("sync", "put_snapshot", ctx.tenant, project_id, ctx.body)
 
 
