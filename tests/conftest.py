@@ -106,6 +106,15 @@ def make_db(tmp_path, db_templates):
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (tests.helpers.S3Server) for the session."""
+    from tests.helpers import S3Server
+    server = S3Server()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def service_config(rabbit_config, make_db, tmp_path):
     """A nameko config on a fresh vhost with a fresh database for every service."""
