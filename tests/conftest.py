@@ -151,7 +151,8 @@ def system(service_config, runner_factory, gateway_settings):
     runner = runner_factory(service_config, *[service_class(n) for n in SERVICES])
     runner.start()
     bus = BusClient(gateway_settings.amqp_uri, gateway_settings.rpc_timeout).start()
-    app = create_app(gateway_settings, bus)
+    from services.common import filestore
+    app = create_app(gateway_settings, bus, filestore.from_config(service_config))
     sock = eventlet.listen(("127.0.0.1", 0))
     server = eventlet.spawn(serve_app, app, None, None, sock)
     api = Api(f"http://127.0.0.1:{sock.getsockname()[1]}")

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from services.common.errors import DomainError
 
+from .. import files
 from .. import schemas_oso as s
 from ..routing import route
 
@@ -127,15 +128,9 @@ def add_to_worklist(ctx):
     "duplicates are reported by row, the valid ones added",
 )
 def import_worklist(ctx):
-    upload = ctx.files["file"]
-    content = upload.read()
-    return ctx.call(
-        "oso",
-        "import_worklist",
-        ctx.tenant,
-        upload.filename,
-        base64.b64encode(content).decode("ascii"),
-        ctx.actor,
+    filename, ref = files.receive(ctx)
+    return files.call_with_file(
+        ctx, ref, "oso", "import_worklist", ctx.tenant, filename, ref, ctx.actor
     )
 
 

@@ -1,6 +1,8 @@
 """Student lists (Leerlinglijst opsturen) and CSV imports. Roles and
 tenancy are checked here; the checks of the files live in the uploads service.
-Files travel to the service base64-encoded in the RPC payload.
+Files travel by reference: the gateway streams them into the shared file store
+(gateway/files.py) and the RPC carries the reference; the report comes back the
+same way.
 
 Over 400 lines: one declaration per route of the uploads service's API, nothing else."""
 
@@ -10,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from services.common.errors import not_found
 
+from .. import files
 from .. import schemas_uploads as s
 from ..routing import route
 
@@ -21,12 +24,11 @@ UPLOAD_ERRORS = (400, 401, 403, 404, 413, 415, 422)
 LONG = "import_deadline"
 
 
-def file_b64(ctx, name="file"):
-    storage = ctx.files[name]
-    return storage.filename, base64.b64encode(storage.read()).decode("ascii")
-
-
-def xlsx_response(result):
+def xlsx_response(result, store=None):
+    """An .xlsx the service answered: by reference (`file`), else inline (the
+    template, a few kB)."""
+    if "file" in result:
+        return files.stream(store, result["file"], result["filename"], XLSX)
     return Response(
         base64.b64decode(result["content_b64"]),
         content_type=XLSX,
@@ -64,8 +66,10 @@ def upload_template(ctx):
 def submit_upload(ctx):
     form = dict(ctx.form)
     institution_id = ctx.institution_id(form.pop("institution_id", None))
-    filename, content = file_b64(ctx)
-    return ctx.call("uploads", "submit", institution_id, form, filename, content, actor=ctx.actor)
+    filename, ref = files.receive(ctx)
+    return files.call_with_file(
+        ctx, ref, "uploads", "submit", institution_id, form, filename, ref, actor=ctx.actor
+    )
 
 
 @route(
@@ -142,7 +146,7 @@ def upload_rows(ctx, upload_id):
     errors=(401, 403, 404, 409, 410),
 )
 def upload_report(ctx, upload_id):
-    return xlsx_response(ctx.call("uploads", "report", upload_id, ctx.scope))
+    return xlsx_response(ctx.call("uploads", "report", upload_id, ctx.scope), ctx.app.files)
 
 
 @route(
@@ -207,9 +211,17 @@ def public_upload_template(ctx):
 def submit_public_upload(ctx):
     form = dict(ctx.form)
     code = form.pop("upload_code")
-    filename, content = file_b64(ctx)
-    return ctx.call(
-        "uploads", "submit_public", code, form, filename, content, client=ctx.request.remote_addr
+    filename, ref = files.receive(ctx)
+    return files.call_with_file(
+        ctx,
+        ref,
+        "uploads",
+        "submit_public",
+        code,
+        form,
+        filename,
+        ref,
+        client=ctx.request.remote_addr,
     )
 
 
@@ -255,14 +267,16 @@ def rotate_upload_code(ctx, institution_id):
 )
 def create_import(ctx):
     f = ctx.form
-    filename, content = file_b64(ctx)
-    return ctx.call(
+    filename, ref = files.receive(ctx)
+    return files.call_with_file(
+        ctx,
+        ref,
         "uploads",
         "create_import",
         ctx.tenant,
         f["kind"],
         filename,
-        content,
+        ref,
         delimiter=f["delimiter"],
         encoding=f["encoding"],
         actor=ctx.actor,

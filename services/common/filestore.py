@@ -207,6 +207,23 @@ class FileStore:
         ):
             raise _checksum_mismatch(ref["key"])
 
+    def take(self, ref: Any, max_bytes: int | None = None) -> bytes:
+        """The content of an incoming file received over RPC (`incoming_ref`),
+        verified; the file is deleted whatever happens."""
+        ref = incoming_ref(ref)
+        try:
+            if max_bytes is not None and ref["size"] > max_bytes:
+                raise too_large(max_bytes)
+            return self.read(ref)
+        finally:
+            self.delete(ref["key"])
+
+    def discard(self, ref: Any) -> None:
+        """Delete the incoming file of a request refused before reading it;
+        anything but a valid incoming reference is ignored."""
+        with contextlib.suppress(DomainError):
+            self.delete(incoming_ref(ref)["key"])
+
     def delete_prefix(self, prefix: str) -> int:
         check_key(prefix)
         found = [key for key, _ in self.keys(prefix.rstrip("/") + "/")]
