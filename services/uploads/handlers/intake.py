@@ -25,10 +25,14 @@ def b64(data):
     return base64.b64encode(data).decode("ascii")
 
 
+def no_file():
+    return DomainError("required", "Kies een bestand.", status=422, field="file",
+                       errors=[error_item("required", "Kies een bestand.", field="file")])
+
+
 def decode_file(content_b64, limits):
     if not isinstance(content_b64, str) or not content_b64:
-        raise DomainError("required", "Kies een bestand.", status=422, field="file",
-                          errors=[error_item("required", "Kies een bestand.", field="file")])
+        raise no_file()
     if len(content_b64) * 3 // 4 > limits.max_bytes + 3:
         raise xlsxguard.too_large(limits.max_bytes)
     try:
@@ -69,6 +73,8 @@ def received(files, file, limits):
     ref = filestore.incoming_ref(file)
 
     def load():
+        if not ref["size"]:
+            raise no_file()
         xlsxguard.check_size(ref["size"], limits)
         return files.read(ref)
 
