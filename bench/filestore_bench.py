@@ -35,10 +35,19 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from benchsupport import drop_vhost, make_vhost  # noqa: E402
-from uploads_bench import AMQP_BASE, API, Stack, make_databases, peak_rss_mb  # noqa: E402
+from uploads_bench import (  # noqa: E402
+    AMQP_BASE,
+    API,
+    Stack,
+    bench_school,
+    make_databases,
+    peak_rss_mb,
+)
 
 # The old gateway's path in a process of its own: read, base64, one RPC.
 BEFORE_CLIENT = """
+import eventlet
+eventlet.monkey_patch()
 import base64, json, sys, time
 from kombu.serialization import dumps
 from gateway.bus import BusClient
@@ -68,9 +77,10 @@ def make_csv(path, rows):
 
 
 def rss_now_mb(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) // 1024
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) // 1024
     return None
 
 
@@ -85,14 +95,7 @@ def run(mode, csv, s3=None):
         stack.env.update(s3.config(f"bench-{mode}"))
     try:
         stack.start()
-        inst = stack.call("POST", "/institutions", json={
-            "name": "Bench College", "brin": "00AB", "school_type": "vo"})
-        stack.call("POST", "/users", json={
-            "institution_id": inst["id"], "code": "beheer", "first_name": "B",
-            "last_name": "Beheer", "password": "Bench-wachtwoord-1", "roles": ["admin"]})
-        admin = requests.post(stack.base + API + "/auth/token", json={
-            "institution": "00AB", "code": "beheer", "password": "Bench-wachtwoord-1"},
-            timeout=10).json()["access_token"]
+        inst, admin = bench_school(stack)
         uploads, gateway = stack.procs["uploads"].pid, stack.procs["gateway"].pid
         at_start = {"gateway_rss_at_start_mb": rss_now_mb(gateway),
                     "uploads_rss_at_start_mb": rss_now_mb(uploads)}

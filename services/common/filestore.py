@@ -256,11 +256,10 @@ class LocalStore(FileStore):
 
     def put(self, key: str, source: bytes | IO[bytes], max_bytes: int | None = None) -> Ref:
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         tally = _Tally(max_bytes)
         try:
-            with open(tmp, "wb") as fh:
+            with self._create(tmp) as fh:
                 for block in _chunks(source):
                     fh.write(tally.add(block))
                 fh.flush()
@@ -272,6 +271,18 @@ class LocalStore(FileStore):
             tmp.unlink(missing_ok=True)
             raise
         return ref
+
+    def _create(self, tmp: Path) -> IO[bytes]:
+        """A new temporary file, its folder made (again, should a delete of its
+        last file have removed it meanwhile)."""
+        for attempt in range(3):
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return open(tmp, "xb")
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _write_sum(self, path: Path, sha256: str) -> None:
         target = self._sum_path(path)
@@ -315,9 +326,9 @@ class LocalStore(FileStore):
         path = self.path(key)
         path.unlink(missing_ok=True)
         self._sum_path(path).unlink(missing_ok=True)
-        with contextlib.suppress(OSError):  # drop emptied folders up to the root
+        with contextlib.suppress(OSError):  # drop emptied folders, not the top ones
             parent = path.parent
-            while parent != self.root and not any(parent.iterdir()):
+            while parent.parent != self.root and parent != self.root and not any(parent.iterdir()):
                 parent.rmdir()
                 parent = parent.parent
 
