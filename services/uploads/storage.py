@@ -37,7 +37,7 @@ def import_key(import_id, name) -> str:
 def keep(settings, key, content, upload=None):
     """Store a received file under its lasting key: the incoming file of the
     upload adopted (moved, not copied) when there is one, else the bytes."""
-    if upload is not None:
+    if upload is not None and upload.ref is not None:
         return upload.adopt(settings.files, key)
     return settings.files.put(key, content)
 

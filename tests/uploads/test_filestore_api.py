@@ -18,7 +18,7 @@ from services.uploads import handlers
 from services.uploads.settings import UploadSettings
 from tests.helpers import Db, wait_until
 from tests.uploads import xlsxfactory as xf
-from tests.uploads.conftest import API, FORM, problem, submit, verdict
+from tests.uploads.conftest import API, FORM, b64, problem, submit, verdict
 
 
 @pytest.fixture
@@ -108,8 +108,13 @@ def test_list_and_import_travel_by_reference_through_s3(system, school, sent):
 
 
 def test_a_reference_names_only_incoming_files(system, school):
-    """Over RPC a caller can hand only an incoming file, never a stored one."""
+    """Over RPC a caller can hand only an incoming file, never a stored one;
+    base64 text is still taken (and stored in the file store)."""
     inst, _admin = school
+    imp = system.app.bus.call("uploads", "create_import", inst["id"], "users", "x.csv",
+                              b64(b"code;lastName\n1;Jansen\n"), actor={"code": "beheer"})
+    assert imp["row_count"] == 1
+    assert system.app.files.stat(f"uploads/imports/{imp['id']}/original.csv")["size"] == 23
     stored = system.app.files.put("uploads/lists/999/original.xlsx", b"not yours")
     for method, args in (("create_import", (inst["id"], "users", "x.csv", stored)),
                          ("submit", (inst["id"], dict(FORM), "x.xlsx", stored))):
