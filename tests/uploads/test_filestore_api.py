@@ -34,7 +34,8 @@ def sent(system):
     seen = []
 
     def call(service, method, *args, timeout=None, **kwargs):
-        body, _type, _enc = dumps({"args": list(args), "kwargs": kwargs}, serializer="json")
+        _type, _encoding, body = dumps({"args": list(args), "kwargs": kwargs},
+                                       serializer="json")
         seen.append((method, len(body)))
         return original(service, method, *args, timeout=timeout, **kwargs)
 
@@ -107,14 +108,16 @@ def test_list_and_import_travel_by_reference_through_s3(system, school, sent):
     assert not store.exists(orphan["key"])
 
 
-def test_a_reference_names_only_incoming_files(system, school):
+def test_a_reference_names_only_incoming_files(system, school, sent):
     """Over RPC a caller can hand only an incoming file, never a stored one;
     base64 text is still taken (and stored in the file store)."""
     inst, _admin = school
+    csv = b"code;lastName\n" + b"".join(b"%d;Jansen\n" % i for i in range(1, 5001))
     imp = system.app.bus.call("uploads", "create_import", inst["id"], "users", "x.csv",
-                              b64(b"code;lastName\n1;Jansen\n"), actor={"code": "beheer"})
-    assert imp["row_count"] == 1
-    assert system.app.files.stat(f"uploads/imports/{imp['id']}/original.csv")["size"] == 23
+                              b64(csv), actor={"code": "beheer"})
+    assert imp["row_count"] == 5000
+    assert dict(sent)["create_import"] > len(b64(csv))  # what the meter of the test above reads
+    assert system.app.files.stat(f"uploads/imports/{imp['id']}/original.csv")["size"] == len(csv)
     stored = system.app.files.put("uploads/lists/999/original.xlsx", b"not yours")
     for method, args in (("create_import", (inst["id"], "users", "x.csv", stored)),
                          ("submit", (inst["id"], dict(FORM), "x.xlsx", stored))):
