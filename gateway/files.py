@@ -1,13 +1,14 @@
 """Files through the gateway by reference: an upload is streamed into the
 shared file store (services/common/filestore.py) and the RPC carries its
 reference {key, size, sha256}; a file a service answers with a reference is
-streamed back from the store. No file travels base64-encoded in a message."""
+streamed back from the store (and deleted when it was handed out for it). No
+file travels base64-encoded in a message."""
 
 from typing import Any
 
 from werkzeug.wrappers import Response
 
-from services.common.filestore import FileStore
+from services.common.filestore import OUTGOING, FileStore
 
 
 def receive(ctx: Any, name: str = "file") -> tuple[str, dict[str, Any]]:
@@ -31,15 +32,23 @@ def call_with_file(ctx: Any, ref: dict[str, Any], service: str, method: str, *ar
         raise
 
 
-def stream(files: FileStore, ref: dict[str, Any], filename: str, content_type: str) -> Response:
+def stream(
+    files: FileStore, ref: dict[str, Any], content_type: str, headers: dict[str, str]
+) -> Response:
     """A download of a stored file, streamed in chunks with its length; the
-    checksum is verified as it goes (a mismatch breaks the transfer off)."""
+    checksum is verified as it goes (a mismatch breaks the transfer off). A
+    file the service handed out for this answer (outgoing/) is deleted after."""
+
+    def body():
+        try:
+            yield from files.iter_chunks(ref)
+        finally:
+            if ref["key"].startswith(OUTGOING + "/"):
+                files.delete(ref["key"])
+
     return Response(
-        files.iter_chunks(ref),
+        body(),
         content_type=content_type,
         direct_passthrough=True,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Content-Length": str(ref["size"]),
-        },
+        headers={**headers, "Content-Length": str(ref["size"])},
     )

@@ -2,7 +2,6 @@
 institution; the rules live in the oso service. Paths carry the BSN (or
 onderwijsnummer): the access log masks long numbers."""
 
-import base64
 from urllib.parse import quote
 
 from werkzeug.wrappers import Response
@@ -17,16 +16,17 @@ ADMIN = ("admin",)
 TAG = "oso"
 
 
-def download(result):
-    content = base64.b64decode(result["content"])
+def download(ctx, result):
+    """A file of a dossier, streamed from the file store (the service handed it
+    out by reference)."""
     name = result.get("filename") or "bestand"
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(
-        content,
-        status=200,
-        content_type=result.get("content_type") or "application/octet-stream",
-        headers={
+    return files.stream(
+        ctx.app.files,
+        result["file"],
+        result.get("content_type") or "application/octet-stream",
+        {
             "Content-Disposition": disposition,
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-store",
@@ -202,7 +202,7 @@ def get_dossier(ctx, bsn):
     summary="The original XML of the stored dossier",
 )
 def get_source_file(ctx, bsn):
-    return download(ctx.call("oso", "get_source_file", ctx.tenant, bsn, ctx.actor))
+    return download(ctx, ctx.call("oso", "get_source_file", ctx.tenant, bsn, ctx.actor))
 
 
 @route(
@@ -213,7 +213,7 @@ def get_source_file(ctx, bsn):
     summary="Download one attachment of the dossier (id from data.attachments)",
 )
 def get_attachment(ctx, bsn, ref):
-    return download(ctx.call("oso", "get_attachment", ctx.tenant, bsn, ref, ctx.actor))
+    return download(ctx, ctx.call("oso", "get_attachment", ctx.tenant, bsn, ref, ctx.actor))
 
 
 @route(

@@ -27,13 +27,10 @@ LONG = "import_deadline"
 def xlsx_response(result, store=None):
     """An .xlsx the service answered: by reference (`file`), else inline (the
     template, a few kB)."""
+    headers = {"Content-Disposition": f'attachment; filename="{result["filename"]}"'}
     if "file" in result:
-        return files.stream(store, result["file"], result["filename"], XLSX)
-    return Response(
-        base64.b64decode(result["content_b64"]),
-        content_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{result["filename"]}"'},
-    )
+        return files.stream(store, result["file"], XLSX, headers)
+    return Response(base64.b64decode(result["content_b64"]), content_type=XLSX, headers=headers)
 
 
 # -- student lists ------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The file store the gateway and the services share: a file is stored once and
-RPC messages carry its reference, never its bytes.
+RPC messages carry its reference, never its bytes: an upload as an `incoming/`
+file that a service adopts or deletes, a download a service hands out as an
+`outgoing/` file that the gateway streams and deletes.
 
 A reference is a small dict `{"key": "incoming/3f2a…", "size": 12345,
 "sha256": "…"}`. Keys are chosen by the code, never by a caller: every key is
@@ -37,6 +39,7 @@ from .errors import DomainError
 
 CHUNK = 1024 * 1024
 INCOMING = "incoming"
+OUTGOING = "outgoing"
 KEY_PATTERN = re.compile(r"[a-z0-9_-][a-z0-9._-]{0,127}(/[a-z0-9_-][a-z0-9._-]{0,127}){0,7}")
 SUM_SUFFIX = ".sha256"
 Ref = dict[str, Any]
@@ -493,6 +496,15 @@ class S3Store(FileStore):
                 os.unlink(name)
 
 
+def hand_out(files: FileStore, result: dict[str, Any]) -> dict[str, Any]:
+    """A service's answer with a file (`data`: bytes) as the gateway gets it:
+    the bytes stored once under outgoing/ and `file` their reference; the
+    gateway streams it and deletes it (what is left is swept)."""
+    out = dict(result)
+    out["file"] = files.put(files.new_key(OUTGOING), out.pop("data"))
+    return out
+
+
 KINDS = ("local", "s3")
 
 
@@ -528,11 +540,13 @@ class Files(DependencyProvider):
 
 __all__ = [
     "INCOMING",
+    "OUTGOING",
     "FileStore",
     "Files",
     "LocalStore",
     "S3Store",
     "check_key",
     "from_config",
+    "hand_out",
     "incoming_ref",
 ]

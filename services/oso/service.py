@@ -12,7 +12,7 @@ checks. Executing actions is queued by `start_actions` and worked off by the
 from nameko.timer import timer
 
 from services.common.db import Database
-from services.common.filestore import Files
+from services.common.filestore import Files, hand_out
 from services.common.rpc import ServiceRpc, domain_rpc
 
 from . import batches, delivery_points, dossiers, enrolment, worklist
@@ -103,13 +103,17 @@ class OsoService:
 
     @domain_rpc
     def get_source_file(self, institution_id, number, actor=None):
+        """The dossier's XML: {filename, content_type, file: a file store reference}."""
         with self.db() as uow:
-            return dossiers.get_source_file(uow, institution_id, number, actor)
+            return hand_out(self.files, dossiers.get_source_file(uow, institution_id, number,
+                                                                 actor))
 
     @domain_rpc
     def get_attachment(self, institution_id, number, ref, actor=None):
+        """{filename, content_type, size, description, file: a file store reference}."""
         with self.db() as uow:
-            return dossiers.get_attachment(uow, institution_id, number, ref, actor)
+            return hand_out(self.files, dossiers.get_attachment(uow, institution_id, number,
+                                                                ref, actor))
 
     @domain_rpc
     def update_report(self, institution_id, number, changes, actor=None):

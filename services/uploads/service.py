@@ -139,10 +139,11 @@ class UploadsService:
             handlers.purge_files(uow, self.settings)
 
     @timer(interval=600)
-    def sweep_incoming(self):
-        """Incoming files of the shared store nobody adopted (an upload whose
-        RPC failed) are deleted once older than LEERLINGBUS_FILESTORE_ORPHAN_SECONDS."""
-        handlers.sweep_incoming(self.settings)
+    def sweep_orphans(self):
+        """Files of the shared store nobody took up (an upload whose RPC failed,
+        a download never finished) are deleted once older than
+        LEERLINGBUS_FILESTORE_ORPHAN_SECONDS."""
+        handlers.sweep_orphans(self.settings)
 
     # --- CSV imports -------------------------------------------------------------------
     @domain_rpc

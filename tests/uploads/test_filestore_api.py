@@ -104,7 +104,7 @@ def test_list_and_import_travel_by_reference_through_s3(system, school, sent):
     assert bucket_keys(store, "uploads/") == []
     problem(system.get(f"{API}/uploads/{sid}/report.xlsx", token=admin), 410, "purged")
     settings.orphan_seconds = 0
-    assert handlers.sweep_incoming(settings) == 1
+    assert handlers.sweep_orphans(settings) == 1
     assert not store.exists(orphan["key"])
 
 

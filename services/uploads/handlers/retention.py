@@ -36,7 +36,9 @@ def purge_files(uow, settings, now=None):
     return {"submissions": len(subs), "imports": len(imps)}
 
 
-def sweep_incoming(settings):
-    """Incoming files older than `orphan_seconds` (an upload whose RPC failed
-    or never came) are deleted: nothing keeps a file without its record."""
-    return settings.files.sweep(filestore.INCOMING, older_than=settings.orphan_seconds)
+def sweep_orphans(settings):
+    """Incoming and outgoing files older than `orphan_seconds` (an upload whose
+    RPC failed or never came, a download the gateway never finished) are
+    deleted: nothing keeps a file without its record."""
+    return sum(settings.files.sweep(prefix, older_than=settings.orphan_seconds)
+               for prefix in (filestore.INCOMING, filestore.OUTGOING))
