@@ -14,8 +14,9 @@ LEERLINGBUS_FILESTORE chooses the store:
 - `local` (default): files under LEERLINGBUS_FILESTORE_DIR (default the data
   dir), written to a temporary file and renamed; the checksum beside each file
   as `<name>.sha256`. Replicas share it when they mount the same directory.
-- `s3`: a bucket of an S3-compatible server (MinIO, AWS S3, …) through boto3;
-  the checksum in the object's metadata. The bucket is created when missing.
+- `s3` (filestore_s3.py): a bucket of an S3-compatible server (MinIO, AWS S3,
+  …) through boto3; the checksum in the object's metadata. The bucket is
+  created when missing.
 
 Reading by reference verifies size and sha256: a mismatch raises DomainError
 `file_checksum_mismatch`, a missing file `file_missing`.
@@ -25,7 +26,6 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -103,7 +103,7 @@ def incoming_ref(ref: Any) -> Ref:
     return {"key": ref["key"], "size": ref["size"], "sha256": ref["sha256"]}
 
 
-def _chunks(source: bytes | IO[bytes]) -> Iterator[bytes]:
+def chunks(source: bytes | IO[bytes]) -> Iterator[bytes]:
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source)
         for start in range(0, len(view), CHUNK):
@@ -116,7 +116,7 @@ def _chunks(source: bytes | IO[bytes]) -> Iterator[bytes]:
         yield block
 
 
-class _Tally:
+class Tally:
     """Size and sha256 of what passes; past `limit` bytes: file_too_large."""
 
     def __init__(self, limit: int | None = None) -> None:
@@ -133,7 +133,7 @@ class _Tally:
         return {"key": key, "size": self.size, "sha256": self.hash.hexdigest()}
 
 
-def _checksum_mismatch(key: str) -> DomainError:
+def checksum_mismatch(key: str) -> DomainError:
     return DomainError(
         "file_checksum_mismatch",
         "Het opgeslagen bestand is beschadigd (controlegetal klopt niet).",
@@ -194,7 +194,7 @@ class FileStore:
         """The content in chunks; the checksum is checked at the end (a
         mismatch raises there, after the chunks before it were given)."""
         key = check_key(ref["key"])
-        tally = _Tally()
+        tally = Tally()
         for block in self._raw_chunks(key):
             yield tally.add(block)
         self._verify(ref, tally)
@@ -203,12 +203,12 @@ class FileStore:
         """The whole content, verified against the reference."""
         return b"".join(self.iter_chunks(ref))
 
-    def _verify(self, ref: Ref, tally: _Tally) -> None:
+    def _verify(self, ref: Ref, tally: Tally) -> None:
         want_sum, want_size = ref.get("sha256"), ref.get("size")
         if (want_size is not None and want_size != tally.size) or (
             want_sum and want_sum != tally.hash.hexdigest()
         ):
-            raise _checksum_mismatch(ref["key"])
+            raise checksum_mismatch(ref["key"])
 
     def take(self, ref: Any, max_bytes: int | None = None) -> bytes:
         """The content of an incoming file received over RPC (`incoming_ref`),
@@ -260,10 +260,10 @@ class LocalStore(FileStore):
     def put(self, key: str, source: bytes | IO[bytes], max_bytes: int | None = None) -> Ref:
         path = self.path(key)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tally = _Tally(max_bytes)
+        tally = Tally(max_bytes)
         try:
             with self._create(tmp) as fh:
-                for block in _chunks(source):
+                for block in chunks(source):
                     fh.write(tally.add(block))
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -311,13 +311,13 @@ class LocalStore(FileStore):
         except FileNotFoundError:
             raise missing(key) from None
         with fh:
-            yield from _chunks(fh)
+            yield from chunks(fh)
 
     def move(self, ref: Ref, key: str) -> Ref:
         source, target = self.path(ref["key"]), self.path(key)
         found = self.stat(ref["key"])
         if ref.get("size") is not None and found["size"] != ref["size"]:
-            raise _checksum_mismatch(ref["key"])
+            raise checksum_mismatch(ref["key"])
         target.parent.mkdir(parents=True, exist_ok=True)
         if ref.get("sha256"):
             self._write_sum(target, ref["sha256"])
@@ -353,149 +353,6 @@ class LocalStore(FileStore):
         yield path
 
 
-class S3Store(FileStore):
-    """An S3-compatible bucket. The checksum is the object's `sha256` metadata;
-    uploads are spooled (memory up to 1 MB, then a temporary file) to learn it
-    before sending."""
-
-    kind = "s3"
-
-    def __init__(
-        self,
-        bucket: str,
-        endpoint: str | None = None,
-        access_key: str | None = None,
-        secret_key: str | None = None,
-        region: str | None = None,
-        spool_dir: str | os.PathLike[str] | None = None,
-    ) -> None:
-        import boto3
-        from botocore.config import Config
-
-        self.bucket = bucket
-        self.region = region or "us-east-1"
-        self.spool_dir = str(spool_dir) if spool_dir else None
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=endpoint or None,
-            aws_access_key_id=access_key or None,
-            aws_secret_access_key=secret_key or None,
-            region_name=self.region,
-            config=Config(
-                s3={"addressing_style": "path"},
-                retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=30,
-            ),
-        )
-        self._bucket_ready = False
-
-    def _call(self, name: str, key: str | None = None, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        self._ensure_bucket()
-        try:
-            return getattr(self.client, name)(Bucket=self.bucket, **kwargs)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound") and key is not None:
-                raise missing(key) from None
-            raise unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise unavailable(exc) from exc
-
-    def _ensure_bucket(self) -> None:
-        if self._bucket_ready:
-            return
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            try:
-                self.client.head_bucket(Bucket=self.bucket)
-            except ClientError as exc:
-                if str(exc.response.get("Error", {}).get("Code")) not in ("404", "NoSuchBucket"):
-                    raise
-                extra = {}
-                if self.region != "us-east-1":
-                    extra["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
-                with contextlib.suppress(self.client.exceptions.BucketAlreadyOwnedByYou):
-                    self.client.create_bucket(Bucket=self.bucket, **extra)
-        except (BotoCoreError, ClientError) as exc:
-            raise unavailable(exc) from exc
-        self._bucket_ready = True
-
-    def put(self, key: str, source: bytes | IO[bytes], max_bytes: int | None = None) -> Ref:
-        check_key(key)
-        tally = _Tally(max_bytes)
-        with tempfile.SpooledTemporaryFile(max_size=CHUNK, dir=self.spool_dir) as spool:
-            for block in _chunks(source):
-                spool.write(tally.add(block))
-            spool.seek(0)
-            ref = tally.ref(key)
-            self._call(
-                "put_object",
-                Key=key,
-                Body=spool,
-                ContentLength=ref["size"],
-                Metadata={"sha256": ref["sha256"]},
-            )
-        return ref
-
-    def stat(self, key: str) -> Ref:
-        head = self._call("head_object", key, Key=check_key(key))
-        return {
-            "key": key,
-            "size": int(head["ContentLength"]),
-            "sha256": (head.get("Metadata") or {}).get("sha256"),
-        }
-
-    def _raw_chunks(self, key: str) -> Iterator[bytes]:
-        body = self._call("get_object", key, Key=key)["Body"]
-        try:
-            yield from body.iter_chunks(CHUNK)
-        finally:
-            body.close()
-
-    def move(self, ref: Ref, key: str) -> Ref:
-        check_key(key)
-        found = self.stat(ref["key"])
-        if ref.get("size") is not None and found["size"] != ref["size"]:
-            raise _checksum_mismatch(ref["key"])
-        self._call(
-            "copy_object",
-            ref["key"],
-            Key=key,
-            CopySource={"Bucket": self.bucket, "Key": ref["key"]},
-            MetadataDirective="COPY",
-        )
-        self.delete(ref["key"])
-        return {**ref, "key": key}
-
-    def delete(self, key: str) -> None:
-        self._call("delete_object", Key=check_key(key))
-
-    def keys(self, prefix: str) -> Iterator[tuple[str, float]]:
-        self._ensure_bucket()
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
-        )
-        for page in pages:
-            for obj in page.get("Contents", []):
-                yield obj["Key"], obj["LastModified"].timestamp()
-
-    @contextlib.contextmanager
-    def local_path(self, ref: Ref) -> Iterator[Path]:
-        fd, name = tempfile.mkstemp(prefix=".filestore-", dir=self.spool_dir)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                for block in self.iter_chunks(ref):
-                    fh.write(block)
-            yield Path(name)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name)
-
-
 def hand_out(files: FileStore, result: dict[str, Any]) -> dict[str, Any]:
     """A service's answer with a file (`data`: bytes) as the gateway gets it:
     the bytes stored once under outgoing/ and `file` their reference; the
@@ -517,6 +374,8 @@ def from_config(config: dict[str, Any] | None = None) -> FileStore:
     if kind == "s3":
         spool = cfg.data_dir(config) / "tmp"
         spool.mkdir(parents=True, exist_ok=True)
+        from .filestore_s3 import S3Store
+
         return S3Store(
             bucket=cfg.setting("LEERLINGBUS_S3_BUCKET", config, "leerlingbus"),
             endpoint=cfg.setting("LEERLINGBUS_S3_ENDPOINT", config),
@@ -536,17 +395,3 @@ class Files(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> FileStore:
         return self.store
-
-
-__all__ = [
-    "INCOMING",
-    "OUTGOING",
-    "FileStore",
-    "Files",
-    "LocalStore",
-    "S3Store",
-    "check_key",
-    "from_config",
-    "hand_out",
-    "incoming_ref",
-]

@@ -11,6 +11,7 @@ import pytest
 
 from services.common import filestore
 from services.common.errors import DomainError
+from services.common.filestore_s3 import S3Store
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -129,7 +130,7 @@ def test_local_layout_and_legacy_files(tmp_path):
 
 
 def test_s3_unreachable_is_503(tmp_path):
-    store = filestore.S3Store("b", endpoint="http://127.0.0.1:9", access_key="a",
+    store = S3Store("b", endpoint="http://127.0.0.1:9", access_key="a",
                               secret_key="b")
     store.client.meta.config.retries = {"max_attempts": 0}
     with pytest.raises(DomainError) as exc:

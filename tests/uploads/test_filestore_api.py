@@ -12,8 +12,8 @@ import pytest
 from kombu.serialization import dumps
 from openpyxl import load_workbook
 
-from services.common import filestore
 from services.common.errors import DomainError
+from services.common.filestore_s3 import S3Store
 from services.uploads import handlers
 from services.uploads.settings import UploadSettings
 from tests.helpers import Db, wait_until
@@ -51,7 +51,7 @@ def bucket_keys(store, prefix=""):
 def test_list_and_import_travel_by_reference_through_s3(system, school, sent):
     _inst, admin = school
     store = system.app.files
-    assert isinstance(store, filestore.S3Store)
+    assert isinstance(store, S3Store)
     # a list with an error: rejected, so its report is built and kept
     rows = [xf.student_row(i) for i in range(1, 3000)] + [
         {**xf.student_row(3000), "BSN": "123456789"}]
