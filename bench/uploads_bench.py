@@ -200,6 +200,19 @@ class Stack:
         return r.json()
 
 
+def bench_school(stack):
+    """(institution, admin token) of a new institution with an admin account."""
+    inst = stack.call("POST", "/institutions", json={
+        "name": "Bench College", "brin": "00AB", "school_type": "vo"})
+    stack.call("POST", "/users", json={
+        "institution_id": inst["id"], "code": "beheer", "first_name": "B",
+        "last_name": "Beheer", "password": "Bench-wachtwoord-1", "roles": ["admin"]})
+    admin = requests.post(stack.base + API + "/auth/token", json={
+        "institution": "00AB", "code": "beheer", "password": "Bench-wachtwoord-1"},
+        timeout=10).json()["access_token"]
+    return inst, admin
+
+
 def poll(stack, token, upload_id, leave, timeout=900):
     deadline = time.monotonic() + timeout
     while True:
@@ -231,14 +244,7 @@ def run_backend(backend, big, load_list, rows, load_rows, pg_url):
     stack = Stack(f"{AMQP_BASE}/{vhost}", urls, data_dir)
     try:
         stack.start()
-        inst = stack.call("POST", "/institutions", json={
-            "name": "Bench College", "brin": "00AB", "school_type": "vo"})
-        stack.call("POST", "/users", json={
-            "institution_id": inst["id"], "code": "beheer", "first_name": "B",
-            "last_name": "Beheer", "password": "Bench-wachtwoord-1", "roles": ["admin"]})
-        admin = requests.post(stack.base + API + "/auth/token", json={
-            "institution": "00AB", "code": "beheer", "password": "Bench-wachtwoord-1"},
-            timeout=10).json()["access_token"]
+        _inst, admin = bench_school(stack)
         uploads_pid = stack.procs["uploads"].pid
         rss_before = peak_rss_mb(uploads_pid)
 

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from services.common import filestore
 from services.common.errors import DomainError, not_found
 from services.common.logredact import escape_controls
 
@@ -96,9 +97,11 @@ def check_ints(data):
 
 
 class Gateway:
-    def __init__(self, settings, bus):
+    def __init__(self, settings, bus, files=None):
         self.settings = settings
         self.bus = bus
+        # the shared file store (uploads in, downloads out); from the environment
+        self.files = files if files is not None else filestore.from_config()
         self.tokens = TokenService(settings.secret_key, settings.token_ttl)
         self.principals = PrincipalCache(settings.principal_cache_ttl)
         self.url_map = Map(
@@ -254,5 +257,5 @@ class Gateway:
         return principal
 
 
-def create_app(settings, bus):
-    return Gateway(settings, bus)
+def create_app(settings, bus, files=None):
+    return Gateway(settings, bus, files)

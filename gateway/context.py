@@ -19,6 +19,7 @@ class App(Protocol):
 
     settings: Settings
     bus: Any
+    files: Any
 
 
 # Ids are 64-bit integers in every database: a larger one names nothing.

@@ -106,6 +106,15 @@ def make_db(tmp_path, db_templates):
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (tests.helpers.S3Server) for the session."""
+    from tests.helpers import S3Server
+    server = S3Server()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def service_config(rabbit_config, make_db, tmp_path):
     """A nameko config on a fresh vhost with a fresh database for every service."""
@@ -142,7 +151,8 @@ def system(service_config, runner_factory, gateway_settings):
     runner = runner_factory(service_config, *[service_class(n) for n in SERVICES])
     runner.start()
     bus = BusClient(gateway_settings.amqp_uri, gateway_settings.rpc_timeout).start()
-    app = create_app(gateway_settings, bus)
+    from services.common import filestore
+    app = create_app(gateway_settings, bus, filestore.from_config(service_config))
     sock = eventlet.listen(("127.0.0.1", 0))
     server = eventlet.spawn(serve_app, app, None, None, sock)
     api = Api(f"http://127.0.0.1:{sock.getsockname()[1]}")

@@ -137,3 +137,46 @@ def wait_until(predicate, timeout=10.0, interval=0.1):
 
 __all__ = ["SERVICES", "service_class", "Db", "Api", "wait_until", "make_institution", "make_admin",
            "problem"]
+
+
+class S3Server:
+    """moto's S3 server (moto[server], pinned in pyproject) in a child process
+    on a free loopback port: a real S3-compatible HTTP server for the file
+    store's tests (no MinIO server is obtainable from PyPI or apt here)."""
+
+    def __init__(self):
+        import socket
+        import subprocess
+        import sys
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        script = ("import sys; from moto.server import main; "
+                  "sys.exit(main(['-H', '127.0.0.1', '-p', sys.argv[1]]))")
+        self.proc = subprocess.Popen([sys.executable, "-c", script, str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(self.endpoint + "/moto-api/", timeout=1).status_code < 500:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("the S3 test server (moto_server) did not start")
+            time.sleep(0.1)
+
+    def config(self, bucket):
+        """Settings that point the file store at this server."""
+        return {"LEERLINGBUS_FILESTORE": "s3", "LEERLINGBUS_S3_ENDPOINT": self.endpoint,
+                "LEERLINGBUS_S3_BUCKET": bucket, "LEERLINGBUS_S3_ACCESS_KEY": "test",
+                "LEERLINGBUS_S3_SECRET_KEY": "test-secret", "LEERLINGBUS_S3_REGION": "eu-west-1"}
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except Exception:  # pragma: no cover
+            self.proc.kill()

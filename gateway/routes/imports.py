@@ -1,9 +1,10 @@
 """CSV imports from the student administration (labelling, preview, commit,
 undo). The checks and the changes live in the uploads service."""
 
+from .. import files
 from .. import schemas_uploads as s
 from ..routing import WRITE, Routes
-from .uploads import MANAGERS, UPLOAD_ERRORS, file_b64
+from .uploads import MANAGERS, UPLOAD_ERRORS
 
 api = Routes("imports", roles=("admin",))
 # A synchronous commit or undo of thousands of rows takes longer than the
@@ -23,14 +24,16 @@ def create_import(ctx):
     """Upload a CSV from the administration: delimiter and encoding detected, a suggested field
     per column"""
     f = ctx.form
-    filename, content = file_b64(ctx)
-    return ctx.call(
+    filename, ref = files.receive(ctx)
+    return files.call_with_file(
+        ctx,
+        ref,
         "uploads",
         "create_import",
         ctx.tenant,
         f["kind"],
         filename,
-        content,
+        ref,
         delimiter=f["delimiter"],
         encoding=f["encoding"],
         actor=ctx.actor,

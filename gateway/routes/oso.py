@@ -2,13 +2,13 @@
 institution; the rules live in the oso service. Paths carry the BSN (or
 onderwijsnummer): the access log masks long numbers."""
 
-import base64
 from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
 from services.common.errors import DomainError
 
+from .. import files
 from .. import schemas_oso as s
 from ..routing import WRITE, Routes
 
@@ -18,16 +18,17 @@ TAG = "oso"
 api = Routes(TAG, roles=ADMIN)
 
 
-def download(result):
-    content = base64.b64decode(result["content"])
+def download(ctx, result):
+    """A file of a dossier, streamed from the file store (the service handed it
+    out by reference)."""
     name = result.get("filename") or "bestand"
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(
-        content,
-        status=200,
-        content_type=result.get("content_type") or "application/octet-stream",
-        headers={
+    return files.stream(
+        ctx.app.files,
+        result["file"],
+        result.get("content_type") or "application/octet-stream",
+        {
             "Content-Disposition": disposition,
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-store",
@@ -95,15 +96,9 @@ def add_to_worklist(ctx):
 def import_worklist(ctx):
     """Add students from an .xlsx with one column titled BSN; invalid numbers and duplicates are
     reported by row, the valid ones added"""
-    upload = ctx.files["file"]
-    content = upload.read()
-    return ctx.call(
-        "oso",
-        "import_worklist",
-        ctx.tenant,
-        upload.filename,
-        base64.b64encode(content).decode("ascii"),
-        ctx.actor,
+    filename, ref = files.receive(ctx)
+    return files.call_with_file(
+        ctx, ref, "oso", "import_worklist", ctx.tenant, filename, ref, ctx.actor
     )
 
 
@@ -147,13 +142,13 @@ def get_dossier(ctx, bsn):
 @api.get("/oso/dossiers/<bsn>/source.xml")
 def get_source_file(ctx, bsn):
     """The original XML of the stored dossier"""
-    return download(ctx.call("oso", "get_source_file", ctx.tenant, bsn, ctx.actor))
+    return download(ctx, ctx.call("oso", "get_source_file", ctx.tenant, bsn, ctx.actor))
 
 
 @api.get("/oso/dossiers/<bsn>/attachments/<ref>")
 def get_attachment(ctx, bsn, ref):
     """Download one attachment of the dossier (id from data.attachments)"""
-    return download(ctx.call("oso", "get_attachment", ctx.tenant, bsn, ref, ctx.actor))
+    return download(ctx, ctx.call("oso", "get_attachment", ctx.tenant, bsn, ref, ctx.actor))
 
 
 @api.patch("/oso/dossiers/<bsn>/report", body=s.OsoReportUpdate, response=s.OsoReport, errors=WRITE)

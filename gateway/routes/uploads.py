@@ -1,6 +1,8 @@
 """Student lists (Leerlinglijst opsturen) and upload codes. Roles and
 tenancy are checked here; the checks of the files live in the uploads service.
-Files travel to the service base64-encoded in the RPC payload."""
+Files travel by reference: the gateway streams them into the shared file store
+(gateway/files.py) and the RPC carries the reference; the report comes back the
+same way."""
 
 import base64
 
@@ -8,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from services.common.errors import not_found
 
+from .. import files
 from .. import schemas_uploads as s
 from ..routing import ANYONE, Routes
 
@@ -18,17 +21,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_ERRORS = (400, 401, 403, 404, 413, 415, 422)
 
 
-def file_b64(ctx, name="file"):
-    storage = ctx.files[name]
-    return storage.filename, base64.b64encode(storage.read()).decode("ascii")
-
-
-def xlsx_response(result):
-    return Response(
-        base64.b64decode(result["content_b64"]),
-        content_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{result["filename"]}"'},
-    )
+def xlsx_response(result, store=None):
+    """An .xlsx the service answered: by reference (`file`), else inline (the
+    template, a few kB)."""
+    headers = {"Content-Disposition": f'attachment; filename="{result["filename"]}"'}
+    if "file" in result:
+        return files.stream(store, result["file"], XLSX, headers)
+    return Response(base64.b64decode(result["content_b64"]), content_type=XLSX, headers=headers)
 
 
 # -- student lists ------------------------------------------------------------
@@ -52,8 +51,10 @@ def submit_upload(ctx):
     """Send a student list (.xlsx); it is checked in the background"""
     form = dict(ctx.form)
     institution_id = ctx.institution_id(form.pop("institution_id", None))
-    filename, content = file_b64(ctx)
-    return ctx.call("uploads", "submit", institution_id, form, filename, content, actor=ctx.actor)
+    filename, ref = files.receive(ctx)
+    return files.call_with_file(
+        ctx, ref, "uploads", "submit", institution_id, form, filename, ref, actor=ctx.actor
+    )
 
 
 @api.get("/uploads", query=s.UploadListQuery, response=s.UploadPage)
@@ -80,7 +81,7 @@ def upload_rows(ctx, upload_id):
 @api.get("/uploads/<int:upload_id>/report.xlsx", errors=(401, 403, 404, 409, 410))
 def upload_report(ctx, upload_id):
     """The submitted sheet with each faulty cell marked and explained"""
-    return xlsx_response(ctx.call("uploads", "report", upload_id, ctx.scope))
+    return xlsx_response(ctx.call("uploads", "report", upload_id, ctx.scope), ctx.app.files)
 
 
 @api.post(
@@ -135,9 +136,17 @@ def submit_public_upload(ctx):
     nothing about the institution"""
     form = dict(ctx.form)
     code = form.pop("upload_code")
-    filename, content = file_b64(ctx)
-    return ctx.call(
-        "uploads", "submit_public", code, form, filename, content, client=ctx.request.remote_addr
+    filename, ref = files.receive(ctx)
+    return files.call_with_file(
+        ctx,
+        ref,
+        "uploads",
+        "submit_public",
+        code,
+        form,
+        filename,
+        ref,
+        client=ctx.request.remote_addr,
     )
 
 

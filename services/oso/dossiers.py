@@ -1,7 +1,6 @@
 """Reading the stored dossier, its source file and attachments, and the
 school's report on it (soft data, finalizing).
 """
-import base64
 
 import sqlalchemy as sa
 
@@ -58,7 +57,7 @@ def get_source_file(uow, institution_id, number, actor=None):
     entry, d = dossier_or_404(uow.session, institution_id, number)
     return _audited_read(uow, institution_id, actor, "source_read", entry, {
         "filename": f"oso-dossier-{entry.id}.xml", "content_type": "application/xml",
-        "content": base64.b64encode(d.xml).decode("ascii")})
+        "data": d.xml})
 
 
 def get_attachment(uow, institution_id, number, ref, actor=None):
@@ -70,8 +69,7 @@ def get_attachment(uow, institution_id, number, ref, actor=None):
         raise not_found("attachment", "Deze bijlage bestaat niet in het dossier.")
     return _audited_read(uow, institution_id, actor, "attachment_read", entry, {
         "filename": att.filename, "content_type": att.content_type, "size": att.size,
-        "description": att.description,
-        "content": base64.b64encode(att.content).decode("ascii")}, detail=att.ref)
+        "description": att.description, "data": att.content}, detail=att.ref)
 
 
 def update_report(uow, institution_id, number, changes, actor=None):

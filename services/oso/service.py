@@ -12,6 +12,7 @@ checks. Executing actions is queued by `start_actions` and worked off by the
 from nameko.timer import timer
 
 from services.common.db import Database
+from services.common.filestore import Files, hand_out
 from services.common.rpc import ServiceRpc, domain_rpc
 
 from . import batches, delivery_points, dossiers, enrolment, worklist
@@ -23,6 +24,7 @@ class OsoService:
 
     db = Database("oso")
     settings = OsoSettings()
+    files = Files()
     users = ServiceRpc("users")
     students = ServiceRpc("students")
 
@@ -63,9 +65,12 @@ class OsoService:
             return worklist.add_to_worklist(uow, institution_id, data, actor)
 
     @domain_rpc
-    def import_worklist(self, institution_id, filename, content_b64, actor=None):
+    def import_worklist(self, institution_id, filename, file, actor=None):
+        """`file`: a file store reference to the uploaded .xlsx (base64 text
+        still accepted); the incoming file is deleted once read."""
         with self.db() as uow:
-            return worklist.import_worklist(uow, institution_id, filename, content_b64, actor)
+            return worklist.import_worklist(uow, institution_id, filename, file, actor,
+                                            self.files)
 
     @domain_rpc
     def remove_from_worklist(self, institution_id, number, actor=None):
@@ -98,13 +103,17 @@ class OsoService:
 
     @domain_rpc
     def get_source_file(self, institution_id, number, actor=None):
+        """The dossier's XML: {filename, content_type, file: a file store reference}."""
         with self.db() as uow:
-            return dossiers.get_source_file(uow, institution_id, number, actor)
+            return hand_out(self.files, dossiers.get_source_file(uow, institution_id, number,
+                                                                 actor))
 
     @domain_rpc
     def get_attachment(self, institution_id, number, ref, actor=None):
+        """{filename, content_type, size, description, file: a file store reference}."""
         with self.db() as uow:
-            return dossiers.get_attachment(uow, institution_id, number, ref, actor)
+            return hand_out(self.files, dossiers.get_attachment(uow, institution_id, number,
+                                                                ref, actor))
 
     @domain_rpc
     def update_report(self, institution_id, number, changes, actor=None):

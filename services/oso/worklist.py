@@ -130,19 +130,26 @@ def add_to_worklist(uow, institution_id, data, actor=None):
     return result
 
 
-def import_worklist(uow, institution_id, filename, content_b64, actor=None):
+def import_worklist(uow, institution_id, filename, file, actor=None, files=None):
     """Add the numbers of an .xlsx with a `BSN` column; invalid numbers and
-    duplicates are reported by row, the valid ones added."""
+    duplicates are reported by row, the valid ones added. `file`: a reference
+    to an incoming file of the file store `files` (read, then deleted), or
+    base64 text."""
     name = (filename or "").lower()
     if name and not name.endswith((".xlsx", ".xlsm")):
+        if files is not None:
+            files.discard(file)
         msg = "Stuur een Excel-bestand (.xlsx) met één kolom met de titel 'BSN'."
         raise DomainError("file_type_invalid", msg, status=415, field="file",
                           errors=[error_item("file_type_invalid", msg, field="file")])
-    try:
-        content = base64.b64decode(content_b64 or "", validate=True)
-    except (binascii.Error, ValueError):
-        raise DomainError("file_type_invalid", "Het bestand kon niet worden gelezen.",
-                          status=415, field="file") from None
+    if isinstance(file, dict) and files is not None:
+        content = files.take(file)
+    else:
+        try:
+            content = base64.b64decode(file or "", validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise DomainError("file_type_invalid", "Het bestand kon niet worden gelezen.",
+                              status=415, field="file") from None
     try:
         entries, errors = rules.read_worklist_xlsx(content)
     except rules.RuleError as exc:

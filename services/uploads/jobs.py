@@ -210,9 +210,17 @@ class Jobs:
                                                           self.settings), self.settings)
 
     def _check_in_child(self, sub, folder, progress):
-        """validate.check_file in a child process (checkproc.py); the
+        """validate.check_file in a child process (checkproc.py) on a local
+        copy of the original (the file itself with the local store); the
         outcome, with progress updated as the child reports it."""
-        args = {"path": str(folder / storage.ORIGINAL), "school_type": sub["school_type"],
+        files = self.settings.files
+        folder.mkdir(parents=True, exist_ok=True)
+        with files.local_path(files.stat(storage.submission_key(sub["id"], storage.ORIGINAL))) \
+                as original:
+            return self._run_check(sub, folder, progress, original)
+
+    def _run_check(self, sub, folder, progress, original):
+        args = {"path": str(original), "school_type": sub["school_type"],
                 "student_type": sub["student_type"],
                 "sheet": sub["sheet"] or colspec.SHEET_TITLE,
                 "rows_path": str(folder / storage.ROWS), "max_errors": self.settings.max_errors,
@@ -256,10 +264,11 @@ class Jobs:
             errors, error_count = list(sub.errors or []), sub.error_count
             sheet = sub.sheet_name or colspec.SHEET_TITLE
             sid, kind = sub.id, (sub.school_type, sub.student_type)
-        folder = storage.submission_dir(self.settings.data_dir, sid)
-        data = tpool.execute(_report_bytes, folder / storage.ORIGINAL, sheet, errors,
-                             error_count, *kind)
-        storage.write_atomic(folder / storage.REPORT, data)
+        files = self.settings.files
+        with files.local_path(files.stat(storage.submission_key(sid, storage.ORIGINAL))) \
+                as original:
+            data = tpool.execute(_report_bytes, original, sheet, errors, error_count, *kind)
+        files.put(storage.submission_key(sid, storage.REPORT), data)
         with self.db() as uow:
             handlers.set_report_ready(uow, sid)
         return data

@@ -1,8 +1,8 @@
 """Tables of the uploads service (its own database: `UPLOADS_DATABASE_URL`).
 
 submissions: student lists (the Intergrip flow) with their verdict, review
-and load progress; the files themselves (original, report, clean rows) live
-under <data dir>/uploads/<id>/ (storage.py).
+and load progress; the files themselves live in the file store (original,
+report) and under <data dir>/uploads/lists/<id>/ (clean rows): storage.py.
 imports: CSV imports from the administration (the Zermelo flow) with the
 mapping, the preview that commit applies, the commit's result and undo data.
 public_attempts: the rate limit of the public submission route.

@@ -4,10 +4,11 @@ check and helpdesk review, CSV imports from the administration.
     nameko run --config deploy/config.yaml services.uploads.service
 
 Entrypoints only; the use cases are in the handlers package (submissions), the
-imports package (CSV), jobs.py (background check and load). Files arrive base64-encoded in
-the RPC payload (the gateway may run on another machine) and are kept under
-<data dir>/uploads/. The gateway does role and tenancy checks and passes
-institution_id explicitly (None: helpdesk, every institution).
+imports package (CSV), jobs.py (background check and load). Files arrive as references
+to incoming files in the shared file store (services/common/filestore.py; the gateway may
+run on another machine), which keeps them (storage.py); base64 text is still accepted.
+The gateway does role and tenancy checks and passes institution_id explicitly (None:
+helpdesk, every institution).
 """
 import logging
 import uuid
@@ -59,17 +60,18 @@ class UploadsService:
 
     # --- submissions ------------------------------------------------------------
     @domain_rpc
-    def submit(self, institution_id, data, filename, content_b64, actor=None):
-        """A student list from the portal → {id, status: validating}; the check
-        follows in the background."""
+    def submit(self, institution_id, data, filename, file, actor=None):
+        """A student list from the portal (`file`: a file store reference
+        {key, size, sha256} of an incoming file) → {id, status: validating};
+        the check follows in the background."""
         return intake.submit_portal(self.db, self.settings, self.users, institution_id, data,
-                                    filename, content_b64, actor)
+                                    filename, file, actor)
 
     @domain_rpc
-    def submit_public(self, upload_code, data, filename, content_b64, client=None):
+    def submit_public(self, upload_code, data, filename, file, client=None):
         """A student list sent with an institution's upload code (no account)."""
         return intake.submit_public(self.db, self.settings, self.users, upload_code, data,
-                                    filename, content_b64, client)
+                                    filename, file, client)
 
     @domain_rpc
     def get_submission(self, submission_id, institution_id=None, errors_offset=0,
@@ -91,7 +93,8 @@ class UploadsService:
 
     @domain_rpc
     def report(self, submission_id, institution_id=None):
-        """report.xlsx of a checked list: built after a rejection, else on demand."""
+        """report.xlsx of a checked list: built after a rejection, else on
+        demand; {filename, file: a file store reference}."""
         return intake.report(self.db, self.settings, self._jobs().build_report, submission_id,
                              institution_id)
 
@@ -135,14 +138,20 @@ class UploadsService:
         with self.db() as uow:
             handlers.purge_files(uow, self.settings)
 
+    @timer(interval=600)
+    def sweep_orphans(self):
+        """Files of the shared store nobody took up (an upload whose RPC failed,
+        a download never finished) are deleted once older than
+        LEERLINGBUS_FILESTORE_ORPHAN_SECONDS."""
+        handlers.sweep_orphans(self.settings)
+
     # --- CSV imports -------------------------------------------------------------------
     @domain_rpc
-    def create_import(self, institution_id, kind, filename, content_b64, delimiter=None,
+    def create_import(self, institution_id, kind, filename, file, delimiter=None,
                       encoding=None, actor=None):
-        content = intake.decode_file(content_b64, self.settings.limits)
-        with self.db() as uow:
-            return imports.create_import(uow, self.settings, institution_id, kind, filename,
-                                         content, delimiter, encoding, (actor or {}).get("code"))
+        """A CSV from the administration (`file`: a file store reference)."""
+        return intake.create_import(self.db, self.settings, institution_id, kind, filename,
+                                    file, delimiter, encoding, (actor or {}).get("code"))
 
     @domain_rpc
     def list_imports(self, institution_id, kind=None, status=None, page=1, page_size=50):

@@ -2,8 +2,10 @@
 (services/common/config.py decides which wins). docs/uploads.md lists them."""
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from services.common import config as cfg
+from services.common import filestore
 
 from .xlsxguard import Limits
 
@@ -28,6 +30,14 @@ class UploadSettings:
     helpdesk_email: str | None = None
     # the web pages' address, for links in e-mails (e.g. https://leerlingbus.example.nl)
     web_url: str | None = None
+    # the shared file store (originals, reports); default the local one at data_dir
+    files: Any = None
+    # incoming files nobody adopted (an upload whose RPC failed) are deleted after this
+    orphan_seconds: float = 3600.0
+
+    def __post_init__(self):
+        if self.files is None:
+            self.files = filestore.LocalStore(self.data_dir)
 
     @classmethod
     def from_config(cls, config=None):
@@ -55,4 +65,7 @@ class UploadSettings:
             or None,
             web_url=(cfg.setting("LEERLINGBUS_WEB_URL", config) or "").strip().rstrip("/")
             or None,
+            files=filestore.from_config(config),
+            orphan_seconds=cfg.setting_float("LEERLINGBUS_FILESTORE_ORPHAN_SECONDS", config,
+                                             3600.0),
         )

@@ -1,7 +1,10 @@
-"""Files of the uploads service under <data dir>/uploads/: per submission the
-original, the report and the clean rows; per import the original CSV.
-Written atomically (temporary file + rename), readable by every replica that
-mounts the same data dir."""
+"""Files of the uploads service. The original of a submission or import and a
+list's report live in the shared file store (services/common/filestore.py,
+`settings.files`) under the keys below; with the local store (the default,
+rooted at the data dir) those are the paths <data dir>/uploads/... they always
+had. The clean rows of a checked list are a working file under
+<data dir>/uploads/lists/<id>/, written atomically (temporary file + rename),
+readable by every replica that mounts the same data dir."""
 import gzip
 import json
 import os
@@ -20,6 +23,34 @@ def submission_dir(data_dir, submission_id) -> Path:
 
 def import_dir(data_dir, import_id) -> Path:
     return Path(data_dir) / "uploads" / "imports" / str(int(import_id))
+
+
+def submission_key(submission_id, name) -> str:
+    """The file store's key of a submission's file (ORIGINAL, REPORT)."""
+    return f"uploads/lists/{int(submission_id)}/{name}"
+
+
+def import_key(import_id, name) -> str:
+    return f"uploads/imports/{int(import_id)}/{name}"
+
+
+def keep(settings, key, content, upload=None):
+    """Store a received file under its lasting key: the incoming file of the
+    upload adopted (moved, not copied) when there is one, else the bytes."""
+    if upload is not None and upload.ref is not None:
+        return upload.adopt(settings.files, key)
+    return settings.files.put(key, content)
+
+
+def forget_submission(settings, submission_id):
+    """Every file of a submission: in the file store and the working files."""
+    settings.files.delete_prefix(f"uploads/lists/{int(submission_id)}")
+    remove_dir(submission_dir(settings.data_dir, submission_id))
+
+
+def forget_import(settings, import_id):
+    settings.files.delete_prefix(f"uploads/imports/{int(import_id)}")
+    remove_dir(import_dir(settings.data_dir, import_id))
 
 
 def write_atomic(path: Path, data: bytes):

@@ -409,3 +409,44 @@ def test_compose_long_running_parts_restart(compose):
         assert compose["services"][name]["restart"] in ("unless-stopped", "always"), name
     check = compose["services"]["gateway"]["healthcheck"]["test"]
     assert "/health" not in " ".join(check)
+
+
+# --------------------------------------------------------------------------- file store
+
+FILESTORE_KEYS = ("LEERLINGBUS_FILESTORE", "LEERLINGBUS_S3_ENDPOINT", "LEERLINGBUS_S3_BUCKET",
+                  "LEERLINGBUS_S3_ACCESS_KEY", "LEERLINGBUS_S3_SECRET_KEY")
+
+
+def test_compose_gateway_and_services_share_the_minio_file_store(compose):
+    """Files travel by reference: whoever writes or reads one names the same store."""
+    minio = compose["services"]["minio"]
+    assert minio["image"].startswith("minio/minio")
+    assert minio["environment"]["MINIO_ROOT_USER"] in \
+        compose_env(compose["services"]["uploads"])["LEERLINGBUS_S3_ACCESS_KEY"]
+    stores = set()
+    for name in (*SERVICES, "gateway"):
+        env = compose_env(compose["services"][name])
+        stores.add(tuple(env[k] for k in FILESTORE_KEYS))
+        assert compose["services"][name]["depends_on"]["minio"]["condition"] == "service_healthy"
+    [store] = stores
+    assert store[0] == "s3" and store[1] == "http://minio:9000"
+
+
+def test_k8s_file_store_is_local_on_the_shared_volume(k8s):
+    config = of_kind(k8s, "ConfigMap")["leerlingbus-config"]["data"]
+    assert config["LEERLINGBUS_FILESTORE"] == "local"
+    claim = of_kind(k8s, "PersistentVolumeClaim")
+    assert all("ReadWriteMany" in c["spec"]["accessModes"] for c in claim.values())
+    for name in ("uploads", "oso", "gateway"):
+        spec = of_kind(k8s, "Deployment")[f"leerlingbus-{name}"]["spec"]["template"]["spec"]
+        mounts = [m["mountPath"] for c in spec["containers"] for m in c.get("volumeMounts", [])]
+        assert any(config["LEERLINGBUS_FILESTORE_DIR"].startswith(m) for m in mounts), name
+
+
+def test_config_yaml_names_the_file_store_settings():
+    text = (DEPLOY / "config.yaml").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for key in (*FILESTORE_KEYS, "LEERLINGBUS_FILESTORE_DIR", "LEERLINGBUS_S3_REGION",
+                "LEERLINGBUS_FILESTORE_ORPHAN_SECONDS"):
+        assert re.search(rf"^{key}: \$\{{{key}:[^}}]*\}}$", text, re.M), key
+        assert f"`{key}`" in readme, key

@@ -95,3 +95,39 @@ def test_settings_are_read_once_from_the_environment(monkeypatch, tmp_path):
     settings = Settings.from_env(port=0)
     assert (settings.sync_deadline, settings.sync_snapshot_max_bytes) == (30.5, 1000)
     assert (settings.host, settings.port, settings.import_deadline) == ("0.0.0.0", 0, 300.0)
+
+
+def test_an_upload_is_streamed_into_the_store_and_dropped_when_the_call_fails(tmp_path):
+    """gateway/files.py: the multipart file goes into the store within the
+    route's limit; a call that fails (a service down) deletes it again."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from gateway import files
+    from services.common import filestore
+    from services.common.errors import DomainError as Refused
+
+    ctx = context(ADMIN)
+    ctx.app.files = store = filestore.LocalStore(tmp_path)
+    ctx.app.settings.max_upload_bytes = 1000
+    ctx.files = {"file": FileStorage(io.BytesIO(b"a;b\n" * 10), filename="x.csv")}
+    name, ref = files.receive(ctx)
+    assert name == "x.csv" and store.read(ref) == b"a;b\n" * 10
+    assert files.call_with_file(ctx, ref, "uploads", "create_import", ref) == {
+        "method": "create_import"}
+    assert store.exists(ref["key"])  # kept: the service adopts or deletes it
+
+    def down(*_args, **_kwargs):
+        raise Refused("service_unavailable", "weg", status=503)
+
+    ctx.app.bus.call = down
+    with pytest.raises(Refused):
+        files.call_with_file(ctx, ref, "uploads", "create_import", ref)
+    assert not store.exists(ref["key"])
+
+    ctx.files = {"file": FileStorage(io.BytesIO(b"x" * 1001), filename="big.csv")}
+    with pytest.raises(Refused) as exc:
+        files.receive(ctx)
+    assert exc.value.code == "file_too_large"
+    assert list(store.keys("incoming/")) == []

@@ -208,6 +208,8 @@ def test_actions_merge_rules_and_definitive_lock(system, school, fake_las, stand
     r = system.get(f"{base}/dossiers/{BSN_FULL}/attachments/{png['id']}", token=admin)
     assert r.status_code == 200 and r.headers["Content-Type"] == "image/png"
     assert r.content[:4] == b"\x89PNG" and "cet_uitslag.png" in r.headers["Content-Disposition"]
+    assert int(r.headers["Content-Length"]) == len(r.content) == png["size"]
+    assert list(system.app.files.keys("outgoing/")) == []  # handed out, streamed, deleted
     problem(system.get(f"{base}/dossiers/{BSN_FULL}/attachments/nope", token=admin), 404,
             "not_found")
     r = system.get(f"{base}/dossiers/{BSN_FULL}/source.xml", token=admin)

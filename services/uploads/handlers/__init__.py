@@ -17,5 +17,5 @@ from .submissions import (DEFAULT_ERRORS_SHOWN, ROW_SECRETS, STATUSES, STATUS_NL
 from .progress import (claim, claim_helpdesk_notice, finish_load, finish_validation, heartbeat,
                        helpdesk_notice_due, load_progress, reject_unreadable, release,
                        set_report_ready, stale_work)
-from .retention import purge_files
+from .retention import purge_files, sweep_orphans
 from .rate_limit import check_rate, client_key, record_attempt

@@ -155,9 +155,10 @@ def wrong_state(sub, action):
 # --- submissions -------------------------------------------------------------------
 
 def create_submission(uow, settings, institution_id, fields, filename, content, info, source,
-                      submitted_by=None):
-    """Store the original and the submission (status `validating`); the
-    `submission_received` event starts the check (jobs.validate)."""
+                      submitted_by=None, upload=None):
+    """Store the original (the upload's incoming file adopted, else `content`)
+    and the submission (status `validating`); the `submission_received` event
+    starts the check (jobs.validate)."""
     now = utcnow()
     sub = Submission(
         institution_id=int(institution_id), source=source, submitted_by=submitted_by,
@@ -169,15 +170,14 @@ def create_submission(uow, settings, institution_id, fields, filename, content, 
         **fields)
     uow.session.add(sub)
     uow.session.flush()
-    folder = storage.submission_dir(settings.data_dir, sub.id)
-    storage.write_atomic(folder / storage.ORIGINAL, content)
+    storage.keep(settings, storage.submission_key(sub.id, storage.ORIGINAL), content, upload)
     uow.add_event("submission_received", sub.institution_id, {
         "submission_id": sub.id, "source": source, "school_type": sub.school_type,
         "student_type": sub.student_type, "rows": info.data_rows})
     try:
         uow.commit()
     except Exception:
-        storage.remove_dir(folder)
+        storage.forget_submission(settings, sub.id)
         raise
     return {"id": sub.id, "status": sub.status}
 

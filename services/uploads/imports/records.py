@@ -53,7 +53,8 @@ def _load(session, import_id, institution_id, light=False):
 
 
 def _table(settings, imp, head=None):
-    content = (storage.import_dir(settings.data_dir, imp.id) / ORIGINAL).read_bytes()
+    files = settings.files
+    content = files.read(files.stat(storage.import_key(imp.id, ORIGINAL)))
     return csvfile.parse(content, imp.delimiter, imp.encoding, settings.limits.max_rows,
                          head=head)
 
@@ -85,7 +86,7 @@ def import_dict(imp, sample=None, preview_rows=None, counts=None):
 
 
 def create_import(uow, settings, institution_id, kind, filename, content, delimiter=None,
-                  encoding=None, actor_code=None):
+                  encoding=None, actor_code=None, upload=None):
     if kind not in csvfile.FIELDS:
         raise validation_error([error_item("kind_invalid", "Kies users of participations.",
                                            field="kind")])
@@ -100,10 +101,14 @@ def create_import(uow, settings, institution_id, kind, filename, content, delimi
                  status="uploaded", created_by=actor_code, created_at=utcnow())
     uow.session.add(imp)
     uow.session.flush()
-    storage.write_atomic(storage.import_dir(settings.data_dir, imp.id) / ORIGINAL, content)
+    storage.keep(settings, storage.import_key(imp.id, ORIGINAL), content, upload)
     uow.add_event("import_created", imp.institution_id, {"import_id": imp.id, "kind": kind,
                                                          "rows": imp.row_count})
-    uow.commit()
+    try:
+        uow.commit()
+    except Exception:
+        storage.forget_import(settings, imp.id)
+        raise
     return import_dict(imp, [values for _n, values in table.rows[:SAMPLE_ROWS]])
 
 
