@@ -174,8 +174,20 @@ def children_of(pid):
             continue
         name = component_of(cmdline)
         if name:
-            found[name] = int(entry.name)
+            found[replica_of(entry) or name] = int(entry.name)
     return found
+
+
+def replica_of(proc_dir):
+    """The launcher's name of a replica (students-2) from its environment."""
+    try:
+        environ = (proc_dir / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for item in environ:
+        if item.startswith(b"LEERLINGBUS_REPLICA="):
+            return item.split(b"=", 1)[1].decode() or None
+    return None
 
 
 class System:
