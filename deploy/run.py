@@ -156,8 +156,8 @@ def component_commands(python=sys.executable, config_path=CONFIG_PATH, services=
     """[(name, argv)] for every service, the gateway and the web pages, in start order;
     `replicas` ({component: N}) repeats a component N times (replica_names)."""
     nameko = nameko_command(python)
-    components = [(name, nameko + ["run", "--config", str(config_path),
-                                   f"services.{name}.service"]) for name in services]
+    components = [(name, [*nameko, "run", "--config", str(config_path),
+                          f"services.{name}.service"]) for name in services]
     components.append(("gateway", [str(python), "-m", "gateway"]))
     components.append(("web", [str(python), "-m", "web"]))
     return [(child, argv) for name, argv in components

@@ -6,6 +6,10 @@ the event type as routing key, persistent and with publisher confirms, then
 marks them published. A crash between commit and publish loses nothing: each
 service runs `relay_outbox` on a timer. A crash between publish and marking
 may publish an event twice; consumers are idempotent by `event_id`.
+
+Replicas of a service each run a relay over the same table: a relay holds the
+rows it publishes until it has marked them (`_claim`), so no two relays send one
+row and the events leave in outbox order.
 """
 
 import datetime as dt
@@ -21,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # A publish with the broker briefly away: a few quick tries, then the caller
 # decides (the relay retries later; the gateway answers 503).
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's code for a NOWAIT lock that is held
+
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
 
 
@@ -148,12 +154,7 @@ class EventPublisher:
             while True:
                 session = self.session_factory()
                 try:
-                    rows = session.execute(
-                        sa.select(_OUTBOX.c.id, _OUTBOX.c.event_type, _OUTBOX.c.body)
-                        .where(_OUTBOX.c.published_at.is_(None))
-                        .order_by(_OUTBOX.c.id)
-                        .limit(self.batch)
-                    ).all()
+                    rows = self._claim(session)
                     if not rows:
                         session.commit()
                         return sent
@@ -183,6 +184,31 @@ class EventPublisher:
                     session.close()
         finally:
             self._lock.release()
+
+    def _claim(self, session):
+        """The next unpublished rows, held by this relay until its commit; [] when
+        none are due or another relay (a replica) holds them. That relay selects
+        again after its commit, so it sends what it kept us from.
+
+        PostgreSQL: the rows locked FOR UPDATE NOWAIT (a locked one: [] at once).
+        SQLite: the database's write lock first (one writer; a replica waits
+        for it), then the rows."""
+        query = (
+            sa.select(_OUTBOX.c.id, _OUTBOX.c.event_type, _OUTBOX.c.body)
+            .where(_OUTBOX.c.published_at.is_(None))
+            .order_by(_OUTBOX.c.id)
+            .limit(self.batch)
+        )
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(sa.update(_OUTBOX).where(sa.false()).values(published_at=None))
+            return session.execute(query).all()
+        try:
+            return session.execute(query.with_for_update(nowait=True)).all()
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                raise
+            session.rollback()
+            return []
 
     def close(self):
         with self._lock:
