@@ -65,6 +65,10 @@ DEFAULT_WEB_PORT = 8080
 HELPDESK_INSTITUTION = "platform"
 HELPDESK_CODE = "helpdesk"
 PASSWORD_FILE = "helpdesk-password.txt"
+# What the launcher waits for (and the k8s/compose probes ask, tests/deploy): the
+# gateway's /health once at start, the web pages' login page.
+HEALTH_PATH = "/health"
+WEB_PROBE = "/inloggen"
 
 
 # --------------------------------------------------------------------------- config
@@ -106,7 +110,7 @@ def web_port(env) -> int:
 
 
 def health_url(env) -> str:
-    return f"http://127.0.0.1:{http_port(env)}/health"
+    return f"http://127.0.0.1:{http_port(env)}{HEALTH_PATH}"
 
 
 def web_url(env) -> str:
@@ -457,7 +461,7 @@ def main(argv=None):
         url = health_url(env)
         say(f"waiting for {url}")
         result = wait_for_health(url, args.health_timeout, tick=supervisor.tick,
-                                 also=[web_url(env) + "inloggen"])
+                                 also=[web_url(env) + WEB_PROBE.lstrip("/")])
         phase["starting"] = False
         if stop_requested.is_set():
             return supervise(supervisor, stop_requested, grace=args.grace)
