@@ -212,3 +212,4 @@ def test_two_replicas_changing_one_student_never_merge_unseen(scaled):
             ok(school.api.patch(path, token=school.admin,
                                 json={"bsn": BSN, "onderwijsnummer": ONDERWIJSNUMMER}))
     assert sum(outcomes.values()) == 15, outcomes
+    print(f"refusals of the second change: {dict(outcomes)}")
