@@ -9,10 +9,11 @@ For each N it starts the whole system with the launcher on a private RabbitMQ no
 2. --lists lists of --rows/--lists rows each, for as many schools, approved at once:
    timed until all are `loaded`.
 
-Each phase reports rows per second and the CPU each part used meanwhile, as a share of
-one core (summed over its replicas): a part near its replicas' count of cores, or the
-machine's cores in total, is where the load waits. postgres counts every PostgreSQL
-backend of the machine (other users of it included).
+Each phase reports rows per second, how busy the machine was (every process, other
+users of it included: near its cores, the load waited for CPU) and the CPU each part
+spent per 1000 rows (summed over its replicas; postgres counts every backend of the
+machine). On a quiet machine the part with the most CPU per row per replica is where
+one list waits; with several lists at once, the part whose replicas run out of cores.
 
     .venv/bin/python bench/replicas_bench.py [--rows 20000] [--lists 3] [--replicas 1,2,3]
 """
@@ -89,15 +90,25 @@ def cpu_of(groups):
     return {part: sum(cpu_seconds(p) for p in pids) for part, pids in groups.items()}
 
 
+def machine_busy():
+    """CPU seconds the whole machine spent busy (all cores, /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / TICKS
+
+
 def measured(system, broker, work):
-    """(seconds, {part: share of one core}) of running work()."""
+    """(seconds, {part: share of one core}) of running work(); "machine" is
+    every process of the machine (other users of it included)."""
     groups = parts(system, broker)
-    before = cpu_of(groups)
+    before, busy = cpu_of(groups), machine_busy()
     started = time.monotonic()
     work()
     wall = time.monotonic() - started
     after = cpu_of(groups)
-    return wall, {part: (after[part] - before[part]) / wall for part in groups}
+    shares = {part: (after[part] - before[part]) / wall for part in groups}
+    shares["machine"] = (machine_busy() - busy) / wall
+    return wall, shares
 
 
 def reviewed(client, brin, content):
@@ -112,7 +123,7 @@ def reviewed(client, brin, content):
 def load_phase(system, broker, lists, rows_each, tag):
     client = system.client()
     content = big_list(rows_each)
-    schools = [reviewed(client, f"{tag}{i:02d}", content) for i in range(lists)]
+    schools = [reviewed(client, f"{tag}BC{i:02d}", content) for i in range(lists)]
 
     def work():
         for _admin, upload_id in schools:
@@ -135,13 +146,16 @@ def run_one(broker, n, args, base):
         results = {}
         for label, lists in (("one list", 1), (f"{args.lists} lists", args.lists)):
             wall, shares = load_phase(system, broker, lists, args.rows // lists,
-                                      f"{n}{lists}")
+                                      f"{n % 10}{lists % 10}")
             rows = (args.rows // lists) * lists
             results[label] = (rows / wall, shares)
+            machine = shares.pop("machine")
             top = sorted(shares.items(), key=lambda kv: -kv[1])
             print(f"  {n} replica(s), {label}: {rows} rows in {wall:.1f} s = "
-                  f"{rows / wall:.0f} rows/s; CPU (cores): "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in top if v >= 0.01), flush=True)
+                  f"{rows / wall:.0f} rows/s; machine busy {machine:.2f} cores; "
+                  "CPU ms per 1000 rows: "
+                  + ", ".join(f"{k} {v * wall * 1e6 / rows:.0f}" for k, v in top
+                              if v >= 0.01), flush=True)
         return results
     finally:
         system.stop(timeout=60)
