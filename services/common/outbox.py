@@ -25,8 +25,6 @@ log = logging.getLogger(__name__)
 
 # A publish with the broker briefly away: a few quick tries, then the caller
 # decides (the relay retries later; the gateway answers 503).
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's code for a NOWAIT lock that is held
-
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
 
 
@@ -187,12 +185,13 @@ class EventPublisher:
 
     def _claim(self, session):
         """The next unpublished rows, held by this relay until its commit; [] when
-        none are due or another relay (a replica) holds them. That relay selects
-        again after its commit, so it sends what it kept us from.
+        none are due or another relay (a replica) holds earlier ones. That relay
+        selects again after its commit, so it sends what it kept us from.
 
-        PostgreSQL: the rows locked FOR UPDATE NOWAIT (a locked one: [] at once).
-        SQLite: the database's write lock first (one writer; a replica waits
-        for it), then the rows."""
+        PostgreSQL: the rows locked FOR UPDATE SKIP LOCKED, left again when an
+        earlier row is still unpublished (held by another relay: the events
+        leave in outbox order). SQLite: the database's write lock first (one
+        writer; a replica waits for it), then the rows."""
         query = (
             sa.select(_OUTBOX.c.id, _OUTBOX.c.event_type, _OUTBOX.c.body)
             .where(_OUTBOX.c.published_at.is_(None))
@@ -202,13 +201,17 @@ class EventPublisher:
         if session.get_bind().dialect.name == "sqlite":
             session.execute(sa.update(_OUTBOX).where(sa.false()).values(published_at=None))
             return session.execute(query).all()
-        try:
-            return session.execute(query.with_for_update(nowait=True)).all()
-        except sa.exc.OperationalError as exc:
-            if getattr(exc.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
-                raise
-            session.rollback()
-            return []
+        rows = session.execute(query.with_for_update(skip_locked=True)).all()
+        if rows:
+            earlier = session.execute(
+                sa.select(_OUTBOX.c.id)
+                .where(_OUTBOX.c.published_at.is_(None), _OUTBOX.c.id < rows[0].id)
+                .limit(1)
+            ).first()
+            if earlier is not None:
+                session.rollback()
+                return []
+        return rows
 
     def close(self):
         with self._lock:
