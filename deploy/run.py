@@ -4,6 +4,7 @@ Over 400 lines: the start-up phases and their options; supervision itself is
 deploy/supervise.py.
 
     python -m deploy.run [--port 8000] [--health-timeout 60] [--no-bootstrap]
+                         [--replicas students=3,uploads=2]
 
 1. make sure RabbitMQ answers (deploy/rabbitmq.py; starts a local one if needed);
 2. migrate every service's database (`python -m services.common.migrate`);
@@ -11,7 +12,10 @@ deploy/supervise.py.
 4. start every service (`nameko run --config deploy/config.yaml services.<name>.service`),
    the gateway (`python -m gateway`) and the web pages (`python -m web`), each a child
    in its own process group, logging to <data dir>/logs/<name>.log and to the console
-   with a prefix;
+   with a prefix; `--replicas NAME=N,...` starts N processes of a service (or of the
+   gateway, which share its port) named <name>-1 .. <name>-N, each supervised on its
+   own: replicas of a service consume the same queues (docs/architecture.md, "Running
+   and scaling");
 5. wait until GET http://127.0.0.1:<port>/health answers 200 and the web pages answer,
    print the address to open (the web pages) and the helpdesk credentials;
 6. supervise (deploy/supervise.py): a child that dies is restarted after a back-off
@@ -61,6 +65,10 @@ DEFAULT_WEB_PORT = 8080
 HELPDESK_INSTITUTION = "platform"
 HELPDESK_CODE = "helpdesk"
 PASSWORD_FILE = "helpdesk-password.txt"
+# What the launcher waits for (and the k8s/compose probes ask, tests/deploy): the
+# gateway's /health once at start, the web pages' login page.
+HEALTH_PATH = "/health"
+WEB_PROBE = "/inloggen"
 
 
 # --------------------------------------------------------------------------- config
@@ -102,7 +110,7 @@ def web_port(env) -> int:
 
 
 def health_url(env) -> str:
-    return f"http://127.0.0.1:{http_port(env)}/health"
+    return f"http://127.0.0.1:{http_port(env)}{HEALTH_PATH}"
 
 
 def web_url(env) -> str:
@@ -117,14 +125,60 @@ def nameko_command(python=sys.executable):
     return [str(python), "-c", "from nameko.cli.main import main; main()"]
 
 
-def component_commands(python=sys.executable, config_path=CONFIG_PATH, services=SERVICES):
-    """[(name, argv)] for every service, the gateway and the web pages, in start order."""
+# What --replicas may scale: every service and the gateway (its processes share
+# the port, SO_REUSEPORT). The web pages stay one process.
+SCALABLE = (*SERVICES, "gateway")
+MAX_REPLICAS = 16
+
+
+def parse_replicas(text, scalable=SCALABLE):
+    """{name: count} from "students=3,uploads=2"; LauncherError naming what is wrong."""
+    counts = {}
+    for part in (p.strip() for p in (text or "").split(",")):
+        if not part:
+            continue
+        name, sep, number = (x.strip() for x in part.partition("="))
+        if name not in scalable:
+            raise LauncherError(f"--replicas: '{name}' cannot be scaled; choose from "
+                                + ", ".join(scalable))
+        if not sep or not number.isdigit() or not 1 <= int(number) <= MAX_REPLICAS:
+            raise LauncherError(f"--replicas: give {name}=N with N from 1 to {MAX_REPLICAS} "
+                                f"(got '{part}')")
+        if name in counts:
+            raise LauncherError(f"--replicas: {name} is named twice")
+        counts[name] = int(number)
+    return counts
+
+
+def replica_names(name, count):
+    """The children's names of one component: itself alone, or name-1 .. name-N."""
+    return [name] if count <= 1 else [f"{name}-{i}" for i in range(1, count + 1)]
+
+
+def component_commands(python=sys.executable, config_path=CONFIG_PATH, services=SERVICES,
+                       replicas=None):
+    """[(name, argv)] for every service, the gateway and the web pages, in start order;
+    `replicas` ({component: N}) repeats a component N times (replica_names)."""
     nameko = nameko_command(python)
-    commands = [(name, nameko + ["run", "--config", str(config_path), f"services.{name}.service"])
-                for name in services]
-    commands.append(("gateway", [str(python), "-m", "gateway"]))
-    commands.append(("web", [str(python), "-m", "web"]))
-    return commands
+    components = [(name, [*nameko, "run", "--config", str(config_path),
+                          f"services.{name}.service"]) for name in services]
+    components.append(("gateway", [str(python), "-m", "gateway"]))
+    components.append(("web", [str(python), "-m", "web"]))
+    return [(child, argv) for name, argv in components
+            for child in replica_names(name, (replicas or {}).get(name, 1))]
+
+
+def replica_env(env, child_name):
+    """A child's environment: LEERLINGBUS_REPLICA names the replica (students-2) in
+    its logs and for tools that look for it (tests/faults/harness.py)."""
+    return {**env, "LEERLINGBUS_REPLICA": child_name}
+
+
+def sqlite_replicas(env, replicas):
+    """Services scaled beyond one process whose database is a SQLite file."""
+    return [name for name, count in sorted(replicas.items())
+            if count > 1 and name in SERVICES
+            and not env.get(f"{name.upper()}_DATABASE_URL", "").startswith("postgresql")]
 
 
 def module_exists(module) -> bool:
@@ -353,6 +407,9 @@ def parse_args(argv):
     parser.add_argument("--no-bootstrap", action="store_true")
     parser.add_argument("--no-rabbitmq", action="store_true",
                         help="do not try to start a local RabbitMQ")
+    parser.add_argument("--replicas", default="",
+                        help="processes per component, e.g. students=3,uploads=2 (services "
+                             "and the gateway; default one each)")
     return parser.parse_args(argv)
 
 
@@ -366,6 +423,15 @@ def main(argv=None):
     env = build_env(base)
     data_dir(env).mkdir(parents=True, exist_ok=True)
     python = sys.executable
+    try:
+        replicas = parse_replicas(args.replicas)
+    except LauncherError as exc:
+        say(str(exc), sys.stderr)
+        return 2
+    slow = sqlite_replicas(env, replicas)
+    if slow:
+        say("note: " + ", ".join(slow) + " keep(s) a SQLite file: its replicas take turns "
+            "writing it (one writer), so they add no throughput; scale on PostgreSQL")
 
     missing = missing_components()
     if missing:
@@ -389,13 +455,13 @@ def main(argv=None):
             rabbitmq.ensure(env["AMQP_URI"])
         run_migrations(python, env)
         output = None if args.no_bootstrap else run_bootstrap(python, env)
-        for name, command in component_commands(python):
-            supervisor.start(name, command)
+        for name, command in component_commands(python, replicas=replicas):
+            supervisor.start(name, command, env=replica_env(env, name))
             say(f"started {name} (pid {supervisor.children[-1].pid})")
         url = health_url(env)
         say(f"waiting for {url}")
         result = wait_for_health(url, args.health_timeout, tick=supervisor.tick,
-                                 also=[web_url(env) + "inloggen"])
+                                 also=[web_url(env) + WEB_PROBE.lstrip("/")])
         phase["starting"] = False
         if stop_requested.is_set():
             return supervise(supervisor, stop_requested, grace=args.grace)

@@ -137,6 +137,7 @@ class Child:
     restarts: int = 0
     backoff_level: int = 0
     restart_at: float | None = None
+    env: dict | None = None  # its own environment; None: the supervisor's
 
     @property
     def pid(self):
@@ -180,7 +181,7 @@ class Supervisor:
         self.hurry = StopFlag()  # a second stop request: do not wait the grace
         self._print_lock = threading.Lock()
 
-    def _spawn(self, name, argv):
+    def _spawn(self, name, argv, env=None):
         log = None
         log_path = None
         if self.log_dir is not None:
@@ -190,7 +191,8 @@ class Supervisor:
             log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}\n")
             log.flush()
         process = subprocess.Popen(
-            watched(argv) if self.watch_parent else argv, cwd=self.cwd, env=self.env,
+            watched(argv) if self.watch_parent else argv, cwd=self.cwd,
+            env=self.env if env is None else env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: Ctrl-C reaches us, not them
         )
@@ -202,15 +204,15 @@ class Supervisor:
         reader.start()
         child.threads = [t for t in child.threads if t.is_alive()] + [reader]
 
-    def start(self, name, argv):
-        process, log, log_path = self._spawn(name, argv)
-        child = Child(name, list(argv), process, log_path)
+    def start(self, name, argv, env=None):
+        process, log, log_path = self._spawn(name, argv, env)
+        child = Child(name, list(argv), process, log_path, env=env)
         self._pump_thread(child, process, log)
         self.children.append(child)
         return child
 
     def restart(self, child):
-        process, log, _ = self._spawn(child.name, child.argv)
+        process, log, _ = self._spawn(child.name, child.argv, child.env)
         child.process = process
         child.started_at = time.monotonic()
         child.restart_at = None

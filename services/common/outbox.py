@@ -6,6 +6,10 @@ the event type as routing key, persistent and with publisher confirms, then
 marks them published. A crash between commit and publish loses nothing: each
 service runs `relay_outbox` on a timer. A crash between publish and marking
 may publish an event twice; consumers are idempotent by `event_id`.
+
+Replicas of a service each run a relay over the same table: a relay holds the
+rows it publishes until it has marked them (`_claim`), so no two relays send one
+row and the events leave in outbox order.
 """
 
 import datetime as dt
@@ -148,12 +152,7 @@ class EventPublisher:
             while True:
                 session = self.session_factory()
                 try:
-                    rows = session.execute(
-                        sa.select(_OUTBOX.c.id, _OUTBOX.c.event_type, _OUTBOX.c.body)
-                        .where(_OUTBOX.c.published_at.is_(None))
-                        .order_by(_OUTBOX.c.id)
-                        .limit(self.batch)
-                    ).all()
+                    rows = self._claim(session)
                     if not rows:
                         session.commit()
                         return sent
@@ -183,6 +182,36 @@ class EventPublisher:
                     session.close()
         finally:
             self._lock.release()
+
+    def _claim(self, session):
+        """The next unpublished rows, held by this relay until its commit; [] when
+        none are due or another relay (a replica) holds earlier ones. That relay
+        selects again after its commit, so it sends what it kept us from.
+
+        PostgreSQL: the rows locked FOR UPDATE SKIP LOCKED, left again when an
+        earlier row is still unpublished (held by another relay: the events
+        leave in outbox order). SQLite: the database's write lock first (one
+        writer; a replica waits for it), then the rows."""
+        query = (
+            sa.select(_OUTBOX.c.id, _OUTBOX.c.event_type, _OUTBOX.c.body)
+            .where(_OUTBOX.c.published_at.is_(None))
+            .order_by(_OUTBOX.c.id)
+            .limit(self.batch)
+        )
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(sa.update(_OUTBOX).where(sa.false()).values(published_at=None))
+            return session.execute(query).all()
+        rows = session.execute(query.with_for_update(skip_locked=True)).all()
+        if rows:
+            earlier = session.execute(
+                sa.select(_OUTBOX.c.id)
+                .where(_OUTBOX.c.published_at.is_(None), _OUTBOX.c.id < rows[0].id)
+                .limit(1)
+            ).first()
+            if earlier is not None:
+                session.rollback()
+                return []
+        return rows
 
     def close(self):
         with self._lock:

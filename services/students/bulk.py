@@ -50,12 +50,17 @@ def _copy(session, table, columns, rows):
     buf.seek(0)
     quoted = ", ".join(f'"{c}"' for c in columns)
     raw = session.connection().connection.dbapi_connection
+    import psycopg2
     from psycopg2 import extensions
     callback = extensions.get_wait_callback()
     extensions.set_wait_callback(None)
+    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
     try:
         with raw.cursor() as cursor:
-            cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', buf)
+            cursor.copy_expert(statement, buf)
+    except psycopg2.IntegrityError as exc:
+        # as the executemany path raises it: callers map it to a 409
+        raise sa.exc.IntegrityError(statement, None, exc) from None
     finally:
         extensions.set_wait_callback(callback)
 

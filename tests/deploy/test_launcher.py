@@ -93,6 +93,47 @@ def test_component_commands_cover_every_service_the_gateway_and_the_web():
     assert run.CONFIG_PATH.is_file()
 
 
+def test_replicas_repeat_a_component_under_numbered_names():
+    replicas = run.parse_replicas("students=3, uploads=2,gateway=2,oso=1")
+    assert replicas == {"students": 3, "uploads": 2, "gateway": 2, "oso": 1}
+    commands = run.component_commands("/venv/bin/python", replicas=replicas)
+    names = [name for name, _ in commands]
+    assert names == ["users", "students-1", "students-2", "students-3", "uploads-1",
+                     "uploads-2", "sync", "oso", "gateway-1", "gateway-2", "web"]
+    argv = dict(commands)
+    assert argv["students-1"] == argv["students-3"]  # the same queues
+    assert argv["students-2"][-1] == "services.students.service"
+    assert argv["gateway-2"] == ["/venv/bin/python", "-m", "gateway"]
+    assert run.replica_env({"A": "1"}, "students-2") == {"A": "1",
+                                                         "LEERLINGBUS_REPLICA": "students-2"}
+
+
+@pytest.mark.parametrize("text, says", [
+    ("web=2", "'web' cannot be scaled"),
+    ("students", "give students=N"),
+    ("students=0", "give students=N"),
+    ("students=x", "give students=N"),
+    (f"students={run.MAX_REPLICAS + 1}", "give students=N"),
+    ("students=2,students=3", "students is named twice"),
+    ("nobody=2", "'nobody' cannot be scaled"),
+])
+def test_replicas_refuses_what_cannot_be_started(text, says):
+    with pytest.raises(run.LauncherError, match=says):
+        run.parse_replicas(text)
+
+
+def test_the_launcher_says_why_it_will_not_scale(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEERLINGBUS_DATA_DIR", str(tmp_path))
+    assert run.main(["--replicas", "web=2"]) == 2
+    assert "'web' cannot be scaled" in capsys.readouterr().err
+
+
+def test_replicas_on_sqlite_are_named():
+    env = {"STUDENTS_DATABASE_URL": "postgresql+psycopg2://x/students"}
+    assert run.sqlite_replicas(env, {"students": 2, "uploads": 2, "sync": 1,
+                                     "gateway": 2}) == ["uploads"]
+
+
 def test_nameko_runs_under_the_venv_interpreter():
     argv = run.nameko_command(sys.executable)
     assert argv[0] == sys.executable
@@ -217,6 +258,29 @@ def test_supervise_restarts_a_dead_child_and_leaves_the_rest(tmp_path, capsys):
     assert wait_gone([sleeper.pid, victim.pid])
 
 
+def test_each_replica_is_supervised_on_its_own(tmp_path, capsys):
+    sup = run.Supervisor(env=dict(os.environ), log_dir=tmp_path, console=False,
+                         policy=run.RestartPolicy(backoff_start=0.1))
+    shows = [sys.executable, "-c", "import os, time; print('replica', "
+             "os.environ['LEERLINGBUS_REPLICA'], flush=True); time.sleep(120)"]
+    for name, argv in [("students-1", shows), ("students-2", shows)]:
+        sup.start(name, argv, env=run.replica_env(dict(os.environ), name))
+    one, two = sup.child("students-1"), sup.child("students-2")
+    wait_for_line(tmp_path / "students-2.log", "\nreplica students-2")
+    first = two.pid
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while two.pid == first or two.poll() is not None:
+        assert time.monotonic() < deadline, "never restarted"
+        sup.tick()
+        time.sleep(0.05)
+    wait_for_line(tmp_path / "students-2.log", "\nreplica students-2", count=2)
+    assert (one.restarts, two.restarts) == (0, 1) and alive(one.pid)
+    assert "replica students-1" in (tmp_path / "students-1.log").read_text()
+    sup.stop_all(grace=5)
+    assert "students-2 (pid %d) died with signal 9" % first in capsys.readouterr().err
+
+
 def test_back_off_doubles_and_resets_after_a_stable_run():
     policy = run.RestartPolicy(backoff_start=0.5, backoff_max=4)
     assert [policy.backoff(n) for n in range(5)] == [0.5, 1, 2, 4, 4]
@@ -266,9 +330,9 @@ def test_a_second_launcher_on_the_same_data_dir_is_refused(tmp_path):
     run.acquire_lock(tmp_path).close()  # free again once the holder is gone
 
 
-def wait_for_line(path, line, timeout=10):
+def wait_for_line(path, line, timeout=10, count=1):
     deadline = time.monotonic() + timeout
-    while line not in (path.read_text() if path.exists() else ""):
+    while (path.read_text() if path.exists() else "").count(line) < count:
         assert time.monotonic() < deadline, f"{line!r} never appeared in {path}"
         time.sleep(0.05)
 

@@ -450,3 +450,132 @@ def test_config_yaml_names_the_file_store_settings():
                 "LEERLINGBUS_FILESTORE_ORPHAN_SECONDS"):
         assert re.search(rf"^{key}: \$\{{{key}:[^}}]*\}}$", text, re.M), key
         assert f"`{key}`" in readme, key
+
+# --------------------------------------------------------------------------- schemas
+
+K8S_VERSION = "1.30.0"  # the oldest Kubernetes the manifests are held to
+
+
+def test_k8s_manifests_pass_the_schema_offline(k8s):
+    """kubernetes-validate checks against the schemas it ships (no network):
+    unknown fields included (strict)."""
+    import kubernetes_validate
+
+    for filename, doc in k8s:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    assert len(k8s) >= 14
+
+
+@pytest.mark.parametrize("break_it", [
+    lambda d: d["spec"].update(replicas="two"),
+    lambda d: d["spec"]["template"]["spec"]["containers"][0].update(comand=["x"]),
+    lambda d: d["spec"].pop("selector"),
+])
+def test_the_schema_check_refuses_a_broken_deployment(k8s, break_it):
+    import copy
+
+    import kubernetes_validate
+
+    doc = copy.deepcopy(of_kind(k8s, "Deployment")["leerlingbus-students"])
+    break_it(doc)
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+# --------------------------------------------------------------------------- the launcher
+
+def launcher_modules():
+    """{component: the module it runs} as `make run` starts them."""
+    from deploy import run
+
+    return {name: argv[-1] for name, argv in run.component_commands("python")}
+
+
+def deployment_container(k8s, name):
+    [container] = of_kind(k8s, "Deployment")[f"leerlingbus-{name}"]["spec"]["template"][
+        "spec"]["containers"]
+    return container
+
+
+def test_every_launcher_process_is_a_deployment_and_a_compose_service(k8s, compose):
+    modules = launcher_modules()
+    assert set(modules) == set(LONG_RUNNING)
+    for name, module in modules.items():
+        assert modules_in(deployment_container(k8s, name)["command"]) == [module], name
+        assert modules_in(compose["services"][name]["command"]) == [module], name
+
+
+def test_ports_agree_with_the_launcher(k8s, compose):
+    from deploy import run
+
+    config = of_kind(k8s, "ConfigMap")["leerlingbus-config"]["data"]
+    for name, key, default in (("gateway", "LEERLINGBUS_HTTP_PORT", run.DEFAULT_PORT),
+                               ("web", "LEERLINGBUS_WEB_PORT", run.DEFAULT_WEB_PORT)):
+        assert int(config[key]) == default, key
+        ports = {p["name"]: p["containerPort"]
+                 for p in deployment_container(k8s, name)["ports"]}
+        assert ports == {"http": default}, name
+        assert int(compose_env(compose["services"][name])[key]) == default, name
+        assert str(default) in " ".join(compose["services"][name]["expose"])
+
+
+def test_probes_ask_what_the_launcher_waits_for(k8s, compose):
+    from deploy import run
+
+    web = deployment_container(k8s, "web")
+    assert web["readinessProbe"]["httpGet"] == {"path": run.WEB_PROBE, "port": "http"}
+    gateway = deployment_container(k8s, "gateway")
+    for key in ("readinessProbe", "livenessProbe"):
+        assert gateway[key]["tcpSocket"]["port"] == "http", key
+    check = " ".join(compose["services"]["gateway"]["healthcheck"]["test"])
+    assert f"('127.0.0.1', {run.DEFAULT_PORT})" in check
+
+
+CONFIG_DEFAULT = re.compile(r"^(?P<key>[A-Za-z_]+): \$\{(?P<var>\w+):(?P<default>[^}]*)\}$",
+                            re.M)
+DEPLOYMENT_SPECIFIC = {"LEERLINGBUS_DATA_DIR", "AMQP_URI"}  # /data and the broker's host
+
+
+def test_settings_agree_with_the_launcher(k8s, compose):
+    """A setting deploy/config.yaml gives a default has that value in the
+    ConfigMap and in compose too, where they set it; what the launcher sets
+    for its children the manifests set as well."""
+    config = of_kind(k8s, "ConfigMap")["leerlingbus-config"]["data"]
+    compose_defaults = dict(re.findall(r"\$\{(\w+):-([^}]*)\}",
+                                       (DEPLOY / "docker-compose.yml").read_text()))
+    defaults = {m["var"]: m["default"]
+                for m in CONFIG_DEFAULT.finditer((DEPLOY / "config.yaml").read_text())}
+    checked = 0
+    for var, default in defaults.items():
+        if not default or var in DEPLOYMENT_SPECIFIC:
+            continue
+        if var in config:
+            assert config[var] == default, var
+            checked += 1
+        if var in compose_defaults:
+            assert compose_defaults[var] == default, var
+            checked += 1
+    assert checked >= 4
+    from deploy import run
+
+    launched = run.build_env({"PATH": "/bin"})
+    for key in ("LEERLINGBUS_DATA_DIR", "LEERLINGBUS_HTTP_PORT", "LEERLINGBUS_WEB_PORT",
+                "LEERLINGBUS_GATEWAY_URL"):
+        assert key in launched and key in config, key
+    secret = of_kind(k8s, "Secret")["leerlingbus-secrets"]["stringData"]
+    assert "AMQP_URI" in launched and "AMQP_URI" in secret
+
+
+def test_replicas_are_declared_and_only_where_the_launcher_scales(k8s):
+    """Every Deployment says how many pods it runs; more than one only for what
+    may run several processes (docs/architecture.md, "Running and scaling")."""
+    from deploy import run
+
+    for name, doc in of_kind(k8s, "Deployment").items():
+        component = name.removeprefix("leerlingbus-")
+        replicas = doc["spec"]["replicas"]
+        assert isinstance(replicas, int) and replicas >= 1, name
+        if replicas > 1:
+            assert component in (*run.SCALABLE, "web"), name
+    claim = of_kind(k8s, "PersistentVolumeClaim")["leerlingbus-data"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "replicas share the data dir"

@@ -1,6 +1,7 @@
 """End to end: start the system the way `make run` does (python -m deploy.run,
-separate processes for the five services and the gateway) on a fresh vhost and
-data dir, and drive it over HTTP."""
+separate processes for the five services and the gateway; two each of students
+and uploads, as `make run ARGS="--replicas students=2,uploads=2"`) on a fresh vhost
+and data dir, and drive it over HTTP."""
 import os
 import signal
 import socket
@@ -32,7 +33,8 @@ def test_make_run_end_to_end(rabbit_config, tmp_path):
                 "LEERLINGBUS_WEB_PORT": str(web_port),
                 "LEERLINGBUS_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
     log = open(tmp_path / "run.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "deploy.run"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "deploy.run",
+                             "--replicas", "students=2,uploads=2"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -90,7 +92,12 @@ def test_make_run_end_to_end(rabbit_config, tmp_path):
         r = login("00AB", "123456", "Leerling-wachtwoord-1")
         assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
         children = child_pids(proc.pid)
-        assert len(children) >= 7, children  # five services, the gateway, the web pages
+        # five services (students and uploads twice), the gateway, the web pages
+        assert len(children) >= 9, children
+        logs = {p.name for p in (data_dir / "logs").glob("*.log")}
+        assert {"students-1.log", "students-2.log", "uploads-1.log", "uploads-2.log",
+                "users.log", "gateway.log", "web.log"} <= logs, logs
+        assert "students, uploads keep(s) a SQLite file" in output
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -174,14 +174,27 @@ def children_of(pid):
             continue
         name = component_of(cmdline)
         if name:
-            found[name] = int(entry.name)
+            found[replica_of(entry) or name] = int(entry.name)
     return found
+
+
+def replica_of(proc_dir):
+    """The launcher's name of a replica (students-2) from its environment."""
+    try:
+        environ = (proc_dir / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for item in environ:
+        if item.startswith(b"LEERLINGBUS_REPLICA="):
+            return item.split(b"=", 1)[1].decode() or None
+    return None
 
 
 class System:
     """The whole system under the launcher, on its own data dir and ports."""
 
-    def __init__(self, base_dir, amqp_uri, rpc_timeout=3.0, extra_env=None):
+    def __init__(self, base_dir, amqp_uri, rpc_timeout=3.0, extra_env=None, args=()):
+        self.args = list(args)  # more launcher options (--replicas ...)
         self.base = Path(base_dir)
         self.data_dir = self.base / "var"
         self.port = free_port()
@@ -202,7 +215,7 @@ class System:
 
     def launcher_argv(self):
         return [sys.executable, "-m", "deploy.run", "--no-rabbitmq", "--grace", "5",
-                "--health-timeout", "120"]
+                "--health-timeout", "120", *self.args]
 
     def start(self, timeout=150):
         self.base.mkdir(parents=True, exist_ok=True)
@@ -422,3 +435,68 @@ def commit_probe_events(data_dir, count):
     finally:
         engine.dispose()
     return {row["event_id"] for row in rows}
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+PG_ADMIN_URL = os.environ.get("LEERLINGBUS_TEST_POSTGRES_URL",
+                              "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_answers(admin_url=PG_ADMIN_URL):
+    try:
+        engine = sa.create_engine(admin_url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except sa.exc.SQLAlchemyError:
+        return False
+
+
+class PostgresDatabases:
+    """A fresh, empty PostgreSQL database per service (the launcher migrates
+    them); env() holds their <SERVICE>_DATABASE_URL, drop() removes them."""
+
+    def __init__(self, services, admin_url=PG_ADMIN_URL, prefix="lbf"):
+        self.admin_url = admin_url
+        tag = uuid.uuid4().hex[:8]
+        self.names = {s: f"{prefix}_{s}_{tag}" for s in services}
+        self._admin("CREATE DATABASE", self.names.values())
+
+    def _admin(self, verb, names, tail=""):
+        engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for name in names:
+                conn.execute(sa.text(f'{verb} "{name}"{tail}'))
+        engine.dispose()
+
+    def url(self, service):
+        return self.admin_url.rsplit("/", 1)[0] + "/" + self.names[service]
+
+    def env(self):
+        return {f"{s.upper()}_DATABASE_URL": self.url(s) for s in self.names}
+
+    def drop(self):
+        self._admin("DROP DATABASE IF EXISTS", self.names.values(), " WITH (FORCE)")
+
+
+def consumers(broker_uri, queue_name):
+    """How many consumers a queue has (a service's replicas on its RPC queue)."""
+    with Connection(broker_uri) as conn:
+        return conn.default_channel.queue_declare(queue=queue_name, passive=True).consumer_count
+
+
+def probe_all(broker_uri, services):
+    """A durable queue of our own bound to every event of `services`."""
+    queue_name = f"faults-all-{uuid.uuid4().hex[:8]}"
+    with Connection(broker_uri) as conn:
+        channel = conn.channel()
+        queue = Queue(queue_name, durable=True, auto_delete=False)
+        queue(channel).declare()
+        for service in services:
+            exchange = Exchange(f"{service}.events", type="topic", durable=True,
+                                auto_delete=False)
+            exchange(channel).declare()
+            queue(channel).bind_to(exchange=exchange, routing_key="#")
+    return Queue(queue_name, durable=True, auto_delete=False, no_declare=True)

@@ -11,6 +11,7 @@ Real, migrated users and students databases (SQLite, and PostgreSQL with the
 import pytest
 import sqlalchemy as sa
 
+from services.common.errors import DomainError
 from services.students import handlers
 from services.students.models import students
 from services.users.models import users as users_table
@@ -161,3 +162,30 @@ def test_an_unfinished_create_nobody_retries_is_swept(world, students_db, users_
     assert made["student_number"] == "1002"
     with students_db.uow() as uow:
         assert accounts.sweep_unfinished_creates(uow, world.users, min_age_seconds=0) == []
+
+
+def test_the_same_batch_twice_at_once_keeps_the_accounts_of_the_one_that_won(world,
+                                                                              monkeypatch):
+    """Two replicas run one repeated request (the same origin key) at once: the
+    second adopts the first's accounts, then finds the records taken (409). Its
+    compensation leaves those accounts alone: they are the first's records'."""
+    rows = batch_rows(5, with_participation=False)
+    key = "sync:1:1"
+    real = world.users.create_users
+    calls = []
+
+    def the_other_replica_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            world.h(handlers.create_students, rows, origin_key=key)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(world.users, "create_users", the_other_replica_first)
+    with pytest.raises(DomainError) as refused:  # the first unique key to trip
+        world.h(handlers.create_students, rows, origin_key=key)
+    assert (refused.value.status, refused.value.code in ("student_exists", "bsn_exists")) == (
+        409, True)
+    assert accounts_without_record(world) == set()
+    codes = {c for (c,) in rows_of(world.udb, sa.select(users_table.c.code).where(
+        users_table.c.type == "student"))}
+    assert codes == {r["student_number"] for r in rows}

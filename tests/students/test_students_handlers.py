@@ -285,6 +285,33 @@ def test_update_restores_personal_data_when_the_record_fails(world, monkeypatch,
     assert (view["first_name"], view["track"]) == ("Sanne", None)
 
 
+def test_a_change_made_meanwhile_is_not_merged_unseen(world, monkeypatch, students_db):
+    """Two changes judged on the same record (two replicas): the first wins, the
+    second is refused (409 student_changed) and puts its personal data back.
+    Merged, they would leave a potential transfer with neither number."""
+    world.h(handlers.create_student, student("1001", onderwijsnummer=ONDERWIJSNUMMER))
+    real = world.users.update_user
+    calls = []
+
+    def meanwhile(iid, number, personal):
+        calls.append(personal)
+        if len(calls) == 1:  # the other request lands between our check and our write
+            world.h(handlers.update_student, "1001", {"bsn": ""})
+        return real(iid, number, personal)
+
+    monkeypatch.setattr(world.users, "update_user", meanwhile)
+    with raises("student_changed", 409) as info:
+        world.h(handlers.update_student, "1001", {"onderwijsnummer": "", "first_name": "Sanna"})
+    assert "intussen door een ander gewijzigd" in info.value.message
+    view = world.h(handlers.get_student, "1001")
+    assert (view["bsn"], view["onderwijsnummer"] is not None) == (None, True)
+    assert view["first_name"] == "Sanne"  # put back
+    assert len(students_db.events("student_updated")) == 1
+    # judged on the record as it is now, the same change is refused for what it is
+    with raises("bsn_required", 422):
+        world.h(handlers.update_student, "1001", {"onderwijsnummer": ""})
+
+
 def test_list_and_search(world, users_db):
     world.h(handlers.create_student, student("1001", first_name="Anna", last_name="Bakker",
                                              home_class="h4a", year_of_education=4,

@@ -1,4 +1,6 @@
 """Creating many students at once (a batch of rows), optionally placed in a project."""
+import logging
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -9,6 +11,8 @@ from .. import bulk, lookups, rules
 from ..models import bsn_audit, participations, students
 from .support import (EVENT_CHUNK, ORIGIN, _actor_fields, _compensate, _conflict_from,
                       _create_accounts, _id_fields, _registered_data, _release)
+
+log = logging.getLogger(__name__)
 
 
 def _check_rows(rows):
@@ -164,11 +168,25 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
         uow.commit()
     except Exception as exc:
         uow.rollback()
-        _compensate(users, iid, numbers, batch_events=True)
+        _compensate(users, iid, _without_records(session, iid, numbers), batch_events=True)
         if isinstance(exc, IntegrityError):
             raise _conflict_from(exc) from None
         raise
     return {"created": len(numbers), "student_numbers": numbers}
+
+
+def _without_records(session, iid, numbers):
+    """The numbers no record holds: the accounts a failed create may discard. A
+    concurrent create of the same rows with the same origin (a repeated request
+    on another replica) adopted the same accounts; its records keep them."""
+    try:
+        held = set(session.execute(sa.select(students.c.student_number).where(
+            students.c.institution_id == iid, students.c.student_number.in_(numbers))).scalars())
+        session.rollback()
+    except Exception:
+        log.exception("could not tell which accounts are in use; discarding all")
+        return numbers
+    return [n for n in numbers if n not in held]
 
 
 def _batch_origin(value):

@@ -2,13 +2,15 @@
 import datetime as dt
 import logging
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from services.common.errors import validation_error
+from services.common.errors import conflict, validation_error
 from services.common.outbox import utcnow
 
 from .. import lookups, rules
 from ..lookups import iso
+from ..models import students
 from .create_one import _check_free
 from .support import _audit, _conflict_from, _id_fields, _release, _user_of
 
@@ -27,9 +29,23 @@ def _event_value(field, value):
     return iso(value) if isinstance(value, dt.date) else value
 
 
+def _claim_unchanged(session, student_id, checked):
+    """Lock the record when it still holds the values `checked` (what the
+    change was judged on), else 409 `student_changed`: a change made meanwhile
+    (another request, on any replica) is never merged with this one unseen.
+    One conditional UPDATE, so atomic on PostgreSQL and SQLite alike."""
+    same = [students.c[f].is_not_distinct_from(checked[f]) for f in rules.RECORD_FIELDS]
+    result = session.execute(sa.update(students).where(students.c.id == student_id, *same)
+                             .values(updated_at=utcnow()))
+    if result.rowcount != 1:
+        raise conflict("student_changed", rules.message("student_changed"))
+
+
 def update_student(uow, users, institution_id, student_number, changes, actor=None):
     """Change a student. Personal-data keys go to users.update_user; record
-    keys are changed here; a BSN/onderwijsnummer change is audited. When the
+    keys are changed here, only when the record is still as it was checked
+    (else 409 `student_changed`: the later change wins as a whole or is
+    refused, never merged); a BSN/onderwijsnummer change is audited. When the
     record cannot be saved after the personal data changed, the personal data
     is put back."""
     session = uow.session
@@ -50,6 +66,7 @@ def update_student(uow, users, institution_id, student_number, changes, actor=No
         user = users.update_user(iid, number, personal)
     if updates:
         try:
+            _claim_unchanged(session, student.id, current)
             student = lookups.load_student(session, iid, number, for_update=True)
             now = utcnow()
             event_changes = {}

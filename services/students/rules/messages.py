@@ -61,6 +61,8 @@ MESSAGES = {
     "keep_package_required": "De afdeling wijzigt: geef aan of het pakket behouden blijft "
                              "(keep_package true) of gewist wordt (keep_package false).",
     "field_immutable": "Het leerlingnummer kan niet worden gewijzigd.",
+    "student_changed": "De leerling is intussen door een ander gewijzigd. Haal de gegevens "
+                       "opnieuw op en voer de wijziging nog eens in.",
     "page_invalid": "Paginanummer en paginagrootte moeten gehele getallen zijn.",
     "rows_invalid": "Geef een lijst met rijen.",
     "too_many_rows": f"Geef hoogstens {MAX_BATCH_ROWS} rijen tegelijk.",
