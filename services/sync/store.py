@@ -29,6 +29,13 @@ def parse_ids(institution_id, project_id):
     return _id(institution_id, "institution"), _id(project_id, "project")
 
 
+def as_utc(value):
+    """An aware datetime in UTC (SQLite hands back naive UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
 def iso_utc(value):
     """ISO text in UTC (SQLite hands back naive UTC, PostgreSQL the session's zone)."""
     if value is None:
@@ -78,7 +85,7 @@ SNAPSHOT_META = [snapshots.c.id, snapshots.c.received_at, snapshots.c.updated_at
                  snapshots.c.status, snapshots.c.status_of]
 
 
-def _upsert(session, table, iid, pid, values):
+def upsert_row(session, table, iid, pid, values):
     """Update the (institution, project) row or insert it."""
     result = session.execute(sa.update(table).where(
         table.c.institution_id == iid, table.c.project_id == pid).values(**values))
@@ -88,11 +95,11 @@ def _upsert(session, table, iid, pid, values):
 
 def save_row(uow, table, iid, pid, values):
     try:
-        _upsert(uow.session, table, iid, pid, values)
+        upsert_row(uow.session, table, iid, pid, values)
         uow.commit()
     except IntegrityError:  # inserted at the same moment by another worker
         uow.rollback()
-        _upsert(uow.session, table, iid, pid, values)
+        upsert_row(uow.session, table, iid, pid, values)
         uow.commit()
 
 
