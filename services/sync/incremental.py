@@ -30,7 +30,7 @@ def _restricted(side, numbers, accounts=False):
     """The side with only these students (groups kept whole: their members
     count only when the student is on the side)."""
     out = dict(side)
-    for key in ("students",) + BY_STUDENT[1:]:
+    for key in BY_STUDENT:
         own = side[key]
         out[key] = {n: own[n] for n in numbers if n in own}
     if accounts:
@@ -116,11 +116,11 @@ def counts_from_status(categories):
 # --- what changed between two versions of the sides ----------------------------------------
 
 def _memberships(side):
-    """{number: sorted group codes} over the side's groups."""
-    out = defaultdict(list)
+    """{number: group codes} over the side's groups."""
+    out = defaultdict(set)
     for code, group in side["groups"].items():
         for number in group["student_numbers"]:
-            out[number].append(code)
+            out[number].add(code)
     return out
 
 
@@ -131,33 +131,30 @@ def _shared(P, D):
             {c: (g["kind"], g["department"]) for c, g in D["groups"].items()})
 
 
-def _own(side, number, groups, accounts=None):
-    return (side["students"].get(number), side["participations"].get(number),
-            side["packages"].get(number), groups.get(number),
-            None if accounts is None else number in accounts)
+def _differing(old, new, numbers):
+    """Add the keys whose values differ between two dicts to `numbers`."""
+    if old == new:
+        return
+    for number in old.keys() | new.keys():
+        if number not in numbers and old.get(number) != new.get(number):
+            numbers.add(number)
 
 
 def changed_students(old_P, old_D, P, D):
     """The students whose comparison may have changed between (old_P, old_D)
-    and (P, D), or None when everyone's may have."""
+    and (P, D), or None when everyone's may have: those whose record,
+    participations, packages, group memberships or (portal) account differ."""
     if _shared(old_P, old_D) != _shared(P, D):
         return None
     numbers = set()
-    for old, new, is_portal in ((old_P, P, True), (old_D, D, False)):
-        old_groups, new_groups = _memberships(old), _memberships(new)
-        old_acc = set(old.get("accounts") or ()) if is_portal else None
-        new_acc = set(new.get("accounts") or ()) if is_portal else None
-        candidates = set(old["students"]) | set(new["students"])
+    for old, new in ((old_P, P), (old_D, D)):
+        if old is new:
+            continue
         for key in BY_STUDENT:
-            candidates |= old[key].keys() | new[key].keys()
-        candidates |= old_groups.keys() | new_groups.keys()
-        if is_portal:
-            candidates |= old_acc | new_acc
-        for number in candidates:
-            if number in numbers:
-                continue
-            if _own(old, number, old_groups, old_acc) != _own(new, number, new_groups, new_acc):
-                numbers.add(number)
+            _differing(old[key], new[key], numbers)
+        if old["groups"] != new["groups"]:
+            _differing(_memberships(old), _memberships(new), numbers)
+    numbers |= set(old_P.get("accounts") or ()) ^ set(P.get("accounts") or ())
     return numbers
 
 

@@ -98,16 +98,15 @@ def status_values(categories, as_of):
             "status_of": iso_utc(dt.datetime.fromisoformat(as_of))}
 
 
-def adopt_read(uow, iid, pid, portal, desktop_version, stale_ids=()):
+def adopt_read(uow, iid, pid, portal, desktop, desktop_version, stale_ids=()):
     """Store a fresh portal read and the status against it, comparing again
     only the students whose part of the portal changed. Not adopted (None)
     when the desktop changed since the read was made for it
-    (`desktop_version`: the snapshot's updated_at then) or a read that started
+    (`desktop`, the snapshot of updated_at `desktop_version`) or a read that started
     later is stored already; else the status, and the stale marks `stale_ids`
     (made before the read started) are dropped."""
     session = uow.session
-    meta = find_row(session, snapshots, iid, pid, for_update=True,
-                    columns=SNAPSHOT_META + [snapshots.c.data])
+    meta = find_row(session, snapshots, iid, pid, for_update=True, columns=SNAPSHOT_META)
     if meta is None or meta.updated_at != desktop_version:
         uow.rollback()
         return None
@@ -116,7 +115,6 @@ def adopt_read(uow, iid, pid, portal, desktop_version, stale_ids=()):
     if stored is not None and as_utc(stored.as_of) > as_utc(as_of):
         uow.rollback()
         return None
-    desktop = from_json(meta.data)
     kept = None
     numbers = None
     if stored is not None and meta.status is not None \

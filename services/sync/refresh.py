@@ -88,7 +88,7 @@ def refresh_project(uow, students, users, iid, pid):
     desktop = from_json(row.data)
     release(uow)
     portal = read_portal(students, users, iid, pid, desktop)
-    return kept.adopt_read(uow, iid, pid, portal, row.updated_at, ids)
+    return kept.adopt_read(uow, iid, pid, portal, desktop, row.updated_at, ids)
 
 
 def refresh_pending(db, students, users):

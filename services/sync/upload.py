@@ -135,7 +135,7 @@ def upload(uow, students, users, institution_id, project_id, category, departmen
         applied, skipped = _upload_groups(students, iid, portal, desktop, departments, numbers)
     if applied:
         portal = read_portal(students, users, iid, pid, desktop)
-    categories = kept.adopt_read(uow, iid, pid, portal, row.updated_at)
+    categories = kept.adopt_read(uow, iid, pid, portal, desktop, row.updated_at)
     if categories is None:  # the desktop changed meanwhile, or a later read is kept
         categories = compare_sides(portal, desktop)
     return {"project_id": pid, "category": category, "as_of": portal["as_of"],

@@ -240,7 +240,7 @@ def test_a_read_that_started_earlier_is_not_adopted(db):
     portal = Portal(rnd, 10)
     with db.uow() as uow:
         cases.put_snapshot(uow, portal, portal, IID, PID, desktop_document(portal, rnd))
-    P, _D, _status, _rows = stored(db)
+    P, D, _status, _rows = stored(db)
     with db.session_factory() as session:
         version = session.execute(sa.select(snapshots.c.updated_at)).scalar()
     later = dict(P, as_of=(dt.datetime.fromisoformat(P["as_of"])
@@ -254,14 +254,14 @@ def test_a_read_that_started_earlier_is_not_adopted(db):
         marks = [i for (i,) in session.execute(sa.select(stale_students.c.id))]
     assert marks
     with db.uow() as uow:
-        assert kept.adopt_read(uow, IID, PID, later, version) is not None
+        assert kept.adopt_read(uow, IID, PID, later, D, version) is not None
     with db.uow() as uow:
-        assert kept.adopt_read(uow, IID, PID, earlier, version, marks) is None
+        assert kept.adopt_read(uow, IID, PID, earlier, D, version, marks) is None
     assert db.count(stale_students) == len(marks)  # not dropped by the read not adopted
     assert stored(db)[0]["as_of"] == later["as_of"]
     with db.uow() as uow:  # a read made for another version of the desktop
         assert kept.adopt_read(uow, IID, PID, dict(P, as_of="2999-01-01T00:00:00+00:00"),
-                               version - dt.timedelta(seconds=1)) is None
+                               D, version - dt.timedelta(seconds=1)) is None
 
 
 def test_a_snapshot_stored_with_a_read_older_than_recorded_events_marks_the_project(db):
