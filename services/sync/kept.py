@@ -14,8 +14,16 @@ import sqlalchemy as sa
 
 from . import incremental
 from .models import portal_reads, snapshots, stale_students, student_differences
-from .store import (SNAPSHOT_META, as_utc, find_row, from_json, iso_utc, paused_gc, to_json,
-                    upsert_row)
+from .store import (
+    SNAPSHOT_META,
+    as_utc,
+    find_row,
+    from_json,
+    iso_utc,
+    paused_gc,
+    to_json,
+    upsert_row,
+)
 
 CHUNK = 500
 

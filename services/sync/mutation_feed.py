@@ -68,8 +68,8 @@ def list_mutations(uow, students, institution_id, project_id, since=None, page=1
 
 def on_event(uow, source, payload):
     """Record an event of the users or students service in the feed, once per
-    event_id, marking the students it names stale (refresh.py). Returns "applied" or "duplicate"; a malformed envelope raises
-    PermanentEventError."""
+    event_id, marking the students it names stale (refresh.py). Returns
+    "applied" or "duplicate"; a malformed envelope raises PermanentEventError."""
     env = events.parse_envelope(payload)  # PermanentEventError: parked
     event_id, event_type, iid, data, occurred = (env.event_id, env.type, env.institution_id,
                                                  env.data, env.occurred_at)

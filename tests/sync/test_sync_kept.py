@@ -170,9 +170,9 @@ def check_kept(db, portal):
     P, D, status, rows = stored(db)
     assert status == compare.status(P, D)
     assert rows == incremental.student_flags(P, D)
-    fresh = rules.portal_view(portal.project_state(IID, PID),
-                              portal.get_users(IID, sorted(set(portal.people) | set(D["students"]))),
-                              D["students"], P["as_of"])
+    people = portal.get_users(IID, sorted(set(portal.people) | set(D["students"])))
+    fresh = rules.portal_view(portal.project_state(IID, PID), people, D["students"],
+                              P["as_of"])
     for key in ("students", "participations", "packages", "groups", "accounts"):
         assert P[key] == fresh[key], key
 
@@ -281,14 +281,14 @@ def test_a_snapshot_stored_with_a_read_older_than_recorded_events_marks_the_proj
     with db.uow() as uow:  # as if its read had started before that event
         session = uow.session
         refresh.mark_changed_since(session, IID, PID,
-                                   (dt.datetime.now(dt.timezone.utc)
+                                   (dt.datetime.now(dt.UTC)
                                     - dt.timedelta(seconds=1)).isoformat(),
-                                   dt.datetime.now(dt.timezone.utc))
+                                   dt.datetime.now(dt.UTC))
         uow.commit()
     assert db.count(stale_students) == 1
     with db.uow() as uow:
         refresh.mark_changed_since(uow.session, IID, PID, (
-            dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)).isoformat(),
-            dt.datetime.now(dt.timezone.utc))
+            dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)).isoformat(),
+            dt.datetime.now(dt.UTC))
         uow.commit()
     assert db.count(stale_students) == 1  # nothing recorded since: no mark
