@@ -3,6 +3,7 @@
 """
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from services.common.outbox import utcnow
@@ -11,7 +12,7 @@ from . import compare, kept, rules, snapshot_check
 from . import refresh as refresh_cases
 from .models import portal_reads, snapshots
 from .portal import compare_sides, current_portal, read_portal
-from .store import (SNAPSHOT_META, find_row, from_json, iso_utc, keep_status, load_snapshot,
+from .store import (SNAPSHOT_META, find_row, from_json, iso_utc, load_snapshot,
                     parse_ids, paused_gc, release, snapshot_missing, status_body, to_json,
                     upsert_row)
 
@@ -71,10 +72,9 @@ def status(uow, students, users, institution_id, project_id, refresh=False):
     if meta is None:
         release(uow)
         raise snapshot_missing(students, iid, pid)
-    if refresh:
-        release(uow)
-        if refresh_cases.refresh_project(uow, students, users, iid, pid) is None:
-            return _compared(uow, students, users, iid, pid, fresh=True)
+    if refresh:  # not adopted when a later read or another desktop came meanwhile:
+        release(uow)  # then the status kept with those is the answer
+        refresh_cases.refresh_project(uow, students, users, iid, pid)
         meta = find_row(session, snapshots, iid, pid, columns=SNAPSHOT_META)
     if meta.status is not None:
         read = find_row(session, portal_reads, iid, pid, columns=[portal_reads.c.as_of])
@@ -85,26 +85,29 @@ def status(uow, students, users, institution_id, project_id, refresh=False):
     return _compared(uow, students, users, iid, pid)
 
 
-def _compared(uow, students, users, iid, pid, fresh=False):
-    """The status of both sides compared in full (no status kept yet, or a
-    fresh read someone else's later read replaced): kept when the stored
-    sides are what was compared."""
-    if not fresh:
-        meta = find_row(uow.session, snapshots, iid, pid, for_update=True,
-                        columns=SNAPSHOT_META + [snapshots.c.data])
-        stored = find_row(uow.session, portal_reads, iid, pid)
-        if stored is not None:
-            portal, desktop = from_json(stored.data), from_json(meta.data)
-            flags, categories = kept.full_status(portal, desktop)
-            kept.replace_flags(uow.session, iid, pid, flags)
-            keep_status(uow, meta, categories, iso_utc(stored.as_of))
-            body = status_body(uow, iid, pid, portal["as_of"], categories, meta)
-            release(uow)
-            return body
-    row, desktop = load_snapshot(uow, students, iid, pid)
-    portal = current_portal(uow, students, users, iid, pid, desktop, refresh=fresh)
-    categories = compare_sides(portal, desktop)
-    body = status_body(uow, iid, pid, portal["as_of"], categories, row)
+def _compared(uow, students, users, iid, pid):
+    """The status of both sides compared in full and kept (no status kept
+    yet, or none for the stored portal read)."""
+    meta = find_row(uow.session, snapshots, iid, pid, for_update=True,
+                    columns=[*SNAPSHOT_META, snapshots.c.data])
+    stored = find_row(uow.session, portal_reads, iid, pid)
+    if stored is None:  # never read: read it, compare, keep
+        desktop = from_json(meta.data)
+        release(uow)
+        portal = read_portal(students, users, iid, pid, desktop)
+        categories = kept.adopt_read(uow, iid, pid, portal, desktop, meta.updated_at)
+        if categories is None:
+            categories = compare_sides(portal, desktop)
+        body = status_body(uow, iid, pid, portal["as_of"], categories, meta)
+        release(uow)
+        return body
+    portal, desktop = from_json(stored.data), from_json(meta.data)
+    flags, categories = kept.full_status(portal, desktop)
+    kept.replace_flags(uow.session, iid, pid, flags)
+    uow.session.execute(sa.update(snapshots).where(snapshots.c.id == meta.id).values(
+        status=to_json(categories), status_of=iso_utc(stored.as_of)))
+    uow.commit()
+    body = status_body(uow, iid, pid, portal["as_of"], categories, meta)
     release(uow)
     return body
 

@@ -153,12 +153,3 @@ def status_body(uow, iid, pid, as_of, categories, meta, updated_at=None):
             "mutations_since_as_of": _mutations_since(uow.session, iid, pid, as_of)}
     body.update(categories)
     return body
-
-
-def keep_status(uow, meta, categories, as_of):
-    """Store the status computed for this version of the snapshot (a newer
-    snapshot written meanwhile keeps its own)."""
-    uow.session.execute(sa.update(snapshots).where(
-        snapshots.c.id == meta.id, snapshots.c.updated_at == meta.updated_at).values(
-        status=to_json(categories), status_of=as_of))
-    uow.commit()
