@@ -108,4 +108,6 @@ def refresh_pending(db, students, users):
                         stale_students.c.institution_id == iid,
                         stale_students.c.project_id == pid))
                     uow.commit()
+        except Exception:  # the other projects still get their turn
+            log.exception("sync: project %s not read again", pid)
 

@@ -292,3 +292,36 @@ def test_a_snapshot_stored_with_a_read_older_than_recorded_events_marks_the_proj
             dt.datetime.now(dt.UTC))
         uow.commit()
     assert db.count(stale_students) == 1  # nothing recorded since: no mark
+
+
+def test_a_project_gone_from_the_portal_loses_its_marks_and_others_still_refresh(db):
+    from services.common.errors import not_found
+
+    rnd = random.Random(8)
+    portal = Portal(rnd, 6)
+    with db.uow() as uow:
+        cases.put_snapshot(uow, portal, portal, IID, PID, desktop_document(portal, rnd))
+        cases.put_snapshot(uow, portal, portal, IID, PID + 1, desktop_document(portal, rnd))
+
+    class Gone:
+        """The portal, with the first project deleted."""
+
+        def __getattr__(self, name):
+            return getattr(portal, name)
+
+        def project_state(self, iid, pid):
+            if pid == PID:
+                raise not_found("project", "Niet gevonden.")
+            return portal.project_state(iid, pid)
+
+    gone = Gone()
+    with db.uow() as uow:
+        source, kind, data = portal.change()
+        mutation_feed.on_event(uow, "users", event("users", "user_updated", {
+            "code": data.get("student_number") or data.get("code") or "1000",
+            "changes": {"street": [None, "x"]}}))
+    with db.session_factory() as session:
+        assert {p for (p,) in session.execute(sa.select(stale_students.c.project_id))} == \
+            {PID, PID + 1}  # an event without project: every snapshot of the institution
+    refresh.refresh_pending(db.uow, gone, gone)
+    assert db.count(stale_students) == 0
