@@ -83,6 +83,8 @@ stale_students = sa.Table(
     sa.Column("project_id", sa.Integer, nullable=False),
     sa.Column("student_number", sa.String(50), nullable=True),
     sa.Column("marked_at", Timestamp, nullable=False),
+    # a replica reading the portal for this mark (refresh.py), until then
+    sa.Column("claimed_until", Timestamp, nullable=True),
     sa.Index(None, "institution_id", "project_id"),
 )
 

@@ -7,7 +7,9 @@ refresh_stale reads the portal of such a project again and adopts the read
 Safe to redeliver, reorder and run on several replicas at once: a mark only
 says "read again", a read is adopted only when no later-started read is
 stored and the desktop is still the one it was made for, and the marks a read
-covers (made before it started) go in the unit of work that adopts it.
+covers (made before it started) go in the unit of work that adopts it. A
+replica claims the marks it reads for, so two replicas do not read the same
+project for the same marks; a read not adopted gives its claim back.
 """
 import datetime as dt
 import logging
@@ -15,6 +17,7 @@ import logging
 import sqlalchemy as sa
 
 from services.common.errors import DomainError
+from services.common.outbox import utcnow
 
 from . import kept
 from .models import mutations, snapshots, stale_students
@@ -27,6 +30,9 @@ log = logging.getLogger(__name__)
 CLOCK_MARGIN = dt.timedelta(seconds=5)
 # Projects one timer run reads again.
 PROJECTS_PER_RUN = 20
+# How long a replica's claim on the marks it reads for holds (a crashed
+# replica's marks are taken up after it).
+CLAIM_TIME = dt.timedelta(minutes=3)
 
 
 def mark_stale(session, iid, entries, now):
@@ -63,22 +69,52 @@ def mark_changed_since(session, iid, pid, as_of, now):
             institution_id=iid, project_id=pid, student_number=None, marked_at=now))
 
 
+def _claimable(now):
+    return sa.or_(stale_students.c.claimed_until.is_(None),
+                  stale_students.c.claimed_until < now)
+
+
 def pending_projects(uow, limit=PROJECTS_PER_RUN):
-    """[(institution_id, project_id)] with stale marks."""
+    """[(institution_id, project_id)] with stale marks no replica is reading for."""
     rows = uow.session.execute(
         sa.select(stale_students.c.institution_id, stale_students.c.project_id)
+        .where(_claimable(utcnow()))
         .group_by(stale_students.c.institution_id, stale_students.c.project_id)
         .order_by(sa.func.min(stale_students.c.id)).limit(limit)).all()
     release(uow)
     return [(r.institution_id, r.project_id) for r in rows]
 
 
-def refresh_project(uow, students, users, iid, pid):
+def _claim(uow, iid, pid, claim):
+    """The ids of the project's marks this read covers: the unclaimed ones,
+    claimed for CLAIM_TIME (committed, so another replica leaves them), or
+    with claim=False every mark (a refresh asked for)."""
+    where = [stale_students.c.institution_id == iid, stale_students.c.project_id == pid]
+    if not claim:
+        return [i for (i,) in uow.session.execute(sa.select(stale_students.c.id).where(*where))]
+    now = utcnow()
+    ids = [i for (i,) in uow.session.execute(
+        sa.update(stale_students).where(*where, _claimable(now))
+        .values(claimed_until=now + CLAIM_TIME).returning(stale_students.c.id))]
+    uow.commit()
+    return ids
+
+
+def _unclaim(uow, ids):
+    for start in range(0, len(ids), kept.CHUNK):
+        uow.session.execute(sa.update(stale_students).where(
+            stale_students.c.id.in_(ids[start:start + kept.CHUNK])).values(claimed_until=None))
+    uow.commit()
+
+
+def refresh_project(uow, students, users, iid, pid, claim=False):
     """Read the portal of the project again and adopt the read: the status, or
-    None when it was not adopted (the marks stay for the next run)."""
+    None when it was not adopted (the marks stay for the next run). With
+    `claim` (the timer) only marks no other replica is reading for, if any."""
+    ids = _claim(uow, iid, pid, claim)
+    if claim and not ids:
+        return None
     session = uow.session
-    ids = [i for (i,) in session.execute(sa.select(stale_students.c.id).where(
-        stale_students.c.institution_id == iid, stale_students.c.project_id == pid))]
     row = find_row(session, snapshots, iid, pid,
                    columns=[snapshots.c.id, snapshots.c.updated_at, snapshots.c.data])
     if row is None:  # the marks of a snapshot that is gone
@@ -87,8 +123,16 @@ def refresh_project(uow, students, users, iid, pid):
         return None
     desktop = from_json(row.data)
     release(uow)
-    portal = read_portal(students, users, iid, pid, desktop)
-    return kept.adopt_read(uow, iid, pid, portal, desktop, row.updated_at, ids)
+    try:
+        portal = read_portal(students, users, iid, pid, desktop)
+        categories = kept.adopt_read(uow, iid, pid, portal, desktop, row.updated_at, ids)
+    except BaseException:
+        uow.rollback()
+        _unclaim(uow, ids)
+        raise
+    if categories is None:
+        _unclaim(uow, ids)
+    return categories
 
 
 def refresh_pending(db, students, users):
@@ -99,7 +143,7 @@ def refresh_pending(db, students, users):
     for iid, pid in projects:
         try:
             with db() as uow:
-                refresh_project(uow, students, users, iid, pid)
+                refresh_project(uow, students, users, iid, pid, claim=True)
         except DomainError as exc:
             log.warning("sync: project %s not read again: %s", pid, exc.code)
             if exc.status == 404:  # the project is gone from the portal

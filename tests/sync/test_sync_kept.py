@@ -13,6 +13,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from services.common.errors import DomainError
 from services.sync import compare, download, incremental, kept, mutation_feed, refresh, rules
 from services.sync import snapshots as cases
 from services.sync.models import portal_reads, snapshots, stale_students, student_differences
@@ -324,4 +325,39 @@ def test_a_project_gone_from_the_portal_loses_its_marks_and_others_still_refresh
         assert {p for (p,) in session.execute(sa.select(stale_students.c.project_id))} == \
             {PID, PID + 1}  # an event without project: every snapshot of the institution
     refresh.refresh_pending(db.uow, gone, gone)
+    assert db.count(stale_students) == 0
+
+
+def test_replicas_claim_the_marks_they_read_for(db):
+    rnd = random.Random(9)
+    portal = Portal(rnd, 6)
+    with db.uow() as uow:
+        cases.put_snapshot(uow, portal, portal, IID, PID, desktop_document(portal, rnd))
+    with db.uow() as uow:
+        source, kind, data = portal.change()
+        mutation_feed.on_event(uow, source, event(source, kind, data))
+
+    class Down:
+        """A portal that does not answer."""
+
+        def __getattr__(self, name):
+            return getattr(portal, name)
+
+        def project_state(self, iid, pid):
+            raise DomainError("service_unavailable", "De dienst students antwoordt niet.",
+                              status=503)
+
+    with db.uow() as uow:  # replica A claims the marks and reads (its read fails)
+        with pytest.raises(DomainError):
+            refresh.refresh_project(uow, Down(), portal, IID, PID, claim=True)
+    with db.uow() as uow:  # and gave its claim back
+        assert refresh.pending_projects(uow) == [(IID, PID)]
+    with db.uow() as uow:  # replica A claims again; replica B finds nothing to read for
+        ids = refresh._claim(uow, IID, PID, True)
+    assert ids
+    with db.uow() as uow:
+        assert refresh.pending_projects(uow) == []
+        assert refresh.refresh_project(uow, Down(), portal, IID, PID, claim=True) is None
+    with db.uow() as uow:  # a refresh asked for reads for every mark, claimed or not
+        assert cases.status(uow, portal, portal, IID, PID, refresh=True)
     assert db.count(stale_students) == 0

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column('project_id', sa.Integer(), nullable=False),
         sa.Column('student_number', sa.String(length=50), nullable=True),
         sa.Column('marked_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_stale_students')),
     )
     with op.batch_alter_table('stale_students', schema=None) as batch_op:
