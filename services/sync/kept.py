@@ -8,7 +8,6 @@ Every writer of either side holds the snapshot's row lock (PostgreSQL) while
 it changes both, so two replicas never interleave.
 """
 import datetime as dt
-import json
 
 import sqlalchemy as sa
 
@@ -45,12 +44,12 @@ def load_flags(session, iid, pid, numbers):
         for number, flags in session.execute(
                 sa.select(student_differences.c.student_number, student_differences.c.flags)
                 .where(*_where(iid, pid), student_differences.c.student_number.in_(part))):
-            out[number] = json.loads(flags)
+            out[number] = from_json(flags)
     return out
 
 
 def all_flags(session, iid, pid):
-    return {number: json.loads(flags) for number, flags in session.execute(
+    return {number: from_json(flags) for number, flags in session.execute(
         sa.select(student_differences.c.student_number, student_differences.c.flags)
         .where(*_where(iid, pid)))}
 

@@ -6,6 +6,7 @@ import gc
 import json
 from contextlib import contextmanager
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -46,7 +47,12 @@ def iso_utc(value):
 
 
 def to_json(data):
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text (orjson: the snapshots and portal reads are megabytes;
+    the standard library for what orjson refuses, such as integers past 64 bits)."""
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 @contextmanager
@@ -65,7 +71,10 @@ def paused_gc():
 
 def from_json(text):
     with paused_gc():
-        return json.loads(text)
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:  # what the standard library wrote and orjson refuses
+            return json.loads(text)
 
 
 def release(uow):
