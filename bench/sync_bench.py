@@ -10,7 +10,8 @@ snapshot (API.md format), with differences the way a school year makes them:
 changes, 10% packages (2% exemptions), 1% portal-only and 1% desktop-only
 students, 3% cluster memberships.
 
-Measured, median of --repeat runs:
+Measured, median of --repeat runs (the pure comparisons: the fastest of at
+least seven):
   pure      snapshot_check.check_snapshot (PUT validation), rules.portal_view, a
             floor (one pass over the portal's students looking each up on the
             desktop), compare.status (all eight categories), compare.differences
@@ -165,7 +166,9 @@ def build(n, seed=1, split=0.0):
     return state, people, desktop
 
 
-def timed(fn, repeat, paused_gc=False):
+def timed(fn, repeat, paused_gc=False, best=False):
+    """(median seconds of `repeat` runs, or with `best` the fastest: for pure
+    work on a shared machine the least disturbed run, the last result)."""
     times, result = [], None
     for _ in range(repeat):
         start = time.perf_counter()
@@ -175,7 +178,7 @@ def timed(fn, repeat, paused_gc=False):
         else:
             result = fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+    return (min(times) if best else statistics.median(times)), result
 
 
 class Portal:
@@ -245,14 +248,16 @@ def bench_size(n, repeat, backends, pg_url, tmp, split=0.0, changed=20):
     out["portal_view"], portal = timed(
         lambda: rules.portal_view(state, people, desktop["students"], "2025-11-25T10:00:00"),
         repeat, True)
-    out["floor"], _ = timed(lambda: floor(portal, desktop), repeat, True)
-    out["status"], status = timed(lambda: compare.status(portal, desktop), repeat, True)
+    pure = max(repeat, 7)  # fastest of several: what the code costs, not the machine's load
+    out["floor"], _ = timed(lambda: floor(portal, desktop), pure, True, best=True)
+    out["status"], status = timed(lambda: compare.status(portal, desktop), pure, True,
+                                  best=True)
     out["counts"] = {c: status[c]["differences"] for c in CATEGORIES}
     out["exemptions"] = status["packages"]["exemptions"]
     per = {}
     for category in CATEGORIES:
         per[category], _ = timed(lambda c=category: compare.differences(c, portal, desktop),
-                                 repeat, True)
+                                 pure, True, best=True)
     out["differences"] = per
     stub = Portal(state, people)
     largest = max(CATEGORIES, key=lambda c: out["counts"][c])
@@ -341,7 +346,8 @@ def main(argv=None):
 
     ms = lambda s: f"{s * 1000:8.1f}"  # noqa: E731
     split = f"; {args.split:.0%} in a second department" if args.split else ""
-    print(f"\nPortal connector benchmark (median of {args.repeat}; milliseconds{split})\n")
+    print(f"\nPortal connector benchmark (median of {args.repeat}, pure comparisons fastest of "
+          f"{max(args.repeat, 7)}; milliseconds{split})\n")
     for r in results:
         counts = ", ".join(f"{c} {r['counts'][c]}" for c in CATEGORIES)
         print(f"{r['n']} students: differences {counts} (packages [{r['exemptions']}])")
