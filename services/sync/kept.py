@@ -13,16 +13,8 @@ import sqlalchemy as sa
 
 from . import incremental
 from .models import portal_reads, snapshots, stale_students, student_differences
-from .store import (
-    SNAPSHOT_META,
-    as_utc,
-    find_row,
-    from_json,
-    iso_utc,
-    paused_gc,
-    to_json,
-    upsert_row,
-)
+from .store import (SNAPSHOT_META, as_utc, find_row, from_json, iso_utc, paused_gc, to_json,
+                    upsert_row)
 
 CHUNK = 500
 
@@ -46,12 +38,6 @@ def load_flags(session, iid, pid, numbers):
                 .where(*_where(iid, pid), student_differences.c.student_number.in_(part))):
             out[number] = from_json(flags)
     return out
-
-
-def all_flags(session, iid, pid):
-    return {number: from_json(flags) for number, flags in session.execute(
-        sa.select(student_differences.c.student_number, student_differences.c.flags)
-        .where(*_where(iid, pid)))}
 
 
 def _insert(session, iid, pid, flags):
