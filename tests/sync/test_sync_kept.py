@@ -358,3 +358,99 @@ def test_replicas_claim_the_marks_they_read_for(db):
     with db.uow() as uow:  # a refresh asked for reads for every mark, claimed or not
         assert cases.status(uow, portal, portal, IID, PID, refresh=True)
     assert db.count(stale_students) == 0
+
+
+def test_two_replicas_and_a_busy_portal_end_with_the_portal_as_it_is(db):
+    """Two replicas' timers, events arriving meanwhile (redelivered, out of
+    order), slow portal reads and downloads, all interleaved: once the
+    events stop and the marks are worked off, the kept status is the full
+    comparison of the portal as it is."""
+    import eventlet
+
+    rnd = random.Random(11)
+    portal = Portal(rnd, 20)
+    with db.uow() as uow:
+        cases.put_snapshot(uow, portal, portal, IID, PID, desktop_document(portal, rnd))
+
+    class Slow:
+        """The portal answering a while after it read its state: changes made
+        meanwhile are not in the answer (but their events may be in)."""
+
+        def __getattr__(self, name):
+            return getattr(portal, name)
+
+        def project_state(self, iid, pid):
+            state = portal.project_state(iid, pid)
+            eventlet.sleep(rnd.random() * 0.02)
+            return state
+
+    slow = Slow()
+    done = []
+
+    def portal_changes():
+        pending = []
+        for _ in range(30):
+            source, kind, data = portal.change()
+            pending += [(source, event(source, kind, data))] * rnd.choice([1, 2])
+            if rnd.random() < 0.5:
+                rnd.shuffle(pending)
+                for source, envelope in pending:
+                    with db.uow() as uow:
+                        mutation_feed.on_event(uow, source, envelope)
+                pending = []
+            eventlet.sleep(rnd.random() * 0.01)
+        for source, envelope in pending:
+            with db.uow() as uow:
+                mutation_feed.on_event(uow, source, envelope)
+        done.append(True)
+
+    def replica():
+        while not done:
+            refresh.refresh_pending(db.uow, slow, slow)
+            eventlet.sleep(0.005)
+
+    def scheduler():
+        for _ in range(4):
+            eventlet.sleep(0.03)
+            with db.uow() as uow:
+                download.download(uow, slow, slow, IID, PID, rnd.choice(rules.DOWNLOADABLE))
+
+    threads = [eventlet.spawn(f) for f in (portal_changes, replica, replica, scheduler)]
+    for thread in threads:
+        thread.wait()
+    for _ in range(5):  # the marks left are worked off
+        refresh.refresh_pending(db.uow, portal, portal)
+    assert db.count(stale_students) == 0
+    check_kept(db, portal)
+
+
+def test_an_event_arriving_while_the_portal_is_read_is_read_again(db):
+    """The change lands after the portal read its state, its event before the
+    read is adopted: the read adopted keeps the change's mark, the next run
+    reads it."""
+    rnd = random.Random(12)
+    portal = Portal(rnd, 8)
+    with db.uow() as uow:
+        cases.put_snapshot(uow, portal, portal, IID, PID, desktop_document(portal, rnd))
+    with db.uow() as uow:
+        source, kind, data = portal.change()
+        mutation_feed.on_event(uow, source, event(source, kind, data))
+
+    class Racing:
+        def __getattr__(self, name):
+            return getattr(portal, name)
+
+        def project_state(self, iid, pid):
+            state = portal.project_state(iid, pid)
+            for _ in range(3):  # changes after the read, announced before it is adopted
+                source, kind, data = portal.change()
+                with db.uow() as uow:
+                    mutation_feed.on_event(uow, source, event(source, kind, data))
+            return state
+
+    with db.uow() as uow:
+        assert refresh.refresh_project(uow, Racing(), portal, IID, PID, claim=True)
+    assert db.count(stale_students) > 0  # the later marks stay
+    refresh.refresh_pending(db.uow, portal, portal)
+    assert db.count(stale_students) == 0
+    check_kept(db, portal)
