@@ -13,40 +13,85 @@ def _new_student(P, number):
     return record
 
 
-def _drop_from_groups(D, number, kinds=("home_class", "cluster")):
+class _Members:
+    """The desktop's group memberships during one download: sets indexed by
+    student (built on first use), written back to the groups' sorted lists
+    once at the end, so each change costs the student's groups, not a scan of
+    every list."""
+
+    def __init__(self, groups):
+        self.groups = groups
+        self.sets = None
+        self.of = None
+        self.touched = set()
+
+    def _index(self):
+        if self.sets is None:
+            self.sets = {code: set(g["student_numbers"]) for code, g in self.groups.items()}
+            self.of = {}
+            for code, members in self.sets.items():
+                for number in members:
+                    self.of.setdefault(number, set()).add(code)
+        return self.sets, self.of
+
+    def codes(self, number):
+        return set(self._index()[1].get(number, ()))
+
+    def has(self, code, number):
+        return number in self._index()[0][code]
+
+    def remove(self, code, number):
+        sets, of = self._index()
+        sets[code].discard(number)
+        of.get(number, set()).discard(code)
+        self.touched.add(code)
+
+    def add(self, code, number):
+        sets, of = self._index()
+        sets[code].add(number)
+        of.setdefault(number, set()).add(code)
+        self.touched.add(code)
+
+    def write(self):
+        for code in self.touched:
+            self.groups[code]["student_numbers"] = sorted(self.sets[code], key=number_key)
+
+
+def _drop_from_groups(D, members, number, kinds=("home_class", "cluster")):
     left = []
-    for code, group in D["groups"].items():
-        if group["kind"] in kinds and number in group["student_numbers"]:
-            group["student_numbers"] = [n for n in group["student_numbers"] if n != number]
+    for code in members.codes(number):
+        if D["groups"][code]["kind"] in kinds:
+            members.remove(code, number)
             left.append(code)
     return sorted(left)
 
 
-def _move_home_class_group(D, number, department, new_code):
+def _move_home_class_group(D, members, number, department, new_code):
     """Keep listed home-class groups of the department in agreement with the
     student's participation there."""
-    for code, group in D["groups"].items():
-        if group["kind"] != "home_class" or group["department"] != department:
-            continue
-        members = group["student_numbers"]
-        if code == new_code and number not in members:
-            group["student_numbers"] = sorted(members + [number], key=number_key)
-        elif code != new_code and number in members:
-            group["student_numbers"] = [n for n in members if n != number]
+    groups = D["groups"]
+    for code in members.codes(number):
+        group = groups[code]
+        if code != new_code and group["kind"] == "home_class" \
+                and group["department"] == department:
+            members.remove(code, number)
+    group = groups.get(new_code) if new_code is not None else None
+    if group is not None and group["kind"] == "home_class" \
+            and group["department"] == department and not members.has(new_code, number):
+        members.add(new_code, number)
 
 
-def _leave_home_class(D, number, home_class):
+def _leave_home_class(D, members, number, home_class):
     """The student leaves the listed home-class group a removed participation
     named (so groups and participations keep agreeing)."""
     group = D["groups"].get(home_class) if home_class is not None else None
-    if group is None or group["kind"] != "home_class" \
-            or number not in group["student_numbers"]:
+    if group is None or group["kind"] != "home_class" or not members.has(home_class, number):
         return []
     still = any(p["home_class"] == home_class
                 for p in (D["participations"].get(number) or {}).values())
     if still:
         return []
-    group["student_numbers"] = [n for n in group["student_numbers"] if n != number]
+    members.remove(home_class, number)
     return [home_class]
 
 
@@ -64,6 +109,7 @@ def apply_download(category, P, D, items):
      "values": {field: portal value}, ...}."""
     changes = []
     dstudents, dparts, dpackages = D["students"], D["participations"], D["packages"]
+    members = _Members(D["groups"])
     for item in items:
         number, department = item["student_number"], item["department"]
         if category == "students":
@@ -83,7 +129,7 @@ def apply_download(category, P, D, items):
                 dstudents.pop(number, None)
                 dparts.pop(number, None)
                 dpackages.pop(number, None)
-                left = _drop_from_groups(D, number)
+                left = _drop_from_groups(D, members, number)
                 changes.append({"student_number": number, "department": department,
                                 "action": "remove", "left_groups": left})
             continue
@@ -107,7 +153,7 @@ def apply_download(category, P, D, items):
                         dpackages.pop(number, None)
                 changes.append({"student_number": number, "department": department,
                                 "action": "remove",
-                                "left_groups": _leave_home_class(D, number,
+                                "left_groups": _leave_home_class(D, members, number,
                                                                  gone["home_class"])})
                 continue
             part = own.get(department)
@@ -124,7 +170,8 @@ def apply_download(category, P, D, items):
                 part[field] = pd["P"]
                 values[field] = pd["P"]
             if category == "home_classes":
-                _move_home_class_group(D, number, department, part["home_class"])
+                _move_home_class_group(D, members, number, department,
+                                       part["home_class"])
         elif category == "packages":
             ppkg = (P["packages"].get(number) or NO_PARTS).get(department) or EMPTY_PACKAGE
             own = dpackages.setdefault(number, {})
@@ -137,4 +184,5 @@ def apply_download(category, P, D, items):
             raise ValueError(category)
         changes.append({"student_number": number, "department": department,
                         "action": "set", "values": values})
+    members.write()
     return changes

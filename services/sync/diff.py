@@ -273,15 +273,15 @@ def group_rows(P, D):
 
 
 def groups_details(P, D):
-    """(student items, group rows that differ)."""
-    p_of, d_of = defaultdict(set), defaultdict(set)
-    changed = []
-    for code, group, pgroup, dmembers, pmembers in group_rows(P, D):
-        for number in pmembers:
-            p_of[number].add(code)
-        for number in dmembers:
-            d_of[number].add(code)
+    """(student items, group rows that differ). A student's groups differ on
+    the two sides exactly when the student is added to or removed from some
+    group: only those students' groups are gathered."""
+    rows = group_rows(P, D)
+    changed, moved = [], set()
+    for code, group, pgroup, dmembers, pmembers in rows:
         added, removed = dmembers - pmembers, pmembers - dmembers
+        moved |= added
+        moved |= removed
         kind_differs = pgroup is not None and pgroup["kind"] != group["kind"]
         if added or removed or pgroup is None or kind_differs:
             row = {"code": code, "department": group["department"], "kind": group["kind"],
@@ -291,12 +291,18 @@ def groups_details(P, D):
             if kind_differs:
                 row["problem"] = "kind_differs"
             changed.append(row)
-    items = []
-    for number in set(p_of) | set(d_of):
-        pset, dset = p_of.get(number, set()), d_of.get(number, set())
-        if pset != dset:
-            items.append(_student_item(number, P, D, "upload",
-                                       {"groups": {"P": sorted(pset), "D": sorted(dset)}}))
+    if not moved:
+        return [], changed
+    p_of, d_of = defaultdict(list), defaultdict(list)
+    for code, _group, _pgroup, dmembers, pmembers in rows:
+        for number in pmembers & moved:
+            p_of[number].append(code)
+        for number in dmembers & moved:
+            d_of[number].append(code)
+    items = [_student_item(number, P, D, "upload",
+                           {"groups": {"P": sorted(p_of.get(number, ())),
+                                       "D": sorted(d_of.get(number, ()))}})
+             for number in moved]
     return items, changed
 
 

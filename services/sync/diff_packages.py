@@ -57,10 +57,12 @@ def _package_pairs(P, D):
                    _desktop_package(down, department, single))
 
 
-def packages_items(P, D, pairs=None):
+def packages_items(P, D, pairs=None, with_packages=None):
     """Inlined (not _package_pairs / _package_fields): this runs for every
-    participation on every status."""
-    with_packages = package_departments(P)
+    participation on every status. `with_packages`: package_departments of
+    the whole portal (when P holds some of its students only)."""
+    if with_packages is None:
+        with_packages = package_departments(P)
     pp, pk, dk = P["participations"], P["packages"], D["packages"]
     items = []
     for number, department, _ppart, _dpart in (pairs if pairs is not None

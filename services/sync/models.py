@@ -7,6 +7,11 @@ portal_reads    the portal's state of a project as last read (`as_of`), which
                 status, differences and downloads compare against
 mutations       the mutation feed: what changed in the portal, from the users
                 and students events (one row per student and category)
+student_differences  per student of a snapshot with a difference: which
+                categories differ and which way (incremental.py), kept with
+                the snapshot's status
+stale_students  students of a snapshot an event named since the portal was
+                last read: the timer refresh_stale reads the portal again
 outbox, processed_events   the shared event tables (processed_events makes
                 the event handlers idempotent by event_id)
 """
@@ -58,6 +63,29 @@ mutations = sa.Table(
     sa.Column("occurred_at", Timestamp, nullable=True),
     sa.Column("recorded_at", Timestamp, nullable=False),
     sa.Index(None, "institution_id", "recorded_at"),
+)
+
+student_differences = sa.Table(
+    "student_differences", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("institution_id", sa.Integer, nullable=False),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("student_number", sa.String(50), nullable=False),
+    # {category: bits} (incremental.ANY, DOWN, UP, EXEMPT)
+    sa.Column("flags", sa.Text, nullable=False),
+    sa.UniqueConstraint("institution_id", "project_id", "student_number"),
+)
+
+stale_students = sa.Table(
+    "stale_students", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("institution_id", sa.Integer, nullable=False),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("student_number", sa.String(50), nullable=True),
+    sa.Column("marked_at", Timestamp, nullable=False),
+    # a replica reading the portal for this mark (refresh.py), until then
+    sa.Column("claimed_until", Timestamp, nullable=True),
+    sa.Index(None, "institution_id", "project_id"),
 )
 
 outbox = outbox_table(metadata)

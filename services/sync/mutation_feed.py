@@ -12,7 +12,7 @@ from services.common import events
 from services.common.errors import DomainError
 from services.common.outbox import utcnow
 
-from . import feed
+from . import feed, refresh
 from .models import mutations, processed_events, snapshots
 from .store import find_row, iso_utc, parse_ids, release, to_json
 
@@ -68,8 +68,8 @@ def list_mutations(uow, students, institution_id, project_id, since=None, page=1
 
 def on_event(uow, source, payload):
     """Record an event of the users or students service in the feed, once per
-    event_id. Returns "applied" or "duplicate"; a malformed envelope raises
-    PermanentEventError."""
+    event_id, marking the students it names stale (refresh.py). Returns
+    "applied" or "duplicate"; a malformed envelope raises PermanentEventError."""
     env = events.parse_envelope(payload)  # PermanentEventError: parked
     event_id, event_type, iid, data, occurred = (env.event_id, env.type, env.institution_id,
                                                  env.data, env.occurred_at)
@@ -77,15 +77,17 @@ def on_event(uow, source, payload):
     if events.already_processed(session, processed_events, event_id):
         return "duplicate"
     now = utcnow()
+    found = feed.entries(source, event_type, data)
     rows = [{"event_id": event_id, "event_type": event_type, "institution_id": iid,
              "project_id": e["project_id"], "category": e["category"],
              "student_number": e["student_number"],
              "department": (e["department"] or None) and str(e["department"])[:20],
              "data": to_json(e["data"]), "occurred_at": occurred, "recorded_at": now}
-            for e in feed.entries(source, event_type, data)]
+            for e in found]
     try:
         if rows:
             session.execute(sa.insert(mutations), rows)
+            refresh.mark_stale(session, iid, found, now)
         events.mark_processed(session, processed_events, event_id)
         uow.commit()
     except IntegrityError:  # another worker recorded the same event just now

@@ -1,8 +1,9 @@
 """Reading the portal (students.project_state + users.get_users) and keeping
 the last read.
 
-The portal is read when a snapshot arrives, on status?refresh, and after every
-upload; `as_of` tells when. Status, differences and downloads compare against
+The portal is read when a snapshot arrives, on status?refresh, after every
+upload and after events named students of the project (refresh.py); `as_of`
+is when the read started. Status, differences and downloads compare against
 that read, so a download moves exactly what the differences showed. No
 database connection is held while another service is called.
 """
@@ -22,6 +23,7 @@ def read_portal(students, users, iid, pid, desktop):
     reads run side by side: the project from the students service, the
     personal data of the desktop's students from the users service (then
     those of the portal's students the desktop lacks)."""
+    started = utcnow().isoformat()  # as_of: the read holds every change committed before
     reading = eventlet.spawn(students.project_state, iid, pid)
     try:
         known = sorted(desktop["students"], key=rules.number_key)
@@ -35,7 +37,7 @@ def read_portal(students, users, iid, pid, desktop):
     if missing:
         people = people + users.get_users(iid, missing)
     with paused_gc():
-        return rules.portal_view(state, people, desktop["students"], utcnow().isoformat())
+        return rules.portal_view(state, people, desktop["students"], started)
 
 
 def store_portal(uow, iid, pid, portal):

@@ -5,7 +5,8 @@ desktop (docs/connector.md).
 
 Entrypoints only; the use cases are in snapshots.py, download.py, upload.py and
 mutation_feed.py (sharing store.py, portal.py, selection.py), the comparison in
-diff.py, diff_packages.py and compare.py, a download's effect on the snapshot
+diff.py, diff_packages.py and compare.py, the status kept per student in
+incremental.py and kept.py (current as events arrive: refresh.py), a download's effect on the snapshot
 in apply_download.py, the upload plans in plans.py, the rules in rules.py and
 snapshot_check.py, the mutation feed's mapping in feed.py. The gateway passes
 institution_id explicitly and does the role and tenancy checks; a project of
@@ -20,7 +21,7 @@ from services.common.db import Database
 from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import download, mutation_feed, snapshots, upload
+from . import download, mutation_feed, refresh, snapshots, upload
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,12 @@ class SyncService:
     on_package_changed = _feed_handler("students", "package_changed")
     on_home_class_changed = _feed_handler("students", "home_class_changed")
     on_group_members_changed = _feed_handler("students", "group_members_changed")
+
+    # --- the status kept current as the portal changes (refresh.py) ------------------------
+
+    @timer(interval=5)
+    def refresh_stale(self):
+        refresh.refresh_pending(self.db, self.students, self.users)
 
     # --- outbox ----------------------------------------------------------------------------
 

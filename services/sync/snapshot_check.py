@@ -194,7 +194,7 @@ def _check_groups(rows, students, participations, errors):
                        index)
         subject = clean_text(item.get("subject"), 20, "groups.subject", index, errors)
         members = item.get("student_numbers")
-        numbers = []
+        numbers = set()
         if members is not None and not isinstance(members, list):
             errors.add("type_invalid", f"groups.student_numbers (rij {index}) moet een lijst "
                                        f"zijn.", "groups.student_numbers", index)
@@ -205,8 +205,7 @@ def _check_groups(rows, students, participations, errors):
             if not known_student(number, students, errors, f"Groep {code} (rij {index})",
                                  "groups.student_numbers", index):
                 continue
-            if number not in numbers:
-                numbers.append(number)
+            numbers.add(number)
         if code is None:
             continue
         put_once(out, code, {"department": department, "kind": kind, "subject": subject,

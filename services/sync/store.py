@@ -6,6 +6,7 @@ import gc
 import json
 from contextlib import contextmanager
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +30,13 @@ def parse_ids(institution_id, project_id):
     return _id(institution_id, "institution"), _id(project_id, "project")
 
 
+def as_utc(value):
+    """An aware datetime in UTC (SQLite hands back naive UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
 def iso_utc(value):
     """ISO text in UTC (SQLite hands back naive UTC, PostgreSQL the session's zone)."""
     if value is None:
@@ -39,7 +47,12 @@ def iso_utc(value):
 
 
 def to_json(data):
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text (orjson: the snapshots and portal reads are megabytes;
+    the standard library for what orjson refuses, such as integers past 64 bits)."""
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 @contextmanager
@@ -58,7 +71,10 @@ def paused_gc():
 
 def from_json(text):
     with paused_gc():
-        return json.loads(text)
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:  # what the standard library wrote and orjson refuses
+            return json.loads(text)
 
 
 def release(uow):
@@ -78,7 +94,7 @@ SNAPSHOT_META = [snapshots.c.id, snapshots.c.received_at, snapshots.c.updated_at
                  snapshots.c.status, snapshots.c.status_of]
 
 
-def _upsert(session, table, iid, pid, values):
+def upsert_row(session, table, iid, pid, values):
     """Update the (institution, project) row or insert it."""
     result = session.execute(sa.update(table).where(
         table.c.institution_id == iid, table.c.project_id == pid).values(**values))
@@ -88,11 +104,11 @@ def _upsert(session, table, iid, pid, values):
 
 def save_row(uow, table, iid, pid, values):
     try:
-        _upsert(uow.session, table, iid, pid, values)
+        upsert_row(uow.session, table, iid, pid, values)
         uow.commit()
     except IntegrityError:  # inserted at the same moment by another worker
         uow.rollback()
-        _upsert(uow.session, table, iid, pid, values)
+        upsert_row(uow.session, table, iid, pid, values)
         uow.commit()
 
 
@@ -146,12 +162,3 @@ def status_body(uow, iid, pid, as_of, categories, meta, updated_at=None):
             "mutations_since_as_of": _mutations_since(uow.session, iid, pid, as_of)}
     body.update(categories)
     return body
-
-
-def keep_status(uow, meta, categories, as_of):
-    """Store the status computed for this version of the snapshot (a newer
-    snapshot written meanwhile keeps its own)."""
-    uow.session.execute(sa.update(snapshots).where(
-        snapshots.c.id == meta.id, snapshots.c.updated_at == meta.updated_at).values(
-        status=to_json(categories), status_of=as_of))
-    uow.commit()

@@ -3,16 +3,14 @@ students service's RPC (create_students, create_group, set_group_members,
 update_participation), so its rules hold and its events fire; the portal is
 re-read first and afterwards.
 """
-import datetime as dt
-
 import eventlet
 
 from services.common.errors import DomainError
 
-from . import plans
-from .portal import compare_sides, read_portal, store_portal
+from . import kept, plans
+from .portal import compare_sides, read_portal
 from .selection import check_departments, selected_items
-from .store import iso_utc, keep_status, load_snapshot, release, transfer_request
+from .store import load_snapshot, release, transfer_request
 
 
 # Calls to the students service an upload makes side by side.
@@ -137,9 +135,9 @@ def upload(uow, students, users, institution_id, project_id, category, departmen
         applied, skipped = _upload_groups(students, iid, portal, desktop, departments, numbers)
     if applied:
         portal = read_portal(students, users, iid, pid, desktop)
-    store_portal(uow, iid, pid, portal)
-    categories = compare_sides(portal, desktop)
-    keep_status(uow, row, categories, iso_utc(dt.datetime.fromisoformat(portal["as_of"])))
+    categories = kept.adopt_read(uow, iid, pid, portal, desktop, row.updated_at)
+    if categories is None:  # the desktop changed meanwhile, or a later read is kept
+        categories = compare_sides(portal, desktop)
     return {"project_id": pid, "category": category, "as_of": portal["as_of"],
             "applied": applied, "count": len(applied), "skipped": skipped,
             "status": categories[category]}
