@@ -20,6 +20,7 @@ from eventlet.event import Event
 from kombu import Connection, Consumer, Exchange, Queue
 from kombu.exceptions import KombuError
 from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import deserialize
 
 from services.common import quietlogs
@@ -48,6 +49,7 @@ class BusClient:
             f"rpc.reply-gateway-{self.routing_key}",
             exchange=RPC_EXCHANGE,
             routing_key=self.routing_key,
+            durable=False,  # replies live for seconds: never written to disk
             auto_delete=True,
             queue_arguments={"x-expires": 300000},
         )
@@ -128,6 +130,7 @@ class BusClient:
                         reply_to=self.routing_key,
                         correlation_id=corr,
                         expiration=timeout,
+                        delivery_mode=NON_PERSISTENT,  # a call outlives no broker restart
                         retry=True,
                         retry_policy=PUBLISH_RETRY,
                     )
