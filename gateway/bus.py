@@ -7,6 +7,13 @@ hands each reply to the waiting request by correlation id. Every request
 message carries a per-message TTL equal to the caller's remaining deadline, so
 a request the gateway has given up on is dropped by the broker instead of being
 executed later by a service that comes back.
+
+Requests go out on a small pool of confirm-mode channels (one per call in
+flight, each on a connection of its own, kept between calls): a call costs one
+publish and its broker acknowledgement, no connection or producer set-up. A
+request the broker returns (mandatory: no service consumes it) is a 503 at once.
+Requests are transient and the reply queue is not durable: an RPC outlives no
+broker restart, so nothing of it is written to disk.
 """
 
 import contextlib
@@ -14,17 +21,17 @@ import logging
 import time
 import uuid
 
+import amqp
 import eventlet
 from amqp.exceptions import AMQPError
 from eventlet.event import Event
 from kombu import Connection, Consumer, Exchange, Queue
 from kombu.exceptions import KombuError
-from nameko.amqp.publish import Publisher, UndeliverableMessage
+from kombu.serialization import dumps
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import deserialize
 
 from services.common import quietlogs
-from services.common.outbox import PUBLISH_RETRY
 
 quietlogs.install()  # a call to a service not (yet) running is a 503, not a channel warning
 
@@ -40,6 +47,79 @@ class ServiceUnavailable(Exception):
         self.reason = reason
 
 
+BROKER_ERRORS = (OSError, KombuError, AMQPError)
+
+
+class Returned(Exception):
+    """The broker returned the request: no queue is bound to its routing key."""
+
+
+class ChannelPool:
+    """Confirm-mode channels for publishing, one per call in flight, each on a
+    connection of its own (a py-amqp connection serves one green thread)."""
+
+    ATTEMPTS = 3  # a kept connection may have died with a broker restart
+    KEEP = 32  # idle connections kept
+
+    def __init__(self, amqp_uri):
+        self.amqp_uri = amqp_uri
+        self._idle = []
+
+    def _open(self):
+        conn = Connection(self.amqp_uri, connect_timeout=2)
+        conn.connect()
+        channel = conn.connection.channel()
+        channel.confirm_select()
+        returned = []
+        channel.events["basic_return"].add(lambda *args: returned.append(True))
+        return conn, channel, returned
+
+    def publish(self, message, exchange, routing_key):
+        """Publish `message` (an amqp.Message) mandatory and wait for the
+        broker's acknowledgement; Returned when no queue takes it."""
+        for attempt in range(1, self.ATTEMPTS + 1):
+            fresh = not self._idle
+            item = None
+            try:
+                item = self._idle.pop() if self._idle else self._open()
+                _conn, channel, returned = item
+                returned.clear()
+                channel.basic_publish_confirm(
+                    message, exchange=exchange, routing_key=routing_key, mandatory=True
+                )
+            except BROKER_ERRORS:
+                if item is not None:
+                    self._close(item)
+                if attempt == self.ATTEMPTS:
+                    raise
+                if fresh:
+                    eventlet.sleep(0.2 * attempt)
+                continue
+            except BaseException:  # a deadline: the channel is mid-call, not reusable
+                if item is not None:
+                    self._close(item)
+                raise
+            self._release(item)
+            if returned:
+                raise Returned(routing_key)
+            return
+
+    def _release(self, item):
+        if len(self._idle) < self.KEEP:
+            self._idle.append(item)
+        else:
+            self._close(item)
+
+    @staticmethod
+    def _close(item):
+        with contextlib.suppress(Exception):
+            item[0].release()
+
+    def close(self):
+        while self._idle:
+            self._close(self._idle.pop())
+
+
 class BusClient:
     def __init__(self, amqp_uri, default_timeout=8.0):
         self.amqp_uri = amqp_uri
@@ -53,7 +133,7 @@ class BusClient:
             auto_delete=True,
             queue_arguments={"x-expires": 300000},
         )
-        self.publisher = Publisher(amqp_uri, use_confirms=True)
+        self.channels = ChannelPool(amqp_uri)
         self._pending = {}
         self._ready = Event()
         self._running = False
@@ -72,6 +152,7 @@ class BusClient:
         if self._thread is not None:
             self._thread.kill()
             self._thread = None
+        self.channels.close()
 
     def _consume_forever(self):
         while self._running:
@@ -116,29 +197,28 @@ class BusClient:
             if not self._ready.ready():
                 raise ServiceUnavailable(service, "broker")
         corr = str(uuid.uuid4())
+        content_type, encoding, payload = dumps({"args": list(args), "kwargs": kwargs}, "json")
+        message = amqp.Message(
+            payload,
+            content_type=content_type,
+            content_encoding=encoding,
+            reply_to=self.routing_key,
+            correlation_id=corr,
+            expiration=str(int(timeout * 1000)),
+            delivery_mode=NON_PERSISTENT,  # a call outlives no broker restart
+        )
         waiter = Event()
         self._pending[corr] = waiter
         started = time.monotonic()
         try:
             try:
                 with eventlet.Timeout(timeout):
-                    self.publisher.publish(
-                        {"args": list(args), "kwargs": kwargs},
-                        exchange=RPC_EXCHANGE,
-                        routing_key=f"{service}.{method}",
-                        mandatory=True,
-                        reply_to=self.routing_key,
-                        correlation_id=corr,
-                        expiration=timeout,
-                        delivery_mode=NON_PERSISTENT,  # a call outlives no broker restart
-                        retry=True,
-                        retry_policy=PUBLISH_RETRY,
-                    )
-            except UndeliverableMessage:
+                    self.channels.publish(message, RPC_EXCHANGE.name, f"{service}.{method}")
+            except Returned:
                 raise ServiceUnavailable(service, "not_running") from None
             except eventlet.Timeout:
                 raise ServiceUnavailable(service, "broker") from None
-            except (OSError, KombuError, AMQPError) as exc:  # the broker away or restarting
+            except BROKER_ERRORS as exc:  # the broker away or restarting
                 log.warning(
                     "call to %s.%s not sent: broker unreachable (%s)",
                     service,
