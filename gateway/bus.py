@@ -8,10 +8,10 @@ message carries a per-message TTL equal to the caller's remaining deadline, so
 a request the gateway has given up on is dropped by the broker instead of being
 executed later by a service that comes back.
 
-Requests go out on a small pool of confirm-mode channels (one per call in
-flight, each on a connection of its own, kept between calls): a call costs one
-publish and its broker acknowledgement, no connection or producer set-up. A
-request the broker returns (mandatory: no service consumes it) is a 503 at once.
+Requests go out on kept confirm-mode channels (services/common/channels.py):
+a call costs one publish and its broker acknowledgement, no connection or
+producer set-up. A request the broker returns (mandatory: no service consumes
+it) is a 503 at once.
 Requests are transient and the reply queue is not durable: an RPC outlives no
 broker restart, so nothing of it is written to disk.
 """
@@ -23,15 +23,14 @@ import uuid
 
 import amqp
 import eventlet
-from amqp.exceptions import AMQPError
 from eventlet.event import Event
 from kombu import Connection, Consumer, Exchange, Queue
-from kombu.exceptions import KombuError
 from kombu.serialization import dumps
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import deserialize
 
 from services.common import quietlogs
+from services.common.channels import BROKER_ERRORS, ChannelPool, Returned
 
 quietlogs.install()  # a call to a service not (yet) running is a 503, not a channel warning
 
@@ -47,79 +46,6 @@ class ServiceUnavailable(Exception):
         self.reason = reason
 
 
-BROKER_ERRORS = (OSError, KombuError, AMQPError)
-
-
-class Returned(Exception):
-    """The broker returned the request: no queue is bound to its routing key."""
-
-
-class ChannelPool:
-    """Confirm-mode channels for publishing, one per call in flight, each on a
-    connection of its own (a py-amqp connection serves one green thread)."""
-
-    ATTEMPTS = 3  # a kept connection may have died with a broker restart
-    KEEP = 32  # idle connections kept
-
-    def __init__(self, amqp_uri):
-        self.amqp_uri = amqp_uri
-        self._idle = []
-
-    def _open(self):
-        conn = Connection(self.amqp_uri, connect_timeout=2)
-        conn.connect()
-        channel = conn.connection.channel()
-        channel.confirm_select()
-        returned = []
-        channel.events["basic_return"].add(lambda *args: returned.append(True))
-        return conn, channel, returned
-
-    def publish(self, message, exchange, routing_key):
-        """Publish `message` (an amqp.Message) mandatory and wait for the
-        broker's acknowledgement; Returned when no queue takes it."""
-        for attempt in range(1, self.ATTEMPTS + 1):
-            fresh = not self._idle
-            item = None
-            try:
-                item = self._idle.pop() if self._idle else self._open()
-                _conn, channel, returned = item
-                returned.clear()
-                channel.basic_publish_confirm(
-                    message, exchange=exchange, routing_key=routing_key, mandatory=True
-                )
-            except BROKER_ERRORS:
-                if item is not None:
-                    self._close(item)
-                if attempt == self.ATTEMPTS:
-                    raise
-                if fresh:
-                    eventlet.sleep(0.2 * attempt)
-                continue
-            except BaseException:  # a deadline: the channel is mid-call, not reusable
-                if item is not None:
-                    self._close(item)
-                raise
-            self._release(item)
-            if returned:
-                raise Returned(routing_key)
-            return
-
-    def _release(self, item):
-        if len(self._idle) < self.KEEP:
-            self._idle.append(item)
-        else:
-            self._close(item)
-
-    @staticmethod
-    def _close(item):
-        with contextlib.suppress(Exception):
-            item[0].release()
-
-    def close(self):
-        while self._idle:
-            self._close(self._idle.pop())
-
-
 class BusClient:
     def __init__(self, amqp_uri, default_timeout=8.0):
         self.amqp_uri = amqp_uri
@@ -133,7 +59,7 @@ class BusClient:
             auto_delete=True,
             queue_arguments={"x-expires": 300000},
         )
-        self.channels = ChannelPool(amqp_uri)
+        self.channels = ChannelPool(amqp_uri)  # this client's own: stop() closes it
         self._pending = {}
         self._ready = Event()
         self._running = False

@@ -12,14 +12,15 @@ a neighbour that comes back later does not execute a call whose caller gave up.
 
 Importing this module also makes every service survive a broker restart
 (services/common/brokerloss.py): a reply or an ack that cannot reach the broker
-no longer stops the service.
+no longer stops the service; and sends RPC replies on kept channels
+(services/common/channels.py).
 """
 
 import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy, rpc
 
-from . import brokerloss, quietlogs
+from . import brokerloss, channels, quietlogs
 from . import config as cfg
 from .errors import DomainError
 
@@ -48,6 +49,7 @@ SERVICE_NAMES_NL = {
 
 quietlogs.install()
 brokerloss.install()
+channels.install()
 
 
 def domain_rpc(fn):
