@@ -43,6 +43,11 @@ class ChannelPool:
     def _open(self):
         conn = Connection(self.amqp_uri, connect_timeout=2)
         conn.connect()
+        # py-amqp polls the socket before every publish (a trip through the
+        # eventlet hub) when the broker may block the connection; the
+        # acknowledgement wait reads such a notice anyway.
+        props = conn.connection.client_properties
+        props["capabilities"] = {**props.get("capabilities", {}), "connection.blocked": False}
         channel = conn.connection.channel()
         channel.confirm_select()
         returned = []
