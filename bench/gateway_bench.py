@@ -1,19 +1,21 @@
-"""Gateway benchmark: GET /api/v1/users/{code} through one, then two gateway
-processes on one port (SO_REUSEPORT), beside the bare nameko RPC round trip to
-the same method, in one run.
+"""Gateway benchmark: GET /api/v1/users/{code} through one gateway process and
+through two on one port (SO_REUSEPORT), beside the bare nameko RPC round trip
+to the same method, in one run.
 
 Starts the whole system like `make run` (python -m deploy.run) on a fresh
 RabbitMQ vhost and a temporary data dir, creates an institution, an admin and a
-user, then measures for a fixed number of requests:
-  - bare RPC users.get_user, sequential and from N green threads (the floor);
-  - one extra gateway process (`python -m gateway`, started directly on a port
-    of its own), 1 and N keep-alive clients;
-  - a second gateway process on the same port, N and 2N clients;
-and prints requests/s, p50 and p99 latency, the CPU time per request of the
-gateway(s) and of the users service, and the ratios: gateway/RPC and two
-gateways/one. The load generator (bench/loadgen.py) is a process of its own.
+user, starts three more gateway processes directly (`python -m gateway`): one
+alone on a port, two sharing another. Then, in rounds (the load of a shared
+machine varies: interleaving keeps the comparisons fair), it measures
+  - bare RPC users.get_user, 1 client and N green threads (the floor);
+  - the single gateway with 1, N and 2N keep-alive clients;
+  - the pair with N and 2N clients;
+and prints requests/s, p50 and p99 latency and the CPU time per request of
+the gateway process(es) and of the users service; at the end the medians and
+the ratios gateway/RPC and two gateways/one. The HTTP load generator
+(bench/loadgen.py) is a process of its own.
 
-    .venv/bin/python bench/gateway_bench.py [--requests 2000] [--clients 10]
+    .venv/bin/python bench/gateway_bench.py [--requests 1500] [--clients 10] [--rounds 3]
     .venv/bin/python bench/gateway_bench.py --hold   # keep it running (profiling)
 """
 import eventlet
@@ -24,6 +26,7 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -47,9 +50,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def line(label, fig, cpu=""):
+def line(label, fig, cpu=None):
+    if cpu is None and "gw_cpu" in fig:
+        cpu = f"   cpu/req: gateway {fig['gw_cpu']:.2f} ms, users {fig['users_cpu']:.2f} ms"
     print(f"{label:<40} {fig['rate']:7.0f} req/s   p50 {fig['p50_ms']:6.2f} ms   "
-          f"p99 {fig['p99_ms']:6.2f} ms{cpu}", flush=True)
+          f"p99 {fig['p99_ms']:6.2f} ms{cpu or ''}", flush=True)
     if fig.get("errors"):
         print(f"    {fig['errors']} errors, first: {fig['first_error']}")
     return fig
@@ -158,7 +163,7 @@ def measure_rpc(amqp, institution_id, n, c):
     config = {"AMQP_URI": amqp}
     with ClusterRpcProxy(config) as rpc:
         rpc.users.get_user(institution_id, "123456")  # warm up
-        seq = line("bare RPC users.get_user, sequential",
+        seq = line("bare RPC users.get_user, 1 client",
                    timed_loop(n, lambda: rpc.users.get_user(institution_id, "123456")))
     proxies = []
 
@@ -176,15 +181,17 @@ def measure_rpc(amqp, institution_id, n, c):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--requests", type=int, default=1500)
     ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measures interleaved in rounds (the load here varies); medians")
     ap.add_argument("--hold", action="store_true",
                     help="after seeding, print the port and token and wait for Ctrl-C")
     args = ap.parse_args()
 
     vhost = make_vhost("leerlingbus_bench")
     amqp = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    port, gw_port = free_port(), free_port()
+    port, one_port, two_port = free_port(), free_port(), free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="leerlingbus-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
     env.update(AMQP_URI=amqp, LEERLINGBUS_HTTP_PORT=str(port), LEERLINGBUS_DATA_DIR=str(data_dir),
@@ -210,44 +217,64 @@ def main():
             return
 
         n, c = args.requests, args.clients
-        print(f"# {n} requests each; {c} clients; 5 services + gateways as separate processes "
-              f"(SQLite); load generator in a process of its own", flush=True)
-        rpc_seq, rpc_par = measure_rpc(amqp, institution_id, n, c)
+        print(f"# {n} requests per measure; {c} clients; {args.rounds} rounds (medians at the "
+              f"end); 5 services + gateways as separate processes (SQLite); HTTP load from a "
+              f"process of its own", flush=True)
+        single = [start_gateway(env, one_port, data_dir / "gateway-a.log")]
+        pair = [start_gateway(env, two_port, data_dir / f"gateway-b{i}.log") for i in (1, 2)]
+        gateways.extend(single + pair)
+        loadgen.run(one_port, path, [header], 1, 100)  # warm up
+        loadgen.run(two_port, path, [header], c, 200)
 
-        def load(clients):
+        def load(label, procs, gw_port, clients):
             """The load generator's figures, with the CPU per request of the
-            gateways and of the users service."""
-            pids = [g.pid for g in gateways]
-            before = [cpu_seconds(p) for p in pids], cpu_seconds(users_pid)
+            gateway processes and of the users service."""
+            before = [cpu_seconds(g.pid) for g in procs], cpu_seconds(users_pid)
             fig = loadgen.run(gw_port, path, [header], clients, n)
-            gw_cpu = sum(cpu_seconds(p) for p in pids) - sum(before[0])
-            users_cpu = cpu_seconds(users_pid) - before[1]
-            fig["cpu"] = (f"   cpu/req: gateway {gw_cpu / fig['requests'] * 1000:.2f} ms, "
-                          f"users {users_cpu / fig['requests'] * 1000:.2f} ms")
-            return fig
+            gw_cpu = sum(cpu_seconds(g.pid) for g in procs) - sum(before[0])
+            fig["gw_cpu"] = gw_cpu / fig["requests"] * 1000
+            fig["users_cpu"] = (cpu_seconds(users_pid) - before[1]) / fig["requests"] * 1000
+            return line(label, fig)
 
-        gateways.append(start_gateway(env, gw_port, data_dir / "gateway-1.log"))
-        loadgen.run(gw_port, path, [header], 1, 100)  # warm up
-        gw_seq = load(1)
-        line("1 gateway, 1 client", gw_seq, gw_seq["cpu"])
-        one = load(c)
-        line(f"1 gateway, {c} clients", one, one["cpu"])
-        one_2c = load(2 * c)
-        line(f"1 gateway, {2 * c} clients", one_2c, one_2c["cpu"])
+        measures = {
+            "rpc_1": "bare RPC users.get_user, 1 client",
+            "rpc_c": f"bare RPC, {c} green threads",
+            "one_1": "1 gateway, 1 client",
+            "one_c": f"1 gateway, {c} clients",
+            "two_c": f"2 gateways (one port), {c} clients",
+            "one_2c": f"1 gateway, {2 * c} clients",
+            "two_2c": f"2 gateways (one port), {2 * c} clients",
+        }
+        results = {key: [] for key in measures}
+        for round_no in range(1, args.rounds + 1):
+            print(f"## round {round_no}", flush=True)
+            rpc_1, rpc_c = measure_rpc(amqp, institution_id, n, c)
+            results["rpc_1"].append(rpc_1)
+            results["rpc_c"].append(rpc_c)
+            for key, procs, gw_port, clients in (
+                    ("one_1", single, one_port, 1), ("one_c", single, one_port, c),
+                    ("two_c", pair, two_port, c), ("one_2c", single, one_port, 2 * c),
+                    ("two_2c", pair, two_port, 2 * c)):
+                results[key].append(load(measures[key], procs, gw_port, clients))
 
-        gateways.append(start_gateway(env, gw_port, data_dir / "gateway-2.log"))
-        loadgen.run(gw_port, path, [header], c, 200)  # warm up the second
-        two = load(c)
-        line(f"2 gateways (one port), {c} clients", two, two["cpu"])
-        two_2c = load(2 * c)
-        line(f"2 gateways (one port), {2 * c} clients", two_2c, two_2c["cpu"])
-
-        print(f"ratio gateway/RPC  sequential {gw_seq['rate'] / rpc_seq['rate']:.2f}   "
-              f"{c} clients {one['rate'] / rpc_par['rate']:.2f}")
-        print(f"ratio 2 gateways/1  {c} clients {two['rate'] / one['rate']:.2f}   "
-              f"{2 * c} clients {two_2c['rate'] / one_2c['rate']:.2f}")
-        print(f"goal: p99 at {c} clients <= 20 ms: 1 gateway {one['p99_ms']:.1f} ms, "
-              f"2 gateways {two['p99_ms']:.1f} ms")
+        print("## medians")
+        med = {key: {f: statistics.median(r[f] for r in runs) for f in runs[0]
+                     if isinstance(runs[0][f], (int, float))}
+               for key, runs in results.items()}
+        for key, label in measures.items():
+            cpu = ""
+            if "gw_cpu" in med[key]:
+                cpu = (f"   cpu/req: gateway {med[key]['gw_cpu']:.2f} ms, "
+                       f"users {med[key]['users_cpu']:.2f} ms")
+            line(label, med[key], cpu)
+        rate = {key: m["rate"] for key, m in med.items()}
+        print(f"ratio gateway/RPC       1 client {rate['one_1'] / rate['rpc_1']:.2f}   "
+              f"{c} clients {rate['one_c'] / rate['rpc_c']:.2f}")
+        print(f"ratio 2 gateways/1      {c} clients {rate['two_c'] / rate['one_c']:.2f}   "
+              f"{2 * c} clients {rate['two_2c'] / rate['one_2c']:.2f}")
+        print(f"goal p99 <= 20 ms at {c} clients: 1 gateway {med['one_c']['p99_ms']:.1f} ms, "
+              f"2 gateways {med['two_c']['p99_ms']:.1f} ms (bare RPC "
+              f"{med['rpc_c']['p99_ms']:.1f} ms)")
     finally:
         for g in gateways:
             g.terminate()
