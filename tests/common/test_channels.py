@@ -1,11 +1,13 @@
 """services/common/channels.py: publishing on kept channels (the gateway's RPC
-requests, every service's RPC replies), on a real broker."""
+requests, every service's RPC replies), and services/common/rpc.py's signature
+check, on a real broker."""
 import json
 import socket
 
 import amqp
 import pytest
 from kombu import Connection, Exchange, Queue
+from nameko.exceptions import IncorrectSignature
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ServiceRpcProxy
 
@@ -99,3 +101,15 @@ def test_service_replies_go_out_transient_on_kept_channels(container_factory, ra
     with ServiceRpcProxy("echo", rabbit_config) as echo:
         assert [echo.echo({"n": n}) for n in range(3)] == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert sent == [1, 1, 1]
+
+
+def test_a_call_that_does_not_fit_the_signature_is_refused(container_factory, rabbit_config,
+                                                           monkeypatch):
+    monkeypatch.setattr("inspect.getcallargs", lambda *a, **k: pytest.fail("read per call"))
+    container_factory(Echo, rabbit_config).start()
+    with ServiceRpcProxy("echo", rabbit_config) as echo:
+        assert echo.echo(value=5) == 5
+        with pytest.raises(IncorrectSignature):
+            echo.echo(1, 2)
+        with pytest.raises(IncorrectSignature):
+            echo.echo(other=1)
