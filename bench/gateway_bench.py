@@ -209,7 +209,8 @@ def main():
         path, header = "/api/v1/users/123456", f"Authorization: Bearer {admin}"
         if args.hold:
             print(f"port {port}  users pid {users_pid}  data {data_dir}\n"
-                  f"python bench/loadgen.py --port {port} --path {path} --header '{header}'",
+                  f"cd bench && python -c 'import loadgen; loadgen.main()' --port {port} "
+                  f"--path {path} --header '{header}'",
                   flush=True)
             wanted = {signal.SIGINT, signal.SIGTERM}
             signal.pthread_sigmask(signal.SIG_BLOCK, wanted)

@@ -2,11 +2,14 @@
 sending GET requests one after another (a closed loop), on one asyncio loop
 (no threads, so no GIL hand-offs inflate the latencies it measures).
 
-    python bench/loadgen.py --port 8000 --path /api/v1/users/123456 \
-        --header "Authorization: Bearer ..." --clients 10 --requests 2000
+    cd bench && python -c 'import loadgen; loadgen.main()' --port 8000 \
+        --path /api/v1/users/123456 --header "Authorization: Bearer ..." \
+        --clients 10 --requests 2000
 
 Prints one JSON line: requests, seconds, rate, p50_ms, p99_ms, errors.
-`run()` does the same from another script, in a child process.
+`run()` does the same from another script, in a child process. A helper
+module, not a benchmark: run as a script (`make bench` runs every
+bench/*.py) it does nothing.
 """
 import argparse
 import asyncio
@@ -66,7 +69,9 @@ def figures(latencies, seconds, errors=()):
 
 def run(port, path, headers=(), clients=10, requests=2000, host="127.0.0.1"):
     """Run the load generator in a child process; its figures as a dict."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--host", host, "--port", str(port),
+    here = str(Path(__file__).resolve().parent)
+    cmd = [sys.executable, "-c", f"import sys; sys.path.insert(0, {here!r}); "
+           "import loadgen; loadgen.main()", "--host", host, "--port", str(port),
            "--path", path, "--clients", str(clients), "--requests", str(requests)]
     for header in headers:
         cmd += ["--header", header]
@@ -87,6 +92,3 @@ def main():
         _load(args.host, args.port, args.path, args.header, args.clients, args.requests))
     print(json.dumps(figures(latencies, seconds, errors)))
 
-
-if __name__ == "__main__":
-    main()
