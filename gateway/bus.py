@@ -11,8 +11,7 @@ executed later by a service that comes back.
 Requests go out on kept confirm-mode channels (services/common/channels.py):
 a call costs one publish and its broker acknowledgement, no connection or
 producer set-up. A request the broker returns (mandatory: no service consumes
-it) is a 503 at once.
-Requests are transient and the reply queue is not durable: an RPC outlives no
+it) is a 503 at once. Requests are transient and the reply queue is not durable: an RPC outlives no
 broker restart, so nothing of it is written to disk.
 """
 

@@ -25,6 +25,8 @@ from nameko import rpc as nameko_rpc
 from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
 
+from .outbox import PUBLISH_RETRY
+
 BROKER_ERRORS = (OSError, KombuError, AMQPError)
 
 
@@ -33,7 +35,12 @@ class Returned(Exception):
 
 
 class ChannelPool:
-    ATTEMPTS = 3  # a kept connection may have died with a broker restart
+    """A kept connection that fails (a broker restart) is dropped with the
+    other idle ones and the publish goes out on a new one at once; new
+    connections that fail are retried by PUBLISH_RETRY (the outbox's policy):
+    max_retries more attempts, waiting from interval_start, growing by
+    interval_step up to interval_max."""
+
     KEEP = 32  # idle connections kept
 
     def __init__(self, amqp_uri):
@@ -56,13 +63,15 @@ class ChannelPool:
 
     def publish(self, message, exchange, routing_key, mandatory=True):
         """Publish `message` (an amqp.Message) and wait for the broker's
-        acknowledgement; Returned when it is mandatory and no queue takes it.
-        A broker error after ATTEMPTS tries is raised (BROKER_ERRORS)."""
-        for attempt in range(1, self.ATTEMPTS + 1):
-            fresh = not self._idle
+        acknowledgement; Returned when it is mandatory and no queue takes it,
+        one of BROKER_ERRORS when the broker cannot be reached."""
+        policy = PUBLISH_RETRY
+        failures = 0
+        while True:
+            kept = bool(self._idle)
             item = None
             try:
-                item = self._idle.pop() if self._idle else self._open()
+                item = self._idle.pop() if kept else self._open()
                 _conn, channel, returned = item
                 returned.clear()
                 channel.basic_publish_confirm(
@@ -71,10 +80,14 @@ class ChannelPool:
             except BROKER_ERRORS:
                 if item is not None:
                     self._close(item)
-                if attempt == self.ATTEMPTS:
+                if kept:  # likely a broker restart: the other kept ones died with it
+                    self.close()
+                    continue
+                failures += 1
+                if failures > policy["max_retries"]:
                     raise
-                if fresh:
-                    eventlet.sleep(0.2 * attempt)
+                wait = policy["interval_start"] + policy["interval_step"] * (failures - 1)
+                eventlet.sleep(min(wait, policy["interval_max"]))
                 continue
             except BaseException:  # a deadline: the channel is mid-call, not reusable
                 if item is not None:

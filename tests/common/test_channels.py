@@ -5,6 +5,7 @@ import json
 import socket
 
 import amqp
+import eventlet
 import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.exceptions import IncorrectSignature
@@ -26,9 +27,12 @@ def probe(rabbit_config):
     queue(conn.default_channel).declare()
 
     def get():
-        message = queue(conn.default_channel).get(no_ack=True)
-        assert message is not None, "nothing was published to the probe queue"
-        return message
+        for _ in range(100):
+            message = queue(conn.default_channel).get(no_ack=True)
+            if message is not None:
+                return message
+            eventlet.sleep(0.02)
+        raise AssertionError("nothing was published to the probe queue")
 
     yield get
     conn.release()
@@ -50,33 +54,38 @@ def test_a_returned_message_is_refused_and_the_channel_stays_in_step(rabbit_conf
     pool.close()
 
 
-def test_a_kept_connection_that_died_is_replaced(rabbit_config, probe):
+def test_kept_connections_that_died_are_replaced(rabbit_config, probe):
     pool = ChannelPool(rabbit_config["AMQP_URI"])
     pool.publish(message("one"), "nameko-rpc", "probe.one")
-    [(conn, _channel, _returned)] = pool._idle
-    conn.connection.transport.sock.shutdown(socket.SHUT_RDWR)  # as a broker restart leaves it
+    pool._idle.extend(pool._open() for _ in range(4))  # more than PUBLISH_RETRY's attempts
+    dead = [conn for conn, _channel, _returned in pool._idle]
+    for conn in dead:  # as a broker restart leaves them
+        conn.connection.transport.sock.shutdown(socket.SHUT_RDWR)
     pool.publish(message("two"), "nameko-rpc", "probe.two")
     assert [json.loads(probe().body)["v"] for _ in range(2)] == ["one", "two"]
-    assert pool._idle and pool._idle[0][0] is not conn
+    assert len(pool._idle) == 1 and pool._idle[0][0] not in dead
     pool.close()
 
 
 def test_gateway_requests_are_transient_with_the_deadline_as_ttl(rabbit_config, probe):
     bus = BusClient(rabbit_config["AMQP_URI"]).start()
     try:
-        with pytest.raises(ServiceUnavailable) as info:
-            bus.call("probe", "method", 7, timeout=0.3, flag=True)
-        assert info.value.reason == "timeout"
+        call = eventlet.spawn(bus.call, "probe", "method", 7, timeout=2, flag=True)
+        request = probe()
+        assert json.loads(request.body) == {"args": [7], "kwargs": {"flag": True}}
+        assert request.properties["delivery_mode"] == 1
+        assert request.properties["expiration"] == "2000"
+        assert request.properties["reply_to"] == bus.routing_key
+        with Connection(rabbit_config["AMQP_URI"]) as conn:  # answer it, as a service does
+            conn.Producer().publish({"result": "ok", "error": None}, exchange=RPC,
+                                    routing_key=request.properties["reply_to"],
+                                    correlation_id=request.properties["correlation_id"])
+        assert call.wait() == "ok"
         with pytest.raises(ServiceUnavailable) as info:
             bus.call("absent", "method", timeout=2)
         assert info.value.reason == "not_running"
     finally:
         bus.stop()
-    request = probe()
-    assert json.loads(request.body) == {"args": [7], "kwargs": {"flag": True}}
-    assert request.properties["delivery_mode"] == 1
-    assert request.properties["expiration"] == "300"
-    assert request.properties["reply_to"] == bus.routing_key
 
 
 class Echo:
