@@ -5,6 +5,7 @@ validates the shape of requests with the marshmallow schemas, calls the
 owning service and maps errors in one place (gateway/errors.py).
 """
 
+import functools
 import json
 import logging
 import re
@@ -90,6 +91,13 @@ def big_ints(data, prefix=""):
     return found
 
 
+@functools.cache
+def schema(cls):
+    """One instance per schema class: loading keeps no state on the instance,
+    and building one costs more than the load of a small request."""
+    return cls()
+
+
 def check_ints(data):
     found = big_ints(data)
     if found:
@@ -135,10 +143,10 @@ class Gateway:
                 if route.roles:
                     ctx.require(*route.roles)
             if route.query is not None:
-                ctx.query = route.query().load(request.args.to_dict())
+                ctx.query = schema(route.query).load(request.args.to_dict())
                 check_ints(ctx.query)
             if route.body is not None:
-                ctx.body = route.body().load(self.json_body(request, route))
+                ctx.body = schema(route.body).load(self.json_body(request, route))
                 check_ints(ctx.body)
             elif route.body_doc is not None:
                 ctx.body = self.json_body(request, route)
@@ -220,7 +228,7 @@ class Gateway:
                 status=413,
             ) from None
         if route.form is not None:
-            ctx.form = route.form().load(form)
+            ctx.form = schema(route.form).load(form)
         missing = [name for name in route.files if name not in files or not files[name].filename]
         if missing:
             raise DomainError(

@@ -9,6 +9,12 @@ process; archiving through this gateway drops the cache entry at once.
 A token carries the user's token epoch (`pwv`, users.auth.token_epoch),
 which changes with the password hash: after a password change or reset every
 token issued before it is refused (401), as after archiving.
+
+A verified token's claims are kept until the token expires (TokenService:
+checking the signature costs more than the rest of a small request). Only the
+signature check is skipped: the expiry is checked on every use, and the epoch
+is compared with the principal's on every request (gateway.app), so a password
+change still refuses the token within the principal cache's few seconds.
 """
 
 import time
@@ -29,9 +35,12 @@ def unauthorized(
 
 
 class TokenService:
+    MAX_CACHED = 10_000  # verified tokens kept; only validly signed ones get in
+
     def __init__(self, secret_key, ttl):
         self.secret_key = secret_key
         self.ttl = ttl
+        self._verified: dict[str, tuple[float, tuple]] = {}
 
     def issue(self, principal):
         now = int(time.time())
@@ -46,6 +55,26 @@ class TokenService:
         return jwt.encode(claims, self.secret_key, algorithm=ALGORITHM)
 
     def verify(self, token):
+        """(user id, institution id, token epoch) of a validly signed,
+        unexpired token; else a 401 DomainError."""
+        hit = self._verified.get(token)
+        if hit is not None:
+            if hit[0] > time.time():
+                return hit[1]
+            del self._verified[token]
+        *found, expires = self._verify(token)
+        self._remember(token, expires, tuple(found))
+        return tuple(found)
+
+    def _remember(self, token, expires, found):
+        if len(self._verified) >= self.MAX_CACHED:
+            now = time.time()
+            self._verified = {t: v for t, v in self._verified.items() if v[0] > now}
+            if len(self._verified) >= self.MAX_CACHED:
+                self._verified.clear()
+        self._verified[token] = (expires, found)
+
+    def _verify(self, token):
         try:
             claims = jwt.decode(
                 token,
@@ -60,7 +89,7 @@ class TokenService:
         except jwt.PyJWTError:
             raise unauthorized() from None
         try:
-            return int(claims["sub"]), claims.get("inst"), claims.get("pwv")
+            return int(claims["sub"]), claims.get("inst"), claims.get("pwv"), float(claims["exp"])
         except (TypeError, ValueError):
             raise unauthorized() from None
 

@@ -7,6 +7,12 @@ hands each reply to the waiting request by correlation id. Every request
 message carries a per-message TTL equal to the caller's remaining deadline, so
 a request the gateway has given up on is dropped by the broker instead of being
 executed later by a service that comes back.
+
+Requests go out on kept confirm-mode channels (services/common/channels.py):
+a call costs one publish and its broker acknowledgement, no connection or
+producer set-up. A request the broker returns (mandatory: no service consumes
+it) is a 503 at once. Requests are transient and the reply queue is not durable: an RPC outlives no
+broker restart, so nothing of it is written to disk.
 """
 
 import contextlib
@@ -14,16 +20,16 @@ import logging
 import time
 import uuid
 
+import amqp
 import eventlet
-from amqp.exceptions import AMQPError
 from eventlet.event import Event
 from kombu import Connection, Consumer, Exchange, Queue
-from kombu.exceptions import KombuError
-from nameko.amqp.publish import Publisher, UndeliverableMessage
+from kombu.serialization import dumps
+from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import deserialize
 
 from services.common import quietlogs
-from services.common.outbox import PUBLISH_RETRY
+from services.common.channels import BROKER_ERRORS, ChannelPool, Returned
 
 quietlogs.install()  # a call to a service not (yet) running is a 503, not a channel warning
 
@@ -48,10 +54,11 @@ class BusClient:
             f"rpc.reply-gateway-{self.routing_key}",
             exchange=RPC_EXCHANGE,
             routing_key=self.routing_key,
+            durable=False,  # replies live for seconds: never written to disk
             auto_delete=True,
             queue_arguments={"x-expires": 300000},
         )
-        self.publisher = Publisher(amqp_uri, use_confirms=True)
+        self.channels = ChannelPool(amqp_uri)  # this client's own: stop() closes it
         self._pending = {}
         self._ready = Event()
         self._running = False
@@ -70,6 +77,7 @@ class BusClient:
         if self._thread is not None:
             self._thread.kill()
             self._thread = None
+        self.channels.close()
 
     def _consume_forever(self):
         while self._running:
@@ -114,28 +122,28 @@ class BusClient:
             if not self._ready.ready():
                 raise ServiceUnavailable(service, "broker")
         corr = str(uuid.uuid4())
+        content_type, encoding, payload = dumps({"args": list(args), "kwargs": kwargs}, "json")
+        message = amqp.Message(
+            payload,
+            content_type=content_type,
+            content_encoding=encoding,
+            reply_to=self.routing_key,
+            correlation_id=corr,
+            expiration=str(int(timeout * 1000)),
+            delivery_mode=NON_PERSISTENT,  # a call outlives no broker restart
+        )
         waiter = Event()
         self._pending[corr] = waiter
         started = time.monotonic()
         try:
             try:
                 with eventlet.Timeout(timeout):
-                    self.publisher.publish(
-                        {"args": list(args), "kwargs": kwargs},
-                        exchange=RPC_EXCHANGE,
-                        routing_key=f"{service}.{method}",
-                        mandatory=True,
-                        reply_to=self.routing_key,
-                        correlation_id=corr,
-                        expiration=timeout,
-                        retry=True,
-                        retry_policy=PUBLISH_RETRY,
-                    )
-            except UndeliverableMessage:
+                    self.channels.publish(message, RPC_EXCHANGE.name, f"{service}.{method}")
+            except Returned:
                 raise ServiceUnavailable(service, "not_running") from None
             except eventlet.Timeout:
                 raise ServiceUnavailable(service, "broker") from None
-            except (OSError, KombuError, AMQPError) as exc:  # the broker away or restarting
+            except BROKER_ERRORS as exc:  # the broker away or restarting
                 log.warning(
                     "call to %s.%s not sent: broker unreachable (%s)",
                     service,

@@ -23,6 +23,11 @@ def _secret_key(data_dir):
     return key
 
 
+def flag(raw: str) -> bool:
+    """An on/off setting: 0, false, no and off (any case) are off."""
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
 @dataclass
 class Settings:
     amqp_uri: str
@@ -36,6 +41,8 @@ class Settings:
     request_deadline: float = 9.0
     principal_cache_ttl: float = 2.0
     health_timeout: float = 3.0
+    # SO_REUSEPORT on the listening socket: several gateway processes share one port.
+    reuse_port: bool = True
     # Route options name these (gateway/routing.py: max_body=, deadline=).
     sync_snapshot_max_bytes: int = 64 * 1024 * 1024  # a snapshot of 20,000 students
     sync_deadline: float = 120.0  # the connector's long calls: snapshot, refresh, upload
@@ -55,8 +62,8 @@ class Settings:
         for f in fields(cls):
             raw = cfg.setting(ENVIRONMENT[f.name]) if f.name in ENVIRONMENT else None
             if raw is not None:
-                kind: Any = type(f.default)  # int, float or str as the default
-                values[f.name] = kind(raw)
+                kind: Any = type(f.default)  # bool, int, float or str as the default
+                values[f.name] = flag(raw) if kind is bool else kind(raw)
         values.update(overrides)
         return cls(**values)
 
@@ -69,6 +76,7 @@ ENVIRONMENT = {
     "max_json_bytes": "LEERLINGBUS_MAX_JSON_BYTES",
     "max_upload_bytes": "LEERLINGBUS_UPLOAD_MAX_BYTES",
     "rpc_timeout": "LEERLINGBUS_RPC_TIMEOUT",
+    "reuse_port": "LEERLINGBUS_GATEWAY_REUSEPORT",
     "sync_snapshot_max_bytes": "LEERLINGBUS_SYNC_SNAPSHOT_MAX_BYTES",
     "sync_deadline": "LEERLINGBUS_SYNC_DEADLINE",
     "import_deadline": "LEERLINGBUS_IMPORT_DEADLINE",

@@ -12,14 +12,20 @@ a neighbour that comes back later does not execute a call whose caller gave up.
 
 Importing this module also makes every service survive a broker restart
 (services/common/brokerloss.py): a reply or an ack that cannot reach the broker
-no longer stops the service.
+no longer stops the service; sends RPC replies on kept channels
+(services/common/channels.py); and checks a call's arguments against its
+entrypoint's signature read once, not on every call.
 """
 
+import functools
+import inspect
+
 import eventlet
-from nameko.exceptions import UnknownService
+from nameko.exceptions import IncorrectSignature, UnknownService
+from nameko.extensions import Entrypoint
 from nameko.rpc import RpcProxy, rpc
 
-from . import brokerloss, quietlogs
+from . import brokerloss, channels, quietlogs
 from . import config as cfg
 from .errors import DomainError
 
@@ -46,8 +52,25 @@ SERVICE_NAMES_NL = {
     "oso": "OSO",
 }
 
+
+@functools.cache
+def _signature(service_cls, method_name):
+    return inspect.signature(getattr(service_cls, method_name), follow_wrapped=False)
+
+
+def _check_signature(self, args, kwargs):
+    """nameko's check that a call fits its entrypoint, with the signature read
+    once per method instead of on every call (inspect.getcallargs)."""
+    try:
+        _signature(self.container.service_cls, self.method_name).bind(None, *args, **kwargs)
+    except TypeError as exc:
+        raise IncorrectSignature(str(exc)) from None
+
+
 quietlogs.install()
 brokerloss.install()
+channels.install()
+Entrypoint.check_signature = _check_signature
 
 
 def domain_rpc(fn):

@@ -8,14 +8,21 @@ from services.common.times import iso
 
 from . import account_rules, rules, search
 from .models import User, users
-from .store import chunks, code_arg, load_user, to_id, user_dict, user_not_found, users_by_code
+from .store import chunks, code_arg, to_id, user_dict, user_not_found, users_by_code
+
+# A Core row is all the answer needs (no ORM object); the statement is built once.
+_USER_ROW = sa.select(users).where(
+    users.c.institution_id == sa.bindparam("iid"), users.c.code == sa.bindparam("code"))
 
 
 def get_user(uow, institution_id, code):
-    user = load_user(uow.session, institution_id, code)
-    if user is None:
+    iid, code = to_id(institution_id), code_arg(code)
+    row = None
+    if iid is not None and code is not None:
+        row = uow.session.execute(_USER_ROW, {"iid": iid, "code": code}).first()
+    if row is None:
         raise user_not_found()
-    return user_dict(user)
+    return user_dict(row)
 
 
 def get_users(uow, institution_id, codes, fields=None):

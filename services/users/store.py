@@ -67,13 +67,16 @@ def code_arg(code):
         return None
 
 
+# Built once: building the statement per call cost more than running it.
+_USER_BY_CODE = sa.select(User).where(
+    User.institution_id == sa.bindparam("iid"), User.code == sa.bindparam("code"))
+
+
 def load_user(session, institution_id, code):
     iid, code = to_id(institution_id), code_arg(code)
     if iid is None or code is None:
         return None
-    return session.execute(
-        sa.select(User).where(User.institution_id == iid, User.code == code)
-    ).scalar_one_or_none()
+    return session.execute(_USER_BY_CODE, {"iid": iid, "code": code}).scalar_one_or_none()
 
 
 def users_by_code(session, institution_id, codes):

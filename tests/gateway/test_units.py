@@ -90,6 +90,31 @@ def test_tokens_expire_and_reject_tampering():
         tokens.verify(none_alg)
 
 
+def test_a_verified_token_is_kept_but_still_expires(monkeypatch):
+    tokens = TokenService("k" * 40, ttl=1)
+    token = tokens.issue({"user_id": 7, "institution_id": 3, "token_epoch": "e1"})
+    assert tokens.verify(token) == (7, 3, "e1")
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: pytest.fail("verified again"))
+    assert tokens.verify(token) == (7, 3, "e1")  # kept: no second signature check
+    monkeypatch.undo()
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    with pytest.raises(DomainError) as info:
+        tokens.verify(token)
+    assert info.value.code == "token_expired"
+    assert token not in tokens._verified
+
+
+def test_the_verified_tokens_kept_are_bounded(monkeypatch):
+    monkeypatch.setattr(TokenService, "MAX_CACHED", 3)
+    tokens = TokenService("k" * 40, ttl=60)
+    issued = [tokens.issue({"user_id": n, "institution_id": 3, "token_epoch": "e"})
+              for n in range(5)]
+    for n, token in enumerate(issued):
+        assert tokens.verify(token)[0] == n
+        assert len(tokens._verified) <= 3
+
+
 def test_openapi_is_31_and_covers_the_routes():
     from gateway.openapi import spec_dict
     spec = spec_dict()
