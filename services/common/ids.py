@@ -5,6 +5,7 @@ Thin wrappers around python-stdnum that accept what spreadsheets produce
 canonical string, or raise ValueError with a stable code as its argument.
 """
 
+import functools
 import re
 
 import email_validator
@@ -84,18 +85,28 @@ _FAST_EMAIL = re.compile(rf"^({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2
 _SPECIAL_DOMAINS = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
-def _fast_email(text):
-    m = _FAST_EMAIL.match(text)
-    if not m or len(text) > 254 or len(m.group(1)) > 64:
-        return None
-    domain = m.group(2).lower()
+@functools.lru_cache(maxsize=1024)
+def _plain_domain(domain):
+    """The lowercased domain when the fast path may take it (None: the full way)."""
+    domain = domain.lower()
     if "xn--" in domain or "--" in domain:
         return None
     labels = domain.split(".")
     for start in range(len(labels)):
         if ".".join(labels[start:]) in _SPECIAL_DOMAINS:
             return None
-    return f"{m.group(1)}@{domain}"
+    return domain
+
+
+def _fast_email(text):
+    m = _FAST_EMAIL.match(text)
+    if not m or len(text) > 254:
+        return None
+    local, domain = m.groups()
+    if len(local) > 64:
+        return None
+    domain = _plain_domain(domain)
+    return None if domain is None else f"{local}@{domain}"
 
 
 def normalize_email(value) -> str:

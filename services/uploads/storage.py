@@ -32,8 +32,14 @@ def write_atomic(path: Path, data: bytes):
     os.replace(tmp, path)
 
 
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 class RowsWriter:
-    """Clean rows as gzip'd JSON lines, written as they are checked."""
+    """Clean rows as gzip'd JSON lines, written as they are checked (in
+    batches of `BATCH` lines)."""
+
+    BATCH = 1000
 
     def __init__(self, path: Path):
         self.path = path
@@ -41,13 +47,21 @@ class RowsWriter:
         self.tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         self.fh = gzip.open(self.tmp, "wt", encoding="utf-8", compresslevel=1)
         self.count = 0
+        self.lines = []
 
     def write(self, row):
-        self.fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
-        self.fh.write("\n")
+        self.lines.append(_ROW_JSON(row))
         self.count += 1
+        if len(self.lines) >= self.BATCH:
+            self._flush()
+
+    def _flush(self):
+        if self.lines:
+            self.fh.write("\n".join(self.lines) + "\n")
+            self.lines = []
 
     def commit(self):
+        self._flush()
         self.fh.close()
         os.replace(self.tmp, self.path)
 

@@ -10,6 +10,7 @@ openpyxl read-only reads ~4k rows/s here, calamine ~80k rows/s; openpyxl stays
 the writer of templates and reports.
 """
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 
 import python_calamine
@@ -109,39 +110,37 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
         header_width = len(header)
         untitled = [i for i in range(header_width) if i not in titled]
         blank = rules.blank
-
-        def handle(rownum, cells):
-            nonlocal count
-            width = len(cells)
-            if cells.count("") + cells.count(None) == width or all(map(blank, cells)):
-                return
-            for index in untitled:
-                if index < width and not blank(cells[index]):
-                    untitled_with_data.add(index)
-            for index in range(header_width, width):
-                if not blank(cells[index]):
-                    untitled_with_data.add(index)
-            count += 1
-            if max_rows is not None and count > max_rows:
-                raise TooManyRows(max_rows)
-            if checker is None:
-                return
-            clean, row_errors = checker.check(rownum, cells)
-            if row_errors:
-                for err in row_errors:
-                    err["cell"] = _cell_ref(err, positions)
-                errors.extend(row_errors)
-            else:
-                outcome.numbers.append((clean["student_number"], clean.get("bsn"), rownum))
-                if not errors.count:
-                    writer.write(clean)
-
+        check = checker.check if checker is not None else None
+        numbers = outcome.numbers
+        write = writer.write if writer is not None else None
+        if pending is not None:
+            rows = itertools.chain((pending,), rows)
         try:
-            if pending is not None:
-                handle(*pending)
             for rownum, cells in rows:
-                handle(rownum, cells)
+                width = len(cells)
+                if cells.count("") + cells.count(None) == width or all(map(blank, cells)):
+                    continue
+                for index in untitled:
+                    if index < width and not blank(cells[index]):
+                        untitled_with_data.add(index)
+                for index in range(header_width, width):
+                    if not blank(cells[index]):
+                        untitled_with_data.add(index)
+                count += 1
                 progress.done = count
+                if max_rows is not None and count > max_rows:
+                    raise TooManyRows(max_rows)
+                if check is None:
+                    continue
+                clean, row_errors = check(rownum, cells)
+                if row_errors:
+                    for err in row_errors:
+                        err["cell"] = _cell_ref(err, positions)
+                    errors.extend(row_errors)
+                else:
+                    numbers.append((clean["student_number"], clean.get("bsn"), rownum))
+                    if not errors.count:
+                        write(clean)
         except TooManyRows:
             if writer is not None:
                 writer.discard()
