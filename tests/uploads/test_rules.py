@@ -92,6 +92,28 @@ def test_a_valid_row_comes_out_clean():
     assert clean["year_of_education"] == row["Leerjaar"] and clean["postcode"] == "7311 BA"
 
 
+def test_equal_values_of_other_kinds_get_their_own_verdict():
+    """True == 1 == 1.0 in Python: the remembered outcome of one is never the other's."""
+    check, _cols = checker()
+    outcomes = []
+    for rownum, year in enumerate([1.0, True, 1, "1", True, 1.0], start=2):
+        row = {**xf.student_row(rownum), "Leerjaar": year}
+        clean, errors = check.check(rownum, cells(row))
+        outcomes.append(clean["year_of_education"] if clean else codes(errors))
+    invalid = [("Leerjaar", "year_of_education_invalid")]
+    assert outcomes == [1, invalid, 1, 1, invalid, 1]
+
+
+def test_a_repeated_bad_value_is_reported_on_every_row():
+    check, _cols = checker()
+    found = []
+    for rownum in (2, 3, 4):
+        row = {**xf.student_row(rownum), "Postcode": "2235 SD", "Geslacht": "Q"}
+        _clean, errors = check.check(rownum, cells(row))
+        found.append([(e["row"], e["code"]) for e in errors])
+    assert found == [[(r, "gender_invalid"), (r, "postcode_invalid")] for r in (2, 3, 4)]
+
+
 @pytest.mark.parametrize("value,expected", [
     (20355889, "020355889"),          # numeric cell: Excel dropped the leading zero
     (20355889.0, "020355889"),        # as calamine gives it
