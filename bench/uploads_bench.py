@@ -16,7 +16,11 @@ institution and an admin, then
 
 Beside it, in the same run, bare reads of the same 50,000-row file in fresh
 processes: openpyxl read-only and python-calamine (seconds and peak RSS), and
-the verdict time as a ratio of each.
+the verdict time as a ratio of each. The goal of the verdict ("judged"): the
+service's own claim-to-verdict time (its log line) at most 2x the median of
+three bare calamine reads made while the stack is up, and the peak RSS of the
+uploads service plus its check process at most 250 MB; the check process's
+CPU seconds over the bare read's are printed too (steadier on a busy machine).
 
     .venv/bin/python bench/uploads_bench.py [--rows 50000] [--load-rows 20000]
         [--backends sqlite,postgresql] [--pg-url postgresql+psycopg2://...]
@@ -24,7 +28,9 @@ the verdict time as a ratio of each.
 import argparse
 import json
 import os
+import re
 import shutil
+import statistics
 import signal
 import socket
 import subprocess
@@ -61,21 +67,42 @@ hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()
 print(n, elapsed, int(hwm) // 1024)
 """
 READ_CALAMINE = """
-import sys, time
+import resource, sys, time
 import python_calamine
 t = time.perf_counter()
 wb = python_calamine.CalamineWorkbook.from_path(sys.argv[1])
 n = sum(1 for _ in wb.get_sheet_by_name("Leerlingen").iter_rows())
 elapsed = time.perf_counter() - t
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
-print(n, elapsed, int(hwm) // 1024)
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(n, elapsed, int(hwm) // 1024, u.ru_utime + u.ru_stime)
 """
+# the uploads service's log line of a verdict (jobs.validate)
+VERDICT_LOG = re.compile(
+    r"submission (\d+): \w+, \d+ rows, \d+ errors; read and checked in ([\d.]+)s \(check "
+    r"process peak RSS (\d+) MB, CPU ([\d.]+)s\), looked up in ([\d.]+)s, verdict after "
+    r"([\d.]+)s")
 
 
 def bare_read(script, path):
     out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
                          text=True, check=True).stdout.split()
-    return {"rows": int(out[0]), "seconds": float(out[1]), "peak_rss_mb": int(out[2])}
+    res = {"rows": int(out[0]), "seconds": float(out[1]), "peak_rss_mb": int(out[2])}
+    if len(out) > 3:  # the process's CPU seconds (start-up included)
+        res["cpu_seconds"] = float(out[3])
+    return res
+
+
+def verdict_log(data_dir, submission_id):
+    """The service's own figures of a verdict: seconds in the check process,
+    its peak RSS and CPU, the students lookup, claim to verdict."""
+    for line in (data_dir / "uploads.log").read_text().splitlines():
+        m = VERDICT_LOG.search(line)
+        if m and int(m.group(1)) == submission_id:
+            return {"checked_seconds": float(m.group(2)), "check_peak_rss_mb": int(m.group(3)),
+                    "check_cpu_seconds": float(m.group(4)),
+                    "lookup_seconds": float(m.group(5)), "judged_seconds": float(m.group(6))}
+    return {}
 
 
 # --- infrastructure --------------------------------------------------------------------
@@ -129,7 +156,8 @@ class Stack:
                   "LOGGING": {"version": 1, "disable_existing_loggers": False,
                               "handlers": {"console": {"class": "logging.StreamHandler"}},
                               "root": {"level": "WARNING", "handlers": ["console"]},
-                              "loggers": {"services.uploads.jobs": {"level": "INFO"}}}}
+                              "loggers": {"services.uploads.jobs": {"level": "INFO"},
+                                          "services.uploads.imports": {"level": "INFO"}}}}
         for service in SERVICES:
             config[f"{service.upper()}_DATABASE_URL"] = urls[service]
         self.config_path = data_dir / "config.yaml"
@@ -250,6 +278,9 @@ def run_backend(backend, big, load_list, rows, load_rows, pg_url):
         if up["status"] != "awaiting_review":
             raise SystemExit(f"the big list was {up['status']}: {up['errors'][:3]}")
         rss_after = peak_rss_mb(uploads_pid)
+        # the floor, read while this stack is up (the machine as loaded as for the verdict)
+        floor = [bare_read(READ_CALAMINE, big) for _ in range(3)]
+        judged = verdict_log(stack.data_dir, big_id)
         stack.call("POST", f"/uploads/{big_id}/decline", json={"reason": "bench"})
 
         load_id = submit(stack, admin, load_list)
@@ -261,8 +292,17 @@ def run_backend(backend, big, load_list, rows, load_rows, pg_url):
         if done["status"] != "loaded" or done["loaded"] != load_rows:
             raise SystemExit(f"loading ended {done['status']} with {done['loaded']} loaded: "
                              f"{done['load_errors'][:3]}")
+        bare_s = statistics.median(f["seconds"] for f in floor)
+        bare_cpu = statistics.median(f["cpu_seconds"] for f in floor)
         return {"backend": backend, "verdict_seconds": round(verdict, 3),
                 "accepted_seconds": round(accepted, 3),
+                "calamine_bare_seconds": round(bare_s, 3),
+                "calamine_bare_cpu_seconds": round(bare_cpu, 3), **judged,
+                "judged_vs_calamine": round(judged.get("judged_seconds", 0) / bare_s, 2),
+                "check_cpu_vs_calamine_cpu": round(
+                    judged.get("check_cpu_seconds", 0) / bare_cpu, 2),
+                "uploads_plus_check_peak_rss_mb": (rss_after or 0)
+                + judged.get("check_peak_rss_mb", 0),
                 "verdict_rows_per_s": round(rows / verdict),
                 "uploads_peak_rss_mb": rss_after, "uploads_rss_at_start_mb": rss_before,
                 "load_rows": load_rows, "load_seconds": round(loaded_in, 2),
@@ -327,6 +367,14 @@ def main():
                   f"uploads peak RSS {res['uploads_peak_rss_mb']} MB; "
                   f"load {res['load_rows']} in {res['load_seconds']:.1f}s "
                   f"({res['load_rows_per_s']} students/s)")
+            print(f"{backend:10s} judged (claim to verdict) {res.get('judged_seconds')}s = "
+                  f"x{res['judged_vs_calamine']} of a bare calamine read in the same stack "
+                  f"({res['calamine_bare_seconds']}s; goal <= x2): in the check process "
+                  f"{res.get('checked_seconds')}s, students lookup {res.get('lookup_seconds')}s;"
+                  f" CPU of the check process x{res['check_cpu_vs_calamine_cpu']} of the bare "
+                  f"read's; peak RSS uploads {res['uploads_peak_rss_mb']} MB + check process "
+                  f"{res.get('check_peak_rss_mb')} MB = {res['uploads_plus_check_peak_rss_mb']}"
+                  f" MB (goal <= 250)")
         print(json.dumps({"bare_reads": bare, "runs": results}, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)

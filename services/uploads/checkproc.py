@@ -4,19 +4,27 @@ python-calamine holds never counts against the service's memory.
 
     python -m services.uploads.checkproc '<json arguments>'
 
-Prints `progress <rows>` lines while it works and writes the outcome as JSON
+Prints `progress <rows>` lines while it works (and, when asked for with
+`lookup_chunk`, `numbers <JSON list>` lines: the student numbers of clean rows
+for the parent to look up meanwhile) and writes the outcome as JSON
 to `result_path` (a pipe read line by line through eventlet is slow for
 megabytes); exit status 3 when the file cannot be read (a calamine error), any
 other non-zero status for a crash. jobs.py runs it with eventlet's green
 subprocess and reads the lines as they come.
 """
 import json
+import resource
 import sys
 import threading
 from pathlib import Path
 
 UNREADABLE = 3
 FILE_ERRORS = ("CalamineError", "XmlError", "ZipError", "WorksheetNotFound", "PasswordError")
+
+
+def _cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 3)
 
 
 def _peak_rss_mb():
@@ -35,21 +43,30 @@ def main(argv):
 
     progress = validate.Progress()
     stop = threading.Event()
+    out = threading.Lock()
+
+    def say(line):
+        with out:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    def numbers(chunk):
+        say("numbers " + json.dumps(chunk, separators=(",", ":")))
 
     def report():
         last = -1
         while not stop.wait(0.5):
             if progress.done != last:
                 last = progress.done
-                sys.stdout.write(f"progress {last}\n")
-                sys.stdout.flush()
+                say(f"progress {last}")
 
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
     try:
         outcome = validate.check_file(
             Path(args["path"]), args["school_type"], args["student_type"], args["sheet"],
-            Path(args["rows_path"]), args["max_errors"], progress, None, args.get("max_rows"))
+            Path(args["rows_path"]), args["max_errors"], progress, None, args.get("max_rows"),
+            numbers if args.get("lookup_chunk") else None, args.get("lookup_chunk") or 0)
     except Exception as exc:  # noqa: BLE001 - reported by kind to the parent
         stop.set()
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
@@ -58,11 +75,10 @@ def main(argv):
     stop.set()
     result = {"rows": outcome.rows, "errors": outcome.errors,
               "error_count": outcome.error_count, "numbers": outcome.numbers,
-              "peak_rss_mb": _peak_rss_mb()}
+              "peak_rss_mb": _peak_rss_mb(), "cpu_seconds": _cpu_seconds()}
     Path(args["result_path"]).write_text(json.dumps(result, separators=(",", ":"),
                                                     default=str))
-    sys.stdout.write("done\n")
-    sys.stdout.flush()
+    say("done")
     return 0
 
 

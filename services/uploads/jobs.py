@@ -103,10 +103,16 @@ class Jobs:
         folder = storage.submission_dir(self.settings.data_dir, sub["id"])
         progress = validate.Progress(total=sub["progress"]["total"])
         started = time.perf_counter()
+        lookups = []  # the students lookups of the numbers the check has found so far
+
+        def look_up(numbers):
+            lookups.append(eventlet.spawn(self.students.bsn_by_student_numbers,
+                                          sub["institution_id"], numbers))
         try:
             with self._beating(sub["id"], token, progress):
-                outcome = self._check_in_child(sub, folder, progress)
+                outcome = self._check_in_child(sub, folder, progress, look_up)
         except Unreadable as exc:
+            _kill(lookups)
             log.warning("submission %s unreadable: %s", sub["id"], exc)
             with self.db() as uow:
                 done = handlers.reject_unreadable(uow, sub["id"], token)
@@ -114,16 +120,20 @@ class Jobs:
                 mailer.notify("rejected", done, self.settings)
             return done
         except Exception:
+            _kill(lookups)
             self._release(sub["id"], token)
             raise
         parsed = time.perf_counter()
         try:
-            numbers = [n for n, _bsn, _row in outcome.numbers]
-            existing = self.existing_bsns(sub["institution_id"], numbers) if numbers else {}
+            existing = {}
+            for thread in lookups:
+                existing.update(thread.wait() or {})
         except Exception:
+            _kill(lookups)
             log.exception("students lookup for submission %s failed; retried later", sub["id"])
             self._release(sub["id"], token)
             raise
+        looked_up = time.perf_counter()
         rows = [{"student_number": n, "bsn": b, "_row": r} for n, b, r in outcome.numbers]
         cols = colspec.columns(sub["school_type"], sub["student_type"])
         mismatches = rules.mismatch_errors(rows, existing, cols)
@@ -146,9 +156,12 @@ class Jobs:
         if done is None:
             return None
         log.info("submission %s: %s, %d rows, %d errors; read and checked in %.2fs "
-                 "(check process peak RSS %s MB), verdict after %.2fs", done["id"],
-                 done["status"], outcome.rows, error_count, parsed - started,
-                 getattr(outcome, "child_peak_rss_mb", None), time.perf_counter() - started)
+                 "(check process peak RSS %s MB, CPU %ss), looked up in %.2fs, "
+                 "verdict after %.2fs",
+                 done["id"], done["status"], outcome.rows, error_count, parsed - started,
+                 getattr(outcome, "child_peak_rss_mb", None),
+                 getattr(outcome, "child_cpu_seconds", None), looked_up - parsed,
+                 time.perf_counter() - started)
         if done["status"] == "rejected":
             (folder / storage.ROWS).unlink(missing_ok=True)
         mailer.notify("received" if done["status"] == "awaiting_review" else "rejected", done,
@@ -209,14 +222,15 @@ class Jobs:
         return mailer.send(mailer.compose_helpdesk_notice(sub, school, recipient,
                                                           self.settings), self.settings)
 
-    def _check_in_child(self, sub, folder, progress):
+    def _check_in_child(self, sub, folder, progress, look_up):
         """validate.check_file in a child process (checkproc.py); the
-        outcome, with progress updated as the child reports it."""
+        outcome, with progress updated as the child reports it and
+        `look_up(numbers)` called with each chunk of student numbers it finds."""
         args = {"path": str(folder / storage.ORIGINAL), "school_type": sub["school_type"],
                 "student_type": sub["student_type"],
                 "sheet": sub["sheet"] or colspec.SHEET_TITLE,
                 "rows_path": str(folder / storage.ROWS), "max_errors": self.settings.max_errors,
-                "max_rows": self.settings.limits.max_rows,
+                "max_rows": self.settings.limits.max_rows, "lookup_chunk": LOOKUP_CHUNK,
                 "result_path": str(folder / f".check-{uuid.uuid4().hex}.json")}
         proc = green_subprocess.Popen(
             [sys.executable, "-m", "services.uploads.checkproc", json.dumps(args)],
@@ -227,6 +241,8 @@ class Jobs:
                 for line in proc.stdout:
                     if line.startswith(b"progress "):
                         progress.done = int(line.split()[1])
+                    elif line.startswith(b"numbers "):
+                        look_up(json.loads(line[8:]))
                 stderr = proc.stderr.read()
                 status = proc.wait()
             result_path = Path(args["result_path"])
@@ -246,6 +262,7 @@ class Jobs:
                                    error_count=result["error_count"],
                                    numbers=[tuple(n) for n in result["numbers"]])
         outcome.child_peak_rss_mb = result.get("peak_rss_mb")
+        outcome.child_cpu_seconds = result.get("cpu_seconds")
         return outcome
 
     # -- the report ---------------------------------------------------------------
@@ -339,6 +356,11 @@ class Jobs:
                 return [], _map_row_errors(exc, todo)
             return notes, None
         return [], _map_row_errors(last, todo)  # pragma: no cover
+
+
+def _kill(threads):
+    for thread in threads:
+        thread.kill()
 
 
 def load_origin(sub):

@@ -82,7 +82,11 @@ class TooManyRows(Exception):
 
 
 def check_file(path, school_type, student_type, sheet_name, rows_path, max_errors,
-               progress=None, today=None, max_rows=None) -> Outcome:
+               progress=None, today=None, max_rows=None, on_numbers=None,
+               numbers_chunk=5000) -> Outcome:
+    """`on_numbers(list)` gets the student numbers of the clean rows in chunks
+    of `numbers_chunk` as they are found (the caller looks them up meanwhile),
+    the last chunk before this returns."""
     progress = progress or Progress()
     cols = colspec.columns(school_type, student_type)
     outcome = Outcome()
@@ -113,6 +117,7 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
         check = checker.check if checker is not None else None
         numbers = outcome.numbers
         write = writer.write if writer is not None else None
+        sent = 0
         if pending is not None:
             rows = itertools.chain((pending,), rows)
         try:
@@ -141,6 +146,9 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
                     numbers.append((clean["student_number"], clean.get("bsn"), rownum))
                     if not errors.count:
                         write(clean)
+                    if on_numbers is not None and len(numbers) - sent >= numbers_chunk:
+                        on_numbers([n for n, _b, _r in numbers[sent:]])
+                        sent = len(numbers)
         except TooManyRows:
             if writer is not None:
                 writer.discard()
@@ -157,6 +165,8 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
                 writer.discard()
             raise
         progress.done = count
+        if on_numbers is not None and len(numbers) > sent:
+            on_numbers([n for n, _b, _r in numbers[sent:]])
         file_errors = []
         for index in sorted(untitled_with_data):
             letter = rules.column_letter(index)

@@ -334,6 +334,19 @@ def test_check_file_streams_rows_and_skips_empty_ones(tmp_path):
     assert [r["_row"] for r in read_rows(tmp_path / "rows.jsonl.gz")] == [2, 4]
 
 
+def test_check_file_hands_out_the_numbers_to_look_up_as_it_goes(tmp_path):
+    rows = [xf.student_row(i) for i in range(1, 6)] + [{**xf.student_row(6), "BSN": "1"}]
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list(rows))
+    chunks = []
+    out = validate.check_file(path, "vo", "potential_transfer", "Leerlingen",
+                              tmp_path / "rows.jsonl.gz", 100, on_numbers=chunks.append,
+                              numbers_chunk=2)
+    assert [len(c) for c in chunks] == [2, 2, 1]  # the rest when the sheet is done
+    assert sum(chunks, []) == [n for n, _b, _r in out.numbers] == \
+        [str(100000 + i) for i in range(1, 6)]
+
+
 def test_untitled_column_with_data_and_empty_list(tmp_path):
     path = tmp_path / "lijst.xlsx"
 
