@@ -470,6 +470,26 @@ def clean(field, value, today=None, low=None, high=None):
     raise AssertionError(kind)  # pragma: no cover
 
 
+def remembering_cleaner(field, label, limit=4096):
+    """`clean` of one field as value -> (clean value, None) or (None, (code,
+    message)), the outcomes of up to `limit` distinct text values kept: the
+    rows of a file share first names, postcodes, classes."""
+    memo = {}
+
+    def outcome(value):
+        found = memo.get(value) if value.__class__ is str else None
+        if found is None:
+            try:
+                found = (clean(field, value), None)
+            except FieldError as exc:
+                found = (None, (exc.code, error_message(exc, label)))
+            if value.__class__ is str and len(memo) < limit:
+                memo[value] = found
+        return found
+
+    return outcome
+
+
 def item(field, exc, label=None, **extra):
     """The error item {code, message, field} of a FieldError."""
     out = {

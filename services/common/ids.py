@@ -64,8 +64,17 @@ def normalize_brin(value) -> str:
         raise IdentifierError("brin_invalid") from None
 
 
+# A postcode already written as 1234 AB or 1234AB: python-stdnum's answer
+# without its cleaning (tests/common/test_ids.py checks both agree).
+_PLAIN_POSTCODE = re.compile(r"([1-9][0-9]{3}) ?([A-Z]{2})")
+_UNUSED_LETTERS = ("SA", "SD", "SS")
+
+
 def normalize_postcode(value) -> str:
     text = str(value or "").strip()
+    plain = _PLAIN_POSTCODE.fullmatch(text)
+    if plain is not None and plain.group(2) not in _UNUSED_LETTERS:
+        return f"{plain.group(1)} {plain.group(2)}"
     try:
         return _postcode.validate(text)
     except Exception:

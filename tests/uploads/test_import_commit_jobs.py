@@ -29,7 +29,8 @@ class Users:
     def get_users(self, iid, codes, fields=None):
         return [self.users[c] for c in codes if c in self.users]
 
-    def create_users(self, iid, rows, deadline=None):
+    def create_users(self, iid, rows, batch_events=False, deadline=None):
+        assert batch_events  # an import announces its accounts in batches
         self.calls += 1
         if self.crash_after is not None and self.calls > self.crash_after:
             raise Crash("the worker died")
@@ -131,9 +132,9 @@ def test_a_long_chunk_keeps_the_claim_alive(db, tmp_path):
     import eventlet
 
     class SlowUsers(Users):
-        def create_users(self, iid, rows, deadline=None):
+        def create_users(self, iid, rows, batch_events=False, deadline=None):
             eventlet.sleep(1.2)
-            return super().create_users(iid, rows, deadline)
+            return super().create_users(iid, rows, batch_events, deadline)
 
     users = SlowUsers()
     import_id = previewed(db, tmp_path, users, n=10)
@@ -149,3 +150,11 @@ def test_a_long_chunk_keeps_the_claim_alive(db, tmp_path):
     result = imports.run_commit(db, users, Students(), import_id, "worker-1", 0.5, chunk=10)
     watcher.wait()
     assert result["counts"]["created"] == 10 and stale == []
+
+
+def test_a_large_commit_records_its_progress_some_twenty_times():
+    from services.uploads.imports import committing
+    sizes = [len(part) for part in committing._parts(list(range(50_000)), 500)]
+    assert sum(sizes) == 50_000 and sizes[:5] == [500] * 5
+    assert max(sizes) == committing.MAX_CHUNK and len(sizes) <= 25
+    assert [len(p) for p in committing._parts(list(range(30)), 8)] == [8, 8, 8, 6]

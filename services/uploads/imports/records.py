@@ -58,6 +58,13 @@ def _table(settings, imp, head=None):
                          head=head)
 
 
+def stored_counts(session, import_id):
+    """The counts of the stored preview (None before one), read out of it by
+    the database."""
+    return session.execute(sa.select(imports.c.preview["counts"]).where(
+        imports.c.id == import_id)).scalar()
+
+
 def import_dict(imp, sample=None, preview_rows=None, counts=None):
     """The import as the API answers it. `preview_rows`: how many of the
     preview's rows to include (None: all; the counts are always there, the
@@ -113,10 +120,7 @@ def get_import(uow, import_id, institution_id, preview_rows=None, sample_rows=0,
     file again (the sample the labelling shows; none once the file is purged)."""
     light = preview_rows == 0
     imp = _load(uow.session, import_id, institution_id, light=light)
-    counts = None
-    if light:  # the counts only, read out of the stored preview by the database
-        counts = uow.session.execute(sa.select(imports.c.preview["counts"]).where(
-            imports.c.id == imp.id)).scalar()
+    counts = stored_counts(uow.session, imp.id) if light else None
     sample = None
     if sample_rows and settings is not None and imp.purged_at is None:
         try:
