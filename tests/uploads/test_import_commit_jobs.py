@@ -158,3 +158,15 @@ def test_a_large_commit_records_its_progress_some_twenty_times():
     assert sum(sizes) == 50_000 and sizes[:5] == [500] * 5
     assert max(sizes) == committing.MAX_CHUNK and len(sizes) <= 25
     assert [len(p) for p in committing._parts(list(range(30)), 8)] == [8, 8, 8, 6]
+
+
+def test_the_gc_pause_is_counted_and_restores_the_collector():
+    import gc
+
+    from services.uploads.imports.records import gc_paused
+    assert gc.isenabled()
+    with gc_paused():
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer work still runs
+    assert gc.isenabled()

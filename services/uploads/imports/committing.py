@@ -14,7 +14,8 @@ from services.common.outbox import utcnow
 from ..handlers import to_id
 from ..models import Import, imports
 from .previewing import _student_chunks, _users_by_code
-from .records import PROGRESS_CHUNK, RPC_CHUNK, _committing, _load, import_dict, stored_counts
+from .records import (PROGRESS_CHUNK, RPC_CHUNK, Timed, _committing, _load, gc_paused,
+                      import_dict, stored_counts)
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ def commit(db, settings, users, students, import_id, institution_id, actor=None)
         if imp.status != "previewed" or not imp.preview:
             raise _preview_required()
         job = _job(imp)
-    return _apply(db, users, students, job)
+    with gc_paused():
+        return _apply(db, users, students, job)
 
 
 def start_commit(db, import_id, institution_id, actor=None):
@@ -167,7 +169,8 @@ def run_commit(db, users, students, import_id, token, stale_seconds, chunk=PROGR
     # creating hundreds of accounts), so the resume timer never takes it over
     beat = eventlet.spawn(_heartbeat, db, job["id"], token, max(0.2, stale_seconds / 4))
     try:
-        return _run_claimed(db, users, students, job, token, chunk)
+        with gc_paused():
+            return _run_claimed(db, users, students, job, token, chunk)
     finally:
         beat.kill()
 
@@ -213,31 +216,12 @@ def _parts(items, chunk):
         start += size
 
 
-class _Timed:
-    """A service's RPC proxy that adds up the seconds its calls take."""
-
-    def __init__(self, proxy):
-        self.proxy = proxy
-        self.seconds = 0.0
-
-    def __getattr__(self, name):
-        method = getattr(self.proxy, name)
-
-        def call(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - started
-        return call
-
-
 def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
     """Apply a job's preview. With `claim` (the background commit) progress,
     the worker's sign of life and the undo data are written after every
     chunk; a lost claim stops the work."""
     started = time.perf_counter()
-    users = _Timed(users)
+    users = Timed(users)
     import_id, iid, kind = job["id"], job["institution_id"], job["kind"]
     preview_, options = job["preview"], job["options"]
     plan, counts = preview_["plan"], dict(preview_["counts"])
