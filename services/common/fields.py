@@ -285,6 +285,10 @@ def clean_bsn(value):
     """The 9-digit BSN; 8 digits are a lost leading zero (padded); fewer that
     pass the elfproef once padded are leading zeros Excel dropped (refused,
     saying so: python-stdnum would pad anything)."""
+    if value.__class__ is str and len(value) == 9 and value.isdigit() and value.isascii():
+        if elfproef(value):  # the common case, as the template's text column gives it
+            return value
+        raise FieldError("bsn_invalid")
     if isinstance(value, bool):
         raise FieldError("bsn_invalid", variant="bsn_shape")
     digits = _digits(value)

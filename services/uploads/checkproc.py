@@ -12,6 +12,7 @@ megabytes); exit status 3 when the file cannot be read (a calamine error), any
 other non-zero status for a crash. jobs.py runs it with eventlet's green
 subprocess and reads the lines as they come.
 """
+import gc
 import json
 import resource
 import sys
@@ -38,6 +39,9 @@ def _peak_rss_mb():
 
 
 def main(argv):
+    # a short-lived process whose rows hold no reference cycles: the cyclic
+    # collector would only scan them again and again
+    gc.disable()
     args = json.loads(argv[0])
     from . import validate
 

@@ -27,8 +27,10 @@ def _cleaners(fields, headers):
             for field, index in fields.items()}
 
 
-def _values(number, values, fields, headers, cleaners):
-    """(clean values of the mapped fields, errors) of one row."""
+def _values(number, values, fields, headers, cleaners=None):
+    """(clean values of the mapped fields, errors) of one row (`cleaners`:
+    _cleaners', kept over the rows of a file)."""
+    cleaners = cleaners or _cleaners(fields, headers)
     clean, errors = {}, []
     width = len(values)
     for field, index in fields.items():
@@ -38,7 +40,7 @@ def _values(number, values, fields, headers, cleaners):
     return clean, errors
 
 
-def _user_values(number, values, fields, headers, as_students, cleaners):
+def _user_values(number, values, fields, headers, as_students, cleaners=None):
     """(clean values of the mapped fields, errors) of one users row."""
     clean, errors = _values(number, values, fields, headers, cleaners)
     code = clean.get("code")
@@ -164,7 +166,7 @@ def _preview_users(imp, table, fields, options, users):
     return rows, plan, fingerprints
 
 
-def _part_values(number, values, fields, headers, cleaners):
+def _part_values(number, values, fields, headers, cleaners=None):
     clean, errors = _values(number, values, fields, headers, cleaners)
     for field in ("student_number", "department"):
         if clean.get(field) is None and not any(e["field"] == field for e in errors):
