@@ -7,6 +7,7 @@ import uuid
 
 import eventlet
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from services.common.errors import DomainError, conflict
 from services.common.outbox import utcnow
@@ -87,23 +88,34 @@ def planned_changes(kind, plan):
     return len(plan["participations"])
 
 
-def _job(imp):
+def _job(session, imp):
+    """What a commit applies: the stored preview's plan, counts and
+    fingerprints, read out of it by the database; its rows (the bulk of it)
+    only when updates need their old values."""
+    stored = imports.c.preview
+    plan, counts, fingerprints = session.execute(
+        sa.select(stored["plan"], stored["counts"], stored["fingerprints"])
+        .where(imports.c.id == imp.id)).one()
+    preview = {"plan": plan, "counts": counts, "fingerprints": fingerprints or {}, "rows": []}
+    if counts.get("update"):
+        preview["rows"] = session.execute(sa.select(stored["rows"])
+                                          .where(imports.c.id == imp.id)).scalar()
     return {"id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
-            "preview": imp.preview, "options": imp.options or {}}
+            "preview": preview, "options": imp.options or {}}
 
 
 def commit(db, settings, users, students, import_id, institution_id, actor=None):
     """Apply the stored preview now and answer the counts (the original
     contract of POST /imports/{id}/commit)."""
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
+        imp = _load(uow.session, import_id, institution_id, light=True)
         if imp.status in ("committed", "undone"):
             return dict(imp.result or {}, repeated=True)
         if imp.status == "committing":
             raise _committing()
-        if imp.status != "previewed" or not imp.preview:
+        if imp.status != "previewed" or not stored_counts(uow.session, imp.id):
             raise _preview_required()
-        job = _job(imp)
+        job = _job(uow.session, imp)
     with gc_paused():
         return _apply(db, users, students, job)
 
@@ -149,8 +161,9 @@ def claim_commit(db, import_id, token, stale_seconds, now=None):
             uow.rollback()
             return None
         uow.commit()
-        imp = uow.session.get(Import, to_id(import_id))
-        job = _job(imp)
+        imp = uow.session.execute(sa.select(Import).where(Import.id == to_id(import_id))
+                                  .options(orm.defer(Import.preview))).scalar_one()
+        job = _job(uow.session, imp)
         job["interrupted"] = bool(imp.undo)
         job["undo"] = imp.undo
         job["done"] = imp.progress_done
@@ -324,7 +337,8 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
             "import_id": imp.id, "kind": imp.kind, "counts": result["counts"]})
         uow.commit()
     log.info("import %s committed: %d change(s) in %.2fs, of which %.2fs in the users "
-             "service's calls", import_id, done, time.perf_counter() - started, users.seconds)
+             "service's calls (%s)", import_id, done, time.perf_counter() - started,
+             users.seconds, users.summary())
     return result
 
 

@@ -58,11 +58,13 @@ def gc_paused():
 
 
 class Timed:
-    """A service's RPC proxy that adds up the seconds its calls take."""
+    """A service's RPC proxy that adds up the seconds its calls take, in all
+    (`seconds`) and per method (`by_method`)."""
 
     def __init__(self, proxy):
         self.proxy = proxy
         self.seconds = 0.0
+        self.by_method = {}
 
     def __getattr__(self, name):
         method = getattr(self.proxy, name)
@@ -72,8 +74,13 @@ class Timed:
             try:
                 return method(*args, **kwargs)
             finally:
-                self.seconds += time.perf_counter() - started
+                spent = time.perf_counter() - started
+                self.seconds += spent
+                self.by_method[name] = self.by_method.get(name, 0.0) + spent
         return call
+
+    def summary(self):
+        return ", ".join(f"{name} {spent:.2f}s" for name, spent in self.by_method.items())
 
 
 def _import_not_found():
