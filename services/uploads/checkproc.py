@@ -14,6 +14,7 @@ subprocess and reads the lines as they come.
 """
 import gc
 import json
+import os
 import resource
 import sys
 import threading
@@ -24,8 +25,10 @@ FILE_ERRORS = ("CalamineError", "XmlError", "ZipError", "WorksheetNotFound", "Pa
 
 
 def _cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return round(usage.ru_utime + usage.ru_stime, 3)
+    """CPU of this process and of the forked part of a split check."""
+    return round(sum(u.ru_utime + u.ru_stime for u in (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN))), 3)
 
 
 def _peak_rss_mb():
@@ -47,12 +50,11 @@ def main(argv):
 
     progress = validate.Progress()
     stop = threading.Event()
-    out = threading.Lock()
 
     def say(line):
-        with out:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+        # one write of a whole line, no lock: the forked part of a split
+        # check (validate.check_file's workers) says its numbers here too
+        os.write(1, (line + "\n").encode())
 
     def numbers(chunk):
         say("numbers " + json.dumps(chunk, separators=(",", ":")))
@@ -60,8 +62,9 @@ def main(argv):
     def report():
         last = -1
         while not stop.wait(0.5):
-            if progress.done != last:
-                last = progress.done
+            seen = progress.seen()
+            if seen != last:
+                last = seen
                 say(f"progress {last}")
 
     reporter = threading.Thread(target=report, daemon=True)
@@ -70,7 +73,8 @@ def main(argv):
         outcome = validate.check_file(
             Path(args["path"]), args["school_type"], args["student_type"], args["sheet"],
             Path(args["rows_path"]), args["max_errors"], progress, None, args.get("max_rows"),
-            numbers if args.get("lookup_chunk") else None, args.get("lookup_chunk") or 0)
+            numbers if args.get("lookup_chunk") else None, args.get("lookup_chunk") or 0,
+            args.get("workers", 1))
     except Exception as exc:  # noqa: BLE001 - reported by kind to the parent
         stop.set()
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
@@ -79,7 +83,8 @@ def main(argv):
     stop.set()
     result = {"rows": outcome.rows, "errors": outcome.errors,
               "error_count": outcome.error_count, "numbers": outcome.numbers,
-              "peak_rss_mb": _peak_rss_mb(), "cpu_seconds": _cpu_seconds()}
+              "peak_rss_mb": _peak_rss_mb(), "cpu_seconds": _cpu_seconds(),
+              "part_private_mb": outcome.part_private_mb}
     Path(args["result_path"]).write_text(json.dumps(result, separators=(",", ":"),
                                                     default=str))
     say("done")

@@ -22,6 +22,7 @@ students service actually holds for this list, whatever attempt stored it.
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 LOOKUP_CHUNK = 5000
 CHECK_TIMEOUT = 600
+# a long list is checked in two halves in parallel where there are two cores
+CHECK_WORKERS = min(2, os.cpu_count() or 1)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -156,10 +159,11 @@ class Jobs:
         if done is None:
             return None
         log.info("submission %s: %s, %d rows, %d errors; read and checked in %.2fs "
-                 "(check process peak RSS %s MB, CPU %ss), looked up in %.2fs, "
-                 "verdict after %.2fs",
+                 "(check process peak RSS %s MB + %s MB of its forked part, CPU %ss), looked "
+                 "up in %.2fs, verdict after %.2fs",
                  done["id"], done["status"], outcome.rows, error_count, parsed - started,
                  getattr(outcome, "child_peak_rss_mb", None),
+                 getattr(outcome, "part_private_mb", None) or 0,
                  getattr(outcome, "child_cpu_seconds", None), looked_up - parsed,
                  time.perf_counter() - started)
         if done["status"] == "rejected":
@@ -235,6 +239,7 @@ class Jobs:
                 "sheet": sub["sheet"] or colspec.SHEET_TITLE,
                 "rows_path": str(folder / storage.ROWS), "max_errors": self.settings.max_errors,
                 "max_rows": self.settings.limits.max_rows, "lookup_chunk": LOOKUP_CHUNK,
+                "workers": CHECK_WORKERS,
                 "result_path": str(folder / f"{name}.json")}
         out_path, err_path = folder / f"{name}.out", folder / f"{name}.err"
         result = None
@@ -268,6 +273,7 @@ class Jobs:
                                    numbers=[tuple(n) for n in result["numbers"]])
         outcome.child_peak_rss_mb = result.get("peak_rss_mb")
         outcome.child_cpu_seconds = result.get("cpu_seconds")
+        outcome.part_private_mb = result.get("part_private_mb")
         return outcome
 
     # -- the report ---------------------------------------------------------------

@@ -268,6 +268,13 @@ class RowChecker:
 
     def check(self, rownum, cells):
         """(clean row or None, [error items]) for one sheet row."""
+        clean, errors = self.check_fields(rownum, cells)
+        self.duplicates(rownum, clean, errors)
+        return (None if errors else clean), errors
+
+    def check_fields(self, rownum, cells):
+        """(clean row, [error items]) of one row by its own cells: the
+        duplicate checks aside (a field in error is None in the row)."""
         clean = {"type": self.student_type, "_row": rownum}
         errors = []
         width = len(cells)
@@ -291,8 +298,14 @@ class RowChecker:
                                               clean.get("onderwijsnummer"))
         if missing and not any(e["field"] in ("bsn", "onderwijsnummer") for e in errors):
             errors.append(item(missing, rownum, self.by_field["bsn"].title, "bsn"))
+        return clean, errors
+
+    def duplicates(self, rownum, values, errors):
+        """Errors for the student number, BSN and onderwijsnummer of `values`
+        (a row's clean values) an earlier row has; the first rows of each
+        value are kept."""
         for field, seen, code in self.unique:
-            value = clean.get(field)
+            value = values.get(field)
             if value is None:
                 continue
             first = seen.get(value)
@@ -301,7 +314,6 @@ class RowChecker:
             else:
                 errors.append(item(code, rownum, self.by_field[field].title, field,
                                    value=value, first=first))
-        return (None if errors else clean), errors
 
 
 def mismatch_errors(rows, existing, cols):

@@ -60,9 +60,13 @@ class RowsWriter:
             self.fh.write(b"\n".join(self.lines))
             self.lines = []
 
-    def commit(self):
+    def commit(self, append=None):
+        """Write the file; `append`: a gzip'd rows file whose rows follow."""
         self._flush()
         self.fh.close()
+        if append is not None and append.exists():
+            with open(self.tmp, "ab") as out, open(append, "rb") as more:
+                shutil.copyfileobj(more, out)  # gzip members in a row: one stream
         os.replace(self.tmp, self.path)
 
     def discard(self):

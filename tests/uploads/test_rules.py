@@ -427,3 +427,51 @@ def test_school_type_must_be_the_institutions():
     assert item["message"].startswith("Deze school is een VO-school; u koos MBO.")
     assert rules.school_type_mismatch("vo", "mbo")["message"].startswith(
         "Deze school is een MBO-school; u koos VO.")
+
+
+def _both_ways(monkeypatch, tmp_path, rows, **kw):
+    """check_file's outcome and clean rows in one process and split over two."""
+    from services.uploads.storage import read_rows
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list(rows))
+    monkeypatch.setattr(validate, "SPLIT_ROWS", 4)
+    forks, start_second = [], validate._start_second
+    monkeypatch.setattr(validate, "_start_second",
+                        lambda *args: forks.append(args[1]) or start_second(*args))
+    found = []
+    for workers in (1, 2):
+        target = tmp_path / f"rows-{workers}.jsonl.gz"
+        out = validate.check_file(path, "vo", "potential_transfer", "Leerlingen", target,
+                                  kw.get("max_errors", 100), max_rows=kw.get("max_rows"),
+                                  workers=workers)
+        kept = read_rows(target) if target.exists() else None
+        found.append(((out.rows, out.errors, out.error_count, out.numbers), kept))
+    assert not list(tmp_path.glob(".*"))  # no part or temporary file left
+    assert forks == [1 + (len(rows) + 1) // 2]  # split once, halfway (header: row 1)
+    return found
+
+
+def test_a_split_check_finds_what_one_process_finds(monkeypatch, tmp_path):
+    rows = [xf.student_row(i) for i in range(1, 13)]
+    rows[8]["Leerlingnummer"] = rows[1]["Leerlingnummer"]   # across the halves
+    rows[10]["BSN"] = rows[9]["BSN"]                         # within the later half
+    rows[11]["BSN"] = rows[2]["BSN"]                         # across, on a row in error:
+    rows[11]["Geslacht"] = "Q"
+    rows[7]["Postcode"] = "2235 SD"
+    rows[9]["Leerlingnummer"] = rows[1]["Leerlingnummer"]   # a third time
+    one, two = _both_ways(monkeypatch, tmp_path, rows)
+    assert one == two
+    codes_ = [(e["row"], e["code"]) for e in one[0][1]]
+    assert (10, "student_number_duplicate") in codes_ and (12, "bsn_duplicate") in codes_
+    assert (11, "student_number_duplicate") in codes_ and (13, "bsn_duplicate") in codes_
+    capped = _both_ways(monkeypatch, tmp_path, rows, max_errors=3)
+    assert capped[0] == capped[1] and len(capped[0][0][1]) == 3
+
+
+def test_a_split_check_keeps_every_clean_row_and_the_row_limit(monkeypatch, tmp_path):
+    rows = [xf.student_row(i) for i in range(1, 11)]
+    one, two = _both_ways(monkeypatch, tmp_path, rows)
+    assert one == two and one[0][2] == 0
+    assert [r["_row"] for r in two[1]] == list(range(2, 12))
+    one, two = _both_ways(monkeypatch, tmp_path, rows, max_rows=7)
+    assert one == two and one[0][1][0]["code"] == "too_many_rows"
