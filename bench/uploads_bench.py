@@ -83,7 +83,7 @@ print(n, elapsed, int(hwm) // 1024, u.ru_utime + u.ru_stime)
 VERDICT_LOG = re.compile(
     r"submission (\d+): \w+, \d+ rows, \d+ errors; read and checked in ([\d.]+)s \(check "
     r"process peak RSS (\d+) MB \+ (\d+) MB of its forked part, CPU ([\d.]+)s\), looked up in "
-    r"([\d.]+)s, verdict after ([\d.]+)s")
+    r"([\d.]+)s, verdict after ([\d.]+)s; the check process started in ([\d.]+|None)s")
 
 
 def bare_read(script, path):
@@ -103,7 +103,8 @@ def verdict_log(data_dir, submission_id):
         if m and int(m.group(1)) == submission_id:
             return {"checked_seconds": float(m.group(2)), "check_peak_rss_mb": int(m.group(3)),
                     "check_part_own_mb": int(m.group(4)), "check_cpu_seconds": float(m.group(5)),
-                    "lookup_seconds": float(m.group(6)), "judged_seconds": float(m.group(7))}
+                    "lookup_seconds": float(m.group(6)), "judged_seconds": float(m.group(7)),
+                    "check_startup_seconds": m.group(8)}
     return {}
 
 
@@ -372,7 +373,8 @@ def main():
             print(f"{backend:10s} judged (claim to verdict) {res.get('judged_seconds')}s = "
                   f"x{res['judged_vs_calamine']} of a bare calamine read in the same stack "
                   f"({res['calamine_bare_seconds']}s; goal <= x2): in the check process "
-                  f"{res.get('checked_seconds')}s, students lookup {res.get('lookup_seconds')}s;"
+                  f"{res.get('checked_seconds')}s (start-up {res.get('check_startup_seconds')}s), "
+                  f"students lookup {res.get('lookup_seconds')}s;"
                   f" CPU of the check process x{res['check_cpu_vs_calamine_cpu']} of the bare "
                   f"read's; peak RSS uploads {res['uploads_peak_rss_mb']} MB + check process "
                   f"{res.get('check_peak_rss_mb')} MB + its forked part's own "

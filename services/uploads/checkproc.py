@@ -18,6 +18,7 @@ import os
 import resource
 import sys
 import threading
+import time
 from pathlib import Path
 
 UNREADABLE = 3
@@ -47,6 +48,7 @@ def main(argv):
     gc.disable()
     args = json.loads(argv[0])
     from . import validate
+    startup = round(time.time() - args["t0"], 3) if "t0" in args else None
 
     progress = validate.Progress()
     stop = threading.Event()
@@ -84,7 +86,7 @@ def main(argv):
     result = {"rows": outcome.rows, "errors": outcome.errors,
               "error_count": outcome.error_count, "numbers": outcome.numbers,
               "peak_rss_mb": _peak_rss_mb(), "cpu_seconds": _cpu_seconds(),
-              "part_private_mb": outcome.part_private_mb}
+              "part_private_mb": outcome.part_private_mb, "startup_seconds": startup}
     Path(args["result_path"]).write_text(json.dumps(result, separators=(",", ":"),
                                                     default=str))
     say("done")

@@ -137,7 +137,9 @@ class Jobs:
             self._release(sub["id"], token)
             raise
         looked_up = time.perf_counter()
-        rows = [{"student_number": n, "bsn": b, "_row": r} for n, b, r in outcome.numbers]
+        # only rows whose number exists can mismatch (not 50,000 dicts for a new school)
+        rows = [{"student_number": n, "bsn": b, "_row": r} for n, b, r in outcome.numbers
+                if n in existing]
         cols = colspec.columns(sub["school_type"], sub["student_type"])
         mismatches = rules.mismatch_errors(rows, existing, cols)
         errors, conflicts = list(outcome.errors), []
@@ -160,12 +162,12 @@ class Jobs:
             return None
         log.info("submission %s: %s, %d rows, %d errors; read and checked in %.2fs "
                  "(check process peak RSS %s MB + %s MB of its forked part, CPU %ss), looked "
-                 "up in %.2fs, verdict after %.2fs",
+                 "up in %.2fs, verdict after %.2fs; the check process started in %ss",
                  done["id"], done["status"], outcome.rows, error_count, parsed - started,
                  getattr(outcome, "child_peak_rss_mb", None),
                  getattr(outcome, "part_private_mb", None) or 0,
                  getattr(outcome, "child_cpu_seconds", None), looked_up - parsed,
-                 time.perf_counter() - started)
+                 time.perf_counter() - started, getattr(outcome, "child_startup_seconds", None))
         if done["status"] == "rejected":
             (folder / storage.ROWS).unlink(missing_ok=True)
         mailer.notify("received" if done["status"] == "awaiting_review" else "rejected", done,
@@ -239,7 +241,7 @@ class Jobs:
                 "sheet": sub["sheet"] or colspec.SHEET_TITLE,
                 "rows_path": str(folder / storage.ROWS), "max_errors": self.settings.max_errors,
                 "max_rows": self.settings.limits.max_rows, "lookup_chunk": LOOKUP_CHUNK,
-                "workers": CHECK_WORKERS,
+                "workers": CHECK_WORKERS, "t0": time.time(),
                 "result_path": str(folder / f"{name}.json")}
         out_path, err_path = folder / f"{name}.out", folder / f"{name}.err"
         result = None
@@ -270,10 +272,11 @@ class Jobs:
                                f"{stderr.decode(errors='replace')[-500:]}")
         outcome = validate.Outcome(rows=result["rows"], errors=result["errors"],
                                    error_count=result["error_count"],
-                                   numbers=[tuple(n) for n in result["numbers"]])
+                                   numbers=result["numbers"])  # [number, bsn, row]
         outcome.child_peak_rss_mb = result.get("peak_rss_mb")
         outcome.child_cpu_seconds = result.get("cpu_seconds")
         outcome.part_private_mb = result.get("part_private_mb")
+        outcome.child_startup_seconds = result.get("startup_seconds")
         return outcome
 
     # -- the report ---------------------------------------------------------------
