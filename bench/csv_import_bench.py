@@ -29,12 +29,11 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchsupport import drop_vhost, make_vhost  # noqa: E402
-from uploads_bench import (AMQP_BASE, API, PG_URL, Stack, make_databases,  # noqa: E402
-                           pg_answers)
+from benchsupport import drop_vhost, make_vhost
+from uploads_bench import AMQP_BASE, API, PG_URL, Stack, make_databases, pg_answers
 
 COMMIT_LOG = re.compile(r"import (\d+) committed: (\d+) change\(s\) in ([\d.]+)s, of which "
-                        r"([\d.]+)s in the users service's calls")
+                        r"([\d.]+)s in the users service's calls \(([^)]*)\)")
 PREVIEW_LOG = re.compile(r"import (\d+) previewed: (\d+) row\(s\) in ([\d.]+)s, of which "
                          r"([\d.]+)s in the users service's calls")
 HEADER = ["Leerlingcode", "Voorletters", "Roepnaam", "Tussenvoegsel", "Achternaam",
@@ -65,7 +64,7 @@ def service_log(data_dir, import_id):
         m = COMMIT_LOG.search(line)
         if m and int(m.group(1)) == import_id:
             found.update(commit_service_seconds=float(m.group(3)),
-                         users_calls_seconds=float(m.group(4)))
+                         users_calls_seconds=float(m.group(4)), users_calls=m.group(5))
     return found
 
 
@@ -169,7 +168,7 @@ def main():
                   f"{res['commit_seconds']:.2f}s = {res['commit_rows_per_s']} rows/s "
                   f"(goal >= 10000; {res['progress_steps_seen']} progress values seen); "
                   f"users service calls {users}s of the service's "
-                  f"{res.get('commit_service_seconds')}s ({share})")
+                  f"{res.get('commit_service_seconds')}s ({share}: {res.get('users_calls')})")
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
