@@ -83,8 +83,13 @@ def main(argv):
         return UNREADABLE if (type(exc).__name__ in FILE_ERRORS
                               or isinstance(exc, (ValueError, KeyError))) else 1
     stop.set()
+    found = outcome.numbers
+    if args.get("numbers_path"):  # the parent reads them when it needs them, not held
+        Path(args["numbers_path"]).write_text("".join(
+            f"{number}\t{bsn or ''}\t{row}\n" for number, bsn, row in found))
+        found = None
     result = {"rows": outcome.rows, "errors": outcome.errors,
-              "error_count": outcome.error_count, "numbers": outcome.numbers,
+              "error_count": outcome.error_count, "numbers": found,
               "peak_rss_mb": _peak_rss_mb(), "cpu_seconds": _cpu_seconds(),
               "part_private_mb": outcome.part_private_mb, "startup_seconds": startup}
     Path(args["result_path"]).write_text(json.dumps(result, separators=(",", ":"),

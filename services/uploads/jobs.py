@@ -133,6 +133,7 @@ class Jobs:
                 existing.update(thread.wait() or {})
         except Exception:
             _kill(lookups)
+            outcome.numbers.discard()
             log.exception("students lookup for submission %s failed; retried later", sub["id"])
             self._release(sub["id"], token)
             raise
@@ -140,6 +141,7 @@ class Jobs:
         # only rows whose number exists can mismatch (not 50,000 dicts for a new school)
         rows = [{"student_number": n, "bsn": b, "_row": r} for n, b, r in outcome.numbers
                 if n in existing]
+        outcome.numbers.discard()
         cols = colspec.columns(sub["school_type"], sub["student_type"])
         mismatches = rules.mismatch_errors(rows, existing, cols)
         errors, conflicts = list(outcome.errors), []
@@ -242,7 +244,8 @@ class Jobs:
                 "rows_path": str(folder / storage.ROWS), "max_errors": self.settings.max_errors,
                 "max_rows": self.settings.limits.max_rows, "lookup_chunk": LOOKUP_CHUNK,
                 "workers": CHECK_WORKERS, "t0": time.time(),
-                "result_path": str(folder / f"{name}.json")}
+                "result_path": str(folder / f"{name}.json"),
+                "numbers_path": str(folder / f"{name}.numbers")}
         out_path, err_path = folder / f"{name}.out", folder / f"{name}.err"
         result = None
         try:
@@ -265,6 +268,8 @@ class Jobs:
         finally:
             out_path.unlink(missing_ok=True)
             err_path.unlink(missing_ok=True)
+            if result is None:
+                Path(args["numbers_path"]).unlink(missing_ok=True)
         if status == checkproc.UNREADABLE:
             raise Unreadable(stderr.decode(errors="replace").strip()[:200])
         if status != 0 or result is None:
@@ -272,7 +277,7 @@ class Jobs:
                                f"{stderr.decode(errors='replace')[-500:]}")
         outcome = validate.Outcome(rows=result["rows"], errors=result["errors"],
                                    error_count=result["error_count"],
-                                   numbers=result["numbers"])  # [number, bsn, row]
+                                   numbers=_NumbersFile(Path(args["numbers_path"])))
         outcome.child_peak_rss_mb = result.get("peak_rss_mb")
         outcome.child_cpu_seconds = result.get("cpu_seconds")
         outcome.part_private_mb = result.get("part_private_mb")
@@ -370,6 +375,23 @@ class Jobs:
                 return [], _map_row_errors(exc, todo)
             return notes, None
         return [], _map_row_errors(last, todo)  # pragma: no cover
+
+
+class _NumbersFile:
+    """The (student number, BSN, sheet row) of a checked list's clean rows as
+    the check process wrote them: read when used, never all held at once."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __iter__(self):
+        with open(self.path, encoding="utf-8") as lines:
+            for line in lines:
+                number, bsn, row = line.rstrip("\n").split("\t")
+                yield number, bsn or None, int(row)
+
+    def discard(self):
+        self.path.unlink(missing_ok=True)
 
 
 def _follow(proc, path, on_line, timeout, interval=0.05):

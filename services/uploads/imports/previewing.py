@@ -3,8 +3,6 @@ participations."""
 import logging
 import time
 
-import eventlet
-
 from services.common import fields as fieldrules
 from services.common.errors import DomainError, conflict, error_item
 from services.common.outbox import utcnow
@@ -15,9 +13,6 @@ from .records import (ARCHIVE_GUARD, LABELS, RPC_CHUNK, USER_TYPES_NL, Timed, _c
                       _table, gc_paused)
 
 log = logging.getLogger(__name__)
-
-# how many chunks of a large file's codes are looked up in the users service at once
-LOOKUPS_AT_ONCE = 4
 
 
 def _row_error(row, header, field, code, message):
@@ -63,12 +58,11 @@ def _user_values(number, values, fields, headers, as_students, cleaners=None):
 def _users_by_code(users, institution_id, codes, fields=()):
     """{code: user} of the existing ones: code, type, archived, updated_at and
     the personal `fields` asked for (the users service's light answer)."""
-    codes, fields = list(codes), list(fields)
-    pool = eventlet.GreenPool(LOOKUPS_AT_ONCE)  # the users service answers them side by side
     found = {}
-    for users_ in pool.imap(lambda part: users.get_users(institution_id, part, fields=fields),
-                            [codes[i:i + RPC_CHUNK] for i in range(0, len(codes), RPC_CHUNK)]):
-        for user in users_:
+    codes = list(codes)
+    for start in range(0, len(codes), RPC_CHUNK):
+        for user in users.get_users(institution_id, codes[start:start + RPC_CHUNK],
+                                    fields=list(fields)):
             found[user["code"]] = user
     return found
 
