@@ -478,7 +478,7 @@ def remembering_cleaner(field, label, limit=4096):
     """`clean` of one field as value -> (clean value, None) or (None, (code,
     message)), the outcomes of up to `limit` distinct text values kept: the
     rows of a file share first names, postcodes, classes."""
-    memo = {}
+    memo: dict = {}
 
     def outcome(value):
         found = memo.get(value) if value.__class__ is str else None

@@ -8,8 +8,6 @@ canonical string, or raise ValueError with a stable code as its argument.
 import functools
 import re
 
-import email_validator
-from email_validator import EmailNotValidError, validate_email
 from stdnum.nl import brin as _brin
 from stdnum.nl import bsn as _bsn
 from stdnum.nl import onderwijsnummer as _onr
@@ -92,7 +90,13 @@ _LOCAL_PART = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 
 
-_SPECIAL_DOMAINS = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+@functools.cache
+def _special_domains():
+    # email-validator is imported when first needed: a quarter of the start-up
+    # of the uploads check process, which rarely needs more than the fast path
+    import email_validator
+
+    return frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -105,7 +109,7 @@ def _plain_domain(domain):
         return None
     labels = domain.split(".")
     for start in range(len(labels)):
-        if ".".join(labels[start:]) in _SPECIAL_DOMAINS:
+        if ".".join(labels[start:]) in _special_domains():
             return None
     return domain
 
@@ -123,6 +127,8 @@ def normalize_email(value) -> str:
     fast = _fast_email(text)
     if fast is not None:
         return fast
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:

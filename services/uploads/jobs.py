@@ -394,7 +394,7 @@ class _NumbersFile:
         self.path.unlink(missing_ok=True)
 
 
-def _follow(proc, path, on_line, timeout, interval=0.05):
+def _follow(proc, path, on_line, timeout, interval=0.02):
     """Wait for `proc` (green), handing each complete line it writes to the
     file at `path` to `on_line`; its exit status. Killed past `timeout`."""
     deadline = time.monotonic() + timeout

@@ -155,7 +155,8 @@ class _Scan:
                     if not blank(cells[index]):
                         untitled_with_data.add(index)
                 count += 1
-                progress.done = count
+                if not count & 63:
+                    progress.done = count
                 if max_rows is not None and count > max_rows:
                     raise TooManyRows(max_rows)
                 if check is None:
@@ -176,7 +177,7 @@ class _Scan:
                         self.numbers_chunk:
                     self.send_numbers()
         finally:
-            self.count = count
+            self.count = progress.done = count
 
     def later_part(self, writer):
         """A scan of the later part of the sheet, its clean rows to `writer`."""
