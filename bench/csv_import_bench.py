@@ -29,8 +29,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchsupport import drop_vhost, make_vhost
-from uploads_bench import AMQP_BASE, API, PG_URL, Stack, make_databases, pg_answers
+from uploads_bench import API, PG_URL, pg_answers, running_stack
 
 COMMIT_LOG = re.compile(r"import (\d+) committed: (\d+) change\(s\) in ([\d.]+)s, of which "
                         r"([\d.]+)s in the users service's calls \(([^)]*)\)")
@@ -69,20 +68,7 @@ def service_log(data_dir, import_id):
 
 
 def run_backend(backend, csv_path, rows, pg_url):
-    data_dir = Path(tempfile.mkdtemp(prefix=f"lb-csv-bench-{backend}-"))
-    vhost = make_vhost("leerlingbus_csv_bench")
-    urls, cleanup = make_databases(backend, data_dir, pg_url)
-    stack = Stack(f"{AMQP_BASE}/{vhost}", urls, data_dir)
-    try:
-        stack.start()
-        inst = stack.call("POST", "/institutions", json={
-            "name": "Bench College", "brin": "00AB", "school_type": "vo"})
-        stack.call("POST", "/users", json={
-            "institution_id": inst["id"], "code": "beheer", "first_name": "B",
-            "last_name": "Beheer", "password": "Bench-wachtwoord-1", "roles": ["admin"]})
-        admin = requests.post(stack.base + API + "/auth/token", json={
-            "institution": "00AB", "code": "beheer", "password": "Bench-wachtwoord-1"},
-            timeout=10).json()["access_token"]
+    with running_stack(backend, "csv-bench", pg_url) as (stack, admin):
         headers = {"Authorization": f"Bearer {admin}"}
 
         started = time.perf_counter()
@@ -131,12 +117,7 @@ def run_backend(backend, csv_path, rows, pg_url):
                 round(accepted, 3), "commit_seconds": round(committed, 2),
                 "commit_rows_per_s": round(rows / committed),
                 "progress_steps_seen": len(seen_progress),
-                **service_log(data_dir, imp["id"])}
-    finally:
-        stack.stop()
-        cleanup()
-        drop_vhost(vhost)
-        shutil.rmtree(data_dir, ignore_errors=True)
+                **service_log(stack.data_dir, imp["id"])}
 
 
 def main():

@@ -29,6 +29,7 @@ busy machine).
         [--backends sqlite,postgresql] [--pg-url postgresql+psycopg2://...]
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -224,6 +225,17 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
 
+    def school_admin(self):
+        """A school (00AB, vo) and its admin: the admin's token."""
+        inst = self.call("POST", "/institutions", json={
+            "name": "Bench College", "brin": "00AB", "school_type": "vo"})
+        self.call("POST", "/users", json={
+            "institution_id": inst["id"], "code": "beheer", "first_name": "B",
+            "last_name": "Beheer", "password": "Bench-wachtwoord-1", "roles": ["admin"]})
+        return requests.post(self.base + API + "/auth/token", json={
+            "institution": "00AB", "code": "beheer", "password": "Bench-wachtwoord-1"},
+            timeout=10).json()["access_token"]
+
     def call(self, method, path, token=None, **kw):
         headers = {"Authorization": f"Bearer {token or self.helpdesk}"}
         r = requests.request(method, self.base + API + path, headers=headers, timeout=60, **kw)
@@ -258,21 +270,34 @@ def submit(stack, token, path):
     return r.json()["id"]
 
 
-def run_backend(backend, big, load_list, rows, load_rows, pg_url, runs=3):
-    data_dir = Path(tempfile.mkdtemp(prefix=f"lb-uploads-bench-{backend}-"))
-    vhost = make_vhost("leerlingbus_uploads_bench")
+@contextlib.contextmanager
+def running_stack(backend, name, pg_url, before_stop=None):
+    """(stack, a school admin's token) on fresh databases and a fresh vhost,
+    all removed afterwards; `before_stop(data_dir)` reads the logs first."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"lb-{name}-{backend}-"))
+    vhost = make_vhost(f"leerlingbus_{name.replace('-', '_')}")
     urls, cleanup = make_databases(backend, data_dir, pg_url)
     stack = Stack(f"{AMQP_BASE}/{vhost}", urls, data_dir)
     try:
         stack.start()
-        inst = stack.call("POST", "/institutions", json={
-            "name": "Bench College", "brin": "00AB", "school_type": "vo"})
-        stack.call("POST", "/users", json={
-            "institution_id": inst["id"], "code": "beheer", "first_name": "B",
-            "last_name": "Beheer", "password": "Bench-wachtwoord-1", "roles": ["admin"]})
-        admin = requests.post(stack.base + API + "/auth/token", json={
-            "institution": "00AB", "code": "beheer", "password": "Bench-wachtwoord-1"},
-            timeout=10).json()["access_token"]
+        yield stack, stack.school_admin()
+    finally:
+        stack.stop()
+        if before_stop is not None:
+            before_stop(data_dir)
+        cleanup()
+        drop_vhost(vhost)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def print_verdict_lines(data_dir):
+    for line in (data_dir / "uploads.log").read_text().splitlines():
+        if "read and checked" in line:
+            print("  uploads log:", line.split(": ", 1)[-1])
+
+
+def run_backend(backend, big, load_list, rows, load_rows, pg_url, runs=3):
+    with running_stack(backend, "uploads-bench", pg_url, print_verdict_lines) as (stack, admin):
         uploads_pid = stack.procs["uploads"].pid
         rss_before = peak_rss_mb(uploads_pid)
 
@@ -325,14 +350,6 @@ def run_backend(backend, big, load_list, rows, load_rows, pg_url, runs=3):
                 "uploads_peak_rss_mb": rss_after, "uploads_rss_at_start_mb": rss_before,
                 "load_rows": load_rows, "load_seconds": round(loaded_in, 2),
                 "load_rows_per_s": round(load_rows / loaded_in)}
-    finally:
-        stack.stop()
-        for line in (data_dir / "uploads.log").read_text().splitlines():
-            if "read and checked" in line:
-                print("  uploads log:", line.split(": ", 1)[-1])
-        cleanup()
-        drop_vhost(vhost)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def pg_answers(url):
