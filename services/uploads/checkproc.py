@@ -76,7 +76,7 @@ def main(argv):
             Path(args["path"]), args["school_type"], args["student_type"], args["sheet"],
             Path(args["rows_path"]), args["max_errors"], progress, None, args.get("max_rows"),
             numbers if args.get("lookup_chunk") else None, args.get("lookup_chunk") or 0,
-            args.get("workers", 1))
+            args.get("workers", 1), args.get("split_rows"))
     except Exception as exc:  # noqa: BLE001 - reported by kind to the parent
         stop.set()
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")

@@ -275,11 +275,11 @@ def _stop_second(pid, read_end):
 
 def check_file(path, school_type, student_type, sheet_name, rows_path, max_errors,
                progress=None, today=None, max_rows=None, on_numbers=None,
-               numbers_chunk=5000, workers=1) -> Outcome:
+               numbers_chunk=5000, workers=1, split_rows=None) -> Outcome:
     """`on_numbers(list)` gets the student numbers of the clean rows in chunks
     of `numbers_chunk` as they are found (the caller looks them up meanwhile),
-    the last chunk before this returns. `workers=2`: a sheet of SPLIT_ROWS
-    rows or more is checked in two halves, the later one in a forked process
+    the last chunk before this returns. `workers=2`: a sheet of `split_rows`
+    (SPLIT_ROWS) rows or more is checked in two halves, the later one in a forked process
     (which calls `on_numbers` too: let it write to a file descriptor), its
     duplicates checked against the first half's afterwards; the outcome is
     the same as one process's."""
@@ -308,7 +308,8 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
         if pending is not None:
             rows = itertools.chain((pending,), rows)
         second = part_path = None
-        if workers > 1 and checker is not None and (sheet.height or 0) >= SPLIT_ROWS:
+        split_rows = SPLIT_ROWS if split_rows is None else split_rows
+        if workers > 1 and checker is not None and (sheet.height or 0) >= split_rows:
             split = sheet.start[0] + 1 + sheet.height // 2  # the later part's first row
             pid, read_end, part_path, progress.other = _start_second(sheet, split, scan,
                                                                      Path(rows_path))

@@ -475,3 +475,34 @@ def test_a_split_check_keeps_every_clean_row_and_the_row_limit(monkeypatch, tmp_
     assert [r["_row"] for r in two[1]] == list(range(2, 12))
     one, two = _both_ways(monkeypatch, tmp_path, rows, max_rows=7)
     assert one == two and one[0][1][0]["code"] == "too_many_rows"
+
+
+def test_the_check_process_splits_and_both_parts_hand_out_their_numbers(tmp_path):
+    """checkproc.py as the service runs it, a 12-row list split in two: every
+    clean row's number is said once (by one part or the other), the numbers
+    file and the result are one process's outcome."""
+    import json
+    import subprocess
+    import sys
+    rows = [xf.student_row(i) for i in range(1, 13)]
+    rows[10]["Leerlingnummer"] = rows[2]["Leerlingnummer"]  # a duplicate across the halves
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list(rows))
+    args = {"path": str(path), "school_type": "vo", "student_type": "potential_transfer",
+            "sheet": "Leerlingen", "rows_path": str(tmp_path / "rows.jsonl.gz"),
+            "max_errors": 100, "max_rows": 1000, "lookup_chunk": 2, "workers": 2,
+            "split_rows": 4, "result_path": str(tmp_path / "result.json"),
+            "numbers_path": str(tmp_path / "numbers.tsv")}
+    done = subprocess.run([sys.executable, "-m", "services.uploads.checkproc", json.dumps(args)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    said = [n for line in done.stdout.splitlines() if line.startswith("numbers ")
+            for n in json.loads(line[8:])]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["rows"] == 12 and [e["code"] for e in result["errors"]] == \
+        ["student_number_duplicate"] and result["part_private_mb"] is not None
+    numbers = [line.split("\t") for line in (tmp_path / "numbers.tsv").read_text().splitlines()]
+    assert [int(r) for _n, _b, r in numbers] == [r for r in range(2, 14) if r != 12]
+    # the later part said the duplicate's number before the merge found it: said, not listed
+    assert sorted(said) == sorted([n for n, _b, _r in numbers] + [rows[10]["Leerlingnummer"]])
+    assert done.stdout.splitlines()[-1] == "done"
