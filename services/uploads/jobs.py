@@ -3,6 +3,9 @@ loading it after approval. Started by the service's own events
 (`submission_received`, `submission_approved`) and, for work whose worker
 went quiet (a crash, a lost message), by the resume timer.
 
+Over 400 lines: the check and the load share the claim, the heartbeat and the
+resume of one submission's background work.
+
 A job first claims the submission in the database (handlers.claim): only one
 worker holds it, a redelivered or duplicate message finds it taken or done.
 Parsing and checking run in a child process (checkproc.py) so the hub keeps
