@@ -40,7 +40,6 @@ from uploads_bench import (  # noqa: E402
     AMQP_BASE,
     API,
     Stack,
-    bench_school,
     make_databases,
     peak_rss_mb,
 )
@@ -96,7 +95,9 @@ def run(mode, csv, s3=None):
         stack.env.update(s3.config(f"bench-{mode}"))
     try:
         stack.start()
-        inst, admin = bench_school(stack)
+        admin = stack.school_admin()
+        inst = next(i for i in stack.call("GET", "/institutions?page_size=500")["items"]
+                    if i["brin"] == "00AB")
         uploads, gateway = stack.procs["uploads"].pid, stack.procs["gateway"].pid
         at_start = {"gateway_rss_at_start_mb": rss_now_mb(gateway),
                     "uploads_rss_at_start_mb": rss_now_mb(uploads)}

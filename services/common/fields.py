@@ -26,10 +26,9 @@ column title of the file the value came from.
 import calendar
 import datetime as dt
 import math
+import operator
 import re
 from dataclasses import dataclass
-
-from stdnum.nl import bsn as _stdnum_bsn
 
 from .ids import IdentifierError, normalize_email, normalize_onderwijsnummer, normalize_postcode
 
@@ -269,23 +268,40 @@ def _digits(value):
     return text(value).replace(" ", "").replace(".", "").replace("-", "")
 
 
+_ELF_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+_ELF_ZERO = 48 * sum(_ELF_WEIGHTS)  # the weighted sum of nine "0" characters
+
+
+def elfproef(digits):
+    """python-stdnum's nl.bsn.is_valid for nine ASCII digits, without its
+    per-call cleaning: the weighted sum (the last digit weighs -1) is a
+    multiple of 11, and the number is not zero."""
+    return (
+        sum(map(operator.mul, _ELF_WEIGHTS, digits.encode())) - _ELF_ZERO
+    ) % 11 == 0 and digits != "000000000"
+
+
 def clean_bsn(value):
     """The 9-digit BSN; 8 digits are a lost leading zero (padded); fewer that
     pass the elfproef once padded are leading zeros Excel dropped (refused,
     saying so: python-stdnum would pad anything)."""
+    if value.__class__ is str and len(value) == 9 and value.isdigit() and value.isascii():
+        if elfproef(value):  # the common case, as the template's text column gives it
+            return value
+        raise FieldError("bsn_invalid")
     if isinstance(value, bool):
         raise FieldError("bsn_invalid", variant="bsn_shape")
     digits = _digits(value)
     if not (digits.isascii() and digits.isdigit()):
         raise FieldError("bsn_invalid", variant="bsn_shape")
     if len(digits) < 8:
-        if len(digits) >= 5 and _stdnum_bsn.is_valid(digits.zfill(9)):
+        if len(digits) >= 5 and elfproef(digits.zfill(9)):
             raise FieldError("bsn_leading_zeros_lost", count=len(digits))
         raise FieldError("bsn_invalid", variant="bsn_length", count=len(digits))
     if len(digits) > 9:
         raise FieldError("bsn_invalid", variant="bsn_length", count=len(digits))
     digits = digits.zfill(9)  # 8 digits: the zero Excel dropped (ids.normalize_bsn's rule)
-    if not _stdnum_bsn.is_valid(digits):
+    if not elfproef(digits):
         raise FieldError("bsn_invalid")
     return digits
 
@@ -456,6 +472,26 @@ def clean(field, value, today=None, low=None, high=None):
     if kind == "bool":
         return clean_bool(rule, value)
     raise AssertionError(kind)  # pragma: no cover
+
+
+def remembering_cleaner(field, label, limit=4096):
+    """`clean` of one field as value -> (clean value, None) or (None, (code,
+    message)), the outcomes of up to `limit` distinct text values kept: the
+    rows of a file share first names, postcodes, classes."""
+    memo: dict = {}
+
+    def outcome(value):
+        found = memo.get(value) if value.__class__ is str else None
+        if found is None:
+            try:
+                found = (clean(field, value), None)
+            except FieldError as exc:
+                found = (None, (exc.code, error_message(exc, label)))
+            if value.__class__ is str and len(memo) < limit:
+                memo[value] = found
+        return found
+
+    return outcome
 
 
 def item(field, exc, label=None, **extra):

