@@ -63,8 +63,15 @@ def normalize_brin(value) -> str:
         raise IdentifierError("brin_invalid") from None
 
 
+_PLAIN_POSTCODE = re.compile(r"([1-9][0-9]{3}) ?([A-Z]{2})")
+_POSTCODE_BLACKLIST = frozenset(("SA", "SD", "SS"))  # python-stdnum's
+
+
 def normalize_postcode(value) -> str:
     text = str(value or "").strip()
+    plain = _PLAIN_POSTCODE.fullmatch(text)  # "1234 AB", "1234AB": python-stdnum's answer
+    if plain and plain.group(2) not in _POSTCODE_BLACKLIST:
+        return f"{plain.group(1)} {plain.group(2)}"
     try:
         return _postcode.validate(text)
     except Exception:
