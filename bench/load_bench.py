@@ -40,7 +40,7 @@ import requests
 import sqlalchemy as sa
 from benchsupport import drop_vhost, make_vhost
 from kombu import Connection, Queue
-from uploads_bench import AMQP_BASE, API, PG_URL, Stack, make_databases, pg_answers, poll, submit
+from uploads_bench import AMQP_BASE, API, PG_URL, Stack, make_databases, pg_answers, submit
 
 from services.common.outbox import events_exchange
 from tests.uploads.xlsxfactory import make_big_list
@@ -189,6 +189,19 @@ def db_counts(urls):
 
 
 # --- one run -------------------------------------------------------------------------
+
+def poll(stack, token, upload_id, leave, timeout=900, interval=0.1):
+    """The upload once its status left `leave` (every poll costs the uploads
+    service a little CPU: not too often)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        up = stack.call("GET", f"/uploads/{upload_id}?errors_limit=5", token)
+        if up["status"] not in leave:
+            return up
+        if time.monotonic() > deadline:
+            raise SystemExit(f"upload {upload_id} stuck in {up['status']}")
+        time.sleep(interval)
+
 
 def run_backend(backend, load_list, rows, pg_url, chunk):
     data_dir = Path(tempfile.mkdtemp(prefix=f"lb-load-bench-{backend}-"))

@@ -61,6 +61,11 @@ def _column_text(values):
         return [_NULL if v is None else v for v in values]
     if kinds <= {int}:
         return [_NULL if v is None else str(v) for v in values]
+    if len(kinds) == 1 and kinds <= {bool, dt.date, dt.datetime}:  # few distinct values
+        texts = {v: _text_value(v) for v in set(values)}
+        return [texts[v] for v in values]
+    if kinds <= {list} and not any(values):  # empty lists (a new participation's package)
+        return [_NULL if v is None else "[]" for v in values]
     return [_text_value(v) for v in values]
 
 

@@ -30,18 +30,34 @@ DISCARD_WINDOW = dt.timedelta(hours=1)
 
 
 def _created_event(user, origin=None):
-    """`origin`: the service that creates the account as part of its own
+    """The event data of a new account (`user`: its column values).
+    `origin`: the service that creates the account as part of its own
     operation ("students" for a student record made with it); consumers that
     react to new accounts skip what that service is already doing."""
     data = {
-        "user_id": user.id, "code": user.code, "type": user.type,
-        "roles": sorted(user.roles or []), "initials": user.initials,
-        "first_name": user.first_name, "prefix": user.prefix,
-        "last_name": user.last_name, "email": user.email,
+        "user_id": user["id"], "code": user["code"], "type": user["type"],
+        "roles": sorted(user["roles"] or []), "initials": user["initials"],
+        "first_name": user["first_name"], "prefix": user["prefix"],
+        "last_name": user["last_name"], "email": user["email"],
     }
     if origin is not None:
         data["origin"] = origin
     return data
+
+
+class _Values(dict):
+    """Column values read like a Core row (for user_dict)."""
+    __getattr__ = dict.__getitem__
+
+
+def full_dict(user):
+    """The answer for a new account (`user`: its column values): user_dict."""
+    return user_dict(_Values(user))
+
+
+def brief_dict(user):
+    """What a loader needs of a new account (create_users with `brief`)."""
+    return {"id": user["id"], "code": user["code"]}
 
 
 def _origin(value):
@@ -73,7 +89,7 @@ def _origin_key(value):
 
 
 def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None, origin_key=None,
-                  answer=user_dict):
+                  answer=full_dict):
     """Validate every row, then insert them all in one statement. Raises one
     DomainError for all bad rows; writes nothing then. With `batch_events` the
     new users are announced as `users_created_batch` events of up to
@@ -128,7 +144,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key,
                     sa.select(users).where(users.c.institution_id == inst.id,
                                            users.c.code.in_(chunk))):
                 if origin_key is not None and row.origin_key == origin_key:
-                    adopted[row.code] = answer(row)
+                    adopted[row.code] = answer(row._mapping)
                 else:
                     errors.append(_exists_item(row.code, first_row[row.code] if batch else None))
     if errors:
@@ -143,17 +159,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key,
     return _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer)
 
 
-class _Values(dict):
-    """An inserted row's values, read like a Core row (user_dict, _created_event)."""
-    __getattr__ = dict.__getitem__
-
-
-def brief_dict(user):
-    """What a loader needs of a new account (create_users with `brief`)."""
-    return {"id": user.id, "code": user.code}
-
-
-def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer=user_dict):
+def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer=full_dict):
     """Insert validated rows (COPY on PostgreSQL: services/common/bulk.py)
     with their events; `answer` of each new user."""
     session = uow.session
@@ -181,7 +187,9 @@ def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer=us
     except IntegrityError:  # a concurrent request took one of the codes
         session.rollback()
         raise _Raced() from None
-    created = [_Values(row, id=new_id) for row, new_id in zip(values, ids, strict=True)]
+    for row, new_id in zip(values, ids, strict=True):
+        row["id"] = new_id
+    created = values
     if batch_events:
         for chunk in chunks(created, EVENT_CHUNK):
             uow.add_event("users_created_batch", inst_id, {
@@ -216,7 +224,7 @@ def create_users(uow, institution_id, rows, batch_events=False, origin=None, ori
                                      batch_events=bool(batch_events),
                                      origin=_origin(origin),
                                      origin_key=_origin_key(origin_key),
-                                     answer=brief_dict if brief else user_dict)}
+                                     answer=brief_dict if brief else full_dict)}
 
 
 def discard_users(uow, institution_id, codes, batch_events=False, now=None):
