@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import io
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -172,6 +173,16 @@ def drain_events(amqp_uri, queues):
     return out, twice
 
 
+def cpu_seconds(pids):
+    """{name: user+system CPU seconds} of processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, pid in pids.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        out[name] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def db_counts(urls):
     counts = {}
     for name, url, query in (
@@ -232,10 +243,13 @@ def run_backend(backend, load_list, rows, pg_url, chunk):
             raise SystemExit(f"the list was {up['status']}: {up['errors'][:3]}")
         queues = bind_event_queues(amqp_uri)
 
+        pids = {name: stack.procs[name].pid for name in ("users", "students", "uploads")}
+        cpu_before = cpu_seconds(pids)
         started = time.perf_counter()
         stack.call("POST", f"/uploads/{load_id}/approve", json={"project_id": project["id"]})
         done = poll(stack, admin, load_id, ("loading", "awaiting_review"))
         seconds = time.perf_counter() - started
+        cpu = {k: v - cpu_before[k] for k, v in cpu_seconds(pids).items()}
         if done["status"] != "loaded" or done["loaded"] != rows:
             raise SystemExit(f"loading ended {done['status']} with {done['loaded']} loaded: "
                              f"{done['load_errors'][:3]}")
@@ -251,7 +265,7 @@ def run_backend(backend, load_list, rows, pg_url, chunk):
         if twice:
             problems.append(f"{twice} event(s) delivered twice")
         result = {"backend": backend, "rows": rows, "seconds": seconds,
-                  "students_per_s": rows / seconds, "counts": counts,
+                  "students_per_s": rows / seconds, "counts": counts, "cpu": cpu,
                   "events": {k: v["events"] for k, v in events.items()},
                   "problems": problems}
         result["floors"] = floors(backend, urls["students"].replace(
@@ -289,6 +303,11 @@ def main():
                 for name, value in res["floors"].items())
             print(f"{backend:10s} {res['rows']} students loaded in {res['seconds']:.2f}s: "
                   f"{rate:,.0f} students/s; floors: {floor_text}")
+            cpu = res["cpu"]
+            print(f"{'':10s} CPU of the services during the load: "
+                  + ", ".join(f"{k} {v:.2f}s" for k, v in cpu.items())
+                  + f"; {sum(cpu.values()) / res['rows'] * 1e6:.0f} µs per student "
+                  f"(~{res['rows'] / sum(cpu.values()):,.0f} students per CPU second)")
             print(f"{'':10s} counts {res['counts']} events {res['events']} "
                   f"{'OK' if not res['problems'] else 'PROBLEMS: ' + '; '.join(res['problems'])}",
                   flush=True)

@@ -10,8 +10,9 @@ serving RPC and heartbeats without waiting for the GIL, and the sheet the
 reader holds never weighs on the service's memory; a green thread meanwhile
 records progress and keeps the claim alive. The report is built in a real
 thread (eventlet.tpool). Loading goes in chunks through students.create_students;
-before each chunk the students that already exist are asked for and skipped,
-so a chunk repeated after a crash loads nothing twice.
+when a load starts (or resumes) the students of the list that already exist are
+asked for once and skipped, so a chunk repeated after a crash loads nothing
+twice; a chunk refused because one was created since is asked again.
 
 Every chunk carries the list's origin key (load_origin): the users and
 students services store it with the accounts and records they create, so a
@@ -287,10 +288,12 @@ class Jobs:
         chunk_size = self.settings.load_chunk
         origin = load_origin(sub)
         with self._beating(sub["id"], token):
+            existing = self.existing_bsns(institution_id,
+                                          [r["student_number"] for r in rows[done:]])
             while done < len(rows):
                 chunk = rows[done:done + chunk_size]
                 notes, failure = self._load_chunk(institution_id, project_id, actor, chunk,
-                                                  origin)
+                                                  origin, existing)
                 if failure is not None:
                     with self.db() as uow:
                         result = handlers.finish_load(uow, sub["id"], token, "load_failed",
@@ -309,11 +312,15 @@ class Jobs:
             mailer.notify("approved", result, self.settings)
         return result
 
-    def _load_chunk(self, institution_id, project_id, actor, chunk, origin):
-        """(notes, failure) for one chunk of clean rows."""
+    def _load_chunk(self, institution_id, project_id, actor, chunk, origin, existing):
+        """(notes, failure) for one chunk of clean rows. `existing`: the
+        students of the list that existed when the load (re)started; a chunk
+        refused because one was created since is asked again."""
         last = None
         for attempt in range(2):
-            existing = self.existing_bsns(institution_id, [r["student_number"] for r in chunk])
+            if attempt:
+                existing = self.existing_bsns(institution_id,
+                                              [r["student_number"] for r in chunk])
             todo, notes = [], []
             for row in chunk:
                 number = row["student_number"]
