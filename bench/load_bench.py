@@ -23,7 +23,7 @@ table shaped like `users`, 20,000 rows, one transaction):
 The ratios printed are students/s over each floor's rows/s. One student writes
 four rows (account, record, participation, BSN audit) plus its share of events.
 
-    .venv/bin/python bench/load_bench.py [--rows 20000] [--chunk N]
+    .venv/bin/python bench/load_bench.py [--rows 20000] [--chunk N] [--parallel N]
         [--backends postgresql,sqlite] [--pg-url postgresql+psycopg2://...]
 """
 import argparse
@@ -214,7 +214,7 @@ def poll(stack, token, upload_id, leave, timeout=900, interval=0.1):
         time.sleep(interval)
 
 
-def run_backend(backend, load_list, rows, pg_url, chunk):
+def run_backend(backend, load_list, rows, pg_url, chunk, parallel):
     data_dir = Path(tempfile.mkdtemp(prefix=f"lb-load-bench-{backend}-"))
     vhost = make_vhost("leerlingbus_load_bench")
     amqp_uri = f"{AMQP_BASE}/{vhost}"
@@ -222,6 +222,8 @@ def run_backend(backend, load_list, rows, pg_url, chunk):
     stack = Stack(amqp_uri, urls, data_dir)
     if chunk:
         stack.env["LEERLINGBUS_UPLOAD_LOAD_CHUNK"] = str(chunk)
+    if parallel:
+        stack.env["LEERLINGBUS_UPLOAD_LOAD_PARALLEL"] = str(parallel)
     try:
         stack.start()
         inst = stack.call("POST", "/institutions", json={
@@ -284,6 +286,8 @@ def main():
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--chunk", type=int, default=0,
                         help="LEERLINGBUS_UPLOAD_LOAD_CHUNK (default: the service's)")
+    parser.add_argument("--parallel", type=int, default=0,
+                        help="LEERLINGBUS_UPLOAD_LOAD_PARALLEL (default: the service's)")
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--pg-url", default=PG_URL)
     args = parser.parse_args()
@@ -296,7 +300,8 @@ def main():
             if backend == "postgresql" and not pg_answers(args.pg_url):
                 print("postgresql: not reachable, skipped")
                 continue
-            res = run_backend(backend, load_list, args.rows, args.pg_url, args.chunk)
+            res = run_backend(backend, load_list, args.rows, args.pg_url, args.chunk,
+                              args.parallel)
             rate = res["students_per_s"]
             floor_text = ", ".join(
                 f"{name} {value:,.0f} rows/s (students/s = {rate / value:.3f} of it)"

@@ -20,6 +20,7 @@ chunk retried after a crash between the users commit and the students commit
 adopts its own accounts, and the counts (loaded, skipped) are what the
 students service actually holds for this list, whatever attempt stored it.
 """
+import collections
 import contextlib
 import json
 import logging
@@ -287,30 +288,46 @@ class Jobs:
         load_errors = list(sub["load_errors"] or [])
         chunk_size = self.settings.load_chunk
         origin = load_origin(sub)
+        failure = None
         with self._beating(sub["id"], token):
             existing = self.existing_bsns(institution_id,
                                           [r["student_number"] for r in rows[done:]])
-            while done < len(rows):
-                chunk = rows[done:done + chunk_size]
-                notes, failure = self._load_chunk(institution_id, project_id, actor, chunk,
-                                                  origin, existing)
-                if failure is not None:
-                    with self.db() as uow:
-                        result = handlers.finish_load(uow, sub["id"], token, "load_failed",
-                                                      load_errors + failure)
-                    return result
-                done += len(chunk)
-                load_errors += _new_notes(load_errors, notes)
-                loaded = self.students.count_by_origin(institution_id, origin)
-                with self.db() as uow:
-                    if not handlers.load_progress(uow, sub["id"], token, done, loaded,
-                                                  max(done - loaded, 0), load_errors):
+
+            def load_chunk(start):
+                return self._load_chunk(institution_id, project_id, actor,
+                                        rows[start:start + chunk_size], origin, existing)
+
+            with contextlib.closing(_in_order(load_chunk, range(done, len(rows), chunk_size),
+                                              self.settings.load_parallel)) as results:
+                for start, (notes, failure) in results:
+                    if failure is not None:
+                        break
+                    done = min(start + chunk_size, len(rows))
+                    load_errors += _new_notes(load_errors, notes)
+                    if not self._progress(sub["id"], token, institution_id, origin, done,
+                                          load_errors):
                         return None  # the claim was taken over
+            if failure is not None:
+                # the chunks that ran beside the refused one have finished: count them
+                if not self._progress(sub["id"], token, institution_id, origin, done,
+                                      load_errors):
+                    return None
+                with self.db() as uow:
+                    return handlers.finish_load(uow, sub["id"], token, "load_failed",
+                                                load_errors + failure)
         with self.db() as uow:
             result = handlers.finish_load(uow, sub["id"], token, "loaded", load_errors)
         if result is not None:
             mailer.notify("approved", result, self.settings)
         return result
+
+    def _progress(self, submission_id, token, institution_id, origin, done, load_errors):
+        """Record progress up to row `done`, with the counts the students service
+        holds for this list; False when the claim was taken over."""
+        loaded = self.students.count_by_origin(institution_id, origin)
+        with self.db() as uow:
+            return handlers.load_progress(uow, submission_id, token, done, loaded,
+                                          max(done - loaded, 0), load_errors)
 
     def _load_chunk(self, institution_id, project_id, actor, chunk, origin, existing):
         """(notes, failure) for one chunk of clean rows. `existing`: the
@@ -346,6 +363,47 @@ class Jobs:
                 return [], _map_row_errors(exc, todo)
             return notes, None
         return [], _map_row_errors(last, todo)  # pragma: no cover
+
+
+def _in_order(fn, items, parallel):
+    """(item, fn(item)) for each of `items`, in their order, with up to
+    `parallel` calls running at once (green threads). Closing the generator
+    early, or an exception from a call, first waits for the calls still
+    running: their work is finished, never cut off halfway."""
+    items = iter(items)
+    pending = collections.deque()
+    try:
+        while True:
+            while len(pending) < max(parallel, 1):
+                item = next(items, _END)
+                if item is _END:
+                    break
+                pending.append((item, eventlet.spawn(_outcome, fn, item)))
+            if not pending:
+                return
+            item, thread = pending.popleft()
+            ok, value = thread.wait()
+            if not ok:
+                raise value
+            yield item, value
+    finally:
+        for _item, thread in pending:
+            ok, value = thread.wait()
+            if not ok:  # the next attempt (resume, re-approval) meets it again
+                log.warning("a load chunk running beside a stopped one failed too: %s %s",
+                            type(value).__name__, getattr(value, "code", ""))
+
+
+def _outcome(fn, item):
+    """(True, result) or (False, exception): a green thread that raises has
+    its traceback printed by the hub, whoever waits for it."""
+    try:
+        return True, fn(item)
+    except Exception as exc:
+        return False, exc
+
+
+_END = object()
 
 
 def load_origin(sub):

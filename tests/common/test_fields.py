@@ -238,3 +238,27 @@ def test_a_yes_no_filter_is_a_bool_or_refused(value, expected):
         assert student_rules.check_left(value) is expected
     except DomainError as exc:
         assert (exc.code, exc.field) == ("left_invalid", "left")
+
+
+def test_bsn_check_agrees_with_python_stdnum():
+    import random
+
+    from stdnum.nl import bsn
+
+    from services.common.fields import _bsn_checks
+    rng = random.Random(7)
+    numbers = ["000000000", "111222333", "123456782", "999999990"]
+    numbers += [f"{rng.randrange(10 ** 9):09d}" for _ in range(20000)]
+    assert [_bsn_checks(n) for n in numbers] == [bsn.is_valid(n) for n in numbers]
+    assert sum(_bsn_checks(n) for n in numbers) > 1000  # valid ones among them
+
+
+def test_iso_dates_take_the_short_way_and_nonexistent_ones_are_explained():
+    import datetime as dt
+
+    from services.common.fields import FieldError, parse_date
+    assert parse_date("2010-05-17") == dt.date(2010, 5, 17)
+    assert parse_date(" 2012-02-29 ") == dt.date(2012, 2, 29)
+    with pytest.raises(FieldError) as info:
+        parse_date("2011-02-31")
+    assert info.value.kw["variant"] == "date_nonexistent"

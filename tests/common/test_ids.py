@@ -53,3 +53,24 @@ def test_fast_email_path_agrees_with_email_validator(address):
 def test_fast_email_path_takes_the_common_case():
     from services.common.ids import _fast_email
     assert _fast_email("Daan.Berg@School.NL") == "Daan.Berg@school.nl"
+
+
+POSTCODES = ["1234 AB", "1234AB", "1234 ab", " 7311 BA ", "1234  AB", "1234-AB", "NL1234AB",
+             "0123 AB", "1234 SA", "1234 SD", "1234 SS", "1234 A", "12345 AB", "1234 ÄB",
+             "١٢٣٤ AB", "", "AB 1234", "9999ZZ", "1000 AA"]
+
+
+@pytest.mark.parametrize("value", POSTCODES)
+def test_postcode_fast_path_agrees_with_python_stdnum(value):
+    from stdnum.nl import postcode
+
+    from services.common.ids import normalize_postcode
+    try:
+        expected = postcode.validate(value.strip())
+    except Exception:
+        expected = IdentifierError
+    try:
+        got = normalize_postcode(value)
+    except IdentifierError:
+        got = IdentifierError
+    assert got == expected
