@@ -2,8 +2,8 @@
 
 On PostgreSQL rows go in with COPY (an order of magnitude faster than a
 multi-row INSERT, on the client and on the server); the ids they need are
-drawn from the table's sequence first, in one query. Elsewhere (SQLite) a
-Core executemany, with RETURNING when ids are wanted.
+drawn from the table's sequence first, in one query. On SQLite a Core
+executemany, the ids following the first row's (_insert_sqlite).
 
 psycopg2 refuses COPY while a wait callback is installed (psycogreen makes it
 green under eventlet). The COPY therefore runs with the callback removed for
@@ -101,6 +101,21 @@ def _uses_psycopg2_postgres(session):
     return bind.dialect.name == "postgresql" and bind.dialect.driver == "psycopg2"
 
 
+def _insert_sqlite(session, table, rows):
+    """SQLite: RETURNING in a given order costs a statement per row, so only
+    the first row goes in that way; it takes the database's write lock, which
+    holds until the commit, and gets max(id) + 1 (an INTEGER PRIMARY KEY
+    without AUTOINCREMENT), so the ids after it are free and the other rows
+    take them in one executemany."""
+    first = session.execute(sa.insert(table).returning(table.c.id), rows[0]).scalar_one()
+    ids = list(range(first, first + len(rows)))
+    if len(rows) > 1:
+        session.execute(
+            sa.insert(table), [dict(row, id=i) for row, i in zip(rows[1:], ids[1:], strict=True)]
+        )
+    return ids
+
+
 def insert_many(session, table, rows, return_ids=False):
     """Insert `rows` (dicts with the same keys) into `table`; with
     `return_ids`, the new ids in the order of `rows`."""
@@ -121,6 +136,8 @@ def insert_many(session, table, rows, return_ids=False):
             rows = [dict(row, id=new_id) for row, new_id in zip(rows, ids, strict=True)]
         _copy(session, table, list(rows[0]), rows)
         return ids
+    if return_ids and session.get_bind().dialect.name == "sqlite":
+        return _insert_sqlite(session, table, rows)
     if return_ids:
         return list(
             session.execute(
