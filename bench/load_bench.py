@@ -22,6 +22,8 @@ table shaped like `users`, 20,000 rows, one transaction):
   executemany (the fastest way in from Python) and a Core insert.
 The ratios printed are students/s over each floor's rows/s. One student writes
 four rows (account, record, participation, BSN audit) plus its share of events.
+Beside them, the CPU the three services used during the load (from /proc), per
+student: on a shared machine the wall time also measures everyone else's work.
 
     .venv/bin/python bench/load_bench.py [--rows 20000] [--chunk N] [--parallel N]
         [--backends postgresql,sqlite] [--pg-url postgresql+psycopg2://...]

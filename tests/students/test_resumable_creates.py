@@ -11,6 +11,7 @@ Real, migrated users and students databases (SQLite, and PostgreSQL with the
 import pytest
 import sqlalchemy as sa
 
+from services.common.errors import DomainError
 from services.students import handlers
 from services.students.models import students
 from services.users.models import users as users_table
@@ -161,3 +162,23 @@ def test_an_unfinished_create_nobody_retries_is_swept(world, students_db, users_
     assert made["student_number"] == "1002"
     with students_db.uow() as uow:
         assert accounts.sweep_unfinished_creates(uow, world.users, min_age_seconds=0) == []
+
+
+def test_a_batch_run_twice_at_once_keeps_the_accounts_of_the_run_that_won(
+        world, students_db, users_db, monkeypatch):
+    """A broker that restarts redelivers a create_students call still running:
+    both runs pass the existence check, both get the accounts (the second
+    adopts them: same origin key), one stores the records. The other fails on
+    the records' unique key and must not discard the accounts the stored
+    records use (their discard would also take those records along)."""
+    key = "submission:9:2026-11-29T03:00:00+00:00"
+    rows = batch_rows(30, with_participation=False)
+    world.h(handlers.create_students, rows, origin_key=key)  # the run that won
+    monkeypatch.setattr(handlers.create_many, "_duplicates_and_existing",
+                        lambda *args: None)  # the other checked before it committed
+    with pytest.raises(DomainError) as info:
+        world.h(handlers.create_students, rows, origin_key=key)
+    assert info.value.status == 409  # student_exists or bsn_exists: the first key hit
+    assert users_db.count(users_table) == 30 and students_db.count(students) == 30
+    assert accounts_without_record(world) == set()
+    assert users_db.events("users_discarded_batch") == []
