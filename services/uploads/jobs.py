@@ -20,7 +20,6 @@ chunk retried after a crash between the users commit and the students commit
 adopts its own accounts, and the counts (loaded, skipped) are what the
 students service actually holds for this list, whatever attempt stored it.
 """
-import collections
 import contextlib
 import json
 import logging
@@ -38,6 +37,7 @@ from services.common.events import MAX_INSTITUTION_ID, PermanentEventError, pars
 
 from . import checkproc, handlers, mailer, report, rules, storage, validate
 from . import columns as colspec
+from .pipeline import in_order
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ class Jobs:
                 return self._load_chunk(institution_id, project_id, actor,
                                         rows[start:start + chunk_size], origin, existing)
 
-            with contextlib.closing(_in_order(load_chunk, range(done, len(rows), chunk_size),
+            with contextlib.closing(in_order(load_chunk, range(done, len(rows), chunk_size),
                                               self.settings.load_parallel)) as results:
                 for start, (notes, failure) in results:
                     if failure is not None:
@@ -363,47 +363,6 @@ class Jobs:
                 return [], _map_row_errors(exc, todo)
             return notes, None
         return [], _map_row_errors(last, todo)  # pragma: no cover
-
-
-def _in_order(fn, items, parallel):
-    """(item, fn(item)) for each of `items`, in their order, with up to
-    `parallel` calls running at once (green threads). Closing the generator
-    early, or an exception from a call, first waits for the calls still
-    running: their work is finished, never cut off halfway."""
-    items = iter(items)
-    pending = collections.deque()
-    try:
-        while True:
-            while len(pending) < max(parallel, 1):
-                item = next(items, _END)
-                if item is _END:
-                    break
-                pending.append((item, eventlet.spawn(_outcome, fn, item)))
-            if not pending:
-                return
-            item, thread = pending.popleft()
-            ok, value = thread.wait()
-            if not ok:
-                raise value
-            yield item, value
-    finally:
-        for _item, thread in pending:
-            ok, value = thread.wait()
-            if not ok:  # the next attempt (resume, re-approval) meets it again
-                log.warning("a load chunk running beside a stopped one failed too: %s %s",
-                            type(value).__name__, getattr(value, "code", ""))
-
-
-def _outcome(fn, item):
-    """(True, result) or (False, exception): a green thread that raises has
-    its traceback printed by the hub, whoever waits for it."""
-    try:
-        return True, fn(item)
-    except Exception as exc:
-        return False, exc
-
-
-_END = object()
 
 
 def load_origin(sub):
