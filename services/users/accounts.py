@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from services.common import bulk
 from services.common.errors import conflict, error_item, validation_error
 from services.common.outbox import utcnow
-from services.common.times import as_utc
+from services.common.times import as_utc, iso
 
 from . import account_rules, passwords, search
 from .models import users
@@ -56,8 +56,9 @@ def full_dict(user):
 
 
 def brief_dict(user):
-    """What a loader needs of a new account (create_users with `brief`)."""
-    return {"id": user["id"], "code": user["code"]}
+    """What a loader needs of a new account (create_users with `brief`): its
+    id and code, and when it was written (an import's undo compares it)."""
+    return {"id": user["id"], "code": user["code"], "updated_at": iso(user["updated_at"])}
 
 
 def _origin(value):

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from services.common import bulk
 from services.common.errors import DomainError
+from services.common.times import iso
 from services.users import accounts
 from services.users.models import outbox, users
 
@@ -30,10 +31,11 @@ def test_brief_batch_answers_ids_and_codes_and_stores_every_field(uow, instituti
                                        origin="students", origin_key="submission:1:x",
                                        brief=True)
     created = result["created"]
-    assert [set(c) for c in created] == [{"id", "code"}] * 300
+    assert [set(c) for c in created] == [{"id", "code", "updated_at"}] * 300
     assert [c["code"] for c in created] == [r["code"] for r in rows]
     by_code = stored(users_db)
     assert {c["code"]: c["id"] for c in created} == {k: r.id for k, r in by_code.items()}
+    assert created[0]["updated_at"] == iso(by_code["200000"].updated_at)
     row = by_code["200007"]
     assert (row.postcode, row.roles, row.prefix, row.type, row.password_hash) == \
         ("7311 BA", ["student"], "van", "student", None)
@@ -59,7 +61,7 @@ def test_a_retry_of_the_same_operation_adopts_its_accounts_briefly(uow, institut
                                       [student("300001"), student("300002")],
                                       origin_key="submission:2:x", brief=True)["created"]
     assert again[0] == first[0]
-    assert set(again[1]) == {"id", "code"} and again[1]["code"] == "300002"
+    assert set(again[1]) == {"id", "code", "updated_at"} and again[1]["code"] == "300002"
     with uow() as u, pytest.raises(DomainError) as info:
         accounts.create_users(u, institution["id"], [student("300001")],
                               origin_key="submission:3:x", brief=True)
