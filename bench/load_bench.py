@@ -31,7 +31,6 @@ student: on a shared machine the wall time also measures everyone else's work.
 import argparse
 import datetime as dt
 import io
-import json
 import os
 import shutil
 import sqlite3
@@ -39,11 +38,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
 import sqlalchemy as sa
-from benchsupport import drop_vhost, make_vhost
+from benchsupport import drain_bodies, drop_vhost, make_vhost
 from kombu import Connection, Queue
-from uploads_bench import AMQP_BASE, API, PG_URL, Stack, make_databases, pg_answers, submit
+from uploads_bench import (
+    AMQP_BASE,
+    PG_URL,
+    Stack,
+    make_databases,
+    make_school,
+    pg_answers,
+    poll,
+    submit,
+)
 
 from services.common.outbox import events_exchange
 from tests.uploads.xlsxfactory import make_big_list
@@ -149,29 +156,19 @@ def bind_event_queues(amqp_uri):
 
 
 def drain_events(amqp_uri, queues):
-    """{type: {"count": sum of data.count, "numbers": set, "dups": n}}, and event ids seen twice."""
+    """({type: {"count": sum of data.count, "codes": [...], "events": n}}, how
+    many events came a second time (same event_id))."""
     seen, twice, out = set(), 0, {}
-    with Connection(amqp_uri) as conn:
-        for queue in queues:
-            with conn.SimpleQueue(queue) as simple:
-                while True:
-                    try:
-                        message = simple.get(block=True, timeout=2)
-                    except simple.Empty:
-                        break
-                    body = message.payload if isinstance(message.payload, dict) \
-                        else json.loads(message.payload)
-                    message.ack()
-                    if body["event_id"] in seen:
-                        twice += 1
-                        continue
-                    seen.add(body["event_id"])
-                    kind = out.setdefault(body["type"], {"count": 0, "codes": [], "events": 0})
-                    kind["events"] += 1
-                    kind["count"] += body["data"]["count"]
-                    for item in body["data"][LIST_KEY[body["type"]]]:
-                        kind["codes"].append(item.get("code") or item.get("student_number"))
-            queue(conn.default_channel).delete()
+    for body in drain_bodies(amqp_uri, queues):
+        if body["event_id"] in seen:
+            twice += 1
+            continue
+        seen.add(body["event_id"])
+        kind = out.setdefault(body["type"], {"count": 0, "codes": [], "events": 0})
+        kind["events"] += 1
+        kind["count"] += body["data"]["count"]
+        for item in body["data"][LIST_KEY[body["type"]]]:
+            kind["codes"].append(item.get("code") or item.get("student_number"))
     return out, twice
 
 
@@ -203,19 +200,6 @@ def db_counts(urls):
 
 # --- one run -------------------------------------------------------------------------
 
-def poll(stack, token, upload_id, leave, timeout=900, interval=0.1):
-    """The upload once its status left `leave` (every poll costs the uploads
-    service a little CPU: not too often)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        up = stack.call("GET", f"/uploads/{upload_id}?errors_limit=5", token)
-        if up["status"] not in leave:
-            return up
-        if time.monotonic() > deadline:
-            raise SystemExit(f"upload {upload_id} stuck in {up['status']}")
-        time.sleep(interval)
-
-
 def run_backend(backend, load_list, rows, pg_url, chunk, parallel):
     data_dir = Path(tempfile.mkdtemp(prefix=f"lb-load-bench-{backend}-"))
     vhost = make_vhost("leerlingbus_load_bench")
@@ -228,21 +212,14 @@ def run_backend(backend, load_list, rows, pg_url, chunk, parallel):
         stack.env["LEERLINGBUS_UPLOAD_LOAD_PARALLEL"] = str(parallel)
     try:
         stack.start()
-        inst = stack.call("POST", "/institutions", json={
-            "name": "Bench College", "brin": "00AB", "school_type": "vo"})
-        stack.call("POST", "/users", json={
-            "institution_id": inst["id"], "code": "beheer", "first_name": "B",
-            "last_name": "Beheer", "password": "Bench-wachtwoord-1", "roles": ["admin"]})
-        admin = requests.post(stack.base + API + "/auth/token", json={
-            "institution": "00AB", "code": "beheer", "password": "Bench-wachtwoord-1"},
-            timeout=10).json()["access_token"]
+        _inst, admin = make_school(stack)
         project = stack.call("POST", "/projects", admin, json={
             "name": "Rooster", "branch": "Hoofd", "school_year": "2026-2027"})
         stack.call("POST", f"/projects/{project['id']}/departments", admin, json={
             "code": "h4", "year_of_education": 4, "education": "havo",
             "home_class_authority": "portal"})
         load_id = submit(stack, admin, load_list)
-        up = poll(stack, admin, load_id, ("validating",))
+        up = poll(stack, admin, load_id, ("validating",), interval=0.1)
         if up["status"] != "awaiting_review":
             raise SystemExit(f"the list was {up['status']}: {up['errors'][:3]}")
         queues = bind_event_queues(amqp_uri)
@@ -251,7 +228,8 @@ def run_backend(backend, load_list, rows, pg_url, chunk, parallel):
         cpu_before = cpu_seconds(pids)
         started = time.perf_counter()
         stack.call("POST", f"/uploads/{load_id}/approve", json={"project_id": project["id"]})
-        done = poll(stack, admin, load_id, ("loading", "awaiting_review"))
+        # every poll costs the uploads service a little CPU: not too often
+        done = poll(stack, admin, load_id, ("loading", "awaiting_review"), interval=0.1)
         seconds = time.perf_counter() - started
         cpu = {k: v - cpu_before[k] for k, v in cpu_seconds(pids).items()}
         if done["status"] != "loaded" or done["loaded"] != rows:
