@@ -18,7 +18,7 @@ class UploadSettings:
     load_chunk: int = 2500
     # chunks of a load sent at once: the users and students services and the
     # databases work on one chunk while the next is checked
-    load_parallel: int = 2
+    load_parallel: int = 4
     max_errors: int = 10_000
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -45,7 +45,7 @@ class UploadSettings:
             limits=limits,
             retention_days=cfg.setting_int("LEERLINGBUS_UPLOAD_RETENTION_DAYS", config, 730),
             load_chunk=max(1, cfg.setting_int("LEERLINGBUS_UPLOAD_LOAD_CHUNK", config, 2500)),
-            load_parallel=max(1, cfg.setting_int("LEERLINGBUS_UPLOAD_LOAD_PARALLEL", config, 2)),
+            load_parallel=max(1, cfg.setting_int("LEERLINGBUS_UPLOAD_LOAD_PARALLEL", config, 4)),
             max_errors=cfg.setting_int("LEERLINGBUS_UPLOAD_MAX_ERRORS", config, 10_000),
             smtp_host=cfg.setting("LEERLINGBUS_SMTP_HOST", config) or None,
             smtp_port=cfg.setting_int("LEERLINGBUS_SMTP_PORT", config, 25),
