@@ -200,7 +200,20 @@ class Stack:
         return r.json()
 
 
-def poll(stack, token, upload_id, leave, timeout=900, interval=0.05):
+def bench_school(stack):
+    """(institution, admin token) of a new institution with an admin account."""
+    inst = stack.call("POST", "/institutions", json={
+        "name": "Bench College", "brin": "00AB", "school_type": "vo"})
+    stack.call("POST", "/users", json={
+        "institution_id": inst["id"], "code": "beheer", "first_name": "B",
+        "last_name": "Beheer", "password": "Bench-wachtwoord-1", "roles": ["admin"]})
+    admin = requests.post(stack.base + API + "/auth/token", json={
+        "institution": "00AB", "code": "beheer", "password": "Bench-wachtwoord-1"},
+        timeout=10).json()["access_token"]
+    return inst, admin
+
+
+def poll(stack, token, upload_id, leave, timeout=900):
     deadline = time.monotonic() + timeout
     while True:
         up = stack.call("GET", f"/uploads/{upload_id}?errors_limit=5", token)
@@ -208,7 +221,7 @@ def poll(stack, token, upload_id, leave, timeout=900, interval=0.05):
             return up
         if time.monotonic() > deadline:
             raise SystemExit(f"upload {upload_id} stuck in {up['status']}")
-        time.sleep(interval)
+        time.sleep(0.05)
 
 
 def submit(stack, token, path):
@@ -224,19 +237,6 @@ def submit(stack, token, path):
     return r.json()["id"]
 
 
-def make_school(stack):
-    """An institution (BRIN 00AB) and its admin: (institution, the admin's token)."""
-    inst = stack.call("POST", "/institutions", json={
-        "name": "Bench College", "brin": "00AB", "school_type": "vo"})
-    stack.call("POST", "/users", json={
-        "institution_id": inst["id"], "code": "beheer", "first_name": "B",
-        "last_name": "Beheer", "password": "Bench-wachtwoord-1", "roles": ["admin"]})
-    admin = requests.post(stack.base + API + "/auth/token", json={
-        "institution": "00AB", "code": "beheer", "password": "Bench-wachtwoord-1"},
-        timeout=10).json()["access_token"]
-    return inst, admin
-
-
 def run_backend(backend, big, load_list, rows, load_rows, pg_url):
     data_dir = Path(tempfile.mkdtemp(prefix=f"lb-uploads-bench-{backend}-"))
     vhost = make_vhost("leerlingbus_uploads_bench")
@@ -244,7 +244,7 @@ def run_backend(backend, big, load_list, rows, load_rows, pg_url):
     stack = Stack(f"{AMQP_BASE}/{vhost}", urls, data_dir)
     try:
         stack.start()
-        _inst, admin = make_school(stack)
+        _inst, admin = bench_school(stack)
         uploads_pid = stack.procs["uploads"].pid
         rss_before = peak_rss_mb(uploads_pid)
 

@@ -10,17 +10,8 @@ from services.common.outbox import utcnow
 
 from .. import lookups, rules
 from ..models import bsn_audit, participations, students
-from .support import (
-    EVENT_CHUNK,
-    ORIGIN,
-    _actor_fields,
-    _compensate,
-    _conflict_from,
-    _create_accounts,
-    _id_fields,
-    _registered_data,
-    _release,
-)
+from .support import (EVENT_CHUNK, ORIGIN, _actor_fields, _compensate, _conflict_from,
+                      _create_accounts, _id_fields, _registered_data, _release)
 
 log = logging.getLogger(__name__)
 
@@ -167,47 +158,37 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
     _release(uow)
 
     numbers = [r["student_number"] for r in records]
-
-    def discardable():
-        return _not_stored_by(uow.session, iid, numbers, key)
-
     created = _create_accounts(
         users, iid, numbers, users.create_users, iid,
         [{"code": r["student_number"], "type": "student", "roles": ["student"], **p}
          for r, p in zip(records, personals)], batch_events=True, origin=ORIGIN,
-        origin_key=key, brief=True, discard=discardable)["created"]
+        origin_key=key, brief=True,
+        discard=lambda: _without_records(session, iid, numbers))["created"]
     user_ids = {u["code"]: u["id"] for u in created}
     try:
         _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor, key)
         uow.commit()
     except Exception as exc:
         uow.rollback()
-        _compensate(users, iid, discardable(), batch_events=True)
+        _compensate(users, iid, _without_records(session, iid, numbers), batch_events=True)
         if isinstance(exc, IntegrityError):
             raise _conflict_from(exc) from None
         raise
     return {"created": len(numbers), "student_numbers": numbers}
 
 
-def _not_stored_by(session, iid, numbers, origin_key):
-    """The numbers whose accounts a failed create may discard: all but those
-    whose record the same operation (`origin_key`) has stored meanwhile. A
-    call delivered twice (a broker that restarted redelivers it) runs twice:
-    the run that loses must not discard the accounts of the run that won."""
-    if origin_key is None:
-        return list(numbers)
-    stored = set()
+def _without_records(session, iid, numbers):
+    """The numbers no record holds: the accounts a failed create may discard. A
+    concurrent create of the same rows with the same origin (a repeated request
+    on another replica) adopted the same accounts; its records keep them."""
     try:
-        for chunk in lookups.chunks(numbers):
-            stored.update(session.execute(sa.select(students.c.student_number).where(
-                students.c.institution_id == iid, students.c.origin_key == origin_key,
-                students.c.student_number.in_(chunk))).scalars())
-    except Exception:
-        log.exception("could not ask which records the operation stored; discarding all")
-        stored = set()
-    finally:
+        held = set(session.execute(sa.select(students.c.student_number).where(
+            students.c.institution_id == iid, students.c.student_number.in_(numbers))).scalars())
         session.rollback()
-    return [n for n in numbers if n not in stored]
+    except Exception:
+        log.exception("could not tell which accounts are in use; discarding all")
+        return numbers
+    return [n for n in numbers if n not in held]
 
 
 def _batch_origin(value):
