@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common.outbox import events_exchange  # noqa: E402
-from benchsupport import drop_vhost, make_vhost  # noqa: E402
+from benchsupport import drain_bodies, drop_vhost, make_vhost  # noqa: E402
 
 AMQP_BASE = os.environ.get("BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
 PG_URL = os.environ.get("LEERLINGBUS_TEST_POSTGRES_URL",
@@ -184,19 +184,8 @@ def wait_healthy(config, timeout=60):
 def count_batch_records(amqp_uri, queues):
     """Sum of `count` over the batch events waiting in our queues."""
     totals = {}
-    with Connection(amqp_uri) as conn:
-        for queue in queues:
-            with conn.SimpleQueue(queue) as simple:
-                while True:
-                    try:
-                        message = simple.get(block=True, timeout=2)
-                    except simple.Empty:
-                        break
-                    body = message.payload if isinstance(message.payload, dict) \
-                        else json.loads(message.payload)
-                    totals[body["type"]] = totals.get(body["type"], 0) + body["data"]["count"]
-                    message.ack()
-            queue(conn.default_channel).delete()
+    for body in drain_bodies(amqp_uri, queues):
+        totals[body["type"]] = totals.get(body["type"], 0) + body["data"]["count"]
     return totals
 
 

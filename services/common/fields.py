@@ -337,6 +337,11 @@ def parse_date(value):
     if not isinstance(value, str):
         raise FieldError("date_invalid")
     raw = value.strip()
+    if len(raw) == 10 and raw[4] == "-" and raw[7] == "-" and raw.isascii():
+        try:  # the common jjjj-mm-dd, without the regular expressions
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            pass
     m = _DMY.fullmatch(raw)
     if m:
         day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))

@@ -13,8 +13,9 @@ serving RPC and heartbeats without waiting for the GIL, and the sheet the
 reader holds never weighs on the service's memory; a green thread meanwhile
 records progress and keeps the claim alive. The report is built in a real
 thread (eventlet.tpool). Loading goes in chunks through students.create_students;
-before each chunk the students that already exist are asked for and skipped,
-so a chunk repeated after a crash loads nothing twice.
+when a load starts (or resumes) the students of the list that already exist are
+asked for once and skipped, so a chunk repeated after a crash loads nothing
+twice; a chunk refused because one was created since is asked again.
 
 Every chunk carries the list's origin key (load_origin): the users and
 students services store it with the accounts and records they create, so a
@@ -40,6 +41,7 @@ from services.common.events import MAX_INSTITUTION_ID, PermanentEventError, pars
 
 from . import checkproc, handlers, mailer, report, rules, storage, validate
 from . import columns as colspec
+from .pipeline import in_order
 
 log = logging.getLogger(__name__)
 
@@ -333,34 +335,56 @@ class Jobs:
         load_errors = list(sub["load_errors"] or [])
         chunk_size = self.settings.load_chunk
         origin = load_origin(sub)
+        failure = None
         with self._beating(sub["id"], token):
-            while done < len(rows):
-                chunk = rows[done:done + chunk_size]
-                notes, failure = self._load_chunk(institution_id, project_id, actor, chunk,
-                                                  origin)
-                if failure is not None:
-                    with self.db() as uow:
-                        result = handlers.finish_load(uow, sub["id"], token, "load_failed",
-                                                      load_errors + failure)
-                    return result
-                done += len(chunk)
-                load_errors += _new_notes(load_errors, notes)
-                loaded = self.students.count_by_origin(institution_id, origin)
-                with self.db() as uow:
-                    if not handlers.load_progress(uow, sub["id"], token, done, loaded,
-                                                  max(done - loaded, 0), load_errors):
+            existing = self.existing_bsns(institution_id,
+                                          [r["student_number"] for r in rows[done:]])
+
+            def load_chunk(start):
+                return self._load_chunk(institution_id, project_id, actor,
+                                        rows[start:start + chunk_size], origin, existing)
+
+            with contextlib.closing(in_order(load_chunk, range(done, len(rows), chunk_size),
+                                              self.settings.load_parallel)) as results:
+                for start, (notes, failure) in results:
+                    if failure is not None:
+                        break
+                    done = min(start + chunk_size, len(rows))
+                    load_errors += _new_notes(load_errors, notes)
+                    if not self._progress(sub["id"], token, institution_id, origin, done,
+                                          load_errors):
                         return None  # the claim was taken over
+            if failure is not None:
+                # the chunks that ran beside the refused one have finished: count them
+                if not self._progress(sub["id"], token, institution_id, origin, done,
+                                      load_errors):
+                    return None
+                with self.db() as uow:
+                    return handlers.finish_load(uow, sub["id"], token, "load_failed",
+                                                load_errors + failure)
         with self.db() as uow:
             result = handlers.finish_load(uow, sub["id"], token, "loaded", load_errors)
         if result is not None:
             mailer.notify("approved", result, self.settings)
         return result
 
-    def _load_chunk(self, institution_id, project_id, actor, chunk, origin):
-        """(notes, failure) for one chunk of clean rows."""
+    def _progress(self, submission_id, token, institution_id, origin, done, load_errors):
+        """Record progress up to row `done`, with the counts the students service
+        holds for this list; False when the claim was taken over."""
+        loaded = self.students.count_by_origin(institution_id, origin)
+        with self.db() as uow:
+            return handlers.load_progress(uow, submission_id, token, done, loaded,
+                                          max(done - loaded, 0), load_errors)
+
+    def _load_chunk(self, institution_id, project_id, actor, chunk, origin, existing):
+        """(notes, failure) for one chunk of clean rows. `existing`: the
+        students of the list that existed when the load (re)started; a chunk
+        refused because one was created since is asked again."""
         last = None
         for attempt in range(2):
-            existing = self.existing_bsns(institution_id, [r["student_number"] for r in chunk])
+            if attempt:
+                existing = self.existing_bsns(institution_id,
+                                              [r["student_number"] for r in chunk])
             todo, notes = [], []
             for row in chunk:
                 number = row["student_number"]

@@ -17,7 +17,10 @@ class UploadSettings:
     data_dir: Path
     limits: Limits = field(default_factory=Limits)
     retention_days: int = 730
-    load_chunk: int = 1000
+    load_chunk: int = 2500
+    # chunks of a load sent at once: the users and students services and the
+    # databases work on one chunk while the next is checked
+    load_parallel: int = 4
     max_errors: int = 10_000
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -51,7 +54,8 @@ class UploadSettings:
             data_dir=cfg.data_dir(config),
             limits=limits,
             retention_days=cfg.setting_int("LEERLINGBUS_UPLOAD_RETENTION_DAYS", config, 730),
-            load_chunk=max(1, cfg.setting_int("LEERLINGBUS_UPLOAD_LOAD_CHUNK", config, 1000)),
+            load_chunk=max(1, cfg.setting_int("LEERLINGBUS_UPLOAD_LOAD_CHUNK", config, 2500)),
+            load_parallel=max(1, cfg.setting_int("LEERLINGBUS_UPLOAD_LOAD_PARALLEL", config, 4)),
             max_errors=cfg.setting_int("LEERLINGBUS_UPLOAD_MAX_ERRORS", config, 10_000),
             smtp_host=cfg.setting("LEERLINGBUS_SMTP_HOST", config) or None,
             smtp_port=cfg.setting_int("LEERLINGBUS_SMTP_PORT", config, 25),

@@ -109,8 +109,10 @@ class RowsWriter:
 
 
 def read_rows(path: Path):
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """Every row of a clean-rows file, decoded as one JSON array (one parse
+    instead of one per row: a load reads 20,000 rows and more)."""
+    lines = [line for line in gzip.decompress(path.read_bytes()).split(b"\n") if line.strip()]
+    return json.loads(b"[" + b",".join(lines) + b"]")
 
 
 def read_rows_page(path: Path, offset: int, limit: int):

@@ -6,14 +6,22 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from services.common import bulk
 from services.common.errors import conflict, error_item, validation_error
 from services.common.outbox import utcnow
-from services.common.times import as_utc
+from services.common.times import as_utc, iso
 
 from . import account_rules, passwords, search
 from .models import users
-from .store import (check_rows, chunks, code_arg, institution_or_404, repeated_code_item,
-                    rows_error, user_dict)
+from .store import (
+    check_rows,
+    chunks,
+    code_arg,
+    institution_or_404,
+    repeated_code_item,
+    rows_error,
+    user_dict,
+)
 
 # Batch events (users_created_batch, users_discarded_batch) carry this many users each.
 EVENT_CHUNK = 500
@@ -22,18 +30,35 @@ DISCARD_WINDOW = dt.timedelta(hours=1)
 
 
 def _created_event(user, origin=None):
-    """`origin`: the service that creates the account as part of its own
+    """The event data of a new account (`user`: its column values).
+    `origin`: the service that creates the account as part of its own
     operation ("students" for a student record made with it); consumers that
     react to new accounts skip what that service is already doing."""
     data = {
-        "user_id": user.id, "code": user.code, "type": user.type,
-        "roles": sorted(user.roles or []), "initials": user.initials,
-        "first_name": user.first_name, "prefix": user.prefix,
-        "last_name": user.last_name, "email": user.email,
+        "user_id": user["id"], "code": user["code"], "type": user["type"],
+        "roles": sorted(user["roles"] or []), "initials": user["initials"],
+        "first_name": user["first_name"], "prefix": user["prefix"],
+        "last_name": user["last_name"], "email": user["email"],
     }
     if origin is not None:
         data["origin"] = origin
     return data
+
+
+class _Values(dict):
+    """Column values read like a Core row (for user_dict)."""
+    __getattr__ = dict.__getitem__
+
+
+def full_dict(user):
+    """The answer for a new account (`user`: its column values): user_dict."""
+    return user_dict(_Values(user))
+
+
+def brief_dict(user):
+    """What a loader needs of a new account (create_users with `brief`): its
+    id and code, and when it was written (an import's undo compares it)."""
+    return {"id": user["id"], "code": user["code"], "updated_at": iso(user["updated_at"])}
 
 
 def _origin(value):
@@ -64,7 +89,8 @@ def _origin_key(value):
                                        field="origin_key")])
 
 
-def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None, origin_key=None):
+def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None, origin_key=None,
+                  answer=full_dict):
     """Validate every row, then insert them all in one statement. Raises one
     DomainError for all bad rows; writes nothing then. With `batch_events` the
     new users are announced as `users_created_batch` events of up to
@@ -74,10 +100,11 @@ def _insert_users(uow, inst, rows, batch, batch_events=False, origin=None, origi
     account created under that same key is adopted, not refused: the retry of
     an operation that crashed after this step gets its accounts back (no new
     event: the first attempt announced them). An account of any other origin
-    stays user_exists. Returns the users in the order of `rows`."""
+    stays user_exists. Returns `answer` of each user, in the order of `rows`."""
     for attempt in range(2):
         try:
-            return _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key)
+            return _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key,
+                                      answer)
         except _Raced:
             if attempt or origin_key is None:
                 raise _codes_taken() from None
@@ -93,7 +120,7 @@ class _Raced(Exception):
     pass
 
 
-def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key):
+def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key, answer):
     session = uow.session
     errors, cleans = [], []
     for index, data in enumerate(rows, 1):
@@ -118,7 +145,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key)
                     sa.select(users).where(users.c.institution_id == inst.id,
                                            users.c.code.in_(chunk))):
                 if origin_key is not None and row.origin_key == origin_key:
-                    adopted[row.code] = user_dict(row)
+                    adopted[row.code] = answer(row._mapping)
                 else:
                     errors.append(_exists_item(row.code, first_row[row.code] if batch else None))
     if errors:
@@ -127,14 +154,15 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key)
         return []
     if adopted:
         new_rows = [c for c in cleans if c["code"] not in adopted]
-        created = _insert_clean(uow, inst, new_rows, batch_events, origin, origin_key)
+        created = _insert_clean(uow, inst, new_rows, batch_events, origin, origin_key, answer)
         by_code = {**adopted, **{u["code"]: u for u in created}}
         return [by_code[c["code"]] for c in cleans]
-    return _insert_clean(uow, inst, cleans, batch_events, origin, origin_key)
+    return _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer)
 
 
-def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key):
-    """Insert validated rows with their events; the user dicts."""
+def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer=full_dict):
+    """Insert validated rows (COPY on PostgreSQL: services/common/bulk.py)
+    with their events; `answer` of each new user."""
     session = uow.session
     if not cleans:
         session.rollback()
@@ -156,11 +184,13 @@ def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key):
                    search_text=search.search_text(row), origin_key=origin_key)
         values.append(row)
     try:
-        created = session.execute(
-            sa.insert(users).returning(users, sort_by_parameter_order=True), values).all()
+        ids = bulk.insert_many(session, users, values, return_ids=True)
     except IntegrityError:  # a concurrent request took one of the codes
         session.rollback()
         raise _Raced() from None
+    for row, new_id in zip(values, ids, strict=True):
+        row["id"] = new_id
+    created = values
     if batch_events:
         for chunk in chunks(created, EVENT_CHUNK):
             uow.add_event("users_created_batch", inst_id, {
@@ -170,7 +200,7 @@ def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key):
         for user in created:
             uow.add_event("user_created", inst_id, _created_event(user, origin))
     uow.commit()
-    return [user_dict(user) for user in created]
+    return [answer(user) for user in created]
 
 
 def create_user(uow, institution_id, data, origin=None, origin_key=None):
@@ -181,17 +211,21 @@ def create_user(uow, institution_id, data, origin=None, origin_key=None):
                          origin_key=_origin_key(origin_key))[0]
 
 
-def create_users(uow, institution_id, rows, batch_events=False, origin=None, origin_key=None):
+def create_users(uow, institution_id, rows, batch_events=False, origin=None, origin_key=None,
+                 brief=False):
     """Create many users at once (all or nothing). `batch_events=True` (the
     loaders: students.create_students) publishes one `users_created_batch` per
     EVENT_CHUNK users: a confirmed message per row would be the slowest step.
-    `origin_key`: see _insert_users (accounts of the same operation adopted)."""
+    `origin_key`: see _insert_users (accounts of the same operation adopted).
+    `brief`: answer only each user's id and code (brief_dict), not the record:
+    a loader of thousands needs no more, and the reply is a fraction."""
     inst = institution_or_404(uow.session, institution_id)
     check_rows(rows)
     return {"created": _insert_users(uow, inst, list(rows), batch=True,
                                      batch_events=bool(batch_events),
                                      origin=_origin(origin),
-                                     origin_key=_origin_key(origin_key))}
+                                     origin_key=_origin_key(origin_key),
+                                     answer=brief_dict if brief else full_dict)}
 
 
 def discard_users(uow, institution_id, codes, batch_events=False, now=None):

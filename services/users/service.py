@@ -86,10 +86,10 @@ class UsersService:
 
     @domain_rpc
     def create_users(self, institution_id, rows, batch_events=False, origin=None,
-                     origin_key=None):
+                     origin_key=None, brief=False):
         with self.db() as uow:
             return accounts.create_users(uow, institution_id, rows, batch_events, origin,
-                                         origin_key)
+                                         origin_key, brief)
 
     @domain_rpc
     def discard_users(self, institution_id, codes, batch_events=False):

@@ -248,3 +248,14 @@ def test_the_elfproef_agrees_with_python_stdnum():
     assert [fieldrules.elfproef(n) for n in numbers] == \
         [stdnum_bsn.is_valid(n) for n in numbers]
     assert sum(map(fieldrules.elfproef, numbers)) > 1000  # valid ones among them
+
+
+def test_iso_dates_take_the_short_way_and_nonexistent_ones_are_explained():
+    import datetime as dt
+
+    from services.common.fields import FieldError, parse_date
+    assert parse_date("2010-05-17") == dt.date(2010, 5, 17)
+    assert parse_date(" 2012-02-29 ") == dt.date(2012, 2, 29)
+    with pytest.raises(FieldError) as info:
+        parse_date("2011-02-31")
+    assert info.value.kw["variant"] == "date_nonexistent"

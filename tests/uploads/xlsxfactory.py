@@ -108,8 +108,10 @@ def make_list(rows, school_type="vo", student_type="potential_transfer", titles=
     return out.getvalue()
 
 
-def make_big_list(count, school_type="vo", student_type="potential_transfer", path=None):
-    """A generated list of `count` valid rows, written fast (write-only)."""
+def make_big_list(count, school_type="vo", student_type="potential_transfer", path=None,
+                  department=None):
+    """A generated list of `count` valid rows, written fast (write-only); with
+    `department`, every row placed in that department (column Afdeling)."""
     titles = [c.title for c in colspec.columns(school_type, student_type)]
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(colspec.SHEET_TITLE)
@@ -117,6 +119,8 @@ def make_big_list(count, school_type="vo", student_type="potential_transfer", pa
     numbers = bsns(count)
     for i in range(count):
         row = student_row(i, school_type, student_type, bsn=numbers[i])
+        if department is not None:
+            row["Afdeling"] = department
         ws.append([row[t] for t in titles])
     target = path or io.BytesIO()
     wb.save(target)

@@ -4,10 +4,11 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from services.common import bulk
 from services.common.errors import error_item, validation_error
 from services.common.outbox import utcnow
 
-from .. import bulk, lookups, rules
+from .. import lookups, rules
 from ..models import bsn_audit, participations, students
 from .support import (EVENT_CHUNK, ORIGIN, _actor_fields, _compensate, _conflict_from,
                       _create_accounts, _id_fields, _registered_data, _release)
@@ -161,7 +162,8 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
         users, iid, numbers, users.create_users, iid,
         [{"code": r["student_number"], "type": "student", "roles": ["student"], **p}
          for r, p in zip(records, personals)], batch_events=True, origin=ORIGIN,
-        origin_key=key)["created"]
+        origin_key=key, brief=True,
+        discard=lambda: _without_records(session, iid, numbers))["created"]
     user_ids = {u["code"]: u["id"] for u in created}
     try:
         _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor, key)

@@ -90,15 +90,17 @@ def _compensate(users, institution_id, numbers, batch_events=False):
         log.exception("compensation failed: %d account(s) to discard by hand", len(numbers))
 
 
-def _create_accounts(users, institution_id, numbers, create, *args, **kwargs):
+def _create_accounts(users, institution_id, numbers, create, *args, discard=None, **kwargs):
     """users.create_user(s); when the users service does not answer in time
     the accounts may or may not exist, so they are discarded before the 503
-    goes back (discard only removes fresh, never-used accounts)."""
+    goes back (discard only removes fresh, never-used accounts). `discard`:
+    a function answering which of `numbers` may be discarded (default all)."""
     try:
         return create(*args, **kwargs)
     except DomainError as exc:
         if exc.code == "service_unavailable":
-            _compensate(users, institution_id, numbers, batch_events=len(numbers) > 1)
+            _compensate(users, institution_id, discard() if discard else numbers,
+                        batch_events=len(numbers) > 1)
         raise
 
 

@@ -1,6 +1,7 @@
 """Coercion of form and spreadsheet values by the shared field rules
 (services/common/fields.py), collecting error items in the students' words."""
 import datetime as dt
+import functools
 
 from services.common import fields as fieldrules
 from services.common.fields import FieldError
@@ -23,6 +24,13 @@ def text(value):
         raise InvalidValue() from None
 
 
+@functools.cache
+def _rule(field, kind, low=None, high=None, code=None):
+    """The (frozen) field rule of a students' int or bool field, made once."""
+    return fieldrules.FieldRule(field, label(field), "students", kind, low=low, high=high,
+                                code=code)
+
+
 def _field_error(field, exc, errors):
     errors.append(fieldrules.item(field, exc, label(field)))
 
@@ -42,8 +50,7 @@ def clean_int(field, value, errors, low, high, code):
     """An integer in [low, high] from int, integral float or digit text; None for empty."""
     if fieldrules.blank(value):
         return None
-    rule = fieldrules.FieldRule(field, label(field), "students", "int", low=low, high=high,
-                                code=code)
+    rule = _rule(field, "int", low, high, code)
     try:
         return fieldrules.clean_int(rule, value)
     except FieldError as exc:
@@ -55,8 +62,7 @@ def clean_bool(field, value, errors, code, default=False):
     if value is None:
         return default
     try:
-        return fieldrules.clean_bool(fieldrules.FieldRule(field, label(field), "students",
-                                                          "bool", code=code), value)
+        return fieldrules.clean_bool(_rule(field, "bool", code=code), value)
     except FieldError as exc:
         _field_error(field, exc, errors)
         return default
