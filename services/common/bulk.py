@@ -10,7 +10,11 @@ green under eventlet). The COPY therefore runs with the callback removed for
 its duration: the call then blocks this process's hub for the few
 milliseconds it takes, and nothing can switch green threads in between (no
 I/O goes through the hub), so no other green thread can run without the
-callback.
+callback. A COPY that meets a row another open transaction inserted (the
+same key created at once) would wait for that transaction, which may belong
+to a green thread of this very process that can no longer run: the COPY has
+a short lock timeout, in a savepoint, and on it the rows go in by a plain
+(green) INSERT, which waits for the other transaction like any statement.
 """
 
 import datetime as dt
@@ -77,23 +81,41 @@ def copy_text(columns, rows):
     return "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
 
 
+# How long a COPY (which holds the hub) waits for a row lock before the rows
+# go in by a green INSERT instead.
+COPY_LOCK_TIMEOUT = "200ms"
+
+
 def _copy(session, table, columns, rows):
+    """COPY `rows` in; False when it met a row lock (nothing written: the
+    caller inserts them the green way)."""
     buf = io.StringIO(copy_text(columns, rows))
     quoted = ", ".join(f'"{c}"' for c in columns)
-    raw = session.connection().connection.dbapi_connection
     import psycopg2
-    from psycopg2 import extensions
+    from psycopg2 import errors, extensions
 
     statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+    savepoint = session.begin_nested()
+    session.execute(sa.text(f"SET LOCAL lock_timeout = '{COPY_LOCK_TIMEOUT}'"))
+    raw = session.connection().connection.dbapi_connection
     callback = extensions.get_wait_callback()
     extensions.set_wait_callback(None)
     try:
         with raw.cursor() as cursor:
             cursor.copy_expert(statement, buf)
+    except errors.LockNotAvailable:
+        extensions.set_wait_callback(callback)
+        savepoint.rollback()  # also undoes the SET LOCAL
+        return False
     except psycopg2.IntegrityError as exc:  # as SQLAlchemy raises it for an INSERT
+        extensions.set_wait_callback(callback)
+        savepoint.rollback()
         raise sa.exc.IntegrityError(statement, None, exc) from None
     finally:
         extensions.set_wait_callback(callback)
+    session.execute(sa.text("SET LOCAL lock_timeout = DEFAULT"))
+    savepoint.commit()
+    return True
 
 
 def _uses_psycopg2_postgres(session):
@@ -134,7 +156,8 @@ def insert_many(session, table, rows, return_ids=False):
                 ).scalars()
             )
             rows = [dict(row, id=new_id) for row, new_id in zip(rows, ids, strict=True)]
-        _copy(session, table, list(rows[0]), rows)
+        if not _copy(session, table, list(rows[0]), rows):
+            session.execute(sa.insert(table), rows)
         return ids
     if return_ids and session.get_bind().dialect.name == "sqlite":
         return _insert_sqlite(session, table, rows)

@@ -33,3 +33,55 @@ def test_copy_text_agrees_with_the_value_by_value_conversion():
 def test_copy_text_escapes_what_copy_would_read_as_separators():
     text = bulk.copy_text(["a", "b"], [{"a": "x\ty", "b": None}])
     assert text == "x\\ty\t\\N\n"
+
+
+def test_a_copy_that_meets_a_row_lock_of_this_process_waits_the_green_way(make_db):
+    """A COPY holds the hub. When another green thread of this process has
+    inserted the same key and not committed yet, waiting on its row lock in
+    the COPY would stop the process for good; the rows go in by a green
+    INSERT instead, which waits for that transaction and then sees its row."""
+    import eventlet
+    import pytest
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from services.common.db import make_engine
+    from services.users.models import institutions, users
+
+    url = make_db("users")
+    engine = make_engine(url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    with Session(engine) as s:
+        inst = s.execute(sa.insert(institutions).returning(institutions.c.id), {
+            "name": "School", "brin": "00AA", "school_type": "vo", "is_platform": False,
+            "created_at": NOW, "upload_code": "code-1"}).scalar_one()
+        s.commit()
+
+    def row(code):
+        return {"institution_id": inst, "code": code, "type": "student", "first_name": "A",
+                "last_name": "B", "roles": [], "search_text": code, "created_at": NOW,
+                "updated_at": NOW}
+
+    holding = eventlet.event.Event()
+
+    def first():
+        with Session(engine) as s:
+            s.execute(sa.insert(users), [row("1001")])
+            holding.send()
+            eventlet.sleep(0.5)  # the other green thread's COPY runs meanwhile
+            s.commit()
+
+    holder = eventlet.spawn(first)
+    holding.wait()
+    with Session(engine) as s:
+        # a hub held for good would hang the test: the server ends it instead
+        s.execute(sa.text("SET statement_timeout = '5s'"))
+        with pytest.raises(sa.exc.IntegrityError) as info:
+            bulk.insert_many(s, users, [row("1002"), row("1001")])
+        assert "uq_users_institution_id_code" in str(info.value)
+    holder.wait()
+    with Session(engine) as s:
+        codes = s.execute(sa.select(users.c.code).where(users.c.institution_id == inst))
+        assert sorted(codes.scalars()) == ["1001"]
+    engine.dispose()
