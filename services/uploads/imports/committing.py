@@ -277,7 +277,8 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
         try:
             for part in _parts(plan["create"], chunk):
                 # one users_created_batch event per chunk, not one user_created per user
-                created = users.create_users(iid, part, batch_events=True, deadline="batch")
+                created = users.create_users(iid, part, batch_events=True, brief=True,
+                                             deadline="batch")
                 undo["created"].update({u["code"]: u["updated_at"] for u in created["created"]})
                 step(undo, len(part))
             for part in _parts(plan["update"], chunk):
