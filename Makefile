@@ -24,7 +24,7 @@ PYTEST_ARGS ?= -q
 PG_TEST_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 ARGS        ?=
 
-.PHONY: help venv run test lint test-sqlite test-pg test-faults test-browser screenshots browser-setup rabbitmq bench clean clean-data distclean
+.PHONY: help venv run test lint test-sqlite test-sqlite-a test-sqlite-b test-pg test-faults test-browser screenshots browser-setup rabbitmq bench clean clean-data distclean
 
 help:
 	@echo "make run | make test | make test-faults | make bench | make clean | make clean-data | make distclean"
@@ -70,15 +70,25 @@ test: $(STAMP)
 	@echo "==> ensuring RabbitMQ with the management plugin"
 	$(PY) -m deploy.rabbitmq --management
 	@# Passes 1 and 2 wait on the broker and the databases more than on the CPU:
-	@# they run side by side (each target's output is shown when it ends).
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-pg
+	@# they run side by side, pass 1 in two halves (each target's output is shown
+	@# when it ends).
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-sqlite-a test-sqlite-b test-pg
 	@$(MAKE) --no-print-directory test-faults
 	@$(MAKE) --no-print-directory test-browser
 
-# The suite on SQLite (fault tests aside).
+# The suite on SQLite (fault tests aside), in two halves that can run side by side.
+SQLITE_A := tests/uploads tests/sync tests/oso tests/e2e tests/deploy services
+SQLITE_B := tests/gateway tests/web tests/users tests/students tests/common tests/flows
 test-sqlite: $(STAMP)
-	@echo "==> pass 1/4: the suite (tests services) on SQLite, fault tests aside"
-	$(NAMEKO) test tests services --ignore=tests/browser -m "not faults" $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite-a test-sqlite-b
+
+test-sqlite-a: $(STAMP)
+	@echo "==> pass 1/4 (a): $(SQLITE_A) on SQLite, fault tests aside"
+	$(NAMEKO) test $(SQLITE_A) -m "not faults" $(PYTEST_ARGS)
+
+test-sqlite-b: $(STAMP)
+	@echo "==> pass 1/4 (b): $(SQLITE_B) on SQLite, fault tests aside"
+	$(NAMEKO) test $(SQLITE_B) -m "not faults" $(PYTEST_ARGS)
 
 # Style and types of the shared kernel and the gateway (settings in pyproject.toml).
 lint: $(STAMP)
