@@ -29,8 +29,9 @@ class Users:
     def get_users(self, iid, codes, fields=None):
         return [self.users[c] for c in codes if c in self.users]
 
-    def create_users(self, iid, rows, batch_events=False, deadline=None):
+    def create_users(self, iid, rows, batch_events=False, brief=False, deadline=None):
         assert batch_events  # an import announces its accounts in batches
+        assert brief  # it needs only code and updated_at of each
         self.calls += 1
         if self.crash_after is not None and self.calls > self.crash_after:
             raise Crash("the worker died")
@@ -132,9 +133,9 @@ def test_a_long_chunk_keeps_the_claim_alive(db, tmp_path):
     import eventlet
 
     class SlowUsers(Users):
-        def create_users(self, iid, rows, batch_events=False, deadline=None):
+        def create_users(self, iid, rows, batch_events=False, brief=False, deadline=None):
             eventlet.sleep(1.2)
-            return super().create_users(iid, rows, batch_events, deadline)
+            return super().create_users(iid, rows, batch_events, brief, deadline)
 
     users = SlowUsers()
     import_id = previewed(db, tmp_path, users, n=10)
