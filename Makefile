@@ -24,7 +24,7 @@ PYTEST_ARGS ?= -q
 PG_TEST_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 ARGS        ?=
 
-.PHONY: help venv run test lint test-sqlite test-sqlite-a test-sqlite-b test-pg test-faults test-browser screenshots browser-setup rabbitmq bench clean clean-data distclean
+.PHONY: help venv run test lint test-sqlite test-sqlite-a test-sqlite-b test-pg test-pg-a test-pg-b test-pg-half test-faults test-browser screenshots browser-setup rabbitmq bench clean clean-data distclean
 
 help:
 	@echo "make run | make test | make test-faults | make bench | make clean | make clean-data | make distclean"
@@ -70,9 +70,9 @@ test: $(STAMP)
 	@echo "==> ensuring RabbitMQ with the management plugin"
 	$(PY) -m deploy.rabbitmq --management
 	@# Passes 1 and 2 wait on the broker and the databases more than on the CPU:
-	@# they run side by side, pass 1 in two halves (each target's output is shown
+	@# they run side by side, each in two halves (each target's output is shown
 	@# when it ends).
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-sqlite-a test-sqlite-b test-pg
+	@$(MAKE) --no-print-directory -j4 --output-sync=target test-sqlite-a test-sqlite-b test-pg-a test-pg-b
 	@$(MAKE) --no-print-directory test-faults
 	@$(MAKE) --no-print-directory test-browser
 
@@ -105,15 +105,26 @@ test-faults: $(STAMP)
 	@echo "==> pass 3/4: fault tests (marker faults; tests/faults on a private RabbitMQ node)"
 	$(NAMEKO) test tests services --ignore=tests/browser -m faults $(PYTEST_ARGS)
 
-# The database-facing tests (marker `db`) again, each on a fresh PostgreSQL database.
+# The database-facing tests (marker `db`) again, each on a fresh PostgreSQL database,
+# in the same two halves as pass 1 (PG_TESTS names one half; test-pg runs both).
+PG_TESTS ?= tests services
 test-pg: $(STAMP)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-pg-a test-pg-b
+
+test-pg-a: $(STAMP)
+	@$(MAKE) --no-print-directory test-pg-half PG_TESTS="$(SQLITE_A)" HALF=a
+
+test-pg-b: $(STAMP)
+	@$(MAKE) --no-print-directory test-pg-half PG_TESTS="$(SQLITE_B)" HALF=b
+
+test-pg-half: $(STAMP)
 	@if $(PY) -c "import psycopg2; psycopg2.connect('$(PG_TEST_URL)'.replace('+psycopg2', ''), connect_timeout=3).close()" \
 	     >/dev/null 2>&1; then \
-	  echo "==> pass 2/4: database tests (-m db) on PostgreSQL ($(PG_TEST_URL))"; \
+	  echo "==> pass 2/4 ($(HALF)): database tests (-m db) in $(PG_TESTS) on PostgreSQL ($(PG_TEST_URL))"; \
 	  rc=0; \
-	  LEERLINGBUS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(NAMEKO) test tests services \
+	  LEERLINGBUS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(NAMEKO) test $(PG_TESTS) \
 	    --ignore=tests/browser $(PYTEST_ARGS) -m "db and not faults" || rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "==> pass 2/4: no database tests collected"; rc=0; fi; \
+	  if [ $$rc -eq 5 ]; then echo "==> pass 2/4 ($(HALF)): no database tests collected"; rc=0; fi; \
 	  exit $$rc; \
 	else \
 	  echo "==> pass 2/4 skipped: PostgreSQL does not answer at $(PG_TEST_URL)"; \
