@@ -35,13 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from benchsupport import drop_vhost, make_vhost  # noqa: E402
 from uploads_bench import (  # noqa: E402
-    AMQP_BASE,
     API,
-    Stack,
-    make_databases,
     peak_rss_mb,
+    running_stack,
 )
 
 # The old gateway's path in a process of its own: read, base64, one RPC.
@@ -85,17 +82,10 @@ def rss_now_mb(pid):
 
 
 def run(mode, csv, s3=None):
-    data_dir = Path(tempfile.mkdtemp(prefix=f"lb-filestore-bench-{mode}-"))
-    vhost = make_vhost("leerlingbus_filestore_bench")
-    urls, cleanup = make_databases("sqlite", data_dir, None)
-    stack = Stack(f"{AMQP_BASE}/{vhost}", urls, data_dir)
-    stack.env["LEERLINGBUS_RPC_TIMEOUT"] = "120"
-    stack.env["LEERLINGBUS_IMPORT_DEADLINE"] = "120"
+    env = {"LEERLINGBUS_RPC_TIMEOUT": "120", "LEERLINGBUS_IMPORT_DEADLINE": "120"}
     if s3 is not None:
-        stack.env.update(s3.config(f"bench-{mode}"))
-    try:
-        stack.start()
-        admin = stack.school_admin()
+        env.update(s3.config(f"bench-{mode}"))
+    with running_stack("sqlite", f"filestore-bench-{mode}", None, env=env) as (stack, admin):
         inst = next(i for i in stack.call("GET", "/institutions?page_size=500")["items"]
                     if i["brin"] == "00AB")
         uploads, gateway = stack.procs["uploads"].pid, stack.procs["gateway"].pid
@@ -131,11 +121,6 @@ def run(mode, csv, s3=None):
         res.update(at_start, mode=mode, uploads_peak_rss_mb=peak_rss_mb(uploads),
                    seconds=round(res["seconds"], 2))
         return res
-    finally:
-        stack.stop()
-        cleanup()
-        drop_vhost(vhost)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main():

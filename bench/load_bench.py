@@ -39,14 +39,12 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from benchsupport import drain_bodies, drop_vhost, make_vhost
+from benchsupport import drain_bodies
 from kombu import Connection, Queue
 from uploads_bench import (
-    AMQP_BASE,
     PG_URL,
-    Stack,
-    make_databases,
     pg_answers,
+    running_stack,
     poll,
     submit,
 )
@@ -218,18 +216,13 @@ def db_counts(urls):
 # --- one run -------------------------------------------------------------------------
 
 def run_backend(backend, load_list, rows, pg_url, chunk, parallel):
-    data_dir = Path(tempfile.mkdtemp(prefix=f"lb-load-bench-{backend}-"))
-    vhost = make_vhost("leerlingbus_load_bench")
-    amqp_uri = f"{AMQP_BASE}/{vhost}"
-    urls, cleanup = make_databases(backend, data_dir, pg_url)
-    stack = Stack(amqp_uri, urls, data_dir)
+    env = {}
     if chunk:
-        stack.env["LEERLINGBUS_UPLOAD_LOAD_CHUNK"] = str(chunk)
+        env["LEERLINGBUS_UPLOAD_LOAD_CHUNK"] = str(chunk)
     if parallel:
-        stack.env["LEERLINGBUS_UPLOAD_LOAD_PARALLEL"] = str(parallel)
-    try:
-        stack.start()
-        admin = stack.school_admin()
+        env["LEERLINGBUS_UPLOAD_LOAD_PARALLEL"] = str(parallel)
+    with running_stack(backend, "load-bench", pg_url, env=env) as (stack, admin):
+        urls, data_dir, amqp_uri = stack.urls, stack.data_dir, stack.env["AMQP_URI"]
         project = stack.call("POST", "/projects", admin, json={
             "name": "Rooster", "branch": "Hoofd", "school_year": "2026-2027"})
         stack.call("POST", f"/projects/{project['id']}/departments", admin, json={
@@ -271,11 +264,6 @@ def run_backend(backend, load_list, rows, pg_url, chunk, parallel):
             "lbbench_students", "lbbench_uploads") if backend == "postgresql"
             else f"sqlite:///{data_dir / 'scratch.sqlite3'}", rows)
         return result
-    finally:
-        stack.stop()
-        cleanup()
-        drop_vhost(vhost)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main():

@@ -274,13 +274,16 @@ def submit(stack, token, path):
 
 
 @contextlib.contextmanager
-def running_stack(backend, name, pg_url, before_stop=None):
+def running_stack(backend, name, pg_url, before_stop=None, env=None):
     """(stack, a school admin's token) on fresh databases and a fresh vhost,
-    all removed afterwards; `before_stop(data_dir)` reads the logs first."""
+    all removed afterwards; `env` is added to the processes' environment,
+    `before_stop(data_dir)` reads the logs first."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"lb-{name}-{backend}-"))
     vhost = make_vhost(f"leerlingbus_{name.replace('-', '_')}")
     urls, cleanup = make_databases(backend, data_dir, pg_url)
     stack = Stack(f"{AMQP_BASE}/{vhost}", urls, data_dir)
+    stack.urls = urls
+    stack.env.update(env or {})
     try:
         stack.start()
         yield stack, stack.school_admin()
