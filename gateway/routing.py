@@ -59,6 +59,7 @@ ANYONE: tuple = ()  # roles: any authenticated user
 READ = (400, 401, 403, 404, 422)  # the default error statuses
 WRITE = (400, 401, 403, 404, 409, 422)
 CREATE = (400, 401, 403, 409, 422)  # a create whose path names no parent
+UPLOAD = (400, 401, 403, 404, 413, 415, 422)  # a POST with a file: too large, wrong type
 
 
 SETTING_OPTIONS = ("max_body", "deadline")
@@ -114,6 +115,12 @@ class Routes:
         a parent."""
         meta.setdefault("status", 201)
         meta.setdefault("errors", WRITE if "<" in path else CREATE)
+        return self.add("POST", path, **meta)
+
+    def upload(self, path: str, **meta: Any) -> Callable[..., Any]:
+        """POST of a multipart form with one file, `file`."""
+        meta.setdefault("files", ("file",))
+        meta.setdefault("errors", UPLOAD)
         return self.add("POST", path, **meta)
 
     def put(self, path: str, **meta: Any) -> Callable[..., Any]:

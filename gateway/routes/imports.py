@@ -4,7 +4,7 @@ undo). The checks and the changes live in the uploads service."""
 from .. import files
 from .. import schemas_uploads as s
 from ..routing import WRITE, Routes
-from .uploads import MANAGERS, UPLOAD_ERRORS
+from .uploads import MANAGERS
 
 api = Routes("imports", roles=("admin",))
 # A synchronous commit or undo of thousands of rows takes longer than the
@@ -12,14 +12,7 @@ api = Routes("imports", roles=("admin",))
 LONG = "import_deadline"
 
 
-@api.post(
-    "/imports",
-    form=s.ImportForm,
-    files=("file",),
-    response=s.Import,
-    status=201,
-    errors=UPLOAD_ERRORS,
-)
+@api.upload("/imports", form=s.ImportForm, response=s.Import, status=201)
 def create_import(ctx):
     """Upload a CSV from the administration: delimiter and encoding detected, a suggested field
     per column"""

@@ -87,9 +87,8 @@ def add_to_worklist(ctx):
     return ctx.call("oso", "add_to_worklist", ctx.tenant, body, ctx.actor)
 
 
-@api.post(
+@api.upload(
     "/oso/students/import",
-    files=("file",),
     response=s.OsoWorklistImportResult,
     errors=(400, 401, 403, 413, 415, 422),
 )

@@ -18,7 +18,6 @@ MANAGERS = ("admin", "helpdesk")
 
 api = Routes("uploads", roles=MANAGERS)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-UPLOAD_ERRORS = (400, 401, 403, 404, 413, 415, 422)
 
 
 def xlsx_response(result, store=None):
@@ -39,14 +38,7 @@ def upload_template(ctx):
     return xlsx_response(ctx.call("uploads", "template", q["school_type"], q["student_type"]))
 
 
-@api.post(
-    "/uploads",
-    form=s.UploadForm,
-    files=("file",),
-    response=s.UploadAccepted,
-    status=202,
-    errors=UPLOAD_ERRORS,
-)
+@api.upload("/uploads", form=s.UploadForm, response=s.UploadAccepted, status=202)
 def submit_upload(ctx):
     """Send a student list (.xlsx); it is checked in the background"""
     form = dict(ctx.form)
@@ -121,11 +113,10 @@ def public_upload_template(ctx):
     return xlsx_response(ctx.call("uploads", "template", q["school_type"], q["student_type"]))
 
 
-@api.post(
+@api.upload(
     "/public/uploads",
     auth=False,
     form=s.PublicUploadForm,
-    files=("file",),
     response=s.UploadAccepted,
     status=202,
     errors=(400, 404, 413, 415, 422, 429),
