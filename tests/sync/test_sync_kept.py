@@ -326,14 +326,20 @@ def test_a_project_gone_from_the_portal_loses_its_marks_and_others_still_refresh
     assert db.count(stale_students) == 0
 
 
-def test_replicas_claim_the_marks_they_read_for(db):
-    rnd = random.Random(9)
-    portal = Portal(rnd, 6)
+def snapshot_then_one_change(db, seed, students):
+    """A project's snapshot, then one portal change whose event is taken in."""
+    rnd = random.Random(seed)
+    portal = Portal(rnd, students)
     with db.uow() as uow:
         cases.put_snapshot(uow, portal, portal, IID, PID, desktop_document(portal, rnd))
     with db.uow() as uow:
         source, kind, data = portal.change()
         mutation_feed.on_event(uow, source, event(source, kind, data))
+    return portal
+
+
+def test_replicas_claim_the_marks_they_read_for(db):
+    portal = snapshot_then_one_change(db, seed=9, students=6)
 
     class Down:
         """A portal that does not answer."""
@@ -428,13 +434,7 @@ def test_an_event_arriving_while_the_portal_is_read_is_read_again(db):
     """The change lands after the portal read its state, its event before the
     read is adopted: the read adopted keeps the change's mark, the next run
     reads it."""
-    rnd = random.Random(12)
-    portal = Portal(rnd, 8)
-    with db.uow() as uow:
-        cases.put_snapshot(uow, portal, portal, IID, PID, desktop_document(portal, rnd))
-    with db.uow() as uow:
-        source, kind, data = portal.change()
-        mutation_feed.on_event(uow, source, event(source, kind, data))
+    portal = snapshot_then_one_change(db, seed=12, students=8)
 
     class Racing:
         def __getattr__(self, name):
