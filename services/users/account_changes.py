@@ -1,7 +1,7 @@
 """Changing accounts: personal data, type, roles, password; archiving."""
 
 
-from services.common.errors import error_item, validation_error
+from services.common.errors import conflict, error_item, validation_error
 from services.common.outbox import utcnow
 
 from . import account_rules, passwords, rules, search
@@ -38,7 +38,7 @@ def _apply_updates(uow, inst, items, batch):
         else:
             first_row[code] = row
             codes.append(code)
-    found = users_by_code(session, inst_id, codes)
+    found = users_by_code(session, inst_id, codes, lock=True)
 
     plans = []
     for row, code, changes in items:
@@ -54,19 +54,24 @@ def _apply_updates(uow, inst, items, batch):
         updates, password, row_errors = account_rules.check_changes(
             _current(user), changes, is_platform=is_platform)
         errors.extend({**e, "row": row} if batch else e for e in row_errors)
-        plans.append((user, updates, password))
+        plans.append((user, updates, password, _current(user)))
     if errors:
         raise rows_error(errors) if batch else validation_error(errors)
 
     to_hash = [p for p in plans if p[2] is not None]
     new_hash = {}
     if to_hash:
-        session.rollback()  # hand the connection back while hashing
+        session.rollback()  # hand the connection back (and the locks) while hashing
         hashes = passwords.hash_passwords(p[2] for p in to_hash)
         new_hash = {id(p[0]): h for p, h in zip(to_hash, hashes, strict=True)}
-        users_by_code(session, inst_id, codes)  # reload the expired users at once
+        users_by_code(session, inst_id, codes, lock=True)  # reload the expired users at once
+        if any(_current(user) != judged for user, _u, _p, judged in plans):
+            # Changed by someone else while hashing: the change was judged on
+            # what is no longer there. The later change wins as a whole or not.
+            session.rollback()
+            raise conflict("user_changed", rules.MESSAGES["user_changed"])
     now = utcnow()
-    for user, updates, password in plans:
+    for user, updates, password, _judged in plans:
         if not updates and password is None:
             continue
         changes = {}
@@ -82,7 +87,7 @@ def _apply_updates(uow, inst, items, batch):
         uow.add_event("user_updated", inst_id,
                       {"user_id": user.id, "code": user.code, "changes": changes})
     uow.commit()
-    return [user_dict(user) for user, _u, _p in plans]
+    return [user_dict(plan[0]) for plan in plans]
 
 
 def update_user(uow, institution_id, code, changes):
@@ -107,7 +112,7 @@ def update_users(uow, institution_id, rows):
 
 
 def _set_archived(uow, institution_id, code, archive):
-    user = load_user(uow.session, institution_id, code)
+    user = load_user(uow.session, institution_id, code, lock=True)
     if user is None:
         raise user_not_found()
     if (user.archived_at is not None) != archive:

@@ -56,6 +56,8 @@ MESSAGES = {
     "filter_invalid": "Onbekend filter: kies all, students, employees of archived.",
     "page_invalid": "Paginanummer en paginagrootte moeten gehele getallen zijn.",
     "rows_invalid": "Geef een lijst met rijen.",
+    "user_changed": "De gebruiker is intussen door een ander gewijzigd. Haal de gegevens "
+                    "opnieuw op en probeer het nog eens.",
 }
 
 

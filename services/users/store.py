@@ -72,19 +72,30 @@ _USER_BY_CODE = sa.select(User).where(
     User.institution_id == sa.bindparam("iid"), User.code == sa.bindparam("code"))
 
 
-def load_user(session, institution_id, code):
+_USER_BY_CODE_LOCKED = _USER_BY_CODE.with_for_update()
+
+
+def load_user(session, institution_id, code, lock=False):
+    """The account, or None. lock=True (a change follows): the row stays locked
+    until the transaction ends (PostgreSQL), so a change made by another replica
+    meanwhile is waited for and then seen, never merged; SQLite writes one at a
+    time anyway."""
     iid, code = to_id(institution_id), code_arg(code)
     if iid is None or code is None:
         return None
-    return session.execute(_USER_BY_CODE, {"iid": iid, "code": code}).scalar_one_or_none()
+    query = _USER_BY_CODE_LOCKED if lock else _USER_BY_CODE
+    return session.execute(query, {"iid": iid, "code": code}).scalar_one_or_none()
 
 
-def users_by_code(session, institution_id, codes):
+def users_by_code(session, institution_id, codes, lock=False):
+    """{code: User}; lock=True locks the rows in code order (see load_user)."""
     found = {}
-    for chunk in chunks(list(codes)):
-        for user in session.execute(
-                sa.select(User).where(User.institution_id == institution_id,
-                                      User.code.in_(chunk))).scalars():
+    for chunk in chunks(sorted(codes) if lock else list(codes)):
+        query = sa.select(User).where(User.institution_id == institution_id,
+                                      User.code.in_(chunk))
+        if lock:
+            query = query.order_by(User.code).with_for_update()
+        for user in session.execute(query).scalars():
             found[user.code] = user
     return found
 

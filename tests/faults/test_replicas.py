@@ -1,7 +1,8 @@
-"""Two replicas each of students, uploads and sync (`--replicas`), on PostgreSQL:
-a big list, concurrent CSV commits and connector uploads land every row exactly
-once, every event goes out once per event_id, and two changes of one student
-on two replicas never merge unseen (the first wins, the other is refused).
+"""Two replicas each of users, students, uploads and sync (`--replicas`), on
+PostgreSQL: a big list, concurrent CSV commits and connector uploads land every
+row exactly once, every event goes out once per event_id, two changes of one
+student on two replicas never merge unseen (the first wins, the other is
+refused), and archiving one account twice at once archives it once.
 
 The list's size is LEERLINGBUS_REPLICA_LIST_ROWS (default 20,000)."""
 import collections
@@ -29,7 +30,7 @@ from tests.helpers import Api
 from tests.sync.conftest import API, ok
 
 ROWS = int(os.environ.get("LEERLINGBUS_REPLICA_LIST_ROWS", "20000"))
-SCALED = {"students": 2, "uploads": 2, "sync": 2}
+SCALED = {"users": 2, "students": 2, "uploads": 2, "sync": 2}
 EVENTS_OF = ("users", "students", "uploads", "sync")
 
 
@@ -91,7 +92,7 @@ def test_every_replica_consumes_its_service_queue(scaled):
     for name, count in SCALED.items():
         assert {f"{name}-{i}" for i in range(1, count + 1)} <= set(pids), pids
         assert consumers(scaled.env["AMQP_URI"], f"rpc-{name}") == count
-    assert "users" in pids and "gateway" in pids
+    assert "oso" in pids and "gateway" in pids
 
 
 def test_a_big_list_loads_every_row_once(scaled, events):
@@ -213,3 +214,25 @@ def test_two_replicas_changing_one_student_never_merge_unseen(scaled):
                                 json={"bsn": BSN, "onderwijsnummer": ONDERWIJSNUMMER}))
     assert sum(outcomes.values()) == 15, outcomes
     print(f"refusals of the second change: {dict(outcomes)}")
+
+
+def test_archiving_one_account_twice_at_once_archives_it_once(scaled):
+    """Both requests answer 200 (archiving is idempotent), the account is
+    archived, and `user_archived` goes out once per round, not once per replica
+    that saw the account still active."""
+    school = FlowSchool(helpdesk_api(scaled), "55RA", "Het Archiefcollege")
+    queue = probe_all(scaled.env["AMQP_URI"], ("users",))
+    codes = [f"arch{n}" for n in range(10)]
+    for code in codes:
+        school.user(code, ["mentor"])
+    drain(scaled.env["AMQP_URI"], queue, 1)  # the user_created events
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for code in codes:
+            path = f"{API}/users/{code}/archive"
+            answers = list(pool.map(lambda _: school.api.post(path, token=school.admin), "ab"))
+            assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+            assert all(r.json()["archived"] for r in answers)
+    archived = collections.Counter(
+        b["data"]["code"] for b in drain(scaled.env["AMQP_URI"], queue, 3)
+        if b["type"] == "user_archived")
+    assert archived == {code: 1 for code in codes}, archived

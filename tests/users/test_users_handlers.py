@@ -263,6 +263,32 @@ def test_update_user_records_changes_and_hides_password(uow, institution, users_
         assert auth.authenticate(u, "05KQ", "7", PASSWORD)["user_id"] == before["id"]
 
 
+def test_change_of_an_account_changed_while_hashing_is_refused(uow, institution, users_db,
+                                                               monkeypatch):
+    """A change with a password lets go of the row while hashing; when another
+    change landed meanwhile, it is refused whole (409 user_changed), not merged."""
+    from services.users import passwords
+    with uow() as u:
+        accounts.create_user(u, institution["id"], student("7", city="Zwolle"))
+    real_hash = passwords.hash_passwords
+
+    def hash_while_someone_changes_the_city(plain):
+        with uow() as other:
+            account_changes.update_user(other, institution["id"], "7", {"city": "Utrecht"})
+        return real_hash(plain)
+
+    monkeypatch.setattr(passwords, "hash_passwords", hash_while_someone_changes_the_city)
+    with uow() as u, pytest.raises(DomainError) as exc:
+        account_changes.update_user(u, institution["id"], "7", {
+            "first_name": "Nieuw", "password": PASSWORD})
+    assert (exc.value.code, exc.value.status) == ("user_changed", 409)
+    with uow() as u:
+        user = account_queries.get_user(u, institution["id"], "7")
+    assert (user["city"], user["first_name"]) == ("Utrecht", student("7")["first_name"])
+    assert [e["data"]["changes"] for e in events(users_db, "user_updated")] == [
+        {"city": ["Zwolle", "Utrecht"]}]
+
+
 def test_update_user_errors(uow, institution):
     with uow() as u:
         accounts.create_user(u, institution["id"], student("7"))
