@@ -14,7 +14,7 @@ students and uploads services and the gateway as processes). Per backend:
    users service's create_users calls; printed beside it.
 
 Beside the wall-clock figures it prints the CPU seconds (user + system, from
-/proc/<pid>/stat) the uploads, users and gateway processes spent in the
+/proc/<pid>/stat) the uploads, users, students and gateway processes spent in the
 preview and in the commit: on a shared machine these vary less than the
 seconds.
 
@@ -59,7 +59,7 @@ def make_csv(count, path):
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-CPU_PROCESSES = ("uploads", "users", "gateway")
+CPU_PROCESSES = ("uploads", "users", "students", "gateway")
 
 
 def cpu_seconds(pid):
