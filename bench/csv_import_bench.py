@@ -13,11 +13,17 @@ students and uploads services and the gateway as processes). Per backend:
    10,000 rows/s. The uploads service logs how long of its commit went to the
    users service's create_users calls; printed beside it.
 
+Beside the wall-clock figures it prints the CPU seconds (user + system, from
+/proc/<pid>/stat) the uploads, users, students and gateway processes spent in the
+preview and in the commit: on a shared machine these vary less than the
+seconds.
+
     .venv/bin/python bench/csv_import_bench.py [--rows 50000]
         [--backends sqlite,postgresql] [--pg-url postgresql+psycopg2://...]
 """
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -52,6 +58,29 @@ def make_csv(count, path):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CPU_PROCESSES = ("uploads", "users", "students", "gateway")
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far (None when gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def cpu_of(stack):
+    return {name: cpu_seconds(stack.procs[name].pid) for name in CPU_PROCESSES}
+
+
+def cpu_spent(before, after):
+    return {name: round(after[name] - before[name], 2) for name in CPU_PROCESSES
+            if before.get(name) is not None and after.get(name) is not None}
+
+
 def service_log(data_dir, import_id):
     """The uploads service's own figures of the preview and the commit."""
     found = {}
@@ -82,17 +111,20 @@ def run_backend(backend, csv_path, rows, pg_url):
         imp = r.json()
         columns = {str(c["index"]): c["suggested_field"] for c in imp["columns"]}
 
+        cpu_before = cpu_of(stack)
         started = time.perf_counter()
         r = requests.put(stack.base + API + f"/imports/{imp['id']}/mapping?preview_rows=20",
                          headers=headers, json={"columns": columns, "mode": "import"},
                          timeout=120)
         preview = time.perf_counter() - started
+        preview_cpu = cpu_spent(cpu_before, cpu_of(stack))
         if r.status_code != 200:
             raise SystemExit(f"PUT mapping: {r.status_code} {r.text[:500]}")
         counts = r.json()["counts"]
         if counts["create"] != rows:
             raise SystemExit(f"the preview plans {counts}, not {rows} creates")
 
+        cpu_before = cpu_of(stack)
         started = time.perf_counter()
         r = requests.post(stack.base + API + f"/imports/{imp['id']}/commit?async=true",
                           headers=headers, timeout=60)
@@ -109,6 +141,7 @@ def run_backend(backend, csv_path, rows, pg_url):
                 raise SystemExit("the commit did not finish")
             time.sleep(0.05)
         committed = time.perf_counter() - started
+        commit_cpu = cpu_spent(cpu_before, cpu_of(stack))
         if state["status"] != "committed" or state["result"]["counts"]["created"] != rows:
             raise SystemExit(f"the commit ended {state['status']}: {state['problem']} "
                              f"{state['result']}")
@@ -117,6 +150,7 @@ def run_backend(backend, csv_path, rows, pg_url):
                 round(accepted, 3), "commit_seconds": round(committed, 2),
                 "commit_rows_per_s": round(rows / committed),
                 "progress_steps_seen": len(seen_progress),
+                "preview_cpu_seconds": preview_cpu, "commit_cpu_seconds": commit_cpu,
                 **service_log(stack.data_dir, imp["id"])}
 
 
@@ -149,7 +183,9 @@ def main():
                   f"{res['commit_seconds']:.2f}s = {res['commit_rows_per_s']} rows/s "
                   f"(goal >= 10000; {res['progress_steps_seen']} progress values seen); "
                   f"users service calls {users}s of the service's "
-                  f"{res.get('commit_service_seconds')}s ({share}: {res.get('users_calls')})")
+                  f"{res.get('commit_service_seconds')}s ({share}: {res.get('users_calls')}); "
+                  f"CPU seconds of the preview {res['preview_cpu_seconds']}, of the commit "
+                  f"{res['commit_cpu_seconds']}")
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)

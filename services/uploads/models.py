@@ -4,7 +4,15 @@ submissions: student lists (the Intergrip flow) with their verdict, review
 and load progress; the files themselves live in the file store (original,
 report) and under <data dir>/uploads/lists/<id>/ (clean rows): storage.py.
 imports: CSV imports from the administration (the Zermelo flow) with the
-mapping, the preview that commit applies, the commit's result and undo data.
+mapping, the commit's progress, result and undo data.
+import_previews: the preview of an import that commit applies (its rows,
+counts, plan and fingerprints), written once per preview. It is megabytes for
+a large file, so it has a row of its own: the progress a background commit
+saves after every chunk (and its heartbeat) rewrites only the small import
+row, not the preview (SQLite rewrites a whole row on any update).
+import_undo_parts: what undo needs of each chunk a background commit applied
+so far, a row per chunk, so a progress save writes only its own chunk's part
+(not all of it again); gathered into imports.undo when the commit ends.
 public_attempts: the rate limit of the public submission route.
 """
 import datetime as dt
@@ -84,7 +92,6 @@ class Import(Base):
     status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     mapping: Mapped[dict | None] = mapped_column(sa.JSON)
     options: Mapped[dict | None] = mapped_column(sa.JSON)
-    preview: Mapped[dict | None] = mapped_column(sa.JSON)
     result: Mapped[dict | None] = mapped_column(sa.JSON)
     undo: Mapped[dict | None] = mapped_column(sa.JSON)
     created_by: Mapped[str | None] = mapped_column(sa.String(50))
@@ -105,6 +112,39 @@ class Import(Base):
     problem: Mapped[dict | None] = mapped_column(sa.JSON)
 
 
+class ImportPreview(Base):
+    """The stored preview of an import (none before PUT /imports/{id}/mapping;
+    a new preview replaces it). The small parts come first: reading the counts
+    (every GET of a committing import) does not reach the rows."""
+    __tablename__ = "import_previews"
+
+    # imports.id (no foreign key: on SQLite, Alembic's batch mode recreates the
+    # imports table, whose implicit delete would cascade to the previews)
+    import_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    # {create, update, unchanged, archive, error}: rows per action
+    counts: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    # what commit applies: users {create, update, archive, students}, or
+    # participations {participations}
+    plan: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    # {code: updated_at or None} of every user the preview looked at
+    fingerprints: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    # one entry per row of the file (and per student to archive)
+    rows: Mapped[list] = mapped_column(sa.JSON, nullable=False)
+
+
+class ImportUndoPart(Base):
+    """What undo needs of one chunk of a background commit in progress: users
+    {created, updated, archived} or participations {participations}, each the
+    chunk's own entries. Written with the chunk's progress; when the commit
+    ends (committed, failed, interrupted) the parts are gathered into
+    imports.undo and removed."""
+    __tablename__ = "import_undo_parts"
+
+    import_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    part: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    data: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+
+
 class PublicAttempt(Base):
     """One public submission attempt: the rate limit counts these per client
     address (and failed upload codes separately)."""
@@ -119,6 +159,8 @@ class PublicAttempt(Base):
 
 submissions = Submission.__table__
 imports = Import.__table__
+import_previews = ImportPreview.__table__
+import_undo_parts = ImportUndoPart.__table__
 public_attempts = PublicAttempt.__table__
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

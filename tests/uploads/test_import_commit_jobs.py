@@ -5,6 +5,7 @@ applied twice but can be undone. The users and students services are small
 in-memory stand-ins here; tests/uploads/test_imports_api.py runs the same
 through the real services."""
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from services.common.db import UnitOfWork, make_engine
@@ -58,11 +59,16 @@ class Students:
 
 
 @pytest.fixture
-def db(make_db, tmp_path):
+def engine(make_db):
     engine = make_engine(make_db("uploads"))
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    yield lambda: UnitOfWork(factory, "uploads")
+    yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def db(engine):
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    return lambda: UnitOfWork(factory, "uploads")
 
 
 def previewed(db, tmp_path, users, n=30):
@@ -151,6 +157,59 @@ def test_a_long_chunk_keeps_the_claim_alive(db, tmp_path):
     result = imports.run_commit(db, users, Students(), import_id, "worker-1", 0.5, chunk=10)
     watcher.wait()
     assert result["counts"]["created"] == 10 and stale == []
+
+
+def row_size(db, table, where):
+    """Characters of the row as stored, all columns together."""
+    size = sum(sa.func.coalesce(sa.func.length(sa.cast(c, sa.Text)), 0) for c in table.c)
+    with db() as uow:
+        return uow.session.execute(sa.select(size).where(where)).scalar_one()
+
+
+def test_progress_saves_write_neither_the_preview_nor_the_undo_data_of_earlier_chunks(
+        db, engine, tmp_path):
+    """A progress save (after every chunk, and the heartbeat) writes the small
+    import row and that chunk's undo part: not the stored preview (megabytes
+    for a large file, which SQLite would rewrite with the row), which is read
+    once, nor the undo data of the chunks before (written once at the end)."""
+    from services.uploads.models import import_previews, import_undo_parts, imports as table
+
+    class Watching(Users):
+        """Measures the import row between the chunks: what a progress save
+        and the heartbeat rewrite."""
+        sizes: list = []
+
+        def create_users(self, iid, rows, batch_events=False, brief=False, deadline=None):
+            self.sizes.append(row_size(db, table, table.c.id == import_id))
+            return super().create_users(iid, rows, batch_events, brief, deadline)
+
+    users = Watching()
+    import_id = previewed(db, tmp_path, users, n=400)
+    preview_size = row_size(db, import_previews, import_previews.c.import_id == import_id)
+    imports.start_commit(db, import_id, 7)
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append((" ".join(statement.split()), repr(parameters)))
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        result = imports.run_commit(db, users, Students(), import_id, "worker-1", 60, chunk=50)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert result["counts"]["created"] == 400 and users.calls == 6  # 50 50 50 75 112 63
+    # the import row between the chunks holds no preview: a fraction of it
+    assert preview_size > 40_000 and max(users.sizes) < 3_000
+    # the stored preview: read once (the claim), never written
+    assert [s.split()[0] for s, _p in statements if "import_previews" in s] == ["SELECT"]
+    # the first user's undo entry is written with its chunk and in the final
+    # undo data, not again with every progress save after it
+    writes = [(s, p) for s, p in statements if s.split()[0] in ("INSERT", "UPDATE")]
+    assert sum('"500"' in p for _s, p in writes) == 2
+    assert sum(s.startswith("INSERT INTO import_undo_parts") for s, _p in writes) == 6
+    with db() as uow:  # gathered into the import's undo data when it ended
+        assert uow.session.execute(sa.select(sa.func.count()).select_from(import_undo_parts)
+                                   ).scalar_one() == 0
+    assert imports.undo(db, users, Students(), import_id, 7)["counts"]["removed"] == 400
 
 
 def test_a_large_commit_records_its_progress_some_fifteen_times():

@@ -7,16 +7,16 @@ import uuid
 
 import eventlet
 import sqlalchemy as sa
-from sqlalchemy import orm
 
 from services.common.errors import DomainError, conflict
 from services.common.outbox import utcnow
 
 from ..handlers import to_id
-from ..models import Import, imports
+from ..models import Import, import_undo_parts, imports
 from .previewing import _student_chunks, _users_by_code
-from .records import (PROGRESS_CHUNK, RPC_CHUNK, Timed, _committing, _load, gc_paused,
-                      import_dict, stored_counts)
+from .records import (PROGRESS_CHUNK, RPC_CHUNK, Timed, _committing, _load, drop_undo_parts,
+                      empty_undo, gathered_undo, gc_paused, import_dict, stored_counts,
+                      stored_preview)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ def _register_students(students, iid, codes, beat=None):
 
 def _save(db, import_id, institution_id, holder=None, **values):
     """Write `values`; with `holder` (a claim), only while that worker holds
-    the import (False when it lost it)."""
+    the import (False when it lost it). Writing `undo` (all of it) drops the
+    undo parts the progress saves wrote."""
     with db() as uow:
         imp = _load(uow.session, import_id, institution_id, light=True)
         if holder is not None and imp.claim != holder:
@@ -68,6 +69,28 @@ def _save(db, import_id, institution_id, holder=None, **values):
             return False
         for key, value in values.items():
             setattr(imp, key, value)
+        if "undo" in values:
+            drop_undo_parts(uow.session, imp.id)
+        uow.commit()
+        return True
+
+
+def _save_progress(db, import_id, holder, done, part=None, undo=None):
+    """A progress save of the background commit: the changes done, the
+    worker's sign of life and, as undo part `part`, what undo needs of the
+    chunk just applied (`undo`: that chunk's entries only; the parts before it
+    are not written again). Only while `holder` holds the import (False when
+    it lost it). The import row is updated, not loaded."""
+    with db() as uow:
+        held = uow.session.execute(
+            sa.update(imports).where(imports.c.id == import_id, imports.c.claim == holder)
+            .values(progress_done=done, claimed_at=utcnow())).rowcount == 1
+        if not held:
+            uow.rollback()
+            return False
+        if undo is not None:
+            uow.session.execute(sa.insert(import_undo_parts).values(
+                import_id=import_id, part=part, data=undo))
         uow.commit()
         return True
 
@@ -90,16 +113,16 @@ def planned_changes(kind, plan):
 
 def _job(session, imp):
     """What a commit applies: the stored preview's plan, counts and
-    fingerprints, read out of it by the database; its rows (the bulk of it)
-    only when updates need their old values."""
-    stored = imports.c.preview
-    plan, counts, fingerprints = session.execute(
-        sa.select(stored["plan"], stored["counts"], stored["fingerprints"])
-        .where(imports.c.id == imp.id)).one()
-    preview = {"plan": plan, "counts": counts, "fingerprints": fingerprints or {}, "rows": []}
-    if counts.get("update"):
-        preview["rows"] = session.execute(sa.select(stored["rows"])
-                                          .where(imports.c.id == imp.id)).scalar()
+    fingerprints; its rows (the bulk of it) only when updates need their old
+    values. Read once: the chunks and their progress saves do not touch the
+    stored preview again."""
+    preview = stored_preview(session, imp.id, "plan", "counts", "fingerprints")
+    if preview is None:
+        raise _preview_required()
+    preview["fingerprints"] = preview["fingerprints"] or {}
+    preview["rows"] = []
+    if preview["counts"].get("update"):
+        preview["rows"] = stored_preview(session, imp.id, "rows")["rows"]
     return {"id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
             "preview": preview, "options": imp.options or {}}
 
@@ -162,10 +185,11 @@ def claim_commit(db, import_id, token, stale_seconds, now=None):
             return None
         uow.commit()
         imp = uow.session.execute(sa.select(Import).where(Import.id == to_id(import_id))
-                                  .options(orm.defer(Import.preview))).scalar_one()
+                                  ).scalar_one()
         job = _job(uow.session, imp)
-        job["interrupted"] = bool(imp.undo)
-        job["undo"] = imp.undo
+        # a worker before this one applied chunks: their undo data (parts)
+        job["undo"] = gathered_undo(uow.session, imp)
+        job["interrupted"] = job["undo"] is not None
         job["done"] = imp.progress_done
         return job
 
@@ -208,7 +232,8 @@ def _run_claimed(db, users, students, job, token, chunk):
                    "message": f"De verwerking is onderbroken na {job['done']} wijziging(en). "
                               "Wat al was doorgevoerd kunt u ongedaan maken; begin daarna "
                               "een nieuwe import."}
-        _save(db, import_id, iid, holder=token, status="failed", problem=problem, claim=None)
+        _save(db, import_id, iid, holder=token, status="failed", problem=problem, claim=None,
+              undo=job["undo"])
         return None
     try:
         return _apply(db, users, students, job, chunk=chunk, claim=token)
@@ -219,10 +244,10 @@ def _run_claimed(db, users, students, job, token, chunk):
 
 def _parts(items, chunk):
     """`items` in chunks: `chunk` at first (progress moves at once), then half
-    of what is done so far, at most MAX_CHUNK. Every chunk records the
-    progress and the undo data so far (on SQLite a rewrite of the whole
-    import row, preview included), so a large import does that some fifteen
-    times rather than a hundred."""
+    of what is done so far, at most MAX_CHUNK: a large import makes some
+    fifteen calls and progress saves rather than a hundred. (A progress save
+    writes the small import row and the chunk's own undo part, not the stored
+    preview nor the undo data of the chunks before it.)"""
     start = 0
     while start < len(items):
         size = max(chunk, min(MAX_CHUNK, start // 2))
@@ -232,24 +257,32 @@ def _parts(items, chunk):
 
 def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
     """Apply a job's preview. With `claim` (the background commit) progress,
-    the worker's sign of life and the undo data are written after every
-    chunk; a lost claim stops the work."""
+    the worker's sign of life and the chunk's undo data are written after
+    every chunk; a lost claim stops the work. A progress save writes what
+    is proportional to its chunk, not to the import: the stored preview is
+    read once (the job), and the undo data of the chunks before are not
+    written again (import_undo_parts); all of it is written once at the
+    end."""
     started = time.perf_counter()
     users = Timed(users)
     import_id, iid, kind = job["id"], job["institution_id"], job["kind"]
     preview_, options = job["preview"], job["options"]
     plan, counts = preview_["plan"], dict(preview_["counts"])
     done = 0
+    parts = 0
 
-    def step(undo, n=0):
-        nonlocal done
+    def step(part=None, n=0):
+        """After a chunk: `n` more changes done, `part` what undo needs of
+        them (None: a sign of life only)."""
+        nonlocal done, parts
         done += n
         if claim is None:
             return
-        if not _save(db, import_id, iid, holder=claim, progress_done=done,
-                     claimed_at=utcnow(), undo=undo):
+        if not _save_progress(db, import_id, claim, done, parts, part):
             raise DomainError("import_claim_lost", "Een andere verwerker heeft deze import "
                               "overgenomen.", status=409)
+        if part is not None:
+            parts += 1
 
     def stopped(status, undo, result, exc):
         values = {"status": status, "problem": _problem(exc), "claim": None,
@@ -266,7 +299,7 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
                               status=409, extra={"codes": changed[:50]})
             stopped("uploaded", None, None, exc)
             raise exc
-        undo = {"created": {}, "updated": {}, "archived": {}}
+        undo = empty_undo(kind)
         old = {r["code"]: {f: pair[0] for f, pair in r["changes"].items()}
                for r in preview_["rows"] if r["action"] == "update"}
 
@@ -279,20 +312,21 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
                 # one users_created_batch event per chunk, not one user_created per user
                 created = users.create_users(iid, part, batch_events=True, brief=True,
                                              deadline="batch")
-                undo["created"].update({u["code"]: u["updated_at"] for u in created["created"]})
-                step(undo, len(part))
+                new = {u["code"]: u["updated_at"] for u in created["created"]}
+                undo["created"].update(new)
+                step({"created": new}, len(part))
             for part in _parts(plan["update"], chunk):
                 updated = users.update_users(iid, part, deadline="batch")
-                undo["updated"].update({u["code"]: {"old": old[u["code"]],
-                                                    "at": u["updated_at"]}
-                                        for u in updated["updated"]})
-                step(undo, len(part))
+                new = {u["code"]: {"old": old[u["code"]], "at": u["updated_at"]}
+                       for u in updated["updated"]}
+                undo["updated"].update(new)
+                step({"updated": new}, len(part))
             for code in plan["archive"]:
                 user = users.archive_user(iid, code)
                 undo["archived"][code] = user["updated_at"]
-                step(undo, 1)
+                step({"archived": {code: user["updated_at"]}}, 1)
             registered = _register_students(students, iid, plan.get("students") or [],
-                                            beat=lambda: step(undo))
+                                            beat=step)
         except DomainError as exc:
             if exc.code != "import_claim_lost":
                 stopped("failed", undo, partial(), exc)
@@ -303,16 +337,17 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
                   "students": {"registered": registered or 0,
                                "deferred": registered is None}}
     else:
-        undo = {"participations": []}
+        undo = empty_undo(kind)
         failed = counts["error"]
         try:
             for part in _student_chunks(plan["participations"], size=chunk):
                 placed = students.create_participations(iid, options["project_id"], part,
                                                         deadline="batch")
-                undo["participations"].extend(p["id"] for p in placed["created"])
+                new = [p["id"] for p in placed["created"]]
+                undo["participations"].extend(new)
                 counts["unchanged"] += len(placed["skipped"])  # placed meanwhile: unchanged
                 failed += len(placed["failed"])
-                step(undo, len(part))
+                step({"participations": new}, len(part))
         except DomainError as exc:
             if exc.code != "import_claim_lost":
                 stopped("failed", undo, {"counts": {
@@ -323,13 +358,14 @@ def _apply(db, users, students, job, chunk=RPC_CHUNK, claim=None):
                              "unchanged": counts["unchanged"], "archived": 0,
                              "failed": failed}}
     with db() as uow:
-        imp = _load(uow.session, import_id, iid)
+        imp = _load(uow.session, import_id, iid, light=True)
         if claim is not None and imp.claim != claim:
             uow.rollback()
             return None
         imp.status = "committed"
         imp.result = result
         imp.undo = undo
+        drop_undo_parts(uow.session, imp.id)
         imp.committed_at = utcnow()
         imp.progress_done = done
         imp.progress_total = max(imp.progress_total or 0, done)

@@ -10,7 +10,7 @@ from services.common.outbox import utcnow
 from ..models import Import
 from .mapping import check_mapping
 from .records import (ARCHIVE_GUARD, LABELS, RPC_CHUNK, USER_TYPES_NL, Timed, _committing, _load,
-                      _table, gc_paused)
+                      _table, gc_paused, store_preview)
 
 log = logging.getLogger(__name__)
 
@@ -340,8 +340,7 @@ def _preview(db, settings, users, students, import_id, institution_id, mapping, 
         _not_again(imp)
         imp.mapping = {str(i): f for f, i in fields.items()}
         imp.options = options
-        imp.preview = {"rows": rows, "counts": counts, "plan": plan,
-                       "fingerprints": fingerprints}
+        store_preview(uow.session, imp.id, rows, counts, plan, fingerprints)
         imp.status = "previewed"
         imp.previewed_at = utcnow()
         imp.problem = None

@@ -15,7 +15,7 @@ from services.common.paging import page_args
 
 from .. import csvfile, storage
 from ..handlers import clean_filename, iso, to_id
-from ..models import Import, imports
+from ..models import Import, import_previews, import_undo_parts, imports
 
 
 ORIGINAL = "original.csv"
@@ -88,14 +88,14 @@ def _import_not_found():
 
 
 def _load(session, import_id, institution_id, light=False):
-    """The import (404 for another institution's). `light`: without the stored
-    preview and undo data (megabytes for a large file), loaded only when used."""
+    """The import (404 for another institution's). `light`: without the undo
+    data (megabytes for a large file), loaded only when used. The stored
+    preview is not part of it (import_previews; stored_preview)."""
     if to_id(import_id) is None:
         raise _import_not_found()
     if light:
         imp = session.execute(sa.select(Import).where(Import.id == to_id(import_id))
-                              .options(orm.defer(Import.preview), orm.defer(Import.undo))
-                              ).scalar_one_or_none()
+                              .options(orm.defer(Import.undo))).scalar_one_or_none()
     else:
         imp = session.get(Import, to_id(import_id))
     if imp is None or imp.institution_id != to_id(institution_id):
@@ -111,21 +111,63 @@ def _table(settings, imp, head=None):
 
 
 def stored_counts(session, import_id):
-    """The counts of the stored preview (None before one), read out of it by
-    the database."""
-    return session.execute(sa.select(imports.c.preview["counts"]).where(
-        imports.c.id == import_id)).scalar()
+    """The counts of the stored preview (None before one): its small part."""
+    return session.execute(sa.select(import_previews.c.counts).where(
+        import_previews.c.import_id == import_id)).scalar()
 
 
-def import_dict(imp, sample=None, preview_rows=None, counts=None):
-    """The import as the API answers it. `preview_rows`: how many of the
-    preview's rows to include (None: all; the counts are always there, the
-    rows page through GET /imports/{id}/rows)."""
-    preview = imp.preview or None if preview_rows != 0 or counts is None else {"counts": counts}
-    rows = None
-    if preview:
-        rows = [] if preview_rows == 0 else \
-            preview["rows"] if preview_rows is None else preview["rows"][:max(0, preview_rows)]
+def stored_preview(session, import_id, *parts):
+    """The named parts of the stored preview (counts, plan, fingerprints,
+    rows) as a dict, or None before one."""
+    row = session.execute(sa.select(*(import_previews.c[part] for part in parts)).where(
+        import_previews.c.import_id == import_id)).first()
+    return None if row is None else dict(zip(parts, row, strict=True))
+
+
+def store_preview(session, import_id, rows, counts, plan, fingerprints):
+    """Keep a new preview of the import (in place of an earlier one)."""
+    session.execute(sa.delete(import_previews).where(import_previews.c.import_id == import_id))
+    session.execute(sa.insert(import_previews).values(
+        import_id=import_id, counts=counts, plan=plan, fingerprints=fingerprints, rows=rows))
+
+
+def empty_undo(kind):
+    """Undo data of a commit that changed nothing yet."""
+    return {"created": {}, "updated": {}, "archived": {}} if kind == "users" \
+        else {"participations": []}
+
+
+def gathered_undo(session, imp):
+    """The undo data of the import: imports.undo with the parts a background
+    commit wrote so far (import_undo_parts) added, in their order; None when
+    there is none (no chunk applied)."""
+    parts = session.execute(sa.select(import_undo_parts.c.data)
+                            .where(import_undo_parts.c.import_id == imp.id)
+                            .order_by(import_undo_parts.c.part)).scalars().all()
+    if not parts and not imp.undo:
+        return None
+    undo = empty_undo(imp.kind)
+    for data in (imp.undo or {}, *parts):
+        for key, value in data.items():
+            if isinstance(value, dict):
+                undo.setdefault(key, {}).update(value)
+            else:
+                undo.setdefault(key, []).extend(value)
+    return undo
+
+
+def drop_undo_parts(session, import_id):
+    """The undo parts of the import, once imports.undo holds all of it."""
+    session.execute(sa.delete(import_undo_parts).where(import_undo_parts.c.import_id == import_id))
+
+
+def import_dict(imp, sample=None, preview_rows=None, counts=None, rows=None):
+    """The import as the API answers it: the preview's `counts` (None before
+    one) and `rows`, of which `preview_rows` (None: all; 0: none, the rows
+    page through GET /imports/{id}/rows)."""
+    if counts is not None:
+        rows = [] if preview_rows == 0 or rows is None else \
+            rows if preview_rows is None else rows[:max(0, preview_rows)]
     return {
         "id": imp.id, "institution_id": imp.institution_id, "kind": imp.kind,
         "status": imp.status, "filename": imp.filename,
@@ -134,7 +176,7 @@ def import_dict(imp, sample=None, preview_rows=None, counts=None):
         "row_count": imp.row_count, "fields_available": list(csvfile.FIELDS[imp.kind]),
         "sample": sample if sample is not None else [],
         "mapping": imp.mapping, "options": imp.options,
-        "preview": {"rows": rows, "counts": preview["counts"]} if preview else None,
+        "preview": {"rows": rows, "counts": counts} if counts is not None else None,
         "result": imp.result, "created_by": imp.created_by,
         "created_at": iso(imp.created_at), "previewed_at": iso(imp.previewed_at),
         "committed_at": iso(imp.committed_at), "undone_at": iso(imp.undone_at),
@@ -174,9 +216,10 @@ def get_import(uow, import_id, institution_id, preview_rows=None, sample_rows=0,
                settings=None):
     """The import; `sample_rows` > 0 reads that many first rows of the stored
     file again (the sample the labelling shows; none once the file is purged)."""
-    light = preview_rows == 0
-    imp = _load(uow.session, import_id, institution_id, light=light)
-    counts = stored_counts(uow.session, imp.id) if light else None
+    imp = _load(uow.session, import_id, institution_id, light=True)
+    # the rows (the bulk of the preview) only when the answer carries them
+    stored = stored_preview(uow.session, imp.id, "counts", *(("rows",) if preview_rows != 0
+                                                              else ()))
     sample = None
     if sample_rows and settings is not None and imp.purged_at is None:
         try:
@@ -184,7 +227,8 @@ def get_import(uow, import_id, institution_id, preview_rows=None, sample_rows=0,
                                                       head=min(sample_rows, 20)).rows]
         except (OSError, DomainError):
             sample = []
-    return import_dict(imp, sample, preview_rows=preview_rows, counts=counts)
+    return import_dict(imp, sample, preview_rows=preview_rows,
+                       counts=stored and stored["counts"], rows=stored and stored.get("rows"))
 
 
 def import_rows(uow, import_id, institution_id, page=1, page_size=50, action=None):
@@ -193,14 +237,12 @@ def import_rows(uow, import_id, institution_id, page=1, page_size=50, action=Non
     page, page_size = page_args(page, page_size)
     action = _choice(action, ROW_ACTIONS, "action", "actie")
     imp = _load(uow.session, import_id, institution_id, light=True)
-    # the rows and counts only, read out of the stored preview by the database
-    # (not the plan and fingerprints beside them)
-    stored = uow.session.execute(sa.select(imports.c.preview["rows"], imports.c.preview["counts"])
-                                 .where(imports.c.id == imp.id)).first()
-    if stored is None or stored[1] is None:
+    # the rows and counts only (not the plan and fingerprints beside them)
+    stored = stored_preview(uow.session, imp.id, "rows", "counts")
+    if stored is None:
         raise conflict("preview_required", "Deze import heeft nog geen voorvertoning: label "
                                            "eerst de kolommen (PUT /imports/{id}/mapping).")
-    rows, counts = stored[0] or [], stored[1]
+    rows, counts = stored["rows"] or [], stored["counts"]
     if action:
         rows = [row for row in rows if row["action"] == action]
     start = (page - 1) * page_size
@@ -252,9 +294,11 @@ def list_imports(uow, institution_id, kind=None, status=None, page=1, page_size=
     rows = session.execute(
         sa.select(imports.c.id, imports.c.kind, imports.c.status, imports.c.filename,
                   imports.c.row_count, imports.c.options, imports.c.result,
-                  imports.c.preview["counts"].label("preview_counts"), imports.c.created_by,
+                  import_previews.c.counts.label("preview_counts"), imports.c.created_by,
                   imports.c.created_at, imports.c.previewed_at, imports.c.committed_at,
                   imports.c.undone_at)
+        .select_from(imports.outerjoin(import_previews,
+                                       import_previews.c.import_id == imports.c.id))
         .where(*where).order_by(imports.c.created_at.desc(), imports.c.id.desc())
         .limit(page_size).offset((page - 1) * page_size)).all()
     items = []
