@@ -21,11 +21,14 @@ from services.common.db import Database
 from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import handlers, imports, jobs, mailer
+from . import handlers, imports, jobs, mailer, memory
 from .handlers import intake
 from .settings import UploadSettings
 
 log = logging.getLogger(__name__)
+
+# received lists' buffers go back to the system when freed (memory.py)
+memory.fix_mmap_threshold()
 
 
 class Settings(DependencyProvider):
