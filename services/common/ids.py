@@ -6,12 +6,17 @@ canonical string, or raise ValueError with a stable code as its argument.
 """
 
 import functools
+import importlib
 import re
+from types import ModuleType
 
-from stdnum.nl import brin as _brin
-from stdnum.nl import bsn as _bsn
-from stdnum.nl import onderwijsnummer as _onr
-from stdnum.nl import postcode as _postcode
+
+@functools.cache
+def _stdnum(name: str) -> ModuleType:
+    """python-stdnum's stdnum.nl.<name>, imported when first needed: stdnum's
+    import (pydoc, ssl) was a fifth of the start-up of the uploads check
+    process, whose plain values never reach it."""
+    return importlib.import_module(f"stdnum.nl.{name}")
 
 
 class IdentifierError(ValueError):
@@ -39,7 +44,7 @@ def normalize_bsn(value) -> str:
     if len(text) == 8:
         text = "0" + text
     try:
-        return _bsn.validate(text)
+        return _stdnum("bsn").validate(text)
     except Exception:
         raise IdentifierError("bsn_invalid") from None
 
@@ -49,7 +54,7 @@ def normalize_onderwijsnummer(value) -> str:
     if not (text.isdigit() and len(text) == 9):
         raise IdentifierError("onderwijsnummer_invalid")
     try:
-        return _onr.validate(text)
+        return _stdnum("onderwijsnummer").validate(text)
     except Exception:
         raise IdentifierError("onderwijsnummer_invalid") from None
 
@@ -57,7 +62,7 @@ def normalize_onderwijsnummer(value) -> str:
 def normalize_brin(value) -> str:
     text = str(value or "").strip().upper()
     try:
-        return _brin.validate(text)
+        return _stdnum("brin").validate(text)
     except Exception:
         raise IdentifierError("brin_invalid") from None
 
@@ -74,7 +79,7 @@ def normalize_postcode(value) -> str:
     if plain is not None and plain.group(2) not in _UNUSED_LETTERS:
         return f"{plain.group(1)} {plain.group(2)}"
     try:
-        return _postcode.validate(text)
+        return _stdnum("postcode").validate(text)
     except Exception:
         raise IdentifierError("postcode_invalid") from None
 

@@ -143,9 +143,10 @@ class Jobs:
             self._release(sub["id"], token)
             raise
         looked_up = time.perf_counter()
-        # only rows whose number exists can mismatch (not 50,000 dicts for a new school)
-        rows = [{"student_number": n, "bsn": b, "_row": r} for n, b, r in outcome.numbers
-                if n in existing]
+        # only rows whose number exists can mismatch (not 50,000 dicts for a new school,
+        # and the numbers not read at all when none exists)
+        rows = [{"student_number": n, "bsn": b, "_row": r}
+                for n, b, r in outcome.numbers.among(existing)] if existing else []
         outcome.numbers.discard()
         cols = colspec.columns(sub["school_type"], sub["student_type"])
         mismatches = rules.mismatch_errors(rows, existing, cols)
@@ -420,8 +421,15 @@ class _NumbersFile:
         self.path = path
 
     def __iter__(self):
+        return self.among(None)
+
+    def among(self, wanted):
+        """The entries (all when `wanted` is None) whose number is in `wanted`;
+        the others' lines are not taken apart."""
         with open(self.path, encoding="utf-8") as lines:
             for line in lines:
+                if wanted is not None and line[:line.index("\t")] not in wanted:
+                    continue
                 number, bsn, row = line.rstrip("\n").split("\t")
                 yield number, bsn or None, int(row)
 
