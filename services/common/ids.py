@@ -95,13 +95,12 @@ _LOCAL_PART = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 
 
-@functools.cache
-def _special_domains():
-    # email-validator is imported when first needed: a quarter of the start-up
-    # of the uploads check process, which rarely needs more than the fast path
-    import email_validator
-
-    return frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+# email-validator's SPECIAL_USE_DOMAIN_NAMES (2.4.0, pinned), which it refuses
+# with their subdomains: copied, because importing email-validator (its
+# regular expressions compiled) took a tenth of a second in each part of the
+# uploads check process, whose addresses rarely need more than the fast path.
+# tests/common/test_ids.py checks the copy against the library's list.
+SPECIAL_USE_DOMAINS = frozenset(("arpa", "invalid", "local", "localhost", "onion", "test"))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -114,7 +113,7 @@ def _plain_domain(domain):
         return None
     labels = domain.split(".")
     for start in range(len(labels)):
-        if ".".join(labels[start:]) in _special_domains():
+        if ".".join(labels[start:]) in SPECIAL_USE_DOMAINS:
             return None
     return domain
 
