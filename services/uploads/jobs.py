@@ -27,14 +27,12 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import eventlet
 from eventlet import tpool
-from eventlet.green import subprocess as green_subprocess
 
 from services.common.errors import DomainError
 from services.common.events import MAX_INSTITUTION_ID, PermanentEventError, parse_envelope
@@ -42,6 +40,7 @@ from services.common.events import MAX_INSTITUTION_ID, PermanentEventError, pars
 from . import checkproc, handlers, mailer, report, rules, storage, validate
 from . import columns as colspec
 from .pipeline import in_order
+from .readycheck import READY
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,6 @@ LOOKUP_CHUNK = 5000
 CHECK_TIMEOUT = 600
 # a long list is checked in two halves in parallel where there are two cores
 CHECK_WORKERS = min(2, os.cpu_count() or 1)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Unreadable(Exception):
@@ -105,6 +103,12 @@ class Jobs:
 
     # -- validation -----------------------------------------------------------
     def validate(self, submission_id):
+        try:
+            return self._validate(submission_id)
+        finally:
+            READY.prepare()  # the next list's check process, after this verdict
+
+    def _validate(self, submission_id):
         sub, token = self._claim(submission_id, "validating")
         if sub is None:
             return None
@@ -260,12 +264,11 @@ class Jobs:
                 "result_path": str(folder / f"{name}.json"),
                 "numbers_path": str(folder / f"{name}.numbers")}
         out_path, err_path = folder / f"{name}.out", folder / f"{name}.err"
+        args.update(out_path=str(out_path), err_path=str(err_path))
         result = None
         try:
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
-                proc = green_subprocess.Popen(
-                    [sys.executable, "-m", "services.uploads.checkproc", json.dumps(args)],
-                    stdout=out, stderr=err, cwd=str(ROOT))
+                proc = READY.start(args, out, err)  # the one kept ready, else a new one
 
             def line(text):
                 if text.startswith(b"progress "):
