@@ -1,9 +1,9 @@
 """A check process kept ready: `python -m services.uploads.checkproc --wait`
-started after a list's verdict, so the next list's check starts in an
-interpreter that has already imported what it needs (a tenth of a second of
-the verdict otherwise). One per service process; it leaves when its standard
-input closes, so with the service too. Any doubt about it (it died, its pipe
-broke) and the check starts a process of its own, as without it."""
+started when a list comes in and after each verdict, so a list's check starts
+in an interpreter that has already imported what it needs (a tenth of a
+second of the verdict otherwise). One per service process; it leaves when its
+standard input closes, so with the service too. Any doubt about it (it died,
+its pipe broke) and the check starts a process of its own, as without it."""
 import contextlib
 import json
 import subprocess
