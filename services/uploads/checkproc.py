@@ -7,7 +7,7 @@ python-calamine holds never counts against the service's memory.
 
 With --wait the process starts and imports what the check needs, then waits
 for one line of JSON arguments on its standard input (the service keeps one
-such process ready: jobs.WarmCheck, so a list's check does not wait for an
+such process ready: readycheck.py, so a list's check does not wait for an
 interpreter to start); it writes its lines to the files named `out_path` and
 `err_path` instead of its own stdout and stderr, and leaves quietly when its
 standard input closes without a line (the service stopped).
