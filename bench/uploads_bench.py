@@ -302,9 +302,18 @@ def print_verdict_lines(data_dir):
             print("  uploads log:", line.split(": ", 1)[-1])
 
 
+def load_average():
+    """The machine's 1-minute load average (figures are noisy above ~1 on two cores)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except OSError:
+        return None
+
+
 def run_backend(backend, big, load_list, rows, load_rows, pg_url, runs=3):
     with running_stack(backend, "uploads-bench", pg_url, print_verdict_lines) as (stack, admin):
         uploads_pid = stack.procs["uploads"].pid
+        load_before = load_average()
         rss_before = peak_rss_mb(uploads_pid)
 
         # the verdict `runs` times, each next to a bare calamine read of the same file
@@ -324,6 +333,7 @@ def run_backend(backend, big, load_list, rows, load_rows, pg_url, runs=3):
                            **verdict_log(stack.data_dir, big_id)})
             stack.call("POST", f"/uploads/{big_id}/decline", json={"reason": "bench"})
         rss_after = peak_rss_mb(uploads_pid)
+        load_after = load_average()
         verdict = statistics.median(t["verdict_seconds"] for t in trials)
         accepted = statistics.median(t["accepted_seconds"] for t in trials)
         judged = {key: (max if key.endswith("_mb") else statistics.median)(t[key] for t in trials)
@@ -354,6 +364,7 @@ def run_backend(backend, big, load_list, rows, load_rows, pg_url, runs=3):
                 + judged.get("check_peak_rss_mb", 0) + judged.get("check_part_own_mb", 0),
                 "verdict_rows_per_s": round(rows / verdict),
                 "uploads_peak_rss_mb": rss_after, "uploads_rss_at_start_mb": rss_before,
+                "load_average_during_verdicts": [load_before, load_after],
                 "load_rows": load_rows, "load_seconds": round(loaded_in, 2),
                 "load_rows_per_s": round(load_rows / loaded_in)}
 
@@ -421,7 +432,7 @@ def main():
                   f"read's; peak RSS uploads {res['uploads_peak_rss_mb']} MB + check process "
                   f"{res.get('check_peak_rss_mb')} MB + its forked part's own "
                   f"{res.get('check_part_own_mb')} MB = {res['uploads_plus_check_peak_rss_mb']}"
-                  f" MB (goal <= 250)")
+                  f" MB (goal <= 250); load average {res['load_average_during_verdicts']}")
         print(json.dumps({"bare_reads": bare, "runs": results}, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -6,12 +6,17 @@ canonical string, or raise ValueError with a stable code as its argument.
 """
 
 import functools
+import importlib
 import re
+from types import ModuleType
 
-from stdnum.nl import brin as _brin
-from stdnum.nl import bsn as _bsn
-from stdnum.nl import onderwijsnummer as _onr
-from stdnum.nl import postcode as _postcode
+
+@functools.cache
+def _stdnum(name: str) -> ModuleType:
+    """python-stdnum's stdnum.nl.<name>, imported when first needed: stdnum's
+    import (pydoc, ssl) was a fifth of the start-up of the uploads check
+    process, whose plain values never reach it."""
+    return importlib.import_module(f"stdnum.nl.{name}")
 
 
 class IdentifierError(ValueError):
@@ -39,7 +44,7 @@ def normalize_bsn(value) -> str:
     if len(text) == 8:
         text = "0" + text
     try:
-        return _bsn.validate(text)
+        return _stdnum("bsn").validate(text)
     except Exception:
         raise IdentifierError("bsn_invalid") from None
 
@@ -49,7 +54,7 @@ def normalize_onderwijsnummer(value) -> str:
     if not (text.isdigit() and len(text) == 9):
         raise IdentifierError("onderwijsnummer_invalid")
     try:
-        return _onr.validate(text)
+        return _stdnum("onderwijsnummer").validate(text)
     except Exception:
         raise IdentifierError("onderwijsnummer_invalid") from None
 
@@ -57,7 +62,7 @@ def normalize_onderwijsnummer(value) -> str:
 def normalize_brin(value) -> str:
     text = str(value or "").strip().upper()
     try:
-        return _brin.validate(text)
+        return _stdnum("brin").validate(text)
     except Exception:
         raise IdentifierError("brin_invalid") from None
 
@@ -74,7 +79,7 @@ def normalize_postcode(value) -> str:
     if plain is not None and plain.group(2) not in _UNUSED_LETTERS:
         return f"{plain.group(1)} {plain.group(2)}"
     try:
-        return _postcode.validate(text)
+        return _stdnum("postcode").validate(text)
     except Exception:
         raise IdentifierError("postcode_invalid") from None
 
@@ -90,13 +95,12 @@ _LOCAL_PART = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 
 
-@functools.cache
-def _special_domains():
-    # email-validator is imported when first needed: a quarter of the start-up
-    # of the uploads check process, which rarely needs more than the fast path
-    import email_validator
-
-    return frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+# email-validator's SPECIAL_USE_DOMAIN_NAMES (2.4.0, pinned), which it refuses
+# with their subdomains: copied, because importing email-validator (its
+# regular expressions compiled) took a tenth of a second in each part of the
+# uploads check process, whose addresses rarely need more than the fast path.
+# tests/common/test_ids.py checks the copy against the library's list.
+SPECIAL_USE_DOMAINS = frozenset(("arpa", "invalid", "local", "localhost", "onion", "test"))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -109,7 +113,7 @@ def _plain_domain(domain):
         return None
     labels = domain.split(".")
     for start in range(len(labels)):
-        if ".".join(labels[start:]) in _special_domains():
+        if ".".join(labels[start:]) in SPECIAL_USE_DOMAINS:
             return None
     return domain
 

@@ -3,6 +3,14 @@ uploads service's hub and heartbeats never wait for the GIL and the sheet
 python-calamine holds never counts against the service's memory.
 
     python -m services.uploads.checkproc '<json arguments>'
+    python -m services.uploads.checkproc --wait    (the arguments later, on stdin)
+
+With --wait the process starts and imports what the check needs, then waits
+for one line of JSON arguments on its standard input (the service keeps one
+such process ready: readycheck.py, so a list's check does not wait for an
+interpreter to start); it writes its lines to the files named `out_path` and
+`err_path` instead of its own stdout and stderr, and leaves quietly when its
+standard input closes without a line (the service stopped).
 
 Prints `progress <rows>` lines while it works (and, when asked for with
 `lookup_chunk`, `numbers <JSON list>` lines: the student numbers of clean rows
@@ -22,6 +30,7 @@ import time
 from pathlib import Path
 
 UNREADABLE = 3
+WAIT = "--wait"
 FILE_ERRORS = ("CalamineError", "XmlError", "ZipError", "WorksheetNotFound", "PasswordError")
 
 
@@ -46,7 +55,19 @@ def main(argv):
     # a short-lived process whose rows hold no reference cycles: the cyclic
     # collector would only scan them again and again
     gc.disable()
-    args = json.loads(argv[0])
+    if argv[:1] == [WAIT]:
+        from . import validate  # ready before the list comes
+        line = sys.stdin.buffer.readline()
+        if not line.strip():
+            return 0  # not needed: the service stopped
+        args = json.loads(line)
+        for fd, key in ((1, "out_path"), (2, "err_path")):
+            if args.get(key):
+                target = os.open(args[key], os.O_WRONLY | os.O_APPEND)
+                os.dup2(target, fd)
+                os.close(target)
+    else:
+        args = json.loads(argv[0])
     from . import validate
     startup = round(time.time() - args["t0"], 3) if "t0" in args else None
 

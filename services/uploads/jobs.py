@@ -27,14 +27,12 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import eventlet
 from eventlet import tpool
-from eventlet.green import subprocess as green_subprocess
 
 from services.common.errors import DomainError
 from services.common.events import MAX_INSTITUTION_ID, PermanentEventError, parse_envelope
@@ -42,6 +40,7 @@ from services.common.events import MAX_INSTITUTION_ID, PermanentEventError, pars
 from . import checkproc, handlers, mailer, report, rules, storage, validate
 from . import columns as colspec
 from .pipeline import in_order
+from .readycheck import READY
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,6 @@ LOOKUP_CHUNK = 5000
 CHECK_TIMEOUT = 600
 # a long list is checked in two halves in parallel where there are two cores
 CHECK_WORKERS = min(2, os.cpu_count() or 1)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Unreadable(Exception):
@@ -105,6 +103,12 @@ class Jobs:
 
     # -- validation -----------------------------------------------------------
     def validate(self, submission_id):
+        try:
+            return self._validate(submission_id)
+        finally:
+            READY.prepare()  # the next list's check process, after this verdict
+
+    def _validate(self, submission_id):
         sub, token = self._claim(submission_id, "validating")
         if sub is None:
             return None
@@ -143,9 +147,10 @@ class Jobs:
             self._release(sub["id"], token)
             raise
         looked_up = time.perf_counter()
-        # only rows whose number exists can mismatch (not 50,000 dicts for a new school)
-        rows = [{"student_number": n, "bsn": b, "_row": r} for n, b, r in outcome.numbers
-                if n in existing]
+        # only rows whose number exists can mismatch (not 50,000 dicts for a new school,
+        # and the numbers not read at all when none exists)
+        rows = [{"student_number": n, "bsn": b, "_row": r}
+                for n, b, r in outcome.numbers.among(existing)] if existing else []
         outcome.numbers.discard()
         cols = colspec.columns(sub["school_type"], sub["student_type"])
         mismatches = rules.mismatch_errors(rows, existing, cols)
@@ -259,12 +264,11 @@ class Jobs:
                 "result_path": str(folder / f"{name}.json"),
                 "numbers_path": str(folder / f"{name}.numbers")}
         out_path, err_path = folder / f"{name}.out", folder / f"{name}.err"
+        args.update(out_path=str(out_path), err_path=str(err_path))
         result = None
         try:
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
-                proc = green_subprocess.Popen(
-                    [sys.executable, "-m", "services.uploads.checkproc", json.dumps(args)],
-                    stdout=out, stderr=err, cwd=str(ROOT))
+                proc = READY.start(args, out, err)  # the one kept ready, else a new one
 
             def line(text):
                 if text.startswith(b"progress "):
@@ -420,8 +424,15 @@ class _NumbersFile:
         self.path = path
 
     def __iter__(self):
+        return self.among(None)
+
+    def among(self, wanted):
+        """The entries (all when `wanted` is None) whose number is in `wanted`;
+        the others' lines are not taken apart."""
         with open(self.path, encoding="utf-8") as lines:
             for line in lines:
+                if wanted is not None and line[:line.index("\t")] not in wanted:
+                    continue
                 number, bsn, row = line.rstrip("\n").split("\t")
                 yield number, bsn or None, int(row)
 

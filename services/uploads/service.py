@@ -21,11 +21,15 @@ from services.common.db import Database
 from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
 
-from . import handlers, imports, jobs, mailer
+from . import handlers, imports, jobs, mailer, memory
 from .handlers import intake
+from .readycheck import READY
 from .settings import UploadSettings
 
 log = logging.getLogger(__name__)
+
+# received lists' buffers go back to the system when freed (memory.py)
+memory.fix_mmap_threshold()
 
 
 class Settings(DependencyProvider):
@@ -64,12 +68,14 @@ class UploadsService:
         """A student list from the portal (`file`: a file store reference
         {key, size, sha256} of an incoming file) → {id, status: validating};
         the check follows in the background."""
+        READY.prepare()  # a check process ready by the time the check starts
         return intake.submit_portal(self.db, self.settings, self.users, institution_id, data,
                                     filename, file, actor)
 
     @domain_rpc
     def submit_public(self, upload_code, data, filename, file, client=None):
         """A student list sent with an institution's upload code (no account)."""
+        READY.prepare()
         return intake.submit_public(self.db, self.settings, self.users, upload_code, data,
                                     filename, file, client)
 

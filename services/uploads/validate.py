@@ -79,15 +79,19 @@ def open_sheet(path, sheet_name):
     return wb, sheet
 
 
-def sheet_rows(sheet):
-    """(sheet row number, cells) of every row, the absolute positions kept:
-    calamine's range starts at the first used cell."""
+def sheet_rows(sheet, first=None):
+    """(sheet row number, cells) of every row (from row `first` on), the
+    absolute positions kept: calamine's range starts at the first used cell."""
     start = sheet.start
     if start is None:
         return
     row0, col0 = start
     pad = [None] * col0
-    for offset, cells in enumerate(sheet.iter_rows()):
+    rows, skip = sheet.iter_rows(), 0
+    if first is not None and first > row0 + 1:
+        skip = first - row0 - 1
+        next(itertools.islice(rows, skip, skip), None)  # passed over without a frame per row
+    for offset, cells in enumerate(rows, skip):
         yield row0 + offset + 1, (pad + cells) if col0 else cells
 
 
@@ -198,10 +202,21 @@ class _Scan:
         self.count += second["count"]
         self.untitled_with_data |= second["untitled_with_data"]
         dirty, duplicates = set(), []
+        checker = self.checker
+        numbers, bsns, onrs = checker.first_number, checker.first_bsn, checker.first_onr
         for rownum, number, bsn, onr, had_errors in second["keys"]:
+            if not (number in numbers or bsn in bsns or onr in onrs):
+                # seen first here (duplicates() would only note them): the common case
+                if number is not None:
+                    numbers[number] = rownum
+                if bsn is not None:
+                    bsns[bsn] = rownum
+                if onr is not None:
+                    onrs[onr] = rownum
+                continue
             found = []
-            self.checker.duplicates(rownum, {"student_number": number, "bsn": bsn,
-                                             "onderwijsnummer": onr}, found)
+            checker.duplicates(rownum, {"student_number": number, "bsn": bsn,
+                                        "onderwijsnummer": onr}, found)
             for err in found:
                 err["cell"] = _cell_ref(err, self.positions)
             duplicates += found
@@ -231,7 +246,7 @@ def _start_second(sheet, split, scan, rows_path):
         os.close(read_end)
         writer = RowsWriter(part_path)
         part = scan.later_part(writer)
-        part.run(itertools.dropwhile(lambda row: row[0] < split, sheet_rows(sheet)), shared)
+        part.run(sheet_rows(sheet, split), shared)
         part.send_numbers()
         if part.errors.count:
             writer.discard()

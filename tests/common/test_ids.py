@@ -73,3 +73,10 @@ def test_the_plain_postcode_path_agrees_with_python_stdnum():
         except IdentifierError:
             got = "invalid"
         assert got == expected, value
+
+
+def test_the_fast_email_path_refuses_the_special_use_domains_email_validator_refuses():
+    import email_validator
+
+    from services.common.ids import SPECIAL_USE_DOMAINS
+    assert SPECIAL_USE_DOMAINS == frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
