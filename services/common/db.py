@@ -17,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from . import config as cfg
+from . import gctune
 from .errors import DomainError
 from .outbox import EventPublisher, write_outbox
 from .rpc import SERVICE_NAMES_NL
@@ -143,6 +144,11 @@ class Database(DependencyProvider):
         self.publisher = EventPublisher(
             cfg.amqp_uri(config), self.service_name, self.session_factory
         )
+
+    def start(self):
+        # every service has a Database: once its container starts, the objects of
+        # start-up are frozen out of the garbage collector's way (gctune)
+        gctune.settle(self.container.config)
 
     def stop(self):
         if self.publisher is not None:
