@@ -67,6 +67,20 @@ def test_kept_connections_that_died_are_replaced(rabbit_config, probe):
     pool.close()
 
 
+def test_a_publish_only_connection_the_broker_closed_is_not_used_again(rabbit_config, probe):
+    """Replies go out without confirms: a channel the broker closed (here by a
+    publish to an exchange that does not exist) would drop every later reply
+    unheard. The pool sees the broker's close waiting and publishes anew."""
+    pool = ChannelPool(rabbit_config["AMQP_URI"], confirm=False)
+    pool.publish(message("one"), "nameko-rpc", "probe.one", mandatory=False)
+    pool.publish(message(), "no-such-exchange", "x", mandatory=False)
+    eventlet.sleep(0.3)  # the broker's channel.close arrives
+    pool.publish(message("two"), "nameko-rpc", "probe.two", mandatory=False)
+    assert [json.loads(probe().body)["v"] for _ in range(2)] == ["one", "two"]
+    assert len(pool._idle) == 1
+    pool.close()
+
+
 def test_gateway_requests_are_transient_with_the_deadline_as_ttl(rabbit_config, probe):
     bus = BusClient(rabbit_config["AMQP_URI"]).start()
     try:
