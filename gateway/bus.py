@@ -193,7 +193,9 @@ class BusClient:
                     self._write.acquire()
                     acquired = True
                     link[1].basic_publish(
-                        message, exchange=RPC_EXCHANGE_NAME, routing_key=routing_key,
+                        message,
+                        exchange=RPC_EXCHANGE_NAME,
+                        routing_key=routing_key,
                         mandatory=True,
                     )
                 return
