@@ -88,6 +88,14 @@ class BusClient:
 
     def _connect(self):
         conn = Connection(self.amqp_uri, heartbeat=30, connect_timeout=5)
+        try:
+            return self._open(conn)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.release()
+            raise
+
+    def _open(self, conn):
         conn.connect()
         link = conn.connection
         # py-amqp reads the socket before every publish when the broker may
@@ -128,10 +136,10 @@ class BusClient:
                 if self._running:
                     log.warning("reply consumer lost the broker (%s); reconnecting", exc)
             finally:
-                if self._link is not None and self._link[0] is conn:
-                    self._link = None
-                self._fail_pending()
-                if conn is not None:
+                if conn is not None:  # a connection lost, not one that never came
+                    if self._link is not None and self._link[0] is conn:
+                        self._link = None
+                    self._fail_pending()
                     with contextlib.suppress(Exception):
                         conn.release()
             if self._running:
