@@ -11,9 +11,12 @@ machine varies: interleaving keeps the comparisons fair), it measures
   - the single gateway with 1, N and 2N keep-alive clients;
   - the pair with N and 2N clients;
 and prints requests/s, p50 and p99 latency and the CPU time per request of
-the gateway process(es) and of the users service; at the end the medians and
-the ratios gateway/RPC and two gateways/one. The HTTP load generator
-(bench/loadgen.py) is a process of its own.
+the gateway process(es), the users service, RabbitMQ (the whole node: other
+work on it counts too) and the load generator, with the machine's load
+average when the measure started; at the end the medians and the ratios
+gateway/RPC and two gateways/one. The HTTP load generator (bench/loadgen.py)
+is a process of its own. On a shared machine compare a round's figures with
+the bare-RPC floor measured in the same round, and the CPU per request.
 
     .venv/bin/python bench/gateway_bench.py [--requests 1500] [--clients 10] [--rounds 3]
     .venv/bin/python bench/gateway_bench.py --hold   # keep it running (profiling)
@@ -24,6 +27,7 @@ eventlet.monkey_patch()
 
 import argparse  # noqa: E402
 import os  # noqa: E402
+import resource  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
@@ -39,6 +43,8 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 import loadgen  # noqa: E402
 from benchsupport import drop_vhost, make_vhost  # noqa: E402
 
+from services.common import gctune  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-helpdesk-wachtwoord-1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -50,9 +56,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cpu_text(fig):
+    text = ""
+    if "gw_cpu" in fig:
+        text = f"   cpu/req ms: gateway {fig['gw_cpu']:.2f}, users {fig['users_cpu']:.2f}"
+    if "rabbit_cpu" in fig:
+        text += f", rabbitmq {fig['rabbit_cpu']:.2f}, loadgen {fig['loadgen_cpu']:.2f}"
+    if "load" in fig:
+        text += f"   load {fig['load']:.1f}"
+    return text
+
+
 def line(label, fig, cpu=None):
-    if cpu is None and "gw_cpu" in fig:
-        cpu = f"   cpu/req: gateway {fig['gw_cpu']:.2f} ms, users {fig['users_cpu']:.2f} ms"
+    if cpu is None:
+        cpu = cpu_text(fig)
     print(f"{label:<40} {fig['rate']:7.0f} req/s   p50 {fig['p50_ms']:6.2f} ms   "
           f"p99 {fig['p99_ms']:6.2f} ms{cpu or ''}", flush=True)
     if fig.get("errors"):
@@ -64,6 +81,23 @@ def cpu_seconds(pid):
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rabbit_pid():
+    """The pid of the RabbitMQ node (beam.smp) on this machine, or None."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"beam.smp" in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def child_pid(parent, marker):
@@ -163,8 +197,9 @@ def measure_rpc(amqp, institution_id, n, c):
     config = {"AMQP_URI": amqp}
     with ClusterRpcProxy(config) as rpc:
         rpc.users.get_user(institution_id, "123456")  # warm up
-        seq = line("bare RPC users.get_user, 1 client",
-                   timed_loop(n, lambda: rpc.users.get_user(institution_id, "123456")))
+        fig = timed_loop(n, lambda: rpc.users.get_user(institution_id, "123456"))
+        fig["load"] = os.getloadavg()[0]
+        seq = line("bare RPC users.get_user, 1 client", fig)
     proxies = []
 
     def make_rpc():
@@ -173,7 +208,10 @@ def measure_rpc(amqp, institution_id, n, c):
         proxy = p.start()
         return lambda: proxy.users.get_user(institution_id, "123456")
 
-    par = line(f"bare RPC, {c} green threads", concurrent(c, n, make_rpc))
+    load = os.getloadavg()[0]
+    fig = concurrent(c, n, make_rpc)
+    fig["load"] = load
+    par = line(f"bare RPC, {c} green threads", fig)
     for p in proxies:
         p.stop()
     return seq, par
@@ -227,14 +265,25 @@ def main():
         loadgen.run(one_port, path, [header], 1, 100)  # warm up
         loadgen.run(two_port, path, [header], c, 200)
 
+        rabbit = rabbit_pid()
+        gctune.settle()  # the bench's own collector out of the bare RPC's way
+
         def load(label, procs, gw_port, clients):
             """The load generator's figures, with the CPU per request of the
-            gateway processes and of the users service."""
+            gateway processes, the users service, RabbitMQ and the load
+            generator, and the load average at the start."""
             before = [cpu_seconds(g.pid) for g in procs], cpu_seconds(users_pid)
+            rabbit_before = cpu_seconds(rabbit) if rabbit else 0.0
+            loadgen_before, load_avg = children_cpu(), os.getloadavg()[0]
             fig = loadgen.run(gw_port, path, [header], clients, n)
+            per = 1000 / fig["requests"]
             gw_cpu = sum(cpu_seconds(g.pid) for g in procs) - sum(before[0])
-            fig["gw_cpu"] = gw_cpu / fig["requests"] * 1000
-            fig["users_cpu"] = (cpu_seconds(users_pid) - before[1]) / fig["requests"] * 1000
+            fig["gw_cpu"] = gw_cpu * per
+            fig["users_cpu"] = (cpu_seconds(users_pid) - before[1]) * per
+            if rabbit:
+                fig["rabbit_cpu"] = (cpu_seconds(rabbit) - rabbit_before) * per
+                fig["loadgen_cpu"] = (children_cpu() - loadgen_before) * per
+            fig["load"] = load_avg
             return line(label, fig)
 
         measures = {
@@ -257,17 +306,19 @@ def main():
                     ("two_c", pair, two_port, c), ("one_2c", single, one_port, 2 * c),
                     ("two_2c", pair, two_port, 2 * c)):
                 results[key].append(load(measures[key], procs, gw_port, clients))
+            last = {key: runs[-1] for key, runs in results.items()}
+            print(f"round {round_no}: 2 gateways/1  {c} clients "
+                  f"{last['two_c']['rate'] / last['one_c']['rate']:.2f}, {2 * c} clients "
+                  f"{last['two_2c']['rate'] / last['one_2c']['rate']:.2f};  p99 at {c} clients: "
+                  f"1 gateway {last['one_c']['p99_ms']:.1f} ms, bare RPC "
+                  f"{last['rpc_c']['p99_ms']:.1f} ms", flush=True)
 
         print("## medians")
         med = {key: {f: statistics.median(r[f] for r in runs) for f in runs[0]
                      if isinstance(runs[0][f], (int, float))}
                for key, runs in results.items()}
         for key, label in measures.items():
-            cpu = ""
-            if "gw_cpu" in med[key]:
-                cpu = (f"   cpu/req: gateway {med[key]['gw_cpu']:.2f} ms, "
-                       f"users {med[key]['users_cpu']:.2f} ms")
-            line(label, med[key], cpu)
+            line(label, med[key])
         rate = {key: m["rate"] for key, m in med.items()}
         print(f"ratio gateway/RPC       1 client {rate['one_1'] / rate['rpc_1']:.2f}   "
               f"{c} clients {rate['one_c'] / rate['rpc_c']:.2f}")

@@ -119,7 +119,12 @@ class Gateway:
     # -- WSGI ------------------------------------------------------------
     def __call__(self, environ, start_response):
         started = time.monotonic()
-        request = Request(environ)
+        # No reference cycles per request, so the garbage collector seldom runs
+        # (gctune): eventlet's `set_idle` (for websockets, which this app has
+        # none of) ties the environ to its connection and back, and a request
+        # that puts itself into its environ ties the two.
+        environ.pop("eventlet.set_idle", None)
+        request = Request(environ, populate_request=False)
         request.max_content_length = self.settings.max_json_bytes
         response = self.dispatch(request)
         access_log.info(

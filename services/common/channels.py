@@ -10,10 +10,12 @@ publish is the message and the broker's acknowledgement.
 Used by the gateway's RPC client (gateway/bus.py) and, through `install()`
 (services/common/rpc.py), for every service's RPC replies. Replies are
 transient: a reply queue dies with its caller's connection, so a reply is
-worthless after a broker restart and need not be written to disk.
+worthless after a broker restart and need not be written to disk; nor is a
+broker acknowledgement waited for (the worker is done one round trip sooner).
 """
 
 import contextlib
+import socket
 
 import amqp
 import eventlet
@@ -43,8 +45,11 @@ class ChannelPool:
 
     KEEP = 32  # idle connections kept
 
-    def __init__(self, amqp_uri):
+    def __init__(self, amqp_uri, confirm=True):
         self.amqp_uri = amqp_uri
+        # confirm=False: fire and forget (RPC replies): no broker acknowledgement
+        # to wait for, nor a returned message to hear of
+        self.confirm = confirm
         self._idle = []
 
     def _open(self):
@@ -56,7 +61,8 @@ class ChannelPool:
         props = conn.connection.client_properties
         props["capabilities"] = {**props.get("capabilities", {}), "connection.blocked": False}
         channel = conn.connection.channel()
-        channel.confirm_select()
+        if self.confirm:
+            channel.confirm_select()
         returned = []
         channel.events["basic_return"].add(lambda *args: returned.append(True))
         return conn, channel, returned
@@ -74,9 +80,14 @@ class ChannelPool:
                 item = self._idle.pop() if kept else self._open()
                 _conn, channel, returned = item
                 returned.clear()
-                channel.basic_publish_confirm(
-                    message, exchange=exchange, routing_key=routing_key, mandatory=mandatory
-                )
+                if self.confirm:
+                    channel.basic_publish_confirm(
+                        message, exchange=exchange, routing_key=routing_key, mandatory=mandatory
+                    )
+                else:
+                    if kept:
+                        _check_silent(_conn)
+                    channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
             except BROKER_ERRORS:
                 if item is not None:
                     self._close(item)
@@ -114,14 +125,28 @@ class ChannelPool:
             self._close(self._idle.pop())
 
 
-_POOLS: dict[str, ChannelPool] = {}
+def _check_silent(conn):
+    """A connection that publishes without confirms hears nothing from a broker
+    that is content (no heartbeats are agreed on it): anything waiting to be
+    read is the broker closing the channel or the connection, after which it
+    would drop what we publish. Such a connection is not used again."""
+    sock = conn.connection.transport.sock
+    raw = getattr(sock, "fd", sock)  # under eventlet, the plain socket beneath
+    try:
+        waiting = raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return
+    raise ConnectionError(f"broker spoke on a publish-only connection ({waiting!r})")
 
 
-def pool_for(amqp_uri):
+_POOLS: dict[tuple[str, bool], ChannelPool] = {}
+
+
+def pool_for(amqp_uri, confirm=True):
     """The process's pool for a broker URI (vhost included)."""
-    pool = _POOLS.get(amqp_uri)
+    pool = _POOLS.get((amqp_uri, confirm))
     if pool is None:
-        pool = _POOLS[amqp_uri] = ChannelPool(amqp_uri)
+        pool = _POOLS[amqp_uri, confirm] = ChannelPool(amqp_uri, confirm)
     return pool
 
 
@@ -141,7 +166,11 @@ class ReplyPublisher(Publisher):
             delivery_mode=NON_PERSISTENT,
         )
         exchange = kwargs["exchange"]
-        pool_for(self.amqp_uri).publish(
+        # Without publisher confirms: a reply's worth ends with its caller's
+        # wait, and the caller's reply queue lives only as long as its broker
+        # connection. A reply lost with a broker restart found no queue anyway;
+        # its caller answers 503 at its deadline, as it would have then.
+        pool_for(self.amqp_uri, confirm=False).publish(
             message, getattr(exchange, "name", exchange), kwargs["routing_key"], mandatory=False
         )
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from . import config as cfg
+from . import gctune
 from .errors import DomainError
 from .outbox import EventPublisher, write_outbox
 from .rpc import SERVICE_NAMES_NL
@@ -92,19 +93,38 @@ class UnitOfWork:
         self._session_factory = session_factory
         self.service_name = service_name
         self.publisher = publisher
-        self.session: Any = None  # a Session inside the with block
+        self._session: Any = None
         self.events: list = []
 
+    @property
+    def session(self) -> Any:
+        """The unit of work's Session (made when first asked for)."""
+        if self._session is None:
+            self._session = self._session_factory()
+        return self._session
+
     def __enter__(self):
-        self.session = self._session_factory()
+        self._session = None
         self.events = []
         return self
 
     def __exit__(self, *exc):
+        session, self._session = self._session, None
+        if session is None:
+            return
         try:
-            self.session.rollback()
+            session.rollback()
         finally:
-            self.session.close()
+            session.close()
+
+    def read_one(self, statement, params=None):
+        """The first row of a read (or None). When nothing else was done in
+        this unit of work, on a plain connection: for one small query a Session
+        costs more than the query itself (the gateway's GET /users/{code})."""
+        if self._session is not None:
+            return self._session.execute(statement, params).first()
+        with self._session_factory.kw["bind"].connect() as conn:
+            return conn.execute(statement, params).first()
 
     def add_event(self, event_type, institution_id, data, version=1):
         self.events.append((event_type, institution_id, data, version))
@@ -143,6 +163,11 @@ class Database(DependencyProvider):
         self.publisher = EventPublisher(
             cfg.amqp_uri(config), self.service_name, self.session_factory
         )
+
+    def start(self):
+        # every service has a Database: once its container starts, the objects of
+        # start-up are frozen out of the garbage collector's way (gctune)
+        gctune.settle(self.container.config)
 
     def stop(self):
         if self.publisher is not None:

@@ -19,7 +19,7 @@ def get_user(uow, institution_id, code):
     iid, code = to_id(institution_id), code_arg(code)
     row = None
     if iid is not None and code is not None:
-        row = uow.session.execute(_USER_ROW, {"iid": iid, "code": code}).first()
+        row = uow.read_one(_USER_ROW, {"iid": iid, "code": code})
     if row is None:
         raise user_not_found()
     return user_dict(row)

@@ -3,6 +3,7 @@ requests, every service's RPC replies), and services/common/rpc.py's signature
 check, on a real broker."""
 import json
 import socket
+import time
 
 import amqp
 import eventlet
@@ -67,6 +68,20 @@ def test_kept_connections_that_died_are_replaced(rabbit_config, probe):
     pool.close()
 
 
+def test_a_publish_only_connection_the_broker_closed_is_not_used_again(rabbit_config, probe):
+    """Replies go out without confirms: a channel the broker closed (here by a
+    publish to an exchange that does not exist) would drop every later reply
+    unheard. The pool sees the broker's close waiting and publishes anew."""
+    pool = ChannelPool(rabbit_config["AMQP_URI"], confirm=False)
+    pool.publish(message("one"), "nameko-rpc", "probe.one", mandatory=False)
+    pool.publish(message(), "no-such-exchange", "x", mandatory=False)
+    eventlet.sleep(0.3)  # the broker's channel.close arrives
+    pool.publish(message("two"), "nameko-rpc", "probe.two", mandatory=False)
+    assert [json.loads(probe().body)["v"] for _ in range(2)] == ["one", "two"]
+    assert len(pool._idle) == 1
+    pool.close()
+
+
 def test_gateway_requests_are_transient_with_the_deadline_as_ttl(rabbit_config, probe):
     bus = BusClient(rabbit_config["AMQP_URI"]).start()
     try:
@@ -84,6 +99,34 @@ def test_gateway_requests_are_transient_with_the_deadline_as_ttl(rabbit_config, 
         with pytest.raises(ServiceUnavailable) as info:
             bus.call("absent", "method", timeout=2)
         assert info.value.reason == "not_running"
+    finally:
+        bus.stop()
+
+
+def answer(rabbit_config, request, result):
+    with Connection(rabbit_config["AMQP_URI"]) as conn:  # as a service does
+        conn.Producer().publish({"result": result, "error": None}, exchange=RPC,
+                                routing_key=request.properties["reply_to"],
+                                correlation_id=request.properties["correlation_id"])
+
+
+def test_a_call_waiting_when_the_gateway_loses_its_connection_is_a_503_at_once(
+        rabbit_config, probe):
+    """The reply queue goes with the connection: the call waiting for its reply
+    is a 503 at once, not at its deadline; the next call goes out on the new
+    connection."""
+    bus = BusClient(rabbit_config["AMQP_URI"]).start()
+    try:
+        call = eventlet.spawn(bus.call, "probe", "method", timeout=8)
+        probe()  # the request went out
+        started = time.monotonic()
+        bus._link[0].connection.transport.sock.shutdown(socket.SHUT_RDWR)
+        with pytest.raises(ServiceUnavailable) as info:
+            call.wait()
+        assert info.value.reason == "broker" and time.monotonic() - started < 2
+        call = eventlet.spawn(bus.call, "probe", "again", timeout=8)
+        answer(rabbit_config, probe(), "back")
+        assert call.wait() == "back"
     finally:
         bus.stop()
 

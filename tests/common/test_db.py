@@ -83,3 +83,27 @@ def test_health_answers_ok_or_503_with_the_cause_in_the_log(tmp_path, caplog):
     assert (info.value.code, info.value.status) == ("unavailable", 503)
     assert "leerlingen" in info.value.message
     assert "unable to open database file" in caplog.text
+
+
+def test_read_one_needs_no_session_and_reads_the_unit_of_works_own_writes(make_db):
+    """UnitOfWork.read_one: a plain connection while the unit of work made no
+    session (a small read costs less), its session once it has one (and so sees
+    what it wrote but did not commit)."""
+    import datetime as dt
+
+    from sqlalchemy.orm import sessionmaker
+
+    from services.common.db import UnitOfWork
+
+    engine = make_engine(make_db("users"))
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    count = sa.text("SELECT count(*) FROM processed_events")
+    with UnitOfWork(factory, "users") as uow:
+        assert uow.read_one(count)[0] == 0
+        assert uow._session is None  # no session was made for it
+        uow.session.execute(sa.text("INSERT INTO processed_events (event_id, handled_at) "
+                                    "VALUES ('e1', :at)"), {"at": dt.datetime.now(dt.UTC)})
+        assert uow.read_one(count)[0] == 1  # in the session: its own write
+    with UnitOfWork(factory, "users") as uow:
+        assert uow.read_one(count)[0] == 0  # rolled back: never committed
+    engine.dispose()

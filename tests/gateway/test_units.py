@@ -151,3 +151,25 @@ def test_access_log_never_shows_a_bsn():
     from gateway.app import loggable_path
     assert loggable_path("/api/v1/oso/students/123456782") == "/api/v1/oso/students/*********"
     assert loggable_path("/api/v1/users/123456") == "/api/v1/users/123456"
+
+
+def test_a_request_leaves_no_reference_cycle_in_its_environ():
+    """The collector seldom runs when requests make no cycles (services/common/gctune.py):
+    eventlet's set_idle ties the environ to its connection, and werkzeug's request may
+    put itself into its environ."""
+    import gc
+
+    from werkzeug.test import EnvironBuilder
+
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    app = create_app(Settings(amqp_uri="amqp://unused", secret_key="unit-test-key-" + "x" * 32),
+                     bus=None, files=object())
+    environ = EnvironBuilder(path="/api/v1/users/123456", method="GET").get_environ()
+    environ["eventlet.set_idle"] = lambda: None
+    statuses = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert statuses == ["401 UNAUTHORIZED"] and b"not_authenticated" in body
+    assert "eventlet.set_idle" not in environ and "werkzeug.request" not in environ
+    assert not gc.get_referrers(environ)  # nothing of the request holds its environ
