@@ -24,7 +24,7 @@ import amqp
 import eventlet
 from eventlet.event import Event
 from kombu import Connection, Consumer, Exchange, Queue
-from kombu.serialization import dumps
+from kombu.utils import json as kombu_json
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import deserialize
 
@@ -122,7 +122,10 @@ class BusClient:
             if not self._ready.ready():
                 raise ServiceUnavailable(service, "broker")
         corr = str(uuid.uuid4())
-        content_type, encoding, payload = dumps({"args": list(args), "kwargs": kwargs}, "json")
+        # kombu's own JSON encoder, not services/common/jsoncodec.py's: a request's
+        # values come from HTTP bodies as they are (a NaN stays NaN)
+        payload = kombu_json.dumps({"args": list(args), "kwargs": kwargs})
+        content_type, encoding = "application/json", "utf-8"
         message = amqp.Message(
             payload,
             content_type=content_type,

@@ -99,6 +99,12 @@ def _special_domains():
     return frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
+def preload():
+    """Import what the e-mail checks import when first needed (~40 ms), at a
+    service's start rather than in the middle of its first list load."""
+    _special_domains()
+
+
 @functools.lru_cache(maxsize=1024)
 def _plain_domain(domain):
     """The lowercased domain when the fast path may take it (None: the full way)."""

@@ -25,7 +25,7 @@ from nameko.exceptions import IncorrectSignature, UnknownService
 from nameko.extensions import Entrypoint
 from nameko.rpc import RpcProxy, rpc
 
-from . import brokerloss, channels, quietlogs
+from . import brokerloss, channels, jsoncodec, quietlogs
 from . import config as cfg
 from .errors import DomainError
 
@@ -70,6 +70,7 @@ def _check_signature(self, args, kwargs):
 quietlogs.install()
 brokerloss.install()
 channels.install()
+jsoncodec.install()
 Entrypoint.check_signature = _check_signature
 
 

@@ -15,11 +15,14 @@ import logging
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
+from services.common import ids
 from services.common.db import Database
 from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
 
 from . import accounts, handlers, mentors, placements, rules
+
+ids.preload()  # the e-mail checks' imports at start, not in the first load
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from services.common import ids
 from services.common.db import Database
 from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
@@ -24,6 +25,8 @@ from services.common.rpc import ServiceRpc, domain_rpc
 from . import handlers, imports, jobs, mailer
 from .handlers import intake
 from .settings import UploadSettings
+
+ids.preload()  # the e-mail checks' imports at start, not in the first load
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,13 @@ explicitly and does the role and tenancy checks.
 """
 from nameko.timer import timer
 
+from services.common import ids
 from services.common.db import Database
 from services.common.rpc import domain_rpc
 
 from . import account_changes, account_queries, accounts, auth, institutions
 
+ids.preload()  # the e-mail checks' imports at start, not in the first load
 
 class UsersService:
     name = "users"
