@@ -15,7 +15,7 @@ import logging
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
-from services.common import ids
+from services.common import gctune, ids
 from services.common.db import Database
 from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
@@ -338,3 +338,6 @@ class StudentsService:
         from . import state
         with self.db() as uow:
             return state.project_state(uow, institution_id, project_id)
+
+
+gctune.tune()  # the process's objects so far frozen, fewer collections: see gctune.py

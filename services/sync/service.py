@@ -17,6 +17,7 @@ import logging
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
+from services.common import gctune
 from services.common.db import Database
 from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
@@ -132,3 +133,6 @@ class SyncService:
     @timer(interval=2)
     def relay_outbox(self):
         self.db.relay_outbox()
+
+
+gctune.tune()  # the process's objects so far frozen, fewer collections: see gctune.py

@@ -17,7 +17,7 @@ from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from services.common import ids
+from services.common import gctune, ids
 from services.common.db import Database
 from services.common.durable import durable_event_handler
 from services.common.rpc import ServiceRpc, domain_rpc
@@ -206,3 +206,6 @@ class UploadsService:
     @timer(interval=2)
     def relay_outbox(self):
         self.db.relay_outbox()
+
+
+gctune.tune()  # the process's objects so far frozen, fewer collections: see gctune.py

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from services.common import bulk
+from services.common import fields as fieldrules
 from services.common.errors import conflict, error_item, validation_error
 from services.common.outbox import utcnow
 from services.common.times import as_utc, iso
@@ -123,8 +124,10 @@ class _Raced(Exception):
 def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key, answer):
     session = uow.session
     errors, cleans = [], []
+    clean_field = fieldrules.batch_clean() if batch else fieldrules.clean
     for index, data in enumerate(rows, 1):
-        clean, row_errors = account_rules.check_new_user(data, is_platform=bool(inst.is_platform))
+        clean, row_errors = account_rules.check_new_user(data, is_platform=bool(inst.is_platform),
+                                                         clean_field=clean_field)
         for item in row_errors:
             errors.append({**item, "row": index} if batch else item)
         cleans.append(clean)

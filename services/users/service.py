@@ -12,7 +12,7 @@ explicitly and does the role and tenancy checks.
 """
 from nameko.timer import timer
 
-from services.common import ids
+from services.common import gctune, ids
 from services.common.db import Database
 from services.common.rpc import domain_rpc
 
@@ -151,3 +151,6 @@ class UsersService:
     @timer(interval=2)
     def relay_outbox(self):
         self.db.relay_outbox()
+
+
+gctune.tune()  # the process's objects so far frozen, fewer collections: see gctune.py

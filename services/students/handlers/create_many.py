@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from services.common import bulk
+from services.common import fields as fieldrules
 from services.common.errors import error_item, validation_error
 from services.common.outbox import utcnow
 
@@ -28,8 +29,10 @@ def _check_rows(rows):
 def _validate_rows(rows, departments):
     """(records, personals, parts, errors) for a batch; errors carry `row`."""
     records, personals, parts, errors = [], [], [], []
+    clean = fieldrules.batch_clean()
     for index, data in enumerate(rows, 1):
-        record, personal, row_errors = rules.check_new_student(data, require_initials=False)
+        record, personal, row_errors = rules.check_new_student(data, require_initials=False,
+                                                               clean=clean)
         row_parts = _row_participations(data, departments, record, row_errors)
         for item in row_errors:
             item["row"] = index

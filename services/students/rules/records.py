@@ -96,10 +96,11 @@ def _record_values(data, errors, required_type=True):
     return record
 
 
-def _personal_values(data, errors, required):
+def _personal_values(data, errors, required, clean=fieldrules.clean):
     """The personal fields given, checked by the rules the users service
     applies (the one table: services/common/fields.py), so a student is
-    refused here for the same reasons, in the same words."""
+    refused here for the same reasons, in the same words. `clean`:
+    fieldrules.clean, or a batch's fieldrules.batch_clean()."""
     personal = {}
     for field in PERSONAL_FIELDS:
         if field not in data:
@@ -107,7 +108,7 @@ def _personal_values(data, errors, required):
                 errors.append(required_item(field))
             continue
         try:
-            value = fieldrules.clean(field, data[field])
+            value = clean(field, data[field])
         except FieldError as exc:
             _field_error(field, exc, errors)
             continue
@@ -118,7 +119,7 @@ def _personal_values(data, errors, required):
     return personal
 
 
-def check_new_student(data, require_initials=True):
+def check_new_student(data, require_initials=True, clean=fieldrules.clean):
     """(record, personal, errors) for a new student.
 
     `record` holds the student record's columns (student_number, type, bsn,
@@ -134,7 +135,7 @@ def check_new_student(data, require_initials=True):
     check_identity(record["type"], record["bsn"], record["onderwijsnummer"], errors)
     required = ("initials", "first_name", "last_name") if require_initials \
         else ("first_name", "last_name")
-    personal = _personal_values(data, errors, required)
+    personal = _personal_values(data, errors, required, clean)
     record["student_number"] = number
     return record, personal, errors
 
