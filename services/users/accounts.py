@@ -2,6 +2,7 @@
 discarding just-created accounts, listing accounts an operation may not have
 finished."""
 import datetime as dt
+import functools
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -59,7 +60,13 @@ def full_dict(user):
 def brief_dict(user):
     """What a loader needs of a new account (create_users with `brief`): its
     id and code, and when it was written (an import's undo compares it)."""
-    return {"id": user["id"], "code": user["code"], "updated_at": iso(user["updated_at"])}
+    return {"id": user["id"], "code": user["code"], "updated_at": _iso(user["updated_at"])}
+
+
+@functools.lru_cache(maxsize=64)
+def _iso(value):
+    """times.iso, once per moment: the accounts of one batch share theirs."""
+    return iso(value)
 
 
 def _origin(value):

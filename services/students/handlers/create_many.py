@@ -29,11 +29,11 @@ def _check_rows(rows):
 def _validate_rows(rows, departments):
     """(records, personals, parts, errors) for a batch; errors carry `row`."""
     records, personals, parts, errors = [], [], [], []
-    clean = fieldrules.batch_clean()
+    clean, checked = fieldrules.batch_clean(), {}
     for index, data in enumerate(rows, 1):
         record, personal, row_errors = rules.check_new_student(data, require_initials=False,
                                                                clean=clean)
-        row_parts = _row_participations(data, departments, record, row_errors)
+        row_parts = _row_participations(data, departments, record, row_errors, checked)
         for item in row_errors:
             item["row"] = index
             errors.append(item)
@@ -43,10 +43,11 @@ def _validate_rows(rows, departments):
     return records, personals, parts, errors
 
 
-def _row_participations(data, departments, record, row_errors):
+def _row_participations(data, departments, record, row_errors, checked=None):
     """The clean participations of one row of create_students: `participation`
     (one) or `participations` (a list: one per department, with the forecast
-    rules of rules.forecast_errors). Errors are appended to row_errors."""
+    rules of rules.forecast_errors). Errors are appended to row_errors.
+    `checked`: the batch's outcomes so far (_check_participation)."""
     if not isinstance(data, dict):
         return []
     one, many = data.get("participation"), data.get("participations")
@@ -71,7 +72,7 @@ def _row_participations(data, departments, record, row_errors):
         return []
     clean_parts, failed = [], False
     for raw in raws:
-        part, part_errors = rules.check_participation(raw, departments)
+        part, part_errors = _check_participation(raw, departments, checked)
         row_errors.extend({**e, "field": f"{field}.{e.get('field')}"} for e in part_errors)
         failed = failed or bool(part_errors)
         clean_parts.append(part)
@@ -88,6 +89,23 @@ def _row_participations(data, departments, record, row_errors):
         item.pop("department", None)
         row_errors.append({**item, "field": f"{field}.forecast"})
     return clean_parts
+
+
+def _check_participation(raw, departments, checked):
+    """rules.check_participation, once per distinct participation of a batch
+    (the rows of a list share a department and a few classes): `checked` maps
+    its (key, type, value) items to the outcome; a copy is answered."""
+    if checked is None or not isinstance(raw, dict):
+        return rules.check_participation(raw, departments)
+    try:
+        key = tuple((k, v.__class__, v) for k, v in raw.items())
+        found = checked.get(key)
+    except TypeError:  # a list or dict among the values: checked as it is
+        return rules.check_participation(raw, departments)
+    if found is None:
+        found = checked[key] = rules.check_participation(raw, departments)
+    part, part_errors = found
+    return (dict(part) if part is not None else None), [dict(e) for e in part_errors]
 
 
 def _duplicates_and_existing(session, iid, records, errors):
