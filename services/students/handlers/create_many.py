@@ -32,7 +32,7 @@ def _validate_rows(rows, departments):
     clean, checked = fieldrules.batch_clean(), {}
     for index, data in enumerate(rows, 1):
         record, personal, row_errors = rules.check_new_student(data, require_initials=False,
-                                                               clean=clean)
+                                                               clean=clean, memo=checked)
         row_parts = _row_participations(data, departments, record, row_errors, checked)
         for item in row_errors:
             item["row"] = index
