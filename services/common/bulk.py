@@ -71,7 +71,30 @@ def _column_text(values):
         return [texts[v] for v in values]
     if kinds <= {list} and not any(values):  # empty lists (a new participation's package)
         return [_NULL if v is None else "[]" for v in values]
+    if kinds == {list}:  # JSON lists of a few kinds (the accounts' roles): each made once
+        return _list_texts(values)
     return [_text_value(v) for v in values]
+
+
+def _list_texts(values):
+    """_text_value of each list (or None) in `values`, computed once per
+    distinct content (items compared with their types: [1] is not [True])."""
+    texts: dict = {}
+    out: list = []
+    for value in values:
+        if value is None:
+            out.append(_NULL)
+            continue
+        try:
+            key = tuple((item.__class__, item) for item in value)
+            found = texts.get(key)
+        except TypeError:  # an unhashable item (a nested list or dict)
+            out.append(_text_value(value))
+            continue
+        if found is None:
+            found = texts[key] = _text_value(value)
+        out.append(found)
+    return out
 
 
 def copy_text(columns, rows):
@@ -196,3 +219,25 @@ def insert_many(session, table, rows, return_ids=False):
         )
     session.execute(sa.insert(table), rows)
     return []
+
+
+def among(session, column, values):
+    """`column IN values` for a long list of text values (the numbers or
+    codes of a batch: thousands), without SQLAlchemy rendering a parameter per
+    value: on PostgreSQL `column = ANY(array)`, one array parameter; on SQLite
+    `column IN (SELECT value FROM json_each(text))`, one JSON parameter. The
+    same rows as column.in_(values) (None is never among them either way)."""
+    values = [v for v in values if v is not None]
+    if not values or any(v.__class__ is not str for v in values):
+        return column.in_(values)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.Text), unique=True))
+    if dialect == "sqlite":
+        listed = sa.bindparam(None, json.dumps(values), type_=sa.Text, unique=True)
+        return column.in_(
+            sa.select(sa.column("value")).select_from(sa.func.json_each(listed)).scalar_subquery()
+        )
+    return column.in_(values)

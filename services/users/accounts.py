@@ -153,7 +153,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key,
         for chunk in chunks(list(first_row)):
             for row in session.execute(
                     sa.select(users).where(users.c.institution_id == inst.id,
-                                           users.c.code.in_(chunk))):
+                                           bulk.among(session, users.c.code, chunk))):
                 if origin_key is not None and row.origin_key == origin_key:
                     adopted[row.code] = answer(row._mapping)
                 else:

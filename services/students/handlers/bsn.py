@@ -1,6 +1,8 @@
 """The BSN audit trail, and the BSNs of student numbers for the uploads service."""
 import sqlalchemy as sa
 
+from services.common import bulk
+
 from .. import lookups, rules
 from ..lookups import iso
 from ..models import BsnAudit, Student
@@ -40,6 +42,7 @@ def bsn_by_student_numbers(uow, institution_id, student_numbers):
     for chunk in lookups.chunks(wanted):
         for number, bsn in uow.session.execute(
                 sa.select(Student.student_number, Student.bsn)
-                .where(Student.institution_id == iid, Student.student_number.in_(chunk))):
+                .where(Student.institution_id == iid,
+                       bulk.among(uow.session, Student.student_number, chunk))):
             found[number] = bsn
     return found

@@ -131,12 +131,13 @@ def _duplicates_and_existing(session, iid, records, errors):
                 first_bsn[bsn] = index
     for chunk in lookups.chunks(first_number):
         for (number,) in session.execute(sa.select(students.c.student_number).where(
-                students.c.institution_id == iid, students.c.student_number.in_(chunk))):
+                students.c.institution_id == iid,
+                bulk.among(session, students.c.student_number, chunk))):
             errors.append(error_item("student_exists", rules.student_exists_message(number),
                                      field="student_number", row=first_number[number]))
     for chunk in lookups.chunks(first_bsn):
         for (bsn,) in session.execute(sa.select(students.c.bsn).where(
-                students.c.institution_id == iid, students.c.bsn.in_(chunk))):
+                students.c.institution_id == iid, bulk.among(session, students.c.bsn, chunk))):
             errors.append(error_item("bsn_exists", rules.bsn_exists_message(), field="bsn",
                                      row=first_bsn[bsn]))
 
