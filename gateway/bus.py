@@ -31,7 +31,8 @@ import eventlet
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 from kombu import Connection
-from kombu.serialization import dumps, loads
+from kombu.serialization import loads
+from kombu.utils import json as kombu_json
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import deserialize
 
@@ -234,7 +235,10 @@ class BusClient:
             if not self._ready.ready():
                 raise ServiceUnavailable(service, "broker")
         corr = str(uuid.uuid4())
-        content_type, encoding, payload = dumps({"args": list(args), "kwargs": kwargs}, "json")
+        # kombu's own JSON encoder, not services/common/jsoncodec.py's: a request's
+        # values come from HTTP bodies as they are (a NaN stays NaN)
+        payload = kombu_json.dumps({"args": list(args), "kwargs": kwargs})
+        content_type, encoding = "application/json", "utf-8"
         message = amqp.Message(
             payload,
             content_type=content_type,

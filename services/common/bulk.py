@@ -2,8 +2,9 @@
 
 On PostgreSQL rows go in with COPY (an order of magnitude faster than a
 multi-row INSERT, on the client and on the server); the ids they need are
-drawn from the table's sequence first, in one query. On SQLite a Core
-executemany, the ids following the first row's (_insert_sqlite).
+drawn from the table's sequence first, in one query. On SQLite the driver's
+executemany with the values SQLAlchemy would bind (_executemany_sqlite), the
+ids following the first row's (_insert_sqlite).
 
 psycopg2 refuses COPY while a wait callback is installed (psycogreen makes it
 green under eventlet). The COPY therefore runs with the callback removed for
@@ -70,7 +71,30 @@ def _column_text(values):
         return [texts[v] for v in values]
     if kinds <= {list} and not any(values):  # empty lists (a new participation's package)
         return [_NULL if v is None else "[]" for v in values]
+    if kinds == {list}:  # JSON lists of a few kinds (the accounts' roles): each made once
+        return _list_texts(values)
     return [_text_value(v) for v in values]
+
+
+def _list_texts(values):
+    """_text_value of each list (or None) in `values`, computed once per
+    distinct content (items compared with their types: [1] is not [True])."""
+    texts: dict = {}
+    out: list = []
+    for value in values:
+        if value is None:
+            out.append(_NULL)
+            continue
+        try:
+            key = tuple((item.__class__, item) for item in value)
+            found = texts.get(key)
+        except TypeError:  # an unhashable item (a nested list or dict)
+            out.append(_text_value(value))
+            continue
+        if found is None:
+            found = texts[key] = _text_value(value)
+        out.append(found)
+    return out
 
 
 def copy_text(columns, rows):
@@ -132,10 +156,33 @@ def _insert_sqlite(session, table, rows):
     first = session.execute(sa.insert(table).returning(table.c.id), rows[0]).scalar_one()
     ids = list(range(first, first + len(rows)))
     if len(rows) > 1:
-        session.execute(
-            sa.insert(table), [dict(row, id=i) for row, i in zip(rows[1:], ids[1:], strict=True)]
+        _executemany_sqlite(
+            session, table, [dict(row, id=i) for row, i in zip(rows[1:], ids[1:], strict=True)]
         )
     return ids
+
+
+def _executemany_sqlite(session, table, rows):
+    """SQLite: the rows through the driver's executemany, their values turned
+    into what SQLAlchemy would bind (each column type's own bind processor,
+    one column at a time), without its per-row work (a parameter dict built and
+    processed per row: most of the insert's CPU). The same statement and the
+    same values as session.execute(sa.insert(table), rows); that is what runs
+    when the statement would bind anything the rows do not hold (a column's
+    Python-side default)."""
+    columns = list(rows[0])
+    conn = session.connection()
+    compiled = sa.insert(table).compile(dialect=conn.dialect, column_keys=columns)
+    order = compiled.positiontup or []
+    if sorted(order) != sorted(columns) or compiled.literal_execute_params:
+        session.execute(sa.insert(table), rows)
+        return
+    values = []
+    for key in order:
+        column = [row[key] for row in rows]
+        process = table.c[key].type._cached_bind_processor(conn.dialect)
+        values.append(column if process is None else [process(v) for v in column])
+    conn.exec_driver_sql(compiled.string, list(zip(*values, strict=True)))
 
 
 def insert_many(session, table, rows, return_ids=False):
@@ -159,8 +206,11 @@ def insert_many(session, table, rows, return_ids=False):
         if not _copy(session, table, list(rows[0]), rows):
             session.execute(sa.insert(table), rows)
         return ids
-    if return_ids and session.get_bind().dialect.name == "sqlite":
-        return _insert_sqlite(session, table, rows)
+    if session.get_bind().dialect.name == "sqlite":
+        if return_ids:
+            return _insert_sqlite(session, table, rows)
+        _executemany_sqlite(session, table, rows)
+        return []
     if return_ids:
         return list(
             session.execute(
@@ -169,3 +219,25 @@ def insert_many(session, table, rows, return_ids=False):
         )
     session.execute(sa.insert(table), rows)
     return []
+
+
+def among(session, column, values):
+    """`column IN values` for a long list of text values (the numbers or
+    codes of a batch: thousands), without SQLAlchemy rendering a parameter per
+    value: on PostgreSQL `column = ANY(array)`, one array parameter; on SQLite
+    `column IN (SELECT value FROM json_each(text))`, one JSON parameter. The
+    same rows as column.in_(values) (None is never among them either way)."""
+    values = [v for v in values if v is not None]
+    if not values or any(v.__class__ is not str for v in values):
+        return column.in_(values)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.Text), unique=True))
+    if dialect == "sqlite":
+        listed = sa.bindparam(None, json.dumps(values), type_=sa.Text, unique=True)
+        return column.in_(
+            sa.select(sa.column("value")).select_from(sa.func.json_each(listed)).scalar_subquery()
+        )
+    return column.in_(values)

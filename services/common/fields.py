@@ -479,6 +479,33 @@ def clean(field, value, today=None, low=None, high=None):
     raise AssertionError(kind)  # pragma: no cover
 
 
+# Kinds whose outcome depends on the value alone (not on the day or a range);
+# e-mail addresses are left out: nearly every row has its own.
+_BATCH_KINDS = frozenset({"text", "digits", "bsn", "onderwijsnummer", "gender", "postcode"})
+
+
+def batch_clean(limit=50_000):
+    """`clean(field, value)` for the rows of one batch (a list load's chunk,
+    checked by the students and then the users service): the clean value of
+    each (field, text) is kept, so the first names, streets, places and
+    postcodes the rows share are checked once. A refused value is checked
+    again each time (its error raised anew)."""
+    memo: dict = {}
+
+    def clean_once(field, value):
+        if value.__class__ is not str or FIELDS[field].kind not in _BATCH_KINDS:
+            return clean(field, value)
+        key = (field, value)
+        found = memo.get(key, memo)
+        if found is memo:
+            found = clean(field, value)
+            if len(memo) < limit:
+                memo[key] = found
+        return found
+
+    return clean_once
+
+
 def remembering_cleaner(field, label, limit=4096):
     """`clean` of one field as value -> (clean value, None) or (None, (code,
     message)), the outcomes of up to `limit` distinct text values kept: the

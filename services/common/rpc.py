@@ -27,7 +27,7 @@ from nameko.extensions import Entrypoint
 from nameko.messaging import QueueConsumer
 from nameko.rpc import RpcConsumer, RpcProxy, rpc
 
-from . import brokerloss, channels, quietlogs
+from . import brokerloss, channels, jsoncodec, quietlogs
 from . import config as cfg
 from .errors import DomainError
 
@@ -86,6 +86,7 @@ def _handle_message(self, provider, body, message):
 quietlogs.install()
 brokerloss.install()
 channels.install()
+jsoncodec.install()
 Entrypoint.check_signature = _check_signature
 QueueConsumer.handle_message = _handle_message
 

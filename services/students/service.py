@@ -21,6 +21,7 @@ from services.common.rpc import ServiceRpc, domain_rpc
 
 from . import accounts, handlers, mentors, placements, rules
 
+
 log = logging.getLogger(__name__)
 
 # How often planned leaves whose day has come are carried out (seconds).
@@ -335,3 +336,5 @@ class StudentsService:
         from . import state
         with self.db() as uow:
             return state.project_state(uow, institution_id, project_id)
+
+

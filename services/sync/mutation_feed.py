@@ -8,7 +8,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from services.common import events
+from services.common import bulk, events
 from services.common.errors import DomainError
 from services.common.outbox import utcnow
 
@@ -86,7 +86,7 @@ def on_event(uow, source, payload):
             for e in found]
     try:
         if rows:
-            session.execute(sa.insert(mutations), rows)
+            bulk.insert_many(session, mutations, rows)  # a batch event: 500 rows
             refresh.mark_stale(session, iid, found, now)
         events.mark_processed(session, processed_events, event_id)
         uow.commit()

@@ -16,6 +16,7 @@ import logging
 
 import sqlalchemy as sa
 
+from services.common import bulk
 from services.common.errors import DomainError
 from services.common.outbox import utcnow
 
@@ -50,7 +51,7 @@ def mark_stale(session, iid, entries, now):
             if project_id is None or project_id == pid:
                 rows.add((pid, number))
     if rows:
-        session.execute(sa.insert(stale_students), [
+        bulk.insert_many(session, stale_students, [
             {"institution_id": iid, "project_id": pid, "student_number": number,
              "marked_at": now} for pid, number in sorted(rows)])
 

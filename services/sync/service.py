@@ -132,3 +132,5 @@ class SyncService:
     @timer(interval=2)
     def relay_outbox(self):
         self.db.relay_outbox()
+
+

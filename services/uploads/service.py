@@ -26,6 +26,7 @@ from .handlers import intake
 from .readycheck import READY
 from .settings import UploadSettings
 
+
 log = logging.getLogger(__name__)
 
 # received lists' buffers go back to the system when freed (memory.py)
@@ -209,3 +210,5 @@ class UploadsService:
     @timer(interval=2)
     def relay_outbox(self):
         self.db.relay_outbox()
+
+

@@ -28,10 +28,11 @@ from .rules import (
 
 # --- users ------------------------------------------------------------------
 
-def _clean_personal(field, value, errors):
-    """A personal field by the one table of field rules (services/common/fields.py)."""
+def _clean_personal(field, value, errors, clean=fieldrules.clean):
+    """A personal field by the one table of field rules (services/common/fields.py);
+    `clean`: fieldrules.clean, or a batch's fieldrules.batch_clean()."""
     try:
-        return fieldrules.clean(field, value)
+        return clean(field, value)
     except FieldError as exc:
         errors.append(fieldrules.item(field, exc, label(field)))
         return None
@@ -144,9 +145,10 @@ def check_password(value, errors):
     return value
 
 
-def check_new_user(data, is_platform=False):
+def check_new_user(data, is_platform=False, clean_field=fieldrules.clean):
     """(clean, errors) for a new user; `clean` holds every column value plus
-    the plain `password` (or None). Errors are error items without a row."""
+    the plain `password` (or None). Errors are error items without a row.
+    `clean_field`: see _clean_personal."""
     if not isinstance(data, dict):
         return None, [value_invalid_item("data")]
     errors = []
@@ -156,7 +158,7 @@ def check_new_user(data, is_platform=False):
         check_student_code(code, errors)
     clean = {"code": code, "type": user_type}
     for field in PERSONAL_FIELDS:
-        clean[field] = _clean_personal(field, data.get(field), errors)
+        clean[field] = _clean_personal(field, data.get(field), errors, clean_field)
     for field in REQUIRED_PERSONAL:
         if clean[field] is None and not any(e.get("field") == field for e in errors):
             errors.append(required_item(field))

@@ -2,11 +2,13 @@
 discarding just-created accounts, listing accounts an operation may not have
 finished."""
 import datetime as dt
+import functools
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from services.common import bulk
+from services.common import fields as fieldrules
 from services.common.errors import conflict, error_item, validation_error
 from services.common.outbox import utcnow
 from services.common.times import as_utc, iso
@@ -58,7 +60,13 @@ def full_dict(user):
 def brief_dict(user):
     """What a loader needs of a new account (create_users with `brief`): its
     id and code, and when it was written (an import's undo compares it)."""
-    return {"id": user["id"], "code": user["code"], "updated_at": iso(user["updated_at"])}
+    return {"id": user["id"], "code": user["code"], "updated_at": _iso(user["updated_at"])}
+
+
+@functools.lru_cache(maxsize=64)
+def _iso(value):
+    """times.iso, once per moment: the accounts of one batch share theirs."""
+    return iso(value)
 
 
 def _origin(value):
@@ -123,8 +131,10 @@ class _Raced(Exception):
 def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key, answer):
     session = uow.session
     errors, cleans = [], []
+    clean_field = fieldrules.batch_clean() if batch else fieldrules.clean
     for index, data in enumerate(rows, 1):
-        clean, row_errors = account_rules.check_new_user(data, is_platform=bool(inst.is_platform))
+        clean, row_errors = account_rules.check_new_user(data, is_platform=bool(inst.is_platform),
+                                                         clean_field=clean_field)
         for item in row_errors:
             errors.append({**item, "row": index} if batch else item)
         cleans.append(clean)
@@ -143,7 +153,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key,
         for chunk in chunks(list(first_row)):
             for row in session.execute(
                     sa.select(users).where(users.c.institution_id == inst.id,
-                                           users.c.code.in_(chunk))):
+                                           bulk.among(session, users.c.code, chunk))):
                 if origin_key is not None and row.origin_key == origin_key:
                     adopted[row.code] = answer(row._mapping)
                 else:

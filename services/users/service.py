@@ -149,3 +149,5 @@ class UsersService:
     @timer(interval=2)
     def relay_outbox(self):
         self.db.relay_outbox()
+
+

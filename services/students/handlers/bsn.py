@@ -1,8 +1,7 @@
 """The BSN audit trail, and the BSNs of student numbers for the uploads service."""
-import json
-
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+
+from services.common import bulk
 
 from .. import lookups, rules
 from ..lookups import iso
@@ -40,24 +39,11 @@ def bsn_by_student_numbers(uow, institution_id, student_numbers):
         return {}
     wanted = list(dict.fromkeys(n for n in student_numbers if isinstance(n, str) and n))
     found = {}
-    dialect = uow.session.get_bind().dialect.name
     for chunk in lookups.chunks(wanted):
         for number, bsn in uow.session.execute(
                 sa.select(Student.student_number, Student.bsn)
-                .where(Student.institution_id == iid, _number_in(chunk, dialect))):
+                .where(Student.institution_id == iid,
+                       bulk.among(uow.session, Student.student_number, chunk))):
             found[number] = bsn
     return found
 
-
-def _number_in(numbers, dialect):
-    """Student.student_number among `numbers` as one bound value (an array on
-    PostgreSQL, a JSON array on SQLite): a check's 5,000 numbers at a time,
-    rendered and bound as 5,000 parameters, were a third of the cost."""
-    if dialect == "postgresql":
-        return Student.student_number == sa.any_(
-            sa.bindparam("numbers", numbers, type_=postgresql.ARRAY(sa.String)))
-    if dialect == "sqlite":
-        listed = sa.func.json_each(sa.bindparam("numbers", json.dumps(numbers)))
-        return Student.student_number.in_(
-            sa.select(sa.column("value", sa.String)).select_from(listed))
-    return Student.student_number.in_(numbers)

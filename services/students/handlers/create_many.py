@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from services.common import bulk
+from services.common import fields as fieldrules
 from services.common.errors import error_item, validation_error
 from services.common.outbox import utcnow
 
@@ -28,9 +29,11 @@ def _check_rows(rows):
 def _validate_rows(rows, departments):
     """(records, personals, parts, errors) for a batch; errors carry `row`."""
     records, personals, parts, errors = [], [], [], []
+    clean, checked = fieldrules.batch_clean(), {}
     for index, data in enumerate(rows, 1):
-        record, personal, row_errors = rules.check_new_student(data, require_initials=False)
-        row_parts = _row_participations(data, departments, record, row_errors)
+        record, personal, row_errors = rules.check_new_student(data, require_initials=False,
+                                                               clean=clean, memo=checked)
+        row_parts = _row_participations(data, departments, record, row_errors, checked)
         for item in row_errors:
             item["row"] = index
             errors.append(item)
@@ -40,10 +43,11 @@ def _validate_rows(rows, departments):
     return records, personals, parts, errors
 
 
-def _row_participations(data, departments, record, row_errors):
+def _row_participations(data, departments, record, row_errors, checked=None):
     """The clean participations of one row of create_students: `participation`
     (one) or `participations` (a list: one per department, with the forecast
-    rules of rules.forecast_errors). Errors are appended to row_errors."""
+    rules of rules.forecast_errors). Errors are appended to row_errors.
+    `checked`: the batch's outcomes so far (_check_participation)."""
     if not isinstance(data, dict):
         return []
     one, many = data.get("participation"), data.get("participations")
@@ -68,7 +72,7 @@ def _row_participations(data, departments, record, row_errors):
         return []
     clean_parts, failed = [], False
     for raw in raws:
-        part, part_errors = rules.check_participation(raw, departments)
+        part, part_errors = _check_participation(raw, departments, checked)
         row_errors.extend({**e, "field": f"{field}.{e.get('field')}"} for e in part_errors)
         failed = failed or bool(part_errors)
         clean_parts.append(part)
@@ -85,6 +89,23 @@ def _row_participations(data, departments, record, row_errors):
         item.pop("department", None)
         row_errors.append({**item, "field": f"{field}.forecast"})
     return clean_parts
+
+
+def _check_participation(raw, departments, checked):
+    """rules.check_participation, once per distinct participation of a batch
+    (the rows of a list share a department and a few classes): `checked` maps
+    its (key, type, value) items to the outcome; a copy is answered."""
+    if checked is None or not isinstance(raw, dict):
+        return rules.check_participation(raw, departments)
+    try:
+        key = tuple((k, v.__class__, v) for k, v in raw.items())
+        found = checked.get(key)
+    except TypeError:  # a list or dict among the values: checked as it is
+        return rules.check_participation(raw, departments)
+    if found is None:
+        found = checked[key] = rules.check_participation(raw, departments)
+    part, part_errors = found
+    return (dict(part) if part is not None else None), [dict(e) for e in part_errors]
 
 
 def _duplicates_and_existing(session, iid, records, errors):
@@ -110,12 +131,13 @@ def _duplicates_and_existing(session, iid, records, errors):
                 first_bsn[bsn] = index
     for chunk in lookups.chunks(first_number):
         for (number,) in session.execute(sa.select(students.c.student_number).where(
-                students.c.institution_id == iid, students.c.student_number.in_(chunk))):
+                students.c.institution_id == iid,
+                bulk.among(session, students.c.student_number, chunk))):
             errors.append(error_item("student_exists", rules.student_exists_message(number),
                                      field="student_number", row=first_number[number]))
     for chunk in lookups.chunks(first_bsn):
         for (bsn,) in session.execute(sa.select(students.c.bsn).where(
-                students.c.institution_id == iid, students.c.bsn.in_(chunk))):
+                students.c.institution_id == iid, bulk.among(session, students.c.bsn, chunk))):
             errors.append(error_item("bsn_exists", rules.bsn_exists_message(), field="bsn",
                                      row=first_bsn[bsn]))
 

@@ -81,25 +81,51 @@ def _limit(field):
     return fieldrules.FIELDS[field].max_length
 
 
-def _record_values(data, errors, required_type=True):
+def _record_values(data, errors, required_type=True, memo=None):
+    """`memo`: a dict a batch's rows share (_once)."""
     record = {
-        "type": clean_type(data.get("type"), errors, required=required_type),
+        "type": _once(memo, "type", data.get("type"), errors,
+                      lambda v, e: clean_type(v, e, required=required_type)),
         "bsn": clean_bsn(data.get("bsn"), errors),
         "onderwijsnummer": clean_onderwijsnummer(data.get("onderwijsnummer"), errors),
-        "date_of_birth": clean_date("date_of_birth", data.get("date_of_birth"), errors),
-        "year_of_education": clean_int("year_of_education", data.get("year_of_education"),
-                                       errors, 1, 10, "year_of_education_invalid"),
-        "track": clean_text("track", data.get("track"), errors, _limit("track")),
-        "home_class": clean_text("home_class", data.get("home_class"), errors,
-                                 _limit("home_class")),
+        "date_of_birth": _once(memo, "date_of_birth", data.get("date_of_birth"), errors,
+                               lambda v, e: clean_date("date_of_birth", v, e)),
+        "year_of_education": _once(memo, "year_of_education", data.get("year_of_education"),
+                                   errors, lambda v, e: clean_int(
+                                       "year_of_education", v, e, 1, 10,
+                                       "year_of_education_invalid")),
+        "track": _once(memo, "track", data.get("track"), errors,
+                       lambda v, e: clean_text("track", v, e, _limit("track"))),
+        "home_class": _once(memo, "home_class", data.get("home_class"), errors,
+                            lambda v, e: clean_text("home_class", v, e, _limit("home_class"))),
     }
     return record
 
 
-def _personal_values(data, errors, required):
+_ONCE_TYPES = (str, int, type(None))
+
+
+def _once(memo, field, value, errors, check):
+    """check(value, errors) for one field of a row, once per distinct value
+    (and type) of the field in a batch: `memo` keeps the outcome and the error
+    items it reported (copies are reported again). Without `memo`, checked."""
+    if memo is None or value.__class__ not in _ONCE_TYPES:
+        return check(value, errors)
+    key = (field, value.__class__, value)
+    found = memo.get(key)
+    if found is None:
+        reported = []
+        found = memo[key] = (check(value, reported), reported)
+    result, reported = found
+    errors.extend(dict(e) for e in reported)
+    return result
+
+
+def _personal_values(data, errors, required, clean=fieldrules.clean):
     """The personal fields given, checked by the rules the users service
     applies (the one table: services/common/fields.py), so a student is
-    refused here for the same reasons, in the same words."""
+    refused here for the same reasons, in the same words. `clean`:
+    fieldrules.clean, or a batch's fieldrules.batch_clean()."""
     personal = {}
     for field in PERSONAL_FIELDS:
         if field not in data:
@@ -107,7 +133,7 @@ def _personal_values(data, errors, required):
                 errors.append(required_item(field))
             continue
         try:
-            value = fieldrules.clean(field, data[field])
+            value = clean(field, data[field])
         except FieldError as exc:
             _field_error(field, exc, errors)
             continue
@@ -118,7 +144,7 @@ def _personal_values(data, errors, required):
     return personal
 
 
-def check_new_student(data, require_initials=True):
+def check_new_student(data, require_initials=True, clean=fieldrules.clean, memo=None):
     """(record, personal, errors) for a new student.
 
     `record` holds the student record's columns (student_number, type, bsn,
@@ -130,11 +156,11 @@ def check_new_student(data, require_initials=True):
         return None, None, [value_invalid_item("data")]
     errors = []
     number = clean_student_number(data.get("student_number"), errors)
-    record = _record_values(data, errors)
+    record = _record_values(data, errors, memo=memo)
     check_identity(record["type"], record["bsn"], record["onderwijsnummer"], errors)
     required = ("initials", "first_name", "last_name") if require_initials \
         else ("first_name", "last_name")
-    personal = _personal_values(data, errors, required)
+    personal = _personal_values(data, errors, required, clean)
     record["student_number"] = number
     return record, personal, errors
 
