@@ -286,6 +286,7 @@ class Jobs:
             err_path.unlink(missing_ok=True)
             if result is None:
                 Path(args["numbers_path"]).unlink(missing_ok=True)
+                remove_partial_rows(folder)
         if status == checkproc.UNREADABLE:
             raise Unreadable(stderr.decode(errors="replace").strip()[:200])
         if status != 0 or result is None:
@@ -459,6 +460,14 @@ def _follow(proc, path, on_line, timeout, interval=0.02):
                 proc.wait()
                 raise RuntimeError("checking took too long")
             eventlet.sleep(interval)
+
+
+def remove_partial_rows(folder):
+    """The rows files a check left half-written when it failed or was killed
+    (`.rows.jsonl.gz.<...>.tmp`, the later part's `.rows.jsonl.gz.<pid>.part`
+    and its own temporary file); the finished rows file stays."""
+    for leftover in folder.glob(f"*.{storage.ROWS}.*"):
+        leftover.unlink(missing_ok=True)
 
 
 def _kill(threads):

@@ -237,12 +237,14 @@ def _start_second(sheet, split, scan, rows_path):
     shared = _SharedCount()
     part_path = rows_path.with_name(f".{rows_path.name}.{os.getpid()}.part")
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(write_end)
         return pid, read_end, part_path, shared
     status = 1
     try:  # the forked process: never returns
+        die_with_parent(parent)
         os.close(read_end)
         writer = RowsWriter(part_path)
         part = scan.later_part(writer)
@@ -260,6 +262,22 @@ def _start_second(sheet, split, scan, rows_path):
         status = 0
     finally:
         os._exit(status)
+
+
+def die_with_parent(parent_pid):
+    """Linux: this (forked) process gets SIGKILL when its parent dies, so the
+    later part of a check that the service gave up on (killed at its timeout)
+    stops with it instead of writing on; exits at once when the parent is
+    already gone."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _private_mb():

@@ -506,3 +506,63 @@ def test_the_check_process_splits_and_both_parts_hand_out_their_numbers(tmp_path
     # the later part said the duplicate's number before the merge found it: said, not listed
     assert sorted(said) == sorted([n for n, _b, _r in numbers] + [rows[10]["Leerlingnummer"]])
     assert done.stdout.splitlines()[-1] == "done"
+
+
+def test_the_later_part_of_a_check_dies_with_the_check_process(tmp_path):
+    """When the service kills a check at its timeout, the part it forked goes
+    too (it would otherwise write its rows on, for nobody)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    script = (
+        "import os, sys, time\n"
+        "from services.uploads import validate\n"
+        "parent = os.getpid()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    validate.die_with_parent(parent)\n"
+        "    time.sleep(30)\n"
+        "    open(sys.argv[1], 'w').write('written on')\n"
+        "    os._exit(0)\n"
+        "print(pid, flush=True)\n"
+        "time.sleep(60)\n")
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(marker)],
+                            stdout=subprocess.PIPE, text=True)
+    child = int(proc.stdout.readline())
+    time.sleep(0.3)  # the child has set its death signal
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                return not any(line.startswith("State:") and "Z" in line for line in fh)
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 5
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert not alive(child)
+    finally:
+        if alive(child):
+            os.kill(child, signal.SIGKILL)
+    assert not marker.exists()
+
+
+def test_a_failed_check_leaves_no_half_written_rows(tmp_path):
+    from services.uploads import jobs, storage
+    kept = tmp_path / storage.ROWS
+    kept.write_bytes(b"done")
+    leftovers = [tmp_path / f".{storage.ROWS}.ab12.tmp", tmp_path / f".{storage.ROWS}.77.part",
+                 tmp_path / f"..{storage.ROWS}.77.part.cd34.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"half")
+    other = tmp_path / "original.xlsx"
+    other.write_bytes(b"x")
+    jobs.remove_partial_rows(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([kept.name, other.name])
