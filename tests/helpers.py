@@ -180,3 +180,20 @@ class S3Server:
             self.proc.wait(timeout=5)
         except Exception:  # pragma: no cover
             self.proc.kill()
+
+
+def wait_for_health(base, proc, log_path, timeout=180):
+    """Poll GET /health until 200. While a service is still starting, the
+    gateway waits its own health deadline (3 s) for that service before it
+    answers 503, so the client's read timeout must be longer than that, and a
+    slow answer is one more round, not a failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, log_path.read_text()
+        try:
+            if requests.get(base + "/health", timeout=15).status_code == 200:
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.5)

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import wait_for_health
+
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v1"
 BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
@@ -50,19 +52,6 @@ def run_script(script, env, timeout=180):
                             capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result.stdout
-
-
-def wait_for_health(base, proc, log_path, timeout=180):
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, log_path.read_text()
-        try:
-            if requests.get(base + "/health", timeout=3).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.5)
 
 
 @pytest.mark.e2e

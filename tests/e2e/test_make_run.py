@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import wait_for_health
+
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v1"
 
@@ -38,16 +40,7 @@ def test_make_run_end_to_end(rabbit_config, tmp_path):
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp_path / "run.log").read_text()
-            try:
-                if requests.get(base + "/health", timeout=3).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
-            time.sleep(0.5)
+        wait_for_health(base, proc, tmp_path / "run.log", timeout=90)
         # the launcher printed the URL and the generated bootstrap password once
         time.sleep(0.5)
         output = (tmp_path / "run.log").read_text()
