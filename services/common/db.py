@@ -7,9 +7,11 @@ mode; under eventlet a SQLite call cannot yield, so a process keeps one
 connection and green threads queue for it instead of blocking on the file lock.
 """
 
+import contextlib
 import logging
 from typing import Any
 
+import eventlet
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
 from sqlalchemy import event
@@ -95,6 +97,16 @@ class UnitOfWork:
         self.publisher = publisher
         self._session: Any = None
         self.events: list = []
+        # Set by an entrypoint for the batches of a list load:
+        # `publish_later` (see commit) and `lane`, a lock the process's batches
+        # share. The domain code takes the lane around its own work on a batch
+        # (checking rows, writing them) and lets go of it while it waits on
+        # another service or hashes passwords, so batches sent together go
+        # through one at a time and pipeline with the next service instead of
+        # all being checked at once, all waiting at once and all written at
+        # once (docs/uploads.md, "Load").
+        self.publish_later = False
+        self.lane: Any = contextlib.nullcontext()
 
     @property
     def session(self) -> Any:
@@ -130,18 +142,29 @@ class UnitOfWork:
         self.events.append((event_type, institution_id, data, version))
 
     def commit(self):
+        """Commit the change with its events in the outbox, then publish them:
+        before returning, or, with `publish_later` set (a batch of a list
+        load, so its caller can answer sooner and the next batch comes in), in
+        a green thread of its own. The events are committed in the outbox
+        either way; whatever a flush does not send, the relay timer does."""
         if self.events:
             write_outbox(self.session, self.service_name, self.events)
         self.session.commit()
         had_events = bool(self.events)
         self.events = []
         if had_events and self.publisher is not None:
-            try:
-                self.publisher.flush()
-            except Exception as exc:  # the relay timer retries; the change is committed
-                log.warning(
-                    "outbox not published now (%s: %s); the relay retries", type(exc).__name__, exc
-                )
+            if self.publish_later:
+                eventlet.spawn_n(self._flush)
+            else:
+                self._flush()
+
+    def _flush(self):
+        try:
+            self.publisher.flush()
+        except Exception as exc:  # the relay timer retries; the change is committed
+            log.warning(
+                "outbox not published now (%s: %s); the relay retries", type(exc).__name__, exc
+            )
 
     def rollback(self):
         self.session.rollback()

@@ -127,14 +127,19 @@ def _student_codes(users_data):
 
 
 def _react(uow, users, payload, event_type, codes_of):
-    """Shared frame: idempotent by event_id; `codes_of(data)` picks the codes."""
+    """Shared frame: idempotent by event_id; `codes_of(data)` picks the codes.
+    An event that names no account to register (most: the accounts this
+    service made itself, a list load's 40 batches of 500) is ignored without
+    reading or writing anything, as often as it comes: a list load's own
+    records are being written meanwhile, and this would only queue for the
+    same database."""
     event_id, iid, data, _occurred = _event_parts(payload, event_type)
+    codes = [c for c in codes_of(data) if c is not None]
+    if not codes:
+        return "ignored"
     if _already_processed(uow.session, event_id):
         return "duplicate"
-    codes = [c for c in codes_of(data) if c is not None]
-    result = {"registered": []}
-    if codes:
-        result = register_students(uow, users, iid, codes)
+    result = register_students(uow, users, iid, codes)
     try:
         _mark_processed(uow, event_id)
     except IntegrityError:  # another worker handled it just now

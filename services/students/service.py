@@ -12,6 +12,7 @@ service needs to know who acts (BSN audit, the mentor rule).
 """
 import logging
 
+from eventlet.semaphore import Semaphore
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
@@ -26,6 +27,11 @@ log = logging.getLogger(__name__)
 
 # How often planned leaves whose day has come are carried out (seconds).
 PLANNED_LEAVES_INTERVAL = 600
+
+# create_students' own work (checking a batch, writing it) one batch at a time
+# per process, so the batches of a list load pipeline with the users service
+# (handlers.create_many.create_students).
+BATCH_LANE = Semaphore(1)
 
 
 class StudentsService:
@@ -56,6 +62,7 @@ class StudentsService:
                         origin_key=None):
         """`origin_key`: the operation (a list load), stored with what it creates."""
         with self.db() as uow:
+            uow.publish_later, uow.lane = True, BATCH_LANE
             return handlers.create_students(uow, self.users_batch, institution_id, rows,
                                             project_id, actor, origin_key)
 

@@ -349,8 +349,12 @@ class Jobs:
                 return self._load_chunk(institution_id, project_id, actor,
                                         rows[start:start + chunk_size], origin, existing)
 
+            # the next chunk goes out while this one's progress is saved, unless
+            # this one failed (the load stops there)
             with contextlib.closing(in_order(load_chunk, range(done, len(rows), chunk_size),
-                                              self.settings.load_parallel)) as results:
+                                              self.settings.load_parallel,
+                                              go_on=lambda outcome: outcome[1] is None)) \
+                    as results:
                 for start, (notes, failure) in results:
                     if failure is not None:
                         break

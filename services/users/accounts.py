@@ -129,6 +129,21 @@ class _Raced(Exception):
 
 
 def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key, answer):
+    with uow.lane:  # let go of while hashing: _insert_clean takes it again to write
+        cleans, adopted = _checked_rows(uow, inst, rows, batch, origin_key, answer)
+    if not cleans:
+        return []
+    if adopted:
+        new_rows = [c for c in cleans if c["code"] not in adopted]
+        created = _insert_clean(uow, inst, new_rows, batch_events, origin, origin_key, answer)
+        by_code = {**adopted, **{u["code"]: u for u in created}}
+        return [by_code[c["code"]] for c in cleans]
+    return _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer)
+
+
+def _checked_rows(uow, inst, rows, batch, origin_key, answer):
+    """(clean rows, {code: answer} of the accounts adopted) or one DomainError
+    for every bad row."""
     session = uow.session
     errors, cleans = [], []
     clean_field = fieldrules.batch_clean() if batch else fieldrules.clean
@@ -160,14 +175,7 @@ def _insert_users_once(uow, inst, rows, batch, batch_events, origin, origin_key,
                     errors.append(_exists_item(row.code, first_row[row.code] if batch else None))
     if errors:
         raise rows_error(errors) if batch else _single_error(errors)
-    if not cleans:
-        return []
-    if adopted:
-        new_rows = [c for c in cleans if c["code"] not in adopted]
-        created = _insert_clean(uow, inst, new_rows, batch_events, origin, origin_key, answer)
-        by_code = {**adopted, **{u["code"]: u for u in created}}
-        return [by_code[c["code"]] for c in cleans]
-    return _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer)
+    return cleans, adopted
 
 
 def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer=full_dict):
@@ -185,6 +193,13 @@ def _insert_clean(uow, inst, cleans, batch_events, origin, origin_key, answer=fu
     hashes = dict(zip(with_password,
                       passwords.hash_passwords(cleans[i]["password"] for i in with_password),
                       strict=True))
+    with uow.lane:
+        return _write_clean(uow, inst_id, cleans, hashes, batch_events, origin, origin_key,
+                            answer)
+
+
+def _write_clean(uow, inst_id, cleans, hashes, batch_events, origin, origin_key, answer):
+    session = uow.session
     now = utcnow()
     values = []
     for index, clean in enumerate(cleans):

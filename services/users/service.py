@@ -10,12 +10,18 @@ Every RPC answers plain JSON-able values or raises DomainError (which the
 caller receives as a DomainError). The gateway passes institution_id
 explicitly and does the role and tenancy checks.
 """
+from eventlet.semaphore import Semaphore
 from nameko.timer import timer
 
 from services.common.db import Database
 from services.common.rpc import domain_rpc
 
 from . import account_changes, account_queries, accounts, auth, institutions
+
+# create_users' own work on a batch (checking rows, writing them) one batch at
+# a time per process (UnitOfWork.lane): the batches of a list load then come
+# back one by one, as each is done, and pipeline with the students service.
+BATCH_LANE = Semaphore(1)
 
 
 class UsersService:
@@ -88,6 +94,7 @@ class UsersService:
     def create_users(self, institution_id, rows, batch_events=False, origin=None,
                      origin_key=None, brief=False):
         with self.db() as uow:
+            uow.publish_later, uow.lane = bool(batch_events), BATCH_LANE
             return accounts.create_users(uow, institution_id, rows, batch_events, origin,
                                          origin_key, brief)
 

@@ -107,3 +107,39 @@ def test_read_one_needs_no_session_and_reads_the_unit_of_works_own_writes(make_d
     with UnitOfWork(factory, "users") as uow:
         assert uow.read_one(count)[0] == 0  # rolled back: never committed
     engine.dispose()
+
+
+def test_publish_later_answers_before_the_events_go_out(make_db):
+    """A list load's batch: commit() returns with the events in the outbox and
+    their flush started in a green thread of its own; without publish_later
+    the flush is done before commit() returns."""
+    import eventlet
+    from sqlalchemy.orm import sessionmaker
+
+    from services.common.db import UnitOfWork
+
+    class Publisher:
+        def __init__(self):
+            self.flushed = 0
+
+        def flush(self):
+            eventlet.sleep(0.01)  # the broker's confirms
+            self.flushed += 1
+
+    engine = make_engine(make_db("users"))
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    unpublished = sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    publisher = Publisher()
+    with UnitOfWork(factory, "users", publisher) as uow:
+        uow.add_event("users_created_batch", 1, {"count": 0, "users": []})
+        uow.commit()
+        assert publisher.flushed == 1
+    with UnitOfWork(factory, "users", publisher) as uow:
+        uow.publish_later = True
+        uow.add_event("users_created_batch", 1, {"count": 0, "users": []})
+        uow.commit()
+        assert publisher.flushed == 1  # not yet
+        assert uow.read_one(unpublished)[0] == 2  # both committed in the outbox
+    eventlet.sleep(0.05)
+    assert publisher.flushed == 2
+    engine.dispose()

@@ -110,8 +110,22 @@ def test_account_events_register_except_the_students_own(students_db, users, ins
             "users_created_batch", iid, {"count": 3, "users": [created(u) for u in batch]})) \
             == "applied"
     with students_db.uow() as uow:   # made by students itself: its own record is on its way
-        assert accounts.on_user_created(uow, users, envelope(
-            "user_created", iid, created(mine, "students"))) == "ignored"
+        own = envelope("users_created_batch", iid, {"count": 1,
+                                                    "users": [created(mine, "students")]})
+        statements = []
+
+        def note(_conn, _cursor, statement, *_rest):
+            statements.append(statement)
+
+        engine = uow.session.get_bind()
+        sa.event.listen(engine, "before_cursor_execute", note)
+        try:
+            assert accounts.on_users_created_batch(uow, users, own) == "ignored"
+            assert accounts.on_user_created(uow, users, envelope(
+                "user_created", iid, created(mine, "students"))) == "ignored"
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", note)
+        assert statements == []  # nothing to do: not even the event's id is noted
     assert sorted(records(students_db, iid)) == ["2001", "2002", "2003"]
     # an employee who becomes a student
     users.create_user(iid, {"code": "3001", "first_name": "E", "last_name": "Mee"})

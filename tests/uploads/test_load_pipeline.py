@@ -67,3 +67,28 @@ def test_a_failing_chunk_raises_after_the_others_finished():
             seen.append(item)
     assert seen == [0]
     assert sorted(finished) == [0, 2, 3]  # 2 and 3 ran beside 1
+
+
+def test_go_on_starts_the_next_call_before_the_result_is_handed_over():
+    started = []
+
+    def work(item):
+        started.append(item)
+        eventlet.sleep(0)
+        return "stop" if item == 3 else "ok"
+
+    seen = []
+    with contextlib.closing(in_order(work, range(10), 2,
+                                     go_on=lambda result: result == "ok")) as results:
+        for item, result in results:
+            # while the caller works with a result (saving progress: it waits on
+            # I/O), the slot it freed is already taken
+            eventlet.sleep(0)
+            seen.append((item, sorted(started)))
+            if result == "stop":
+                break
+    assert seen[0] == (0, [0, 1, 2])
+    assert seen[1] == (1, [0, 1, 2, 3])
+    # item 3 said stop: nothing started for it; 4 had started when 2 came back
+    assert seen[-1] == (3, [0, 1, 2, 3, 4])
+    assert sorted(started) == [0, 1, 2, 3, 4]

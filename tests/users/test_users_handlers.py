@@ -538,3 +538,36 @@ def test_throttle_for_unknown_account_and_cap(uow, account, users_db):
         session.commit()
     assert attempt(uow, t0 + dt.timedelta(seconds=10), PASSWORD, code="ghost").extra == {
         "retry_after": 290}
+
+
+def test_create_users_checks_and_writes_holding_the_lane_and_hashes_without_it(
+        users_db, institution, monkeypatch):
+    """UnitOfWork.lane (a list load's batches one at a time per process): the
+    rows are checked and written holding it; passwords are hashed without it,
+    so other batches' own work goes on meanwhile."""
+    import eventlet
+    from eventlet.semaphore import Semaphore
+
+    from services.users import passwords
+
+    lane, seen = Semaphore(1), []
+    real_hash = passwords.hash_passwords
+    monkeypatch.setattr(passwords, "hash_passwords",
+                        lambda values: (seen.append(("hashing", lane.locked())),
+                                        real_hash(values))[1])
+    lane.acquire()  # another batch holds it
+
+    def run():
+        with users_db.uow() as uow:
+            uow.lane = lane
+            return accounts.create_users(uow, institution["id"], [
+                {"code": "u1", "first_name": "A", "last_name": "B", "password": "Wachtwoord-1!"}])
+
+    thread = eventlet.spawn(run)
+    eventlet.sleep(0.05)
+    assert seen == []  # not even checked yet
+    lane.release()
+    created = thread.wait()["created"]
+    assert [u["code"] for u in created] == ["u1"]
+    assert seen == [("hashing", False)]
+    assert not lane.locked()

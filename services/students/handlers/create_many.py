@@ -160,24 +160,33 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
     stored with accounts and records, so a retry after a crash between the
     two steps adopts the accounts of its earlier attempt instead of failing
     on user_exists, and count_by_origin tells what the operation stored.
+
+    The two steps of this process's own work, checking the rows and writing
+    them, each hold `uow.lane` (the service sets it: one batch at a time per
+    process), and let go of it while the users service creates the accounts.
+    Batches of one list load, sent together, then flow through as a
+    pipeline: one is checked here while the accounts of the one before are
+    made and the records of the one before that are written.
     """
+    lane = uow.lane
     iid = lookups.institution_id_of(institution_id)
     key = _batch_origin(origin_key)
     _check_rows(rows)
     rows = list(rows)
     session = uow.session
     project, departments = None, None
-    if project_id is not None:
-        project = lookups.load_project(session, iid, project_id)
-        dept_objects = lookups.departments_of(session, project.id)
-        departments = lookups.department_dicts(dept_objects)
-    records, personals, parts, errors = _validate_rows(rows, departments)
-    _duplicates_and_existing(session, iid, records, errors)
-    if errors:
-        raise rules.rows_error(errors)
-    if not rows:
-        return {"created": 0, "student_numbers": []}
-    _release(uow)
+    with lane:
+        if project_id is not None:
+            project = lookups.load_project(session, iid, project_id)
+            dept_objects = lookups.departments_of(session, project.id)
+            departments = lookups.department_dicts(dept_objects)
+        records, personals, parts, errors = _validate_rows(rows, departments)
+        _duplicates_and_existing(session, iid, records, errors)
+        if errors:
+            raise rules.rows_error(errors)
+        if not rows:
+            return {"created": 0, "student_numbers": []}
+        _release(uow)
 
     numbers = [r["student_number"] for r in records]
     created = _create_accounts(
@@ -188,8 +197,9 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
         discard=lambda: _without_records(session, iid, numbers))["created"]
     user_ids = {u["code"]: u["id"] for u in created}
     try:
-        _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor, key)
-        uow.commit()
+        with lane:
+            _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor, key)
+            uow.commit()
     except Exception as exc:
         uow.rollback()
         _compensate(users, iid, _without_records(session, iid, numbers), batch_events=True)
