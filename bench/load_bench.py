@@ -197,6 +197,44 @@ def cpu_seconds(pids):
     return out
 
 
+def machine_cpu():
+    """(busy, all) CPU seconds of the whole machine so far, over every core
+    (/proc/stat: busy is everything but idle and iowait)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(values[:8])
+    return (total - values[3] - values[4]) / tick, total / tick
+
+
+def cpu_by_command(names):
+    """{pid: (name, CPU seconds)} of every process whose command is in `names`
+    (the database server's and the broker's processes)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        if name in names:
+            fields = text.rsplit(")", 1)[1].split()
+            out[stat.parent.name] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def cpu_spent(before, after):
+    """{name: CPU seconds} between two cpu_by_command snapshots (a process
+    started meanwhile counts from nothing)."""
+    spent = {}
+    for pid, (name, seconds) in after.items():
+        spent[name] = spent.get(name, 0.0) + seconds - before.get(pid, (name, 0.0))[1]
+    return spent
+
+
+SERVERS = {"postgres": "postgresql", "beam.smp": "rabbitmq"}
+
+
 def db_counts(urls):
     counts = {}
     for name, url, query in (
@@ -235,13 +273,17 @@ def run_backend(backend, load_list, rows, pg_url, chunk, parallel):
         queues = bind_event_queues(amqp_uri)
 
         pids = {name: stack.procs[name].pid for name in ("users", "students", "uploads")}
-        cpu_before = cpu_seconds(pids)
+        cpu_before, servers_before = cpu_seconds(pids), cpu_by_command(SERVERS)
+        machine_before = machine_cpu()
         started = time.perf_counter()
         stack.call("POST", f"/uploads/{load_id}/approve", json={"project_id": project["id"]})
         wait_loaded(urls["uploads"], load_id)
         seconds = time.perf_counter() - started
-        done = stack.call("GET", f"/uploads/{load_id}?errors_limit=5", admin)
+        machine_after = machine_cpu()
         cpu = {k: v - cpu_before[k] for k, v in cpu_seconds(pids).items()}
+        servers = {SERVERS[k]: v for k, v in
+                   cpu_spent(servers_before, cpu_by_command(SERVERS)).items()}
+        done = stack.call("GET", f"/uploads/{load_id}?errors_limit=5", admin)
         if done["status"] != "loaded" or done["loaded"] != rows:
             raise SystemExit(f"loading ended {done['status']} with {done['loaded']} loaded: "
                              f"{done['load_errors'][:3]}")
@@ -258,6 +300,9 @@ def run_backend(backend, load_list, rows, pg_url, chunk, parallel):
             problems.append(f"{twice} event(s) delivered twice")
         result = {"backend": backend, "rows": rows, "seconds": seconds,
                   "students_per_s": rows / seconds, "counts": counts, "cpu": cpu,
+                  "servers": servers,
+                  "machine": [after - before for before, after
+                              in zip(machine_before, machine_after, strict=True)],
                   "events": {k: v["events"] for k, v in events.items()},
                   "problems": problems}
         result["floors"] = floors(backend, urls["students"].replace(
@@ -298,6 +343,15 @@ def main():
                   + ", ".join(f"{k} {v:.2f}s" for k, v in cpu.items())
                   + f"; {sum(cpu.values()) / res['rows'] * 1e6:.0f} µs per student "
                   f"(~{res['rows'] / sum(cpu.values()):,.0f} students per CPU second)")
+            busy, total = res["machine"]
+            everything = busy / res["rows"] * 1e6
+            print(f"{'':10s} CPU of the servers: "
+                  + ", ".join(f"{k} {v:.2f}s" for k, v in sorted(res["servers"].items()))
+                  + f"; the whole machine {busy:.2f}s of {total:.2f}s "
+                  f"({busy / total:.0%} of its {os.cpu_count()} cores busy), "
+                  f"{everything:.0f} µs per student: at most "
+                  f"~{total / res['seconds'] * 1e6 / everything:,.0f} students/s "
+                  "with every core busy")
             print(f"{'':10s} counts {res['counts']} events {res['events']} "
                   f"{'OK' if not res['problems'] else 'PROBLEMS: ' + '; '.join(res['problems'])}",
                   flush=True)
