@@ -342,12 +342,10 @@ class Jobs:
         origin = load_origin(sub)
         failure = None
         with self._beating(sub["id"], token):
-            existing = self.existing_bsns(institution_id,
-                                          [r["student_number"] for r in rows[done:]])
 
             def load_chunk(start):
                 return self._load_chunk(institution_id, project_id, actor,
-                                        rows[start:start + chunk_size], origin, existing)
+                                        rows[start:start + chunk_size], origin)
 
             # the next chunk goes out while this one's progress is saved, unless
             # this one failed (the load stops there)
@@ -385,15 +383,15 @@ class Jobs:
             return handlers.load_progress(uow, submission_id, token, done, loaded,
                                           max(done - loaded, 0), load_errors)
 
-    def _load_chunk(self, institution_id, project_id, actor, chunk, origin, existing):
-        """(notes, failure) for one chunk of clean rows. `existing`: the
-        students of the list that existed when the load (re)started; a chunk
-        refused because one was created since is asked again."""
+    def _load_chunk(self, institution_id, project_id, actor, chunk, origin):
+        """(notes, failure) for one chunk of clean rows. The chunk's students
+        that exist already (an earlier attempt of this load, or made since the
+        check) are asked for first, by each chunk for itself, so the first
+        chunk goes out at once instead of after a lookup of the whole list; a
+        chunk refused because one was created meanwhile is asked again."""
         last = None
-        for attempt in range(2):
-            if attempt:
-                existing = self.existing_bsns(institution_id,
-                                              [r["student_number"] for r in chunk])
+        for _attempt in range(2):
+            existing = self.existing_bsns(institution_id, [r["student_number"] for r in chunk])
             todo, notes = [], []
             for row in chunk:
                 number = row["student_number"]
@@ -413,7 +411,7 @@ class Jobs:
             except DomainError as exc:
                 if exc.status >= 500:
                     raise  # a neighbour down: not the list's fault, resumed later
-                if exc.status == 409 and attempt == 0:
+                if exc.status == 409 and last is None:
                     last = exc
                     continue  # created meanwhile (a duplicate message): ask again
                 return [], _map_row_errors(exc, todo)
