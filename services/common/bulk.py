@@ -181,8 +181,45 @@ def _executemany_sqlite(session, table, rows):
     for key in order:
         column = [row[key] for row in rows]
         process = table.c[key].type._cached_bind_processor(conn.dialect)
-        values.append(column if process is None else [process(v) for v in column])
+        values.append(column if process is None else _processed(column, process))
     conn.exec_driver_sql(compiled.string, list(zip(*values, strict=True)))
+
+
+_PLAIN = (str, int, bool, type(None), dt.date)
+
+
+def _key(value):
+    """A dict key under which values process alike, or None. Only classes
+    whose equal values are the same value: not Decimal('1.0') and
+    Decimal('1.00'), nor floats (0.0 and -0.0); a datetime keeps its tzinfo
+    (the same instant in two zones is written as two texts)."""
+    cls = value.__class__
+    if cls in _PLAIN:
+        return cls, value
+    if cls is dt.datetime:
+        return cls, value, value.tzinfo
+    if cls is list and all(item.__class__ in _PLAIN for item in value):
+        return list, tuple((item.__class__, item) for item in value)
+    return None
+
+
+def _processed(column, process):
+    """process(value) of each value, worked out once per distinct value: the
+    rows of a batch share most of theirs (one timestamp for created_at and
+    updated_at, a few classes, [] for a list), and SQLite's DATETIME and
+    JSON processors are most of an insert's own CPU otherwise."""
+    done: dict = {}
+    out = []
+    for value in column:
+        key = _key(value)
+        if key is None:
+            out.append(process(value))
+            continue
+        found = done.get(key, done)
+        if found is done:
+            found = done[key] = process(value)
+        out.append(found)
+    return out
 
 
 def insert_many(session, table, rows, return_ids=False):

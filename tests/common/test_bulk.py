@@ -85,3 +85,47 @@ def test_a_copy_that_meets_a_row_lock_of_this_process_waits_the_green_way(make_d
         codes = s.execute(sa.select(users.c.code).where(users.c.institution_id == inst))
         assert sorted(codes.scalars()) == ["1001"]
     engine.dispose()
+
+
+def test_sqlite_batch_insert_stores_what_sqlalchemys_insert_stores():
+    """bulk._executemany_sqlite processes each distinct value once
+    (bulk._processed): the stored texts are those of session.execute(insert)
+    value by value, also where equal values must not share a text (the same
+    instant in two zones, 1 and True, a list of them)."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    amsterdam = dt.timezone(dt.timedelta(hours=1))
+    engine = sa.create_engine("sqlite://")
+    meta = sa.MetaData()
+
+    def table(name):
+        return sa.Table(name, meta, sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column("at", sa.DateTime(timezone=True)),
+                        sa.Column("day", sa.Date), sa.Column("n", sa.Integer),
+                        sa.Column("flag", sa.Boolean), sa.Column("tags", sa.JSON),
+                        sa.Column("data", sa.JSON), sa.Column("name", sa.Text))
+
+    ours, theirs = table("ours"), table("theirs")
+    meta.create_all(engine)
+    values = [
+        (NOW, dt.date(2010, 1, 1), 1, True, [], {"a": [1]}, "x"),
+        (NOW, dt.date(2010, 1, 1), 1, True, [], {"a": [1]}, "x"),
+        (NOW.astimezone(amsterdam), dt.date(2010, 1, 2), True, False, [1], {"a": [True]}, "y"),
+        (NOW.replace(tzinfo=None), None, None, None, [True], None, None),
+        (None, dt.date(2010, 1, 1), 0, False, ["bsn", "onderwijsnummer"], [], "x"),
+        (NOW, dt.date(2010, 1, 1), 1, True, [1.0], {"a": [1]}, "x"),
+    ]
+    rows = [dict(zip(("at", "day", "n", "flag", "tags", "data", "name"), v, strict=True))
+            for v in values]
+    with Session(engine) as session:
+        bulk._executemany_sqlite(session, ours, rows)
+        session.execute(sa.insert(theirs), rows)
+        session.commit()
+        stored = {name: session.connection().exec_driver_sql(
+            f"SELECT at, day, n, flag, tags, data, name FROM {name} ORDER BY id").all()
+            for name in ("ours", "theirs")}
+    assert stored["ours"] == stored["theirs"]
+    # the instant in Amsterdam is a text of its own; naive NOW reads as UTC NOW
+    assert len(set(row[0] for row in stored["ours"])) == 3
+    engine.dispose()
