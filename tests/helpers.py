@@ -197,3 +197,15 @@ def wait_for_health(base, proc, log_path, timeout=180):
             pass
         assert time.monotonic() < deadline, log_path.read_text()
         time.sleep(0.5)
+
+
+def wait_for_output(log_path, proc, text, timeout=60):
+    """The whole of a process's log once `text` is in it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = log_path.read_text()
+        if text in output:
+            return output
+        assert proc.poll() is None, output
+        assert time.monotonic() < deadline, output
+        time.sleep(0.2)

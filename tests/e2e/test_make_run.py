@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import wait_for_health
+from tests.helpers import wait_for_health, wait_for_output
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v1"
@@ -41,9 +41,11 @@ def test_make_run_end_to_end(rabbit_config, tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(base, proc, tmp_path / "run.log", timeout=90)
-        # the launcher printed the URL and the generated bootstrap password once
-        time.sleep(0.5)
-        output = (tmp_path / "run.log").read_text()
+        # the launcher printed the URL and the generated bootstrap password once,
+        # when its own health check passed (that may be a round after ours: a
+        # service still starting can make one answer a 503)
+        output = wait_for_output(tmp_path / "run.log", proc,
+                                 f">>> http://127.0.0.1:{web_port}/ <<<")
         assert f"127.0.0.1:{port}" in output
         stored = data_dir / "helpdesk-password.txt"
         assert stored.stat().st_mode & 0o777 == 0o600
