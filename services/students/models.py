@@ -92,6 +92,13 @@ class Department(Base):
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, nullable=False)
 
 
+DEFERRABLE = {"deferrable": True, "initially": "IMMEDIATE"}
+# the names of those keys (services/common/tables.py's naming convention)
+PARTICIPATION_KEYS = ("fk_participations_project_id_projects",
+                      "fk_participations_student_id_students",
+                      "fk_participations_department_id_departments")
+
+
 class Participation(Timestamps, Base):
     __tablename__ = "participations"
     # one participation per student per department of a project; a student may
@@ -101,11 +108,17 @@ class Participation(Timestamps, Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     institution_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    # The three keys may be checked at commit instead of per row (DEFERRABLE,
+    # checked per row unless a transaction says otherwise): a list load defers
+    # them (handlers/create_many.py), so PostgreSQL checks a batch's
+    # participations while the students process goes on instead of during the
+    # COPY, which holds the process.
     project_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
-    student_id: Mapped[int] = mapped_column(sa.ForeignKey("students.id"), nullable=False)
-    department_id: Mapped[int] = mapped_column(sa.ForeignKey("departments.id"), nullable=False,
-                                               index=True)
+        sa.ForeignKey("projects.id", ondelete="CASCADE", **DEFERRABLE), nullable=False)
+    student_id: Mapped[int] = mapped_column(sa.ForeignKey("students.id", **DEFERRABLE),
+                                            nullable=False)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("departments.id", **DEFERRABLE),
+                                               nullable=False, index=True)
     forecast: Mapped[int | None] = mapped_column(sa.Integer)
     profile: Mapped[str | None] = mapped_column(sa.String(50))
     programme: Mapped[str | None] = mapped_column(sa.String(100))

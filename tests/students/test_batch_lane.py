@@ -69,3 +69,30 @@ def test_a_batch_writes_its_rows_only_when_the_lane_is_free(world):
     result = create(world, users, lane, batch_rows(3, with_participation=False), order)
     assert result["created"] == 3
     assert order == [("users", False), "released", "written"]
+
+
+def test_a_department_gone_before_the_commit_refuses_the_whole_batch(world, students_db,
+                                                                     users_db, monkeypatch):
+    """The participations' foreign keys are checked at commit in a load
+    (deferred on PostgreSQL): a department deleted after the batch was checked
+    still refuses the batch whole, with its accounts discarded."""
+    import sqlalchemy as sa
+
+    from services.students.models import departments, participations, students
+    from services.users.models import users as users_table
+    from tests.students.test_resumable_creates import raises
+
+    project = world.project()
+    world.departments(project["id"])
+    real = handlers.create_many._bulk_insert
+
+    def department_deleted_meanwhile(uow, *args, **kwargs):
+        with students_db.engine.begin() as conn:  # another request, committed
+            conn.execute(sa.delete(departments).where(departments.c.code == "h4"))
+        return real(uow, *args, **kwargs)
+
+    monkeypatch.setattr(handlers.create_many, "_bulk_insert", department_deleted_meanwhile)
+    with raises("placement_changed", 409):
+        world.h(handlers.create_students, batch_rows(3), project_id=project["id"])
+    assert students_db.count(students) == 0 and students_db.count(participations) == 0
+    assert users_db.count(users_table) == 0  # the accounts were discarded

@@ -10,7 +10,7 @@ from services.common.errors import error_item, validation_error
 from services.common.outbox import utcnow
 
 from .. import lookups, rules
-from ..models import bsn_audit, participations, students
+from ..models import PARTICIPATION_KEYS, bsn_audit, participations, students
 from .support import (EVENT_CHUNK, ORIGIN, _actor_fields, _compensate, _conflict_from,
                       _create_accounts, _id_fields, _registered_data, _release)
 
@@ -199,7 +199,9 @@ def create_students(uow, users, institution_id, rows, project_id=None, actor=Non
     try:
         with lane:
             _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor, key)
-            uow.commit()
+        # outside the lane: the next batch is checked while this commit waits
+        # on the database (which checks the deferred keys of its participations)
+        uow.commit()
     except Exception as exc:
         uow.rollback()
         _compensate(users, iid, _without_records(session, iid, numbers), batch_events=True)
@@ -281,6 +283,9 @@ def _bulk_insert(uow, iid, project, departments, records, parts, user_ids, actor
         "lwoo": p["lwoo"], "subjects": [], "exemptions": [], "created_at": now,
         "updated_at": now,
     } for sid, _r, p in placed]
+    if session.get_bind().dialect.name == "postgresql":
+        # checked at commit, not per row during the COPY, which holds the process
+        session.execute(sa.text(f"SET CONSTRAINTS {', '.join(PARTICIPATION_KEYS)} DEFERRED"))
     part_ids = bulk.insert_many(session, participations, part_values, return_ids=True)
     created = [{"participation_id": pid, "student_number": r["student_number"],
                 "department": p["department"], "forecast": p["forecast"],

@@ -73,6 +73,9 @@ def _user_of(users, institution_id, number):
 
 def _conflict_from(exc, number=None):
     text = str(getattr(exc, "orig", exc)).lower()
+    if "foreign key" in text:  # a project or department deleted meanwhile
+        return conflict("placement_changed", rules.message("placement_changed"),
+                        field="participation")
     if "bsn" in text:
         return conflict("bsn_exists", rules.bsn_exists_message(), field="bsn")
     return conflict("student_exists", rules.student_exists_message(number or ""),

@@ -63,6 +63,8 @@ MESSAGES = {
     "field_immutable": "Het leerlingnummer kan niet worden gewijzigd.",
     "student_changed": "De leerling is intussen door een ander gewijzigd. Haal de gegevens "
                        "opnieuw op en voer de wijziging nog eens in.",
+    "placement_changed": "Het roosterproject of de afdeling is intussen gewijzigd of "
+                         "verwijderd. Controleer de afdelingen en probeer het opnieuw.",
     "page_invalid": "Paginanummer en paginagrootte moeten gehele getallen zijn.",
     "rows_invalid": "Geef een lijst met rijen.",
     "too_many_rows": f"Geef hoogstens {MAX_BATCH_ROWS} rijen tegelijk.",
