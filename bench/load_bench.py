@@ -26,7 +26,7 @@ Beside them, the CPU the three services used during the load (from /proc), per
 student: on a shared machine the wall time also measures everyone else's work.
 
     .venv/bin/python bench/load_bench.py [--rows 20000] [--chunk N] [--parallel N]
-        [--backends postgresql,sqlite] [--pg-url postgresql+psycopg2://...]
+        [--backends postgresql,sqlite] [--pg-url postgresql+psycopg2://...] [--runs N]
 """
 import argparse
 import datetime as dt
@@ -34,6 +34,7 @@ import io
 import os
 import shutil
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -44,8 +45,8 @@ from kombu import Connection, Queue
 from uploads_bench import (
     PG_URL,
     pg_answers,
-    running_stack,
     poll,
+    running_stack,
     submit,
 )
 
@@ -320,6 +321,9 @@ def main():
                         help="LEERLINGBUS_UPLOAD_LOAD_PARALLEL (default: the service's)")
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--pg-url", default=PG_URL)
+    parser.add_argument("--runs", type=int, default=1,
+                        help="loads per backend, each on a fresh stack; with more than one, "
+                             "the median and range of students/s and of the ratios follow")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lb-load-bench-files-"))
     failed = False
@@ -330,36 +334,61 @@ def main():
             if backend == "postgresql" and not pg_answers(args.pg_url):
                 print("postgresql: not reachable, skipped")
                 continue
-            res = run_backend(backend, load_list, args.rows, args.pg_url, args.chunk,
-                              args.parallel)
-            rate = res["students_per_s"]
-            floor_text = ", ".join(
-                f"{name} {value:,.0f} rows/s (students/s = {rate / value:.3f} of it)"
-                for name, value in res["floors"].items())
-            print(f"{backend:10s} {res['rows']} students loaded in {res['seconds']:.2f}s: "
-                  f"{rate:,.0f} students/s; floors: {floor_text}")
-            cpu = res["cpu"]
-            print(f"{'':10s} CPU of the services during the load: "
-                  + ", ".join(f"{k} {v:.2f}s" for k, v in cpu.items())
-                  + f"; {sum(cpu.values()) / res['rows'] * 1e6:.0f} µs per student "
-                  f"(~{res['rows'] / sum(cpu.values()):,.0f} students per CPU second)")
-            busy, total = res["machine"]
-            everything = busy / res["rows"] * 1e6
-            print(f"{'':10s} CPU of the servers: "
-                  + ", ".join(f"{k} {v:.2f}s" for k, v in sorted(res["servers"].items()))
-                  + f"; the whole machine {busy:.2f}s of {total:.2f}s "
-                  f"({busy / total:.0%} of its {os.cpu_count()} cores busy), "
-                  f"{everything:.0f} µs per student: at most "
-                  f"~{total / res['seconds'] * 1e6 / everything:,.0f} students/s "
-                  "with every core busy")
-            print(f"{'':10s} counts {res['counts']} events {res['events']} "
-                  f"{'OK' if not res['problems'] else 'PROBLEMS: ' + '; '.join(res['problems'])}",
-                  flush=True)
-            failed = failed or bool(res["problems"])
+            results = []
+            for _run in range(max(args.runs, 1)):
+                res = run_backend(backend, load_list, args.rows, args.pg_url, args.chunk,
+                                  args.parallel)
+                failed = report(backend, res) or failed
+                results.append(res)
+            if len(results) > 1:
+                summary(backend, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if failed:
         raise SystemExit("counts or events wrong")
+
+
+def summary(backend, results):
+    """Median and range over the runs: students/s and its ratio to each floor
+    (each run against its own floors)."""
+    def spread(values, form):
+        values = sorted(values)
+        return (f"median {form.format(statistics.median(values))} "
+                f"({form.format(values[0])}–{form.format(values[-1])})")
+
+    parts = [f"students/s {spread([r['students_per_s'] for r in results], '{:,.0f}')}"]
+    for name in results[0]["floors"]:
+        ratios = [r["students_per_s"] / r["floors"][name] for r in results]
+        parts.append(f"of {name} {spread(ratios, '{:.3f}')}")
+    print(f"{backend:10s} {len(results)} runs: " + "; ".join(parts), flush=True)
+
+
+def report(backend, res):
+    """Print one run; True when its counts or events were wrong."""
+    rate = res["students_per_s"]
+    floor_text = ", ".join(
+        f"{name} {value:,.0f} rows/s (students/s = {rate / value:.3f} of it)"
+        for name, value in res["floors"].items())
+    print(f"{backend:10s} {res['rows']} students loaded in {res['seconds']:.2f}s: "
+          f"{rate:,.0f} students/s; floors: {floor_text}")
+    cpu = res["cpu"]
+    print(f"{'':10s} CPU of the services during the load: "
+          + ", ".join(f"{k} {v:.2f}s" for k, v in cpu.items())
+          + f"; {sum(cpu.values()) / res['rows'] * 1e6:.0f} µs per student "
+          f"(~{res['rows'] / sum(cpu.values()):,.0f} students per CPU second)")
+    busy, total = res["machine"]
+    everything = busy / res["rows"] * 1e6
+    print(f"{'':10s} CPU of the servers: "
+          + ", ".join(f"{k} {v:.2f}s" for k, v in sorted(res["servers"].items()))
+          + f"; the whole machine {busy:.2f}s of {total:.2f}s "
+          f"({busy / total:.0%} of its {os.cpu_count()} cores busy), "
+          f"{everything:.0f} µs per student: at most "
+          f"~{total / res['seconds'] * 1e6 / everything:,.0f} students/s "
+          "with every core busy")
+    print(f"{'':10s} counts {res['counts']} events {res['events']} "
+          f"{'OK' if not res['problems'] else 'PROBLEMS: ' + '; '.join(res['problems'])}",
+          flush=True)
+    return bool(res["problems"])
 
 
 if __name__ == "__main__":
